@@ -1,0 +1,66 @@
+// Config: a migration's configuration, read from a TOML file (tandem.toml).
+//
+//   [migration]
+//   name = "users-to-new"
+//   control = "sqlite:tandem-control.db"   # relative paths: from the file's folder
+//   refresh_interval_ms = 1000               # how soon a step change is picked up
+//   instance_timeout_ms = 10000              # heartbeat age after which an instance is gone
+//   lock_timeout_ms = 10000
+//   shadow_sample_every = 100                # 1 in N shadow mismatches is sampled
+//   shadow_sample_limit = 1000
+//
+//   [databases]
+//   old = "sqlite:old.db"
+//   new = "sqlite:new.db"
+//
+//   [[collections]]
+//   name = "users"
+//   key = ["id"]
+//   columns = [ { name = "id", type = "int" }, { name = "email", type = "text", nullable = false } ]
+//
+//   [[plan.steps]]        # optional; default: the brief's seven steps
+//   name = "old-only"
+//   read_primary = "old"  write_primary = "old"
+//   read_secondary = "new"  read_secondary_mode = "shadow"  write_secondary = "new"
+//
+// Every error names the file, the table/entry and the option at fault.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tandem/plan.h"
+#include "tandem/schema.h"
+#include "tandem/status.h"
+
+namespace tandem {
+
+struct Config {
+  std::string migration_name = "tandem";
+  std::string control_url;
+  std::string old_url;
+  std::string new_url;
+  std::chrono::milliseconds refresh_interval{1000};
+  std::chrono::milliseconds instance_timeout{10000};
+  std::chrono::milliseconds lock_timeout{10000};
+  int64_t shadow_sample_every = 100;
+  int64_t shadow_sample_limit = 1000;
+  std::vector<CollectionSchema> collections;
+  Plan plan = Plan::default_plan();
+
+  static Result<Config> load_file(const std::filesystem::path& path);
+  // source names the text in errors; relative database paths resolve from base_dir.
+  static Result<Config> parse(std::string_view toml_text, std::string_view source,
+                              const std::filesystem::path& base_dir);
+  Status validate() const;
+
+  // Hash of what must not change during a migration: the plan and the
+  // collections (not URLs, credentials or intervals).
+  std::string fingerprint() const;
+  const CollectionSchema* find_collection(std::string_view name) const;
+};
+
+}  // namespace tandem

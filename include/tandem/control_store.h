@@ -1,0 +1,144 @@
+// ControlStore: the migration's persistent, shared state. Every process of a
+// migration (service instances, the CLI, later backfill workers) opens the
+// same control store. SQLite file by default; PostgreSQL/MySQL implementations
+// can serve when processes run on several machines.
+//
+// Thread safety: every method is safe to call from many threads.
+// Errors: kUnavailable (retryable) when the store cannot be reached, kBusy when
+// contended beyond the busy timeout; messages name the table and entry.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tandem/plan.h"
+#include "tandem/status.h"
+
+namespace tandem {
+
+using Clock = std::chrono::system_clock;
+using TimePoint = std::chrono::time_point<Clock, std::chrono::microseconds>;
+TimePoint now_micros();
+std::string format_time(TimePoint t);  // "2026-11-25T10:00:00.000000Z"
+
+// The current step: index into the plan and a version that increases by one
+// with every change (forward, back or forced).
+struct StepState {
+  size_t step_index = 0;
+  int64_t version = 1;
+  TimePoint changed_at{};
+};
+
+struct StepChange {
+  int64_t version = 0;  // the version this change created
+  TimePoint at{};
+  size_t from_index = 0;
+  size_t to_index = 0;
+  std::string reason;
+  bool forced = false;
+  std::string actor;  // "user@host pid N"
+};
+
+struct InstanceHeartbeat {
+  std::string instance_id;
+  std::string host;
+  int64_t pid = 0;
+  TimePoint started_at{};
+  TimePoint heartbeat_at{};
+  int64_t applied_version = 0;  // step version this instance routes by
+  size_t applied_step_index = 0;
+};
+
+// A key whose write-secondary copy failed; drained by a locked copy from the
+// write primary. target is the database that must be brought up to date.
+struct RepairEntry {
+  int64_t id = 0;
+  std::string collection;
+  std::string key;  // Key::encode()
+  std::string key_display;
+  Side target = Side::kNew;
+  std::string reason;
+  TimePoint enqueued_at{};
+  int64_t attempts = 0;
+};
+
+struct QuarantineEntry {
+  int64_t id = 0;
+  std::string collection;
+  std::string key;  // Key::encode(), or empty when the key itself is unreadable
+  std::string key_display;
+  std::string field;  // the field at fault, empty if the whole record
+  std::string raw;    // the raw value where it could be kept
+  std::string reason;
+  TimePoint at{};
+};
+
+enum class MismatchKind : uint8_t {
+  kMissingInSecondary,  // RP has it, RS does not
+  kExtraInSecondary,    // RS has it, RP does not
+  kDifferent,           // both have it, fields differ
+  kSecondaryError,      // RS failed to answer
+};
+std::string_view mismatch_kind_name(MismatchKind kind);
+
+struct ShadowSample {
+  std::string collection;
+  std::string key_display;
+  MismatchKind kind = MismatchKind::kDifferent;
+  std::string primary;    // RP's answer, abbreviated
+  std::string secondary;  // RS's answer, abbreviated
+  TimePoint at{};
+};
+
+class ControlStore {
+ public:
+  virtual ~ControlStore() = default;
+
+  // Creates the schema on first use and records the config fingerprint; on
+  // later opens checks the fingerprint (kConfig naming both if it differs).
+  // plan_size bounds the stored step.
+  virtual Status initialize(std::string_view fingerprint, size_t plan_size) = 0;
+
+  virtual Result<StepState> current_step() = 0;
+  // Atomically moves to to_index if the current version is expected_version
+  // (kFailedPrecondition otherwise: someone else moved first) and records the
+  // change in the history.
+  virtual Result<StepState> change_step(int64_t expected_version, size_t to_index,
+                                        std::string_view reason, bool forced,
+                                        std::string_view actor) = 0;
+  // Most recent first.
+  virtual Result<std::vector<StepChange>> history(size_t limit) = 0;
+
+  virtual Status heartbeat(const InstanceHeartbeat& heartbeat) = 0;
+  virtual Status remove_instance(std::string_view instance_id) = 0;
+  virtual Result<std::vector<InstanceHeartbeat>> instances() = 0;
+
+  virtual Status enqueue_repair(const RepairEntry& entry) = 0;
+  // Oldest first.
+  virtual Result<std::vector<RepairEntry>> repair_batch(size_t limit) = 0;
+  virtual Status complete_repair(int64_t id) = 0;
+  virtual Status fail_repair(int64_t id, std::string_view reason) = 0;
+  virtual Result<std::map<Side, int64_t>> repair_counts() = 0;
+
+  virtual Status add_quarantine(const QuarantineEntry& entry) = 0;
+  virtual Result<std::vector<QuarantineEntry>> quarantine(size_t limit) = 0;
+  virtual Result<int64_t> quarantine_size() = 0;
+
+  virtual Status add_shadow_mismatches(std::string_view collection, MismatchKind kind,
+                                       int64_t count) = 0;
+  virtual Status add_shadow_sample(const ShadowSample& sample, size_t keep_at_most) = 0;
+  // (collection, kind) -> count.
+  virtual Result<std::map<std::pair<std::string, MismatchKind>, int64_t>> shadow_counters() = 0;
+  virtual Result<std::vector<ShadowSample>> shadow_samples(size_t limit) = 0;
+};
+
+// Opens a control store from a URL ("sqlite:PATH" or a file path).
+Result<std::unique_ptr<ControlStore>> open_control_store(std::string_view url);
+
+}  // namespace tandem

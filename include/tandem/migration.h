@@ -1,0 +1,151 @@
+// Migration and Collection: what a service links against.
+//
+//   auto config = tandem::Config::load_file("tandem.toml");
+//   auto migration = tandem::Migration::open(*config);
+//   auto users = (*migration)->collection("users");
+//   (*users)->put(record);            // routed by the current step's roles
+//
+// A Migration routes every operation of its collections by the current step
+// of the plan, which an operator changes at run time (`tandem step`). A
+// background thread re-reads the step every refresh_interval, applies a
+// change, and writes this instance's heartbeat with the step version applied.
+//
+// Routing (see docs/ARCHITECTURE.md):
+//   read:  RP; on a miss (not a tombstone) with RS in fallback mode, RS; with
+//          RS in shadow mode, RS too, compared and reported, never returned.
+//   write: WP (its result is the call's result); then WS is brought up to date
+//          by a locked copy of WP's current record. A WS failure never fails
+//          the call: the key goes to the durable repair queue.
+//   patch: if the record is missing in WP, it is first transferred from the
+//          other database under the record lock, then patched.
+//
+// Thread safety: Migration and Collection are safe to share across threads.
+// Ownership: Migration owns what open() opened; with open_with() the caller
+// owns the stores and control store and keeps them alive longer.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tandem/config.h"
+#include "tandem/control_store.h"
+#include "tandem/plan.h"
+#include "tandem/record.h"
+#include "tandem/status.h"
+#include "tandem/store.h"
+
+namespace tandem {
+
+class Migration;
+struct MigrationState;
+
+class Collection {
+ public:
+  const CollectionSchema& schema() const { return schema_; }
+  const std::string& name() const { return schema_.name; }
+
+  // The record, or nullopt if the routed read finds none.
+  Result<std::optional<Record>> get(const Key& key);
+  // Inserts or replaces the whole record (fields absent from record are null).
+  Status put(const Record& record);
+  // Sets some fields of an existing record; kNotFound if there is none.
+  Status patch(const Key& key, const FieldMap& fields);
+  // Deletes the record (tombstone in every database written). Idempotent.
+  Status remove(const Key& key);
+
+ private:
+  friend class Migration;
+  Collection(MigrationState* state, CollectionSchema schema)
+      : state_(state), schema_(std::move(schema)) {}
+  Status sync_write_secondary(const Key& key, const Step& step, size_t step_index);
+  Result<bool> transfer_into_write_primary(const Key& key, const Step& step,
+                                           size_t step_index);
+
+  MigrationState* state_;
+  CollectionSchema schema_;
+};
+
+struct MigrationOptions {
+  // false for operator tools (the CLI): no heartbeat, no refresh thread.
+  bool register_instance = true;
+  // Shown in `tandem status`; default "host:pid".
+  std::string instance_label;
+};
+
+// Counters of one step, as routed by this instance.
+struct StepStats {
+  int64_t reads = 0;
+  int64_t writes = 0;            // put / patch / remove calls
+  int64_t errors = 0;            // calls that returned an error
+  int64_t fallback_reads = 0;    // RP missed, RS answered
+  int64_t shadow_reads = 0;
+  int64_t shadow_mismatches = 0;
+  int64_t write_secondary_failures = 0;  // keys sent to the repair queue
+  int64_t transfers = 0;         // records copied into WP before a patch
+};
+
+// A reason a step move is refused, and what the operator can do about it.
+struct MoveProblem {
+  std::string what;
+  std::string fix;
+};
+
+class Migration {
+ public:
+  static Result<std::unique_ptr<Migration>> open(const Config& config,
+                                                 MigrationOptions options = {});
+  static Result<std::unique_ptr<Migration>> open_with(const Config& config, Store* old_store,
+                                                      Store* new_store, ControlStore* control,
+                                                      MigrationOptions options = {});
+  ~Migration();
+  Migration(const Migration&) = delete;
+  Migration& operator=(const Migration&) = delete;
+
+  // kNotFound naming the collection if the config has none of that name.
+  Result<Collection*> collection(std::string_view name);
+
+  const Config& config() const;
+  const Plan& plan() const;
+  // The step this instance routes by now.
+  StepState applied_step() const;
+  // Re-reads the current step now (the refresh thread does it every interval).
+  Status refresh();
+
+  // What stops a move to to_index now (empty: allowed). Checks: every live
+  // instance has applied the current step; no pending repair for a database
+  // that the move makes a primary or stops writing; a move back only to a step
+  // whose primaries and written databases were all written at the current
+  // step; one step at a time forward.
+  Result<std::vector<MoveProblem>> check_move(size_t to_index);
+  // Moves to to_index if check_move finds nothing, or if force (recorded in
+  // the history with the reason). kFailedPrecondition lists the problems.
+  Result<StepState> change_step(size_t to_index, std::string_view reason, bool force);
+
+  // Drains up to limit repair-queue entries by a locked copy of the write
+  // primary's current record into the target. Returns how many were repaired.
+  Result<size_t> drain_repair_queue(size_t limit);
+
+  // This instance's counters, one per plan step.
+  std::vector<StepStats> stats() const;
+
+  ControlStore& control();
+  Store& store(Side side);
+  const std::string& instance_id() const;
+
+ private:
+  explicit Migration(std::unique_ptr<MigrationState> state);
+  static Result<std::unique_ptr<Migration>> open_parts(const Config& config, Store* old_store,
+                                                       Store* new_store, ControlStore* control,
+                                                       MigrationOptions options,
+                                                       std::unique_ptr<MigrationState> state);
+  std::unique_ptr<MigrationState> state_;
+};
+
+}  // namespace tandem

@@ -1,0 +1,166 @@
+// Store: the interface every database adapter implements.
+//
+// A Store is one database (old or new). Collections are registered with
+// ensure_collection() before use; every other method names the collection.
+//
+// Thread safety: every method is safe to call concurrently from many threads
+// once the collection is registered. Implementations pool connections.
+//
+// Errors: every method returns a Status/Result. Connection failures are
+// kUnavailable and retryable; contention is kBusy and retryable; a write whose
+// commit outcome is unknown has is_outcome_unknown() set. Messages name the
+// collection and the record key or range.
+//
+// Tombstones: remove() leaves a tombstone for the key; get() reports it;
+// insert_if_absent() never inserts over one; upsert() (a new write from the
+// application) clears it. Tombstones are what keep a deleted record from
+// coming back through a copy or a fallback read.
+//
+// Record locks: a per-record lock excludes every other holder of the same
+// (collection, key) lock in any thread or process using this database. It does
+// not block plain reads or writes: it serialises the copiers (write-secondary
+// sync, transfer, backfill, repair) that read one database and write another.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tandem/key.h"
+#include "tandem/record.h"
+#include "tandem/schema.h"
+#include "tandem/status.h"
+
+namespace tandem {
+
+// What a point read found.
+struct Lookup {
+  enum class State : uint8_t { kAbsent, kPresent, kTombstoned };
+  State state = State::kAbsent;
+  Record record;  // valid when kPresent; record.key is always set
+
+  bool present() const { return state == State::kPresent; }
+  bool tombstoned() const { return state == State::kTombstoned; }
+  bool operator==(const Lookup&) const = default;
+};
+
+// Per-record outcome of insert_if_absent().
+enum class InsertOutcome : uint8_t {
+  kInserted,
+  kAlreadyPresent,
+  kLocked,      // another holder has the record lock: skipped, not an error
+  kTombstoned,  // deleted through tandem: never re-inserted
+};
+std::string_view insert_outcome_name(InsertOutcome outcome);
+
+enum class LockPolicy : uint8_t {
+  kNone,           // no record locks (seeding an empty database)
+  kTryLockEach,    // backfill: try each record's lock; skip (kLocked) if held
+  kCallerHoldsLock // transfer: the caller already holds the lock of each record
+};
+
+enum class PatchOutcome : uint8_t { kPatched, kNotFound, kTombstoned };
+
+// Order-independent digest of a range: equal sets of records give equal
+// digests whatever the order or engine. hash = sum of per-record 64-bit hashes
+// of the canonical encoding (encoding.h) modulo 2^64.
+struct Digest {
+  uint64_t count = 0;
+  uint64_t hash = 0;
+  bool operator==(const Digest&) const = default;
+};
+
+// A held record lock; released when destroyed. Movable, not copyable.
+class RecordLock {
+ public:
+  class Handle {
+   public:
+    virtual ~Handle() = default;
+  };
+  RecordLock() = default;
+  explicit RecordLock(std::unique_ptr<Handle> handle) : handle_(std::move(handle)) {}
+  bool held() const { return handle_ != nullptr; }
+  void release() { handle_.reset(); }
+
+ private:
+  std::unique_ptr<Handle> handle_;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // A short name for messages and metrics ("old", "new"); never a URL.
+  virtual std::string_view name() const = 0;
+
+  // Registers the collection. With create_if_missing, creates it when absent;
+  // otherwise an absent collection is kFailedPrecondition naming it. If it
+  // exists, checks that its columns match the schema (the error names the
+  // missing or mismatching column).
+  virtual Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) = 0;
+
+  // Point read. kNotFound is never returned: absence is Lookup::kAbsent.
+  virtual Result<Lookup> get(std::string_view collection, const Key& key) = 0;
+
+  // Batch point read; one Lookup per key, in the order of keys, from one
+  // consistent snapshot.
+  virtual Result<std::vector<Lookup>> get_many(std::string_view collection,
+                                               std::span<const Key> keys) = 0;
+
+  // Inserts each record that is absent and has no tombstone; never overwrites.
+  // One outcome per record, in order. Atomic per call: on error nothing of the
+  // batch was written (unless outcome_unknown).
+  virtual Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
+                                                              std::span<const Record> records,
+                                                              LockPolicy policy) = 0;
+
+  // Inserts or replaces the whole record and clears any tombstone.
+  virtual Status upsert(std::string_view collection, const Record& record) = 0;
+
+  // Sets the given fields of an existing record; other fields keep their values.
+  virtual Result<PatchOutcome> patch(std::string_view collection, const Key& key,
+                                     const FieldMap& fields) = 0;
+
+  // Deletes the record (if present) and leaves a tombstone. Idempotent.
+  virtual Status remove(std::string_view collection, const Key& key) = 0;
+
+  // Records with keys in range, in ascending key order, at most limit of them.
+  // Each call is its own short read: no snapshot is held between calls.
+  virtual Result<std::vector<Record>> scan(std::string_view collection, const KeyRange& range,
+                                           size_t limit) = 0;
+
+  // Waits up to timeout for the record lock; kTimeout (retryable) if not had.
+  virtual Result<RecordLock> lock(std::string_view collection, const Key& key,
+                                  std::chrono::milliseconds timeout) = 0;
+
+  // Takes the record lock if free; an unheld RecordLock if another holder has it.
+  virtual Result<RecordLock> try_lock(std::string_view collection, const Key& key) = 0;
+
+  // Count and order-independent hash of the records in range.
+  virtual Result<Digest> digest(std::string_view collection, const KeyRange& range) = 0;
+};
+
+struct StoreOptions {
+  // Keep tombstones (a side table). Off for old: the copy only ever goes from
+  // old to new, so old needs none, and tandem adds no table to old.
+  bool keep_tombstones = true;
+  // May tandem configure the database (e.g. SQLite's journal mode) and create
+  // its side tables? Off for old, which tandem must leave as it found it.
+  bool configure = true;
+};
+
+// Opens a store from a URL ("sqlite:PATH" or a plain file path for SQLite).
+// name is the store's role name for messages ("old"/"new"). The URL never
+// appears in errors or logs unredacted.
+Result<std::unique_ptr<Store>> open_store(std::string_view name, std::string_view url,
+                                          StoreOptions options = {});
+
+// Removes any password from a URL for display: "postgres://u:***@h/db".
+std::string redact_url(std::string_view url);
+
+}  // namespace tandem

@@ -1,0 +1,62 @@
+// StoreWrapper: a Store that forwards every call to another Store. Subclass it
+// and override what you want to observe or change: fault injection, latency
+// injection, call counting (tests), metrics. Same contract as Store.
+// Ownership: holds a non-owning pointer; the wrapped store must outlive it.
+#pragma once
+
+#include "tandem/store.h"
+
+namespace tandem {
+
+class StoreWrapper : public Store {
+ public:
+  explicit StoreWrapper(Store* target) : target_(target) {}
+
+  Store* target() const { return target_; }
+
+  std::string_view name() const override { return target_->name(); }
+  Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override {
+    return target_->ensure_collection(schema, create_if_missing);
+  }
+  Result<Lookup> get(std::string_view collection, const Key& key) override {
+    return target_->get(collection, key);
+  }
+  Result<std::vector<Lookup>> get_many(std::string_view collection,
+                                       std::span<const Key> keys) override {
+    return target_->get_many(collection, keys);
+  }
+  Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
+                                                      std::span<const Record> records,
+                                                      LockPolicy policy) override {
+    return target_->insert_if_absent(collection, records, policy);
+  }
+  Status upsert(std::string_view collection, const Record& record) override {
+    return target_->upsert(collection, record);
+  }
+  Result<PatchOutcome> patch(std::string_view collection, const Key& key,
+                             const FieldMap& fields) override {
+    return target_->patch(collection, key, fields);
+  }
+  Status remove(std::string_view collection, const Key& key) override {
+    return target_->remove(collection, key);
+  }
+  Result<std::vector<Record>> scan(std::string_view collection, const KeyRange& range,
+                                   size_t limit) override {
+    return target_->scan(collection, range, limit);
+  }
+  Result<RecordLock> lock(std::string_view collection, const Key& key,
+                          std::chrono::milliseconds timeout) override {
+    return target_->lock(collection, key, timeout);
+  }
+  Result<RecordLock> try_lock(std::string_view collection, const Key& key) override {
+    return target_->try_lock(collection, key);
+  }
+  Result<Digest> digest(std::string_view collection, const KeyRange& range) override {
+    return target_->digest(collection, range);
+  }
+
+ private:
+  Store* target_;
+};
+
+}  // namespace tandem

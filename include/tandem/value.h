@@ -1,0 +1,120 @@
+// Value: one typed field value, the common currency between databases.
+//
+// Types: null, bool, 64-bit integer, double, exact decimal, text (UTF-8),
+// bytes, timestamp (UTC, microseconds), JSON document/array, UUID.
+// Decimal and Json are kept in a canonical text form so that equal values
+// from different engines compare and hash equal.
+// Thread safety: plain values; const access from many threads is safe.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "tandem/status.h"
+
+namespace tandem {
+
+enum class Type : uint8_t {
+  kNull = 0,
+  kBool = 1,
+  kInt = 2,
+  kDouble = 3,
+  kDecimal = 4,
+  kText = 5,
+  kBytes = 6,
+  kTimestamp = 7,
+  kJson = 8,
+  kUuid = 9,
+};
+
+std::string_view type_name(Type type);
+// Parses "int", "text", ... as written in the config; error names the bad word.
+Result<Type> parse_type_name(std::string_view name);
+
+// Exact decimal in canonical form: optional '-', no leading zeros, no trailing
+// fractional zeros, no "-0" ("12.50" -> "12.5", "-0.0" -> "0").
+struct Decimal {
+  std::string text;
+  static Result<Decimal> parse(std::string_view text);
+  auto operator<=>(const Decimal&) const = default;
+};
+
+struct Bytes {
+  std::string data;
+  auto operator<=>(const Bytes&) const = default;
+};
+
+// Microseconds since 1970-01-01T00:00:00Z.
+struct Timestamp {
+  int64_t micros = 0;
+  // Accepts RFC 3339 / ISO 8601: "2024-05-01T12:00:00.123456Z", offsets "+02:00",
+  // a space instead of 'T'; no zone means UTC.
+  static Result<Timestamp> parse(std::string_view text);
+  std::string to_string() const;  // "2024-05-01T12:00:00.123456Z"
+  auto operator<=>(const Timestamp&) const = default;
+};
+
+// A JSON document or array in canonical text (object keys sorted, no spaces).
+struct Json {
+  std::string text;
+  static Result<Json> parse(std::string_view text);
+  auto operator<=>(const Json&) const = default;
+};
+
+struct Uuid {
+  std::array<uint8_t, 16> bytes{};
+  static Result<Uuid> parse(std::string_view text);  // 8-4-4-4-12 hex
+  std::string to_string() const;
+  auto operator<=>(const Uuid&) const = default;
+};
+
+class Value {
+ public:
+  using Storage = std::variant<std::monostate, bool, int64_t, double, Decimal, std::string, Bytes,
+                               Timestamp, Json, Uuid>;
+
+  Value() = default;
+  Value(std::nullptr_t) {}                           // NOLINT(google-explicit-constructor)
+  Value(bool v) : v_(v) {}                           // NOLINT(google-explicit-constructor)
+  Value(int v) : v_(int64_t{v}) {}                   // NOLINT(google-explicit-constructor)
+  Value(int64_t v) : v_(v) {}                        // NOLINT(google-explicit-constructor)
+  Value(double v) : v_(v) {}                         // NOLINT(google-explicit-constructor)
+  Value(Decimal v) : v_(std::move(v)) {}             // NOLINT(google-explicit-constructor)
+  Value(std::string v) : v_(std::move(v)) {}         // NOLINT(google-explicit-constructor)
+  Value(std::string_view v) : v_(std::string(v)) {}  // NOLINT(google-explicit-constructor)
+  Value(const char* v) : v_(std::string(v)) {}       // NOLINT(google-explicit-constructor)
+  Value(Bytes v) : v_(std::move(v)) {}               // NOLINT(google-explicit-constructor)
+  Value(Timestamp v) : v_(v) {}                      // NOLINT(google-explicit-constructor)
+  Value(Json v) : v_(std::move(v)) {}                // NOLINT(google-explicit-constructor)
+  Value(Uuid v) : v_(v) {}                           // NOLINT(google-explicit-constructor)
+
+  Type type() const { return static_cast<Type>(v_.index()); }
+  bool is_null() const { return v_.index() == 0; }
+
+  template <typename T>
+  const T& as() const {
+    return std::get<T>(v_);
+  }
+  template <typename T>
+  const T* get_if() const {
+    return std::get_if<T>(&v_);
+  }
+  const Storage& storage() const { return v_; }
+
+  // Total order: first by type, then by value (doubles by IEEE total order).
+  std::strong_ordering operator<=>(const Value& other) const;
+  bool operator==(const Value& other) const { return (*this <=> other) == 0; }
+
+  // Human-readable, for messages and reports: 42, 'text', x'00ff', ... Long
+  // text and bytes are abbreviated.
+  std::string to_display() const;
+
+ private:
+  Storage v_;
+};
+
+}  // namespace tandem

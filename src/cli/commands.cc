@@ -1,0 +1,182 @@
+#include "cli/commands.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tandem/config.h"
+#include "tandem/migration.h"
+
+namespace tandem::cli {
+
+namespace {
+
+int exit_code_for(const Status& s) {
+  switch (s.code()) {
+    case Code::kConfig: return kExitConfig;
+    case Code::kFailedPrecondition: return kExitRefused;
+    case Code::kInvalidArgument: return kExitUsage;
+    default: return kExitError;
+  }
+}
+
+int report(const Status& s) {
+  fmt::print(stderr, "tandem: {}\n", s.to_string());
+  return exit_code_for(s);
+}
+
+// Opens the migration as an operator: no heartbeat, no refresh thread.
+Result<std::unique_ptr<Migration>> open_operator(const GlobalOptions& global) {
+  TANDEM_ASSIGN_OR_RETURN(Config config, Config::load_file(global.config_path));
+  MigrationOptions options;
+  options.register_instance = false;
+  return Migration::open(config, options);
+}
+
+std::string age(TimePoint then, TimePoint now) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - then).count();
+  if (ms < 10000) return fmt::format("{:.1f}s ago", static_cast<double>(ms) / 1000.0);
+  if (ms < 3600 * 1000) return fmt::format("{}s ago", ms / 1000);
+  return fmt::format("{}h ago", ms / 3600000);
+}
+
+}  // namespace
+
+int run_plan(const GlobalOptions& global) {
+  auto m = open_operator(global);
+  if (!m.ok()) return report(m.status());
+  auto current = (*m)->control().current_step();
+  if (!current.ok()) return report(current.status());
+  const Plan& plan = (*m)->plan();
+  fmt::print("plan of migration '{}' ({} steps; current step marked with >)\n\n", (*m)->config().migration_name,
+             plan.size());
+  fmt::print("   {:>4}  {:<15} {:<4} {:<15} {:<4} {:<4} {}\n", "step", "name", "RP", "RS", "WP", "WS", "notes");
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const Step& s = plan.at(i);
+    std::string rs = s.read_secondary ? fmt::format("{} ({})", side_name(*s.read_secondary),
+                                                    read_secondary_mode_name(s.read_secondary_mode))
+                                      : "-";
+    fmt::print(" {} {:>4}  {:<15} {:<4} {:<15} {:<4} {:<4} {}\n", i == current->step_index ? ">" : " ", i + 1,
+               s.name, side_name(s.read_primary), rs, side_name(s.write_primary),
+               s.write_secondary ? side_name(*s.write_secondary) : "-", s.notes);
+  }
+  return kExitOk;
+}
+
+int run_status(const GlobalOptions& global, bool json) {
+  auto m = open_operator(global);
+  if (!m.ok()) return report(m.status());
+  ControlStore& control = (*m)->control();
+  auto current = control.current_step();
+  auto instances = control.instances();
+  auto repairs = control.repair_counts();
+  auto quarantine = control.quarantine_size();
+  auto counters = control.shadow_counters();
+  auto history = control.history(5);
+  for (const Status* s : {&current.status(), &instances.status(), &repairs.status(), &quarantine.status(),
+                          &counters.status(), &history.status()}) {
+    if (!s->ok()) return report(*s);
+  }
+  const Config& config = (*m)->config();
+  const Step& step = (*m)->plan().at(current->step_index);
+  TimePoint now = now_micros();
+  auto is_live = [&](const InstanceHeartbeat& h) {
+    return now - h.heartbeat_at <= std::chrono::duration_cast<std::chrono::microseconds>(config.instance_timeout);
+  };
+  if (json) {
+    nlohmann::json out;
+    out["migration"] = config.migration_name;
+    out["step"] = {{"number", current->step_index + 1}, {"name", step.name}, {"roles", step.roles_display()},
+                   {"version", current->version}, {"changed_at", format_time(current->changed_at)}};
+    out["instances"] = nlohmann::json::array();
+    for (const InstanceHeartbeat& h : *instances) {
+      out["instances"].push_back({{"id", h.instance_id}, {"host", h.host}, {"pid", h.pid},
+                                  {"applied_step", h.applied_step_index + 1}, {"applied_version", h.applied_version},
+                                  {"heartbeat_at", format_time(h.heartbeat_at)}, {"live", is_live(h)}});
+    }
+    out["repair_queue"] = {{"old", (*repairs)[Side::kOld]}, {"new", (*repairs)[Side::kNew]}};
+    out["quarantine"] = *quarantine;
+    out["shadow_mismatches"] = nlohmann::json::object();
+    for (const auto& [k, n] : *counters) out["shadow_mismatches"][k.first][std::string(mismatch_kind_name(k.second))] = n;
+    fmt::print("{}\n", out.dump(2));
+    return kExitOk;
+  }
+  fmt::print("migration '{}'\n", config.migration_name);
+  fmt::print("step:        {} of {} ({}): {}\n", current->step_index + 1, (*m)->plan().size(), step.name,
+             step.roles_display());
+  fmt::print("version:     {} (changed {})\n", current->version, format_time(current->changed_at));
+  fmt::print("instances:   {}\n", instances->empty() ? "none registered" : "");
+  for (const InstanceHeartbeat& h : *instances) {
+    fmt::print("  {:<32} pid {:<8} step {} (version {}){}  heartbeat {}{}\n", h.instance_id, h.pid,
+               h.applied_step_index + 1, h.applied_version,
+               h.applied_version == current->version ? "" : " BEHIND", age(h.heartbeat_at, now),
+               is_live(h) ? "" : " (gone: not counted)");
+  }
+  fmt::print("repair queue: {} to old, {} to new\n", (*repairs)[Side::kOld], (*repairs)[Side::kNew]);
+  fmt::print("quarantine:  {} record(s)\n", *quarantine);
+  if (counters->empty()) {
+    fmt::print("shadow mismatches: none\n");
+  } else {
+    fmt::print("shadow mismatches:\n");
+    for (const auto& [k, n] : *counters) fmt::print("  {:<20} {:<22} {}\n", k.first, mismatch_kind_name(k.second), n);
+  }
+  if (!history->empty()) {
+    fmt::print("recent step changes:\n");
+    for (const StepChange& c : *history) {
+      fmt::print("  {} v{} {} -> {}{} by {}: {}\n", format_time(c.at), c.version, c.from_index + 1, c.to_index + 1,
+                 c.forced ? " FORCED" : "", c.actor, c.reason.empty() ? "(no reason given)" : c.reason);
+    }
+  }
+  return kExitOk;
+}
+
+int run_step(const GlobalOptions& global, const std::string& action, int64_t step_number, const std::string& reason,
+             bool force) {
+  auto m = open_operator(global);
+  if (!m.ok()) return report(m.status());
+  auto current = (*m)->control().current_step();
+  if (!current.ok()) return report(current.status());
+  const size_t n = (*m)->plan().size();
+  size_t to = 0;
+  if (action == "next") {
+    if (current->step_index + 1 >= n) {
+      fmt::print(stderr, "tandem: the migration is at the last step ({}); there is no next step\n", n);
+      return kExitRefused;
+    }
+    to = current->step_index + 1;
+  } else if (action == "back") {
+    if (current->step_index == 0) {
+      fmt::print(stderr, "tandem: the migration is at the first step; there is no step back\n");
+      return kExitRefused;
+    }
+    to = current->step_index - 1;
+  } else {
+    if (step_number < 1 || static_cast<size_t>(step_number) > n) {
+      fmt::print(stderr, "tandem: there is no step {}; the plan has steps 1 to {} (see `tandem plan`)\n", step_number, n);
+      return kExitUsage;
+    }
+    to = static_cast<size_t>(step_number - 1);
+  }
+  auto moved = (*m)->change_step(to, reason, force);
+  if (!moved.ok()) return report(moved.status());
+  const Step& s = (*m)->plan().at(moved->step_index);
+  fmt::print("moved to step {} ({}): {}; version {}\n", moved->step_index + 1, s.name, s.roles_display(),
+             moved->version);
+  fmt::print("running instances apply it within their refresh interval ({} ms); `tandem status` shows when they have\n",
+             (*m)->config().refresh_interval.count());
+  return kExitOk;
+}
+
+int run_repair(const GlobalOptions& global, int64_t limit) {
+  auto m = open_operator(global);
+  if (!m.ok()) return report(m.status());
+  auto repaired = (*m)->drain_repair_queue(static_cast<size_t>(limit));
+  if (!repaired.ok()) return report(repaired.status());
+  auto left = (*m)->control().repair_counts();
+  if (!left.ok()) return report(left.status());
+  int64_t remaining = (*left)[Side::kOld] + (*left)[Side::kNew];
+  fmt::print("repaired {} key(s); {} left in the repair queue\n", *repaired, remaining);
+  return remaining == 0 ? kExitOk : kExitError;
+}
+
+}  // namespace tandem::cli

@@ -1,0 +1,42 @@
+// The tandem command-line program's subcommands. Each returns a process exit
+// code (see kExitCodesHelp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace tandem::cli {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitError = 1,      // a database or the control store failed
+  kExitUsage = 2,      // bad command-line options
+  kExitRefused = 3,    // a step move was refused by its preconditions
+  kExitConfig = 4,     // the config file is invalid
+  kExitCheckFailed = 5 // the demo's final check found a violation
+};
+
+inline constexpr const char* kExitCodesHelp =
+    "Exit codes: 0 ok, 1 database or control store error, 2 usage error, 3 step move refused "
+    "by a precondition, 4 invalid config, 5 the demo's final check failed.";
+
+struct GlobalOptions {
+  std::string config_path = "tandem.toml";
+};
+
+int run_plan(const GlobalOptions& global);
+int run_status(const GlobalOptions& global, bool json);
+int run_step(const GlobalOptions& global, const std::string& action, int64_t step_number,
+             const std::string& reason, bool force);
+int run_repair(const GlobalOptions& global, int64_t limit);
+
+struct DemoOptions {
+  int64_t records = 100000;
+  int threads = 4;
+  double seconds_per_step = 3.0;
+  std::string dir;  // empty: a new temporary folder
+  uint64_t seed = 42;
+};
+int run_demo(const DemoOptions& options);
+
+}  // namespace tandem::cli

@@ -1,0 +1,90 @@
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace tandem::cli;
+  CLI::App app{
+      "tandem: move a live service from an old database to a new one, step by step, with a "
+      "fallback to old at every step until the last."};
+  app.footer(kExitCodesHelp);
+  app.require_subcommand(1);
+  GlobalOptions global;
+  std::string log_level = "info";
+  app.add_option("-c,--config", global.config_path, "Migration config file (TOML)")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  auto* plan = app.add_subcommand("plan", "Show the plan's steps with the current one marked");
+  plan->footer(kExitCodesHelp);
+
+  bool json = false;
+  auto* status = app.add_subcommand(
+      "status", "Show the current step, live instances, repair queue, quarantine and shadow mismatches");
+  status->add_flag("--json", json, "Print JSON instead of text");
+  status->footer(kExitCodesHelp);
+
+  std::string action;
+  int64_t step_number = 0;
+  std::string reason;
+  bool force = false;
+  auto* step = app.add_subcommand("step", "Move the migration to the next or previous step, or to step N");
+  step->add_option("action", action, "next | back | set")
+      ->required()
+      ->check(CLI::IsMember({"next", "back", "set"}));
+  step->add_option("N", step_number, "Step number for `set` (1-based)");
+  step->add_option("--reason", reason, "Why: recorded in the step history");
+  step->add_flag("--force", force, "Move even though a precondition fails (needs --reason; recorded)");
+  step->footer(kExitCodesHelp);
+
+  int64_t limit = 10000;
+  auto* repair = app.add_subcommand(
+      "repair", "Drain the repair queue: copy the write primary's current record to each queued key");
+  repair->add_option("--limit", limit, "Repair at most this many keys")->capture_default_str()->check(CLI::PositiveNumber);
+  repair->footer(kExitCodesHelp);
+
+  DemoOptions demo_options;
+  auto* demo = app.add_subcommand(
+      "demo",
+      "Run a live migration on the embedded default (SQLite): a simulated service writes through "
+      "the router while the plan is walked step by step; ends with a check against a model");
+  demo->add_option("--records", demo_options.records, "Records in the old collection")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{100}, int64_t{100000000}));
+  demo->add_option("--threads", demo_options.threads, "Service threads")->capture_default_str()->check(CLI::Range(1, 64));
+  demo->add_option("--seconds-per-step", demo_options.seconds_per_step, "Workload time at each step")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  demo->add_option("--dir", demo_options.dir, "Folder for the demo's databases (default: a new temporary folder)");
+  demo->add_option("--seed", demo_options.seed, "Random seed of the workload")->capture_default_str();
+  demo->footer(kExitCodesHelp);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  auto logger = spdlog::stderr_color_mt("tandem");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  if (*plan) return run_plan(global);
+  if (*status) return run_status(global, json);
+  if (*step) {
+    if (action == "set" && step_number <= 0) {
+      fmt::print(stderr, "tandem step set: give the step number N (1-based), e.g. `tandem step set 2`\n");
+      return kExitUsage;
+    }
+    return run_step(global, action, step_number, reason, force);
+  }
+  if (*repair) return run_repair(global, limit);
+  if (*demo) return run_demo(demo_options);
+  return kExitUsage;
+}

@@ -1,0 +1,88 @@
+#include "control/step_rules.h"
+
+#include <fmt/format.h>
+
+namespace tandem {
+
+namespace {
+std::string step_label(const Plan& plan, size_t index) {
+  return fmt::format("{} ({})", index + 1, plan.at(index).name);
+}
+}  // namespace
+
+std::vector<MoveProblem> check_step_move(const MoveContext& c) {
+  std::vector<MoveProblem> problems;
+  const Plan& plan = *c.plan;
+  const size_t from = c.current.step_index;
+  const size_t to = c.to_index;
+  if (to >= plan.size()) {
+    problems.push_back({fmt::format("there is no step {}; the plan has {} steps", to + 1, plan.size()),
+                        "run `tandem plan` to see the steps"});
+    return problems;
+  }
+  if (to == from) {
+    problems.push_back({fmt::format("the migration is already at step {}", step_label(plan, to)), ""});
+    return problems;
+  }
+  const Step& s_from = plan.at(from);
+  const Step& s_to = plan.at(to);
+
+  if (to > from + 1) {
+    problems.push_back(
+        {fmt::format("step {} is more than one step ahead of the current step {}", step_label(plan, to),
+                     step_label(plan, from)),
+         "move forward one step at a time (`tandem step next`), so that every instance applies "
+         "each step and each step's preconditions are checked"});
+  }
+
+  // Every live instance must route by the current step before the next move:
+  // otherwise two instances could be two steps apart.
+  for (const InstanceHeartbeat& h : c.instances) {
+    bool live = c.now - h.heartbeat_at <= std::chrono::duration_cast<std::chrono::microseconds>(c.instance_timeout);
+    if (!live || h.applied_version == c.current.version) continue;
+    problems.push_back(
+        {fmt::format("instance {} (host {}, pid {}) still routes by step version {} (step {}), not the "
+                     "current version {} (step {})",
+                     h.instance_id, h.host, h.pid, h.applied_version, h.applied_step_index + 1,
+                     c.current.version, from + 1),
+         "wait for it to apply the current step (it re-reads it every refresh interval), or stop it; "
+         "an instance that sends no heartbeat for the instance timeout no longer counts"});
+  }
+
+  // A database with pending repairs is missing acknowledged writes: it must
+  // not become a primary, nor stop being written, until the queue is drained.
+  for (Side side : {Side::kOld, Side::kNew}) {
+    auto it = c.pending_repairs.find(side);
+    int64_t pending = it == c.pending_repairs.end() ? 0 : it->second;
+    if (pending == 0) continue;
+    bool becomes_primary = s_to.read_primary == side || s_to.write_primary == side;
+    bool stops_written = s_from.writes(side) && !s_to.writes(side);
+    if (becomes_primary || stops_written) {
+      problems.push_back(
+          {fmt::format("the repair queue holds {} key(s) whose copy to {} failed; step {} would {} {}",
+                       pending, side_name(side), step_label(plan, to),
+                       becomes_primary ? "make it a primary for" : "stop writing", side_name(side)),
+           "drain the repair queue first (`tandem repair`), and fix what makes the copies fail"});
+    }
+  }
+
+  // Back: only to a step whose primaries and written databases all received
+  // every write at the current step (else they miss acknowledged writes).
+  if (to < from) {
+    for (Side side : {Side::kOld, Side::kNew}) {
+      bool needed = s_to.read_primary == side || s_to.writes(side);
+      if (needed && !s_from.writes(side)) {
+        problems.push_back(
+            {fmt::format("moving back to step {} needs {} to hold every acknowledged write, but {} is "
+                         "not written at the current step {}",
+                         step_label(plan, to), side_name(side), side_name(side), step_label(plan, from)),
+             fmt::format("a reverse sync of what changed since is not available yet; only with "
+                         "--force and a reason, accepting that {} misses those writes",
+                         side_name(side))});
+      }
+    }
+  }
+  return problems;
+}
+
+}  // namespace tandem

@@ -1,0 +1,29 @@
+// The rules a step move must satisfy (see Migration::check_move). Pure
+// functions of a snapshot of the control state, so that they are unit-tested
+// without a database.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <vector>
+
+#include "tandem/control_store.h"
+#include "tandem/migration.h"
+#include "tandem/plan.h"
+
+namespace tandem {
+
+struct MoveContext {
+  const Plan* plan = nullptr;
+  StepState current;
+  size_t to_index = 0;
+  std::vector<InstanceHeartbeat> instances;
+  TimePoint now{};
+  std::chrono::milliseconds instance_timeout{10000};
+  std::map<Side, int64_t> pending_repairs;  // by target database
+};
+
+// Every reason the move is refused, each with what to do; empty if allowed.
+std::vector<MoveProblem> check_step_move(const MoveContext& context);
+
+}  // namespace tandem

@@ -1,0 +1,175 @@
+// Routing of one collection's operations by the current step's roles.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "router/migration_state.h"
+
+namespace tandem {
+
+namespace {
+
+std::string lookup_display(const Result<Lookup>& r) {
+  if (!r.ok()) return r.status().to_string();
+  switch (r->state) {
+    case Lookup::State::kAbsent: return "(absent)";
+    case Lookup::State::kTombstoned: return "(deleted)";
+    case Lookup::State::kPresent: return r->record.to_display();
+  }
+  return "?";
+}
+
+}  // namespace
+
+Result<std::optional<Record>> Collection::get(const Key& key) {
+  const size_t index = state_->step_index.load(std::memory_order_acquire);
+  const Step& step = state_->config.plan.at(index);
+  AtomicStepStats& stats = state_->step_stats(index);
+  stats.reads.fetch_add(1, std::memory_order_relaxed);
+
+  Result<Lookup> primary = state_->store(step.read_primary).get(schema_.name, key);
+  if (!primary.ok()) {
+    stats.errors.fetch_add(1, std::memory_order_relaxed);
+    return primary.status();
+  }
+  if (step.read_secondary && step.read_secondary_mode == ReadSecondaryMode::kFallback) {
+    // Only a true miss falls back: a tombstone in RP means the record was
+    // deleted through tandem, and the secondary's copy must not resurrect it.
+    if (primary->state == Lookup::State::kAbsent) {
+      Result<Lookup> secondary = state_->store(*step.read_secondary).get(schema_.name, key);
+      if (!secondary.ok()) {
+        stats.errors.fetch_add(1, std::memory_order_relaxed);
+        return secondary.status().with_context(fmt::format(
+            "collection '{}', record {}: the read primary has no such record and the fallback read failed",
+            schema_.name, key.to_display()));
+      }
+      if (secondary->present()) {
+        stats.fallback_reads.fetch_add(1, std::memory_order_relaxed);
+        return std::optional<Record>(std::move(secondary->record));
+      }
+    }
+  } else if (step.read_secondary) {
+    stats.shadow_reads.fetch_add(1, std::memory_order_relaxed);
+    Result<Lookup> secondary = state_->store(*step.read_secondary).get(schema_.name, key);
+    std::optional<MismatchKind> kind;
+    if (!secondary.ok()) {
+      kind = MismatchKind::kSecondaryError;
+    } else if (primary->present() && !secondary->present()) {
+      kind = MismatchKind::kMissingInSecondary;
+    } else if (!primary->present() && secondary->present()) {
+      kind = MismatchKind::kExtraInSecondary;
+    } else if (primary->present() && primary->record != secondary->record) {
+      kind = MismatchKind::kDifferent;
+    }
+    if (kind) {
+      stats.shadow_mismatches.fetch_add(1, std::memory_order_relaxed);
+      state_->count_mismatch(schema_.name, *kind);
+      int64_t n = state_->mismatch_sequence.fetch_add(1, std::memory_order_relaxed);
+      if (n % state_->config.shadow_sample_every == 0) {
+        ShadowSample sample{schema_.name, key.to_display(), *kind, lookup_display(primary),
+                            lookup_display(secondary), now_micros()};
+        Status s = state_->control->add_shadow_sample(sample, static_cast<size_t>(state_->config.shadow_sample_limit));
+        if (!s.ok()) spdlog::warn("cannot record a shadow mismatch sample: {}", s.to_string());
+      }
+    }
+  }
+  if (!primary->present()) return std::optional<Record>();
+  return std::optional<Record>(std::move(primary->record));
+}
+
+Status Collection::put(const Record& record) {
+  TANDEM_RETURN_IF_ERROR(schema_.check_record(record));
+  const size_t index = state_->step_index.load(std::memory_order_acquire);
+  const Step& step = state_->config.plan.at(index);
+  AtomicStepStats& stats = state_->step_stats(index);
+  stats.writes.fetch_add(1, std::memory_order_relaxed);
+
+  Status s = state_->store(step.write_primary).upsert(schema_.name, record);
+  if (!s.ok()) {
+    stats.errors.fetch_add(1, std::memory_order_relaxed);
+    // The write may have reached WP: make sure WS is brought up to date later.
+    if (s.is_outcome_unknown() && step.write_secondary) {
+      state_->enqueue_repair(RepairEntry{0, schema_.name, record.key.encode(), record.key.to_display(),
+                                         *step.write_secondary, s.to_string(), now_micros(), 0});
+    }
+    return s;
+  }
+  if (step.write_secondary) return sync_write_secondary(record.key, step, index);
+  return Status::Ok();
+}
+
+Result<bool> Collection::transfer_into_write_primary(const Key& key, const Step& step, size_t index) {
+  // Only new is ever a transfer target, and only from old while the step
+  // still reads old: tandem never copies anything into old.
+  if (step.write_primary != Side::kNew || !step.reads(Side::kOld)) return false;
+  Store& target = state_->store(Side::kNew);
+  Store& source = state_->store(Side::kOld);
+  TANDEM_ASSIGN_OR_RETURN(RecordLock lock, target.lock(schema_.name, key, state_->config.lock_timeout));
+  TANDEM_ASSIGN_OR_RETURN(Lookup there, target.get(schema_.name, key));
+  if (there.present()) return true;      // someone transferred it meanwhile
+  if (there.tombstoned()) return false;  // deleted through tandem: stays deleted
+  TANDEM_ASSIGN_OR_RETURN(Lookup original, source.get(schema_.name, key));
+  if (!original.present()) return false;
+  std::vector<Record> one{std::move(original.record)};
+  TANDEM_ASSIGN_OR_RETURN(auto outcomes, target.insert_if_absent(schema_.name, one, LockPolicy::kCallerHoldsLock));
+  if (outcomes[0] == InsertOutcome::kInserted) {
+    state_->step_stats(index).transfers.fetch_add(1, std::memory_order_relaxed);
+  }
+  return outcomes[0] == InsertOutcome::kInserted || outcomes[0] == InsertOutcome::kAlreadyPresent;
+}
+
+Status Collection::patch(const Key& key, const FieldMap& fields) {
+  TANDEM_RETURN_IF_ERROR(schema_.check_fields(key, fields, /*partial=*/true));
+  const size_t index = state_->step_index.load(std::memory_order_acquire);
+  const Step& step = state_->config.plan.at(index);
+  AtomicStepStats& stats = state_->step_stats(index);
+  stats.writes.fetch_add(1, std::memory_order_relaxed);
+  Store& wp = state_->store(step.write_primary);
+
+  auto fail = [&](const Status& s) {
+    stats.errors.fetch_add(1, std::memory_order_relaxed);
+    if (s.is_outcome_unknown() && step.write_secondary) {
+      state_->enqueue_repair(RepairEntry{0, schema_.name, key.encode(), key.to_display(),
+                                         *step.write_secondary, s.to_string(), now_micros(), 0});
+    }
+    return s;
+  };
+  Result<PatchOutcome> outcome = wp.patch(schema_.name, key, fields);
+  if (!outcome.ok()) return fail(outcome.status());
+  if (*outcome == PatchOutcome::kNotFound) {
+    // Transfer before update: copy the record from the source of truth, then patch.
+    Result<bool> transferred = transfer_into_write_primary(key, step, index);
+    if (!transferred.ok()) return fail(transferred.status());
+    if (*transferred) {
+      outcome = wp.patch(schema_.name, key, fields);
+      if (!outcome.ok()) return fail(outcome.status());
+    }
+  }
+  if (*outcome != PatchOutcome::kPatched) {
+    return Status::NotFound(fmt::format("collection '{}': no record {} to patch{}", schema_.name,
+                                        key.to_display(),
+                                        *outcome == PatchOutcome::kTombstoned ? " (it was deleted)" : ""));
+  }
+  if (step.write_secondary) return sync_write_secondary(key, step, index);
+  return Status::Ok();
+}
+
+Status Collection::remove(const Key& key) {
+  TANDEM_RETURN_IF_ERROR(schema_.check_fields(key, {}, /*partial=*/true));
+  const size_t index = state_->step_index.load(std::memory_order_acquire);
+  const Step& step = state_->config.plan.at(index);
+  AtomicStepStats& stats = state_->step_stats(index);
+  stats.writes.fetch_add(1, std::memory_order_relaxed);
+  Status s = state_->store(step.write_primary).remove(schema_.name, key);
+  if (!s.ok()) {
+    stats.errors.fetch_add(1, std::memory_order_relaxed);
+    if (s.is_outcome_unknown() && step.write_secondary) {
+      state_->enqueue_repair(RepairEntry{0, schema_.name, key.encode(), key.to_display(),
+                                         *step.write_secondary, s.to_string(), now_micros(), 0});
+    }
+    return s;
+  }
+  if (step.write_secondary) return sync_write_secondary(key, step, index);
+  return Status::Ok();
+}
+
+}  // namespace tandem

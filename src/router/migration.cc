@@ -1,0 +1,248 @@
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "control/step_rules.h"
+#include "router/migration_state.h"
+
+namespace tandem {
+
+namespace {
+
+std::string hostname() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown-host";
+  return buf;
+}
+
+std::string actor_name() {
+  const passwd* pw = getpwuid(geteuid());
+  return fmt::format("{}@{} pid {}", pw != nullptr ? pw->pw_name : "unknown", hostname(), getpid());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Migration>> Migration::open(const Config& config, MigrationOptions options) {
+  TANDEM_RETURN_IF_ERROR(config.validate());
+  auto state = std::make_unique<MigrationState>();
+  TANDEM_ASSIGN_OR_RETURN(state->owned_control, open_control_store(config.control_url));
+  // tandem leaves old as it found it: no tombstone table, no journal change,
+  // no table created; its tables must exist.
+  TANDEM_ASSIGN_OR_RETURN(state->owned_old,
+                          open_store("old", config.old_url, StoreOptions{.keep_tombstones = false, .configure = false}));
+  TANDEM_ASSIGN_OR_RETURN(state->owned_new, open_store("new", config.new_url, StoreOptions{}));
+  Store* old_store = state->owned_old.get();
+  Store* new_store = state->owned_new.get();
+  ControlStore* control = state->owned_control.get();
+  return open_parts(config, old_store, new_store, control, std::move(options), std::move(state));
+}
+
+Result<std::unique_ptr<Migration>> Migration::open_with(const Config& config, Store* old_store, Store* new_store,
+                                                        ControlStore* control, MigrationOptions options) {
+  return open_parts(config, old_store, new_store, control, std::move(options), std::make_unique<MigrationState>());
+}
+
+Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, Store* old_store, Store* new_store,
+                                                         ControlStore* control, MigrationOptions options,
+                                                         std::unique_ptr<MigrationState> state) {
+  TANDEM_RETURN_IF_ERROR(config.validate());
+  state->config = config;
+  state->options = std::move(options);
+  state->old_store = old_store;
+  state->new_store = new_store;
+  state->control = control;
+  TANDEM_RETURN_IF_ERROR(control->initialize(config.fingerprint(), config.plan.size()));
+  for (const CollectionSchema& schema : config.collections) {
+    TANDEM_RETURN_IF_ERROR(old_store->ensure_collection(schema, /*create_if_missing=*/false));
+    TANDEM_RETURN_IF_ERROR(new_store->ensure_collection(schema, /*create_if_missing=*/true));
+    state->collections.emplace(schema.name, std::unique_ptr<Collection>(new Collection(state.get(), schema)));
+  }
+  for (size_t i = 0; i < config.plan.size(); ++i) state->stats.push_back(std::make_unique<AtomicStepStats>());
+  state->host = hostname();
+  state->pid = getpid();
+  state->started_at = now_micros();
+  std::random_device rd;
+  state->instance_id = state->options.instance_label.empty()
+                           ? fmt::format("{}:{}:{:04x}", state->host, state->pid, rd() & 0xffff)
+                           : state->options.instance_label;
+
+  std::unique_ptr<Migration> m(new Migration(std::move(state)));
+  TANDEM_RETURN_IF_ERROR(m->refresh());
+  if (m->state_->options.register_instance) {
+    MigrationState* st = m->state_.get();
+    st->refresher = std::thread([st, m_ptr = m.get()] {
+      std::unique_lock lock(st->stop_mutex);
+      while (!st->stop_cv.wait_for(lock, st->config.refresh_interval, [st] { return st->stopping; })) {
+        lock.unlock();
+        Status s = m_ptr->refresh();
+        if (!s.ok()) spdlog::warn("cannot refresh the current step: {} (routing by the last known step)", s.to_string());
+        st->flush_pending();
+        lock.lock();
+      }
+    });
+  }
+  return m;
+}
+
+Migration::Migration(std::unique_ptr<MigrationState> state) : state_(std::move(state)) {}
+
+Migration::~Migration() {
+  if (state_->refresher.joinable()) {
+    {
+      std::lock_guard lock(state_->stop_mutex);
+      state_->stopping = true;
+    }
+    state_->stop_cv.notify_all();
+    state_->refresher.join();
+  }
+  state_->flush_pending();
+  {
+    std::lock_guard lock(state_->pending_mutex);
+    for (const RepairEntry& e : state_->pending_repairs) {
+      spdlog::error("repair of collection '{}' record {} (to {}) could not be queued before exit; run "
+                    "`tandem verify --repair` to find it",
+                    e.collection, e.key_display, side_name(e.target));
+    }
+  }
+  if (state_->options.register_instance) {
+    Status s = state_->control->remove_instance(state_->instance_id);
+    if (!s.ok()) spdlog::warn("cannot deregister instance {}: {}", state_->instance_id, s.to_string());
+  }
+}
+
+Result<Collection*> Migration::collection(std::string_view name) {
+  auto it = state_->collections.find(name);
+  if (it == state_->collections.end()) {
+    return Status::NotFound(fmt::format("no collection '{}' in the config", name));
+  }
+  return it->second.get();
+}
+
+const Config& Migration::config() const { return state_->config; }
+const Plan& Migration::plan() const { return state_->config.plan; }
+ControlStore& Migration::control() { return *state_->control; }
+Store& Migration::store(Side side) { return state_->store(side); }
+const std::string& Migration::instance_id() const { return state_->instance_id; }
+
+StepState Migration::applied_step() const {
+  std::lock_guard lock(state_->step_mutex);
+  return state_->applied;
+}
+
+Status Migration::refresh() {
+  TANDEM_ASSIGN_OR_RETURN(StepState current, state_->control->current_step());
+  if (current.step_index >= state_->config.plan.size()) {
+    return Status::Corruption(fmt::format("the control store names step {} but the plan has {} steps",
+                                          current.step_index + 1, state_->config.plan.size()));
+  }
+  StepState applied;
+  {
+    std::lock_guard lock(state_->step_mutex);
+    if (current.version != state_->applied.version) {
+      if (state_->options.register_instance && state_->applied.version != 0) {
+        const Step& s = state_->config.plan.at(current.step_index);
+        spdlog::info("applied step {} ({}: {}), version {}", current.step_index + 1, s.name, s.roles_display(),
+                     current.version);
+      }
+      state_->applied = current;
+      state_->step_index.store(current.step_index, std::memory_order_release);
+    }
+    applied = state_->applied;
+  }
+  if (!state_->options.register_instance) return Status::Ok();
+  InstanceHeartbeat h{state_->instance_id, state_->host,   state_->pid,         state_->started_at,
+                      now_micros(),        applied.version, applied.step_index};
+  return state_->control->heartbeat(h);
+}
+
+Result<std::vector<MoveProblem>> Migration::check_move(size_t to_index) {
+  MoveContext c;
+  c.plan = &state_->config.plan;
+  TANDEM_ASSIGN_OR_RETURN(c.current, state_->control->current_step());
+  c.to_index = to_index;
+  TANDEM_ASSIGN_OR_RETURN(c.instances, state_->control->instances());
+  c.now = now_micros();
+  c.instance_timeout = state_->config.instance_timeout;
+  TANDEM_ASSIGN_OR_RETURN(c.pending_repairs, state_->control->repair_counts());
+  return check_step_move(c);
+}
+
+Result<StepState> Migration::change_step(size_t to_index, std::string_view reason, bool force) {
+  TANDEM_ASSIGN_OR_RETURN(StepState current, state_->control->current_step());
+  TANDEM_ASSIGN_OR_RETURN(std::vector<MoveProblem> problems, check_move(to_index));
+  if (to_index >= state_->config.plan.size() || to_index == current.step_index) {
+    return Status::InvalidArgument(problems.empty() ? "no such step" : problems[0].what);
+  }
+  std::string recorded(reason);
+  if (!problems.empty()) {
+    std::string list;
+    for (const MoveProblem& p : problems) {
+      list += fmt::format("\n  - {}", p.what);
+      if (!p.fix.empty()) list += fmt::format("\n    what to do: {}", p.fix);
+    }
+    if (!force) {
+      return Status::FailedPrecondition(fmt::format("refused to move from step {} to step {}:{}",
+                                                    current.step_index + 1, to_index + 1, list));
+    }
+    if (reason.empty()) {
+      return Status::InvalidArgument("--force needs a --reason, which is recorded in the step history");
+    }
+    std::vector<std::string> whats;
+    for (const MoveProblem& p : problems) whats.push_back(p.what);
+    recorded = fmt::format("{} [forced past: {}]", reason, fmt::join(whats, "; "));
+  }
+  TANDEM_ASSIGN_OR_RETURN(StepState next,
+                          state_->control->change_step(current.version, to_index, recorded,
+                                                       /*forced=*/!problems.empty(), actor_name()));
+  TANDEM_RETURN_IF_ERROR(refresh());
+  return next;
+}
+
+Result<size_t> Migration::drain_repair_queue(size_t limit) {
+  TANDEM_ASSIGN_OR_RETURN(StepState current, state_->control->current_step());
+  const Step& step = state_->config.plan.at(current.step_index);
+  TANDEM_ASSIGN_OR_RETURN(std::vector<RepairEntry> entries, state_->control->repair_batch(limit));
+  size_t repaired = 0;
+  for (const RepairEntry& e : entries) {
+    const CollectionSchema* schema = state_->config.find_collection(e.collection);
+    auto key = Key::decode(e.key);
+    Status s;
+    if (schema == nullptr) {
+      s = Status::NotFound(fmt::format("collection '{}' is no longer in the config", e.collection));
+    } else if (!key.ok()) {
+      s = key.status();
+    } else if (e.target == step.write_primary) {
+      s = Status::FailedPrecondition(fmt::format(
+          "{} is now the write primary (step {}); its copy cannot be repaired from the other database: "
+          "run `tandem verify` to compare",
+          side_name(e.target), current.step_index + 1));
+    } else {
+      s = copy_current_record(state_->store(step.write_primary), state_->store(e.target), *schema, *key,
+                              state_->config.lock_timeout);
+    }
+    if (s.ok()) {
+      TANDEM_RETURN_IF_ERROR(state_->control->complete_repair(e.id));
+      ++repaired;
+    } else {
+      spdlog::warn("repair of collection '{}' record {} to {} failed: {}", e.collection, e.key_display,
+                   side_name(e.target), s.to_string());
+      TANDEM_RETURN_IF_ERROR(state_->control->fail_repair(e.id, s.to_string()));
+    }
+  }
+  return repaired;
+}
+
+std::vector<StepStats> Migration::stats() const {
+  std::vector<StepStats> out;
+  for (const auto& s : state_->stats) {
+    out.push_back({s->reads.load(), s->writes.load(), s->errors.load(), s->fallback_reads.load(),
+                   s->shadow_reads.load(), s->shadow_mismatches.load(), s->write_secondary_failures.load(),
+                   s->transfers.load()});
+  }
+  return out;
+}
+
+}  // namespace tandem

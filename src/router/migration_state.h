@@ -1,0 +1,82 @@
+// Internal state shared by Migration and its Collections.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tandem/migration.h"
+
+namespace tandem {
+
+struct AtomicStepStats {
+  std::atomic<int64_t> reads{0};
+  std::atomic<int64_t> writes{0};
+  std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> fallback_reads{0};
+  std::atomic<int64_t> shadow_reads{0};
+  std::atomic<int64_t> shadow_mismatches{0};
+  std::atomic<int64_t> write_secondary_failures{0};
+  std::atomic<int64_t> transfers{0};
+};
+
+struct MigrationState {
+  Config config;
+  MigrationOptions options;
+  std::unique_ptr<Store> owned_old;
+  std::unique_ptr<Store> owned_new;
+  std::unique_ptr<ControlStore> owned_control;
+  Store* old_store = nullptr;
+  Store* new_store = nullptr;
+  ControlStore* control = nullptr;
+
+  std::string instance_id;
+  std::string host;
+  int64_t pid = 0;
+  TimePoint started_at{};
+
+  // The step this instance routes by. Operations read step_index once, at
+  // their start, and use that step throughout.
+  std::atomic<size_t> step_index{0};
+  mutable std::mutex step_mutex;
+  StepState applied;  // guarded by step_mutex
+
+  std::map<std::string, std::unique_ptr<Collection>, std::less<>> collections;
+  std::vector<std::unique_ptr<AtomicStepStats>> stats;  // one per plan step
+
+  // Work the control store could not take at the time; retried by the
+  // refresh thread and at close, so that nothing is forgotten while the
+  // process lives.
+  std::mutex pending_mutex;
+  std::vector<RepairEntry> pending_repairs;                           // guarded by pending_mutex
+  std::map<std::pair<std::string, MismatchKind>, int64_t> pending_mismatches;  // guarded by pending_mutex
+  std::atomic<int64_t> mismatch_sequence{0};
+
+  std::thread refresher;
+  std::mutex stop_mutex;
+  std::condition_variable stop_cv;
+  bool stopping = false;  // guarded by stop_mutex
+
+  Store& store(Side side) const { return side == Side::kOld ? *old_store : *new_store; }
+  AtomicStepStats& step_stats(size_t index) { return *stats[index]; }
+
+  // Queues a repair durably, or in memory until the control store answers.
+  void enqueue_repair(RepairEntry entry);
+  void count_mismatch(const std::string& collection, MismatchKind kind);
+  // Pushes pending repairs and mismatch counts to the control store.
+  void flush_pending();
+};
+
+// Copies from's current version of key into to, under to's record lock:
+// present -> upsert, absent or tombstoned -> remove. Used by the write-secondary
+// sync and the repair queue; never replays the caller's write, so the last
+// copy to run always leaves to equal to from.
+Status copy_current_record(Store& from, Store& to, const CollectionSchema& schema, const Key& key,
+                           std::chrono::milliseconds lock_timeout);
+
+}  // namespace tandem

@@ -1,0 +1,68 @@
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "router/migration_state.h"
+
+namespace tandem {
+
+Status copy_current_record(Store& from, Store& to, const CollectionSchema& schema, const Key& key,
+                           std::chrono::milliseconds lock_timeout) {
+  TANDEM_ASSIGN_OR_RETURN(RecordLock lock, to.lock(schema.name, key, lock_timeout));
+  // Read the source only once the lock is held: whoever copies last reads a
+  // version at least as new as every write acknowledged before it started.
+  TANDEM_ASSIGN_OR_RETURN(Lookup current, from.get(schema.name, key));
+  if (current.present()) return to.upsert(schema.name, current.record);
+  return to.remove(schema.name, key);
+}
+
+Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t step_index) {
+  Store& wp = state_->store(step.write_primary);
+  Store& ws = state_->store(*step.write_secondary);
+  Status s = copy_current_record(wp, ws, schema_, key, state_->config.lock_timeout);
+  if (s.ok()) return s;
+  state_->step_stats(step_index).write_secondary_failures.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("write secondary {} missed collection '{}' record {}: {}; queued for repair",
+               side_name(*step.write_secondary), schema_.name, key.to_display(), s.to_string());
+  state_->enqueue_repair(RepairEntry{0, schema_.name, key.encode(), key.to_display(),
+                                     *step.write_secondary, s.to_string(), now_micros(), 0});
+  return Status::Ok();
+}
+
+void MigrationState::enqueue_repair(RepairEntry entry) {
+  Status s = control->enqueue_repair(entry);
+  if (s.ok()) return;
+  spdlog::error("cannot queue repair of collection '{}' record {} in the control store ({}); "
+                "keeping it in memory and retrying",
+                entry.collection, entry.key_display, s.to_string());
+  std::lock_guard lock(pending_mutex);
+  pending_repairs.push_back(std::move(entry));
+}
+
+void MigrationState::count_mismatch(const std::string& collection, MismatchKind kind) {
+  std::lock_guard lock(pending_mutex);
+  pending_mismatches[{collection, kind}] += 1;
+}
+
+void MigrationState::flush_pending() {
+  std::vector<RepairEntry> repairs;
+  std::map<std::pair<std::string, MismatchKind>, int64_t> mismatches;
+  {
+    std::lock_guard lock(pending_mutex);
+    repairs.swap(pending_repairs);
+    mismatches.swap(pending_mismatches);
+  }
+  std::vector<RepairEntry> failed;
+  for (RepairEntry& e : repairs) {
+    if (!control->enqueue_repair(e).ok()) failed.push_back(std::move(e));
+  }
+  std::map<std::pair<std::string, MismatchKind>, int64_t> unflushed;
+  for (const auto& [k, n] : mismatches) {
+    if (!control->add_shadow_mismatches(k.first, k.second, n).ok()) unflushed[k] += n;
+  }
+  if (failed.empty() && unflushed.empty()) return;
+  std::lock_guard lock(pending_mutex);
+  for (RepairEntry& e : failed) pending_repairs.push_back(std::move(e));
+  for (const auto& [k, n] : unflushed) pending_mismatches[k] += n;
+}
+
+}  // namespace tandem

@@ -1,0 +1,45 @@
+// Per-record locks for the SQLite store, as open-file-description (OFD) byte
+// locks on a side file ("<database>.tandem-locks"). A record maps to one byte
+// offset (a 62-bit hash of collection and key). OFD locks conflict between
+// different open file descriptions even within one process, so they exclude
+// across threads and processes alike, and the kernel drops them when a
+// process dies: a killed copier never leaves a record locked. Two records
+// whose hashes collide share a lock: harmless, only extra waiting.
+// Thread safety: all methods are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "tandem/store.h"
+
+namespace tandem::sqlite {
+
+class RecordLockFile : public std::enable_shared_from_this<RecordLockFile> {
+ public:
+  // The file is created on first use, so a store that never locks (old, in
+  // steps 1-4) leaves no file behind.
+  static std::shared_ptr<RecordLockFile> create(const std::string& path);
+  ~RecordLockFile();
+
+  static uint64_t slot_for(std::string_view collection, const std::string& encoded_key);
+  // An unheld RecordLock if another holder has the slot.
+  Result<RecordLock> try_lock(uint64_t slot, std::string_view what);
+  // kTimeout (retryable) naming what after timeout.
+  Result<RecordLock> lock(uint64_t slot, std::chrono::milliseconds timeout, std::string_view what);
+
+ private:
+  class Held;
+  explicit RecordLockFile(std::string path) : path_(std::move(path)) {}
+  Result<int> take_fd();
+  void return_fd(int fd);
+
+  std::string path_;
+  std::mutex mutex_;
+  std::vector<int> idle_fds_;  // guarded by mutex_
+};
+
+}  // namespace tandem::sqlite

@@ -1,0 +1,523 @@
+#include "stores/sqlite/sqlite_store.h"
+
+#include <fmt/format.h>
+
+#include <mutex>
+
+#include "core/encoding.h"
+
+namespace tandem::sqlite {
+
+namespace {
+
+// Identifiers are validated at config time; quoting is the second line of defence.
+std::string quote(std::string_view identifier) {
+  std::string out = "\"";
+  for (char c : identifier) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
+}
+
+std::string_view sql_type(Type type) {
+  switch (type) {
+    case Type::kBool:
+    case Type::kInt:
+    case Type::kTimestamp: return "INTEGER";
+    case Type::kDouble: return "REAL";
+    case Type::kDecimal:
+    case Type::kText:
+    case Type::kJson: return "TEXT";
+    case Type::kBytes:
+    case Type::kUuid: return "BLOB";
+    case Type::kNull: break;
+  }
+  return "ANY";
+}
+
+void bind_value(Statement& st, int index, const Value& v) {
+  switch (v.type()) {
+    case Type::kNull: st.bind_null(index); break;
+    case Type::kBool: st.bind_int(index, v.as<bool>() ? 1 : 0); break;
+    case Type::kInt: st.bind_int(index, v.as<int64_t>()); break;
+    case Type::kDouble: sqlite3_bind_double(st.get(), index, v.as<double>()); break;
+    case Type::kDecimal: st.bind_text(index, v.as<Decimal>().text); break;
+    case Type::kText: st.bind_text(index, v.as<std::string>()); break;
+    case Type::kBytes: st.bind_blob(index, v.as<Bytes>().data); break;
+    case Type::kTimestamp: st.bind_int(index, v.as<Timestamp>().micros); break;
+    case Type::kJson: st.bind_text(index, v.as<Json>().text); break;
+    case Type::kUuid:
+      st.bind_blob(index, std::string_view(reinterpret_cast<const char*>(v.as<Uuid>().bytes.data()), 16));
+      break;
+  }
+}
+
+}  // namespace
+
+struct SqliteStore::Table {
+  CollectionSchema schema;
+  std::string quoted;
+  std::string select_list;  // key columns then value columns
+  std::string key_match;    // "k1" = ?1 AND "k2" = ?2
+  std::string key_tuple;    // ("k1", "k2")
+  std::string get_sql;
+  std::string insert_sql;   // insert, doing nothing on key conflict
+  std::string upsert_sql;
+  std::string delete_sql;
+
+  // Reads one row (select_list order) into a Record; Corruption names the
+  // record and field when a stored value does not match the schema.
+  Result<Record> read_row(const Statement& st, std::string_view store) const {
+    Record r;
+    std::vector<Value> key_parts;
+    key_parts.reserve(schema.key_columns.size());
+    int col = 0;
+    for (const Column& c : schema.key_columns) {
+      auto v = read_value(st, col++, c);
+      if (!v.ok()) return v.status();
+      key_parts.push_back(std::move(*v));
+    }
+    r.key = Key(std::move(key_parts));
+    for (const Column& c : schema.columns) {
+      auto v = read_value(st, col++, c);
+      if (!v.ok()) {
+        return Status::Corruption(fmt::format("{} collection '{}', record {}, field '{}': {}", store,
+                                              schema.name, r.key.to_display(), c.name,
+                                              v.status().message()));
+      }
+      r.fields.emplace(c.name, std::move(*v));
+    }
+    return r;
+  }
+
+  static Result<Value> read_value(const Statement& st, int i, const Column& c) {
+    int t = sqlite3_column_type(st.get(), i);
+    if (t == SQLITE_NULL) {
+      if (!c.nullable) return Status::Corruption("NULL in a NOT NULL column");
+      return Value();
+    }
+    auto expect = [&](int want) -> Status {
+      if (t == want) return Status::Ok();
+      return Status::Corruption(fmt::format("stored SQLite type {} where {} ({}) was expected", t,
+                                            sql_type(c.type), type_name(c.type)));
+    };
+    switch (c.type) {
+      case Type::kBool:
+        TANDEM_RETURN_IF_ERROR(expect(SQLITE_INTEGER));
+        return Value(st.column_int(i) != 0);
+      case Type::kInt:
+        TANDEM_RETURN_IF_ERROR(expect(SQLITE_INTEGER));
+        return Value(st.column_int(i));
+      case Type::kTimestamp:
+        TANDEM_RETURN_IF_ERROR(expect(SQLITE_INTEGER));
+        return Value(Timestamp{st.column_int(i)});
+      case Type::kDouble:
+        if (t == SQLITE_INTEGER) return Value(static_cast<double>(st.column_int(i)));
+        TANDEM_RETURN_IF_ERROR(expect(SQLITE_FLOAT));
+        return Value(sqlite3_column_double(st.get(), i));
+      case Type::kDecimal: {
+        TANDEM_RETURN_IF_ERROR(expect(SQLITE_TEXT));
+        auto d = Decimal::parse(st.column_text(i));
+        if (!d.ok()) return Status::Corruption(d.status().message());
+        return Value(std::move(*d));
+      }
+      case Type::kText:
+        TANDEM_RETURN_IF_ERROR(expect(SQLITE_TEXT));
+        return Value(st.column_text(i));
+      case Type::kJson:
+        TANDEM_RETURN_IF_ERROR(expect(SQLITE_TEXT));
+        return Value(Json{st.column_text(i)});
+      case Type::kBytes:
+        TANDEM_RETURN_IF_ERROR(expect(SQLITE_BLOB));
+        return Value(Bytes{st.column_blob(i)});
+      case Type::kUuid: {
+        TANDEM_RETURN_IF_ERROR(expect(SQLITE_BLOB));
+        std::string b = st.column_blob(i);
+        if (b.size() != 16) return Status::Corruption(fmt::format("a UUID of {} bytes", b.size()));
+        Uuid u;
+        std::copy(b.begin(), b.end(), u.bytes.begin());
+        return Value(u);
+      }
+      case Type::kNull: break;
+    }
+    return Status::Internal("column without type");
+  }
+
+  int bind_key(Statement& st, const Key& key, int first = 1) const {
+    for (size_t i = 0; i < key.size(); ++i) bind_value(st, first + static_cast<int>(i), key[i]);
+    return first + static_cast<int>(key.size());
+  }
+
+  // Binds key then every value column (missing fields as null).
+  void bind_record(Statement& st, const Record& r) const {
+    int index = bind_key(st, r.key);
+    static const Value kNull;
+    for (const Column& c : schema.columns) {
+      auto it = r.fields.find(c.name);
+      bind_value(st, index++, it == r.fields.end() ? kNull : it->second);
+    }
+  }
+
+  std::string what(std::string_view action, const Key& key, std::string_view store) const {
+    return fmt::format("{} {} collection '{}', record {}", action, store, schema.name, key.to_display());
+  }
+};
+
+SqliteStore::SqliteStore(std::string name, std::string path, std::shared_ptr<RecordLockFile> locks,
+                         StoreOptions options)
+    : name_(std::move(name)),
+      pool_(std::move(path), options.configure),
+      locks_(std::move(locks)),
+      options_(options) {}
+
+SqliteStore::~SqliteStore() = default;
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(std::string name, const std::string& path,
+                                                       StoreOptions options) {
+  if (options.keep_tombstones && !options.configure) {
+    return Status::InvalidArgument("a store that keeps tombstones must be allowed to create their table");
+  }
+  auto locks = RecordLockFile::create(path + ".tandem-locks");
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(name), path, std::move(locks), options));
+  TANDEM_RETURN_IF_ERROR(store->pool_.prime(/*create=*/options.configure).with_context(
+      fmt::format("opening the {} database", store->name_)));
+  if (options.keep_tombstones) {
+    TANDEM_ASSIGN_OR_RETURN(auto conn, store->pool_.acquire());
+    TANDEM_RETURN_IF_ERROR(conn->exec(
+        "CREATE TABLE IF NOT EXISTS tandem_tombstones (collection TEXT NOT NULL, key BLOB NOT NULL, "
+        "deleted_at INTEGER NOT NULL, PRIMARY KEY (collection, key)) WITHOUT ROWID"));
+  }
+  return store;
+}
+
+Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool create_if_missing) {
+  TANDEM_RETURN_IF_ERROR(schema.validate());
+  auto t = std::make_unique<Table>();
+  t->schema = schema;
+  t->quoted = quote(schema.name);
+  std::vector<std::string> keys;
+  std::vector<std::string> all;
+  for (const Column& c : schema.key_columns) keys.push_back(quote(c.name));
+  all = keys;
+  for (const Column& c : schema.columns) all.push_back(quote(c.name));
+  t->select_list = fmt::format("{}", fmt::join(all, ", "));
+  t->key_tuple = fmt::format("({})", fmt::join(keys, ", "));
+  std::vector<std::string> match;
+  for (size_t i = 0; i < keys.size(); ++i) match.push_back(fmt::format("{} = ?{}", keys[i], i + 1));
+  t->key_match = fmt::format("{}", fmt::join(match, " AND "));
+  t->get_sql = fmt::format("SELECT {} FROM {} WHERE {}", t->select_list, t->quoted, t->key_match);
+  std::vector<std::string> params;
+  for (size_t i = 0; i < all.size(); ++i) params.push_back(fmt::format("?{}", i + 1));
+  std::string insert = fmt::format("INSERT INTO {} ({}) VALUES ({})", t->quoted, t->select_list,
+                                   fmt::join(params, ", "));
+  t->insert_sql = fmt::format("{} ON CONFLICT {} DO NOTHING", insert, t->key_tuple);
+  if (schema.columns.empty()) {
+    t->upsert_sql = t->insert_sql;
+  } else {
+    std::vector<std::string> sets;
+    for (const Column& c : schema.columns) sets.push_back(fmt::format("{0} = excluded.{0}", quote(c.name)));
+    t->upsert_sql = fmt::format("{} ON CONFLICT {} DO UPDATE SET {}", insert, t->key_tuple, fmt::join(sets, ", "));
+  }
+  t->delete_sql = fmt::format("DELETE FROM {} WHERE {}", t->quoted, t->key_match);
+
+  // Create, or check the existing table's columns.
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  std::vector<std::string> defs;
+  for (const Column& c : schema.key_columns) defs.push_back(fmt::format("{} {} NOT NULL", quote(c.name), sql_type(c.type)));
+  for (const Column& c : schema.columns) {
+    defs.push_back(fmt::format("{} {}{}", quote(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
+  }
+  bool integer_key = schema.key_columns.size() == 1 && schema.key_columns[0].type == Type::kInt;
+  if (create_if_missing) {
+    TANDEM_RETURN_IF_ERROR(conn->exec(fmt::format("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY {}) {}",
+                                                  t->quoted, fmt::join(defs, ", "), t->key_tuple,
+                                                  integer_key ? "STRICT" : "STRICT, WITHOUT ROWID")));
+  }
+  {
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(fmt::format("PRAGMA table_info({})", t->quoted)));
+    Statement st(*conn, raw);
+    std::unordered_map<std::string, std::string> existing;
+    for (;;) {
+      TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading table_info"));
+      if (!row) break;
+      existing.emplace(st.column_text(1), st.column_text(2));
+    }
+    if (existing.empty()) {
+      return Status::FailedPrecondition(fmt::format(
+          "{} database: there is no table '{}' (tandem creates tables only in new; check the "
+          "collection name and the {} database URL)",
+          name_, schema.name, name_));
+    }
+    auto check = [&](const Column& c) -> Status {
+      auto it = existing.find(c.name);
+      if (it == existing.end()) {
+        return Status::FailedPrecondition(fmt::format(
+            "{} database: table '{}' exists but has no column '{}' that the config names; add the "
+            "column or fix the config",
+            name_, schema.name, c.name));
+      }
+      if (it->second != sql_type(c.type)) {
+        return Status::FailedPrecondition(fmt::format(
+            "{} database: column '{}.{}' is {} but the config's type {} needs {}", name_,
+            schema.name, c.name, it->second, type_name(c.type), sql_type(c.type)));
+      }
+      return Status::Ok();
+    };
+    for (const Column& c : schema.key_columns) TANDEM_RETURN_IF_ERROR(check(c));
+    for (const Column& c : schema.columns) TANDEM_RETURN_IF_ERROR(check(c));
+  }
+  std::unique_lock lock(tables_mutex_);
+  tables_[schema.name] = std::move(t);
+  return Status::Ok();
+}
+
+Result<const SqliteStore::Table*> SqliteStore::table(std::string_view collection) const {
+  std::shared_lock lock(tables_mutex_);
+  auto it = tables_.find(std::string(collection));
+  if (it == tables_.end()) {
+    return Status::InvalidArgument(fmt::format(
+        "{} database: collection '{}' is not registered (call ensure_collection first)", name_, collection));
+  }
+  return it->second.get();
+}
+
+Result<bool> SqliteStore::tombstoned(Connection& conn, const Table& t, const std::string& encoded_key) {
+  if (!options_.keep_tombstones) return false;
+  TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare(
+      "SELECT 1 FROM tandem_tombstones WHERE collection = ?1 AND key = ?2"));
+  Statement st(conn, raw);
+  st.bind_text(1, t.schema.name);
+  st.bind_blob(2, encoded_key);
+  return st.step("reading tombstones");
+}
+
+Result<Lookup> SqliteStore::get_in(Connection& conn, const Table& t, const Key& key) {
+  Lookup out;
+  {
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare(t.get_sql));
+    Statement st(conn, raw);
+    t.bind_key(st, key);
+    TANDEM_ASSIGN_OR_RETURN(bool row, st.step(t.what("reading", key, name_)));
+    if (row) {
+      TANDEM_ASSIGN_OR_RETURN(out.record, t.read_row(st, name_));
+      out.state = Lookup::State::kPresent;
+      return out;
+    }
+  }
+  out.record.key = key;
+  TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(conn, t, key.encode()));
+  out.state = dead ? Lookup::State::kTombstoned : Lookup::State::kAbsent;
+  return out;
+}
+
+Result<Lookup> SqliteStore::get(std::string_view collection, const Key& key) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, {}, true));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  // Row and tombstone are read in one snapshot.
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kRead));
+  TANDEM_ASSIGN_OR_RETURN(Lookup out, get_in(*conn, *t, key));
+  TANDEM_RETURN_IF_ERROR(tx->commit());
+  return out;
+}
+
+Result<std::vector<Lookup>> SqliteStore::get_many(std::string_view collection, std::span<const Key> keys) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  for (const Key& k : keys) TANDEM_RETURN_IF_ERROR(t->schema.check_fields(k, {}, true));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kRead));
+  std::vector<Lookup> out;
+  out.reserve(keys.size());
+  for (const Key& k : keys) {
+    TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, k));
+    out.push_back(std::move(l));
+  }
+  TANDEM_RETURN_IF_ERROR(tx->commit());
+  return out;
+}
+
+Result<std::vector<InsertOutcome>> SqliteStore::insert_if_absent(std::string_view collection,
+                                                                 std::span<const Record> records,
+                                                                 LockPolicy policy) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  for (const Record& r : records) TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
+  std::vector<InsertOutcome> outcomes(records.size(), InsertOutcome::kInserted);
+  // Record locks are taken before the write transaction and held until it has
+  // committed, so a concurrent transfer of the same record waits for us or we skip it.
+  std::vector<RecordLock> held;
+  if (policy == LockPolicy::kTryLockEach) {
+    held.reserve(records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      TANDEM_ASSIGN_OR_RETURN(RecordLock l, try_lock(collection, records[i].key));
+      if (!l.held()) outcomes[i] = InsertOutcome::kLocked;
+      held.push_back(std::move(l));
+    }
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (outcomes[i] == InsertOutcome::kLocked) continue;
+    const Record& r = records[i];
+    TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(*conn, *t, r.key.encode()));
+    if (dead) {
+      outcomes[i] = InsertOutcome::kTombstoned;
+      continue;
+    }
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(t->insert_sql));
+    Statement st(*conn, raw);
+    t->bind_record(st, r);
+    TANDEM_RETURN_IF_ERROR(st.run(t->what("inserting into", r.key, name_)));
+    outcomes[i] = st.changes() == 1 ? InsertOutcome::kInserted : InsertOutcome::kAlreadyPresent;
+  }
+  TANDEM_RETURN_IF_ERROR(tx->commit());
+  return outcomes;
+}
+
+Status SqliteStore::upsert(std::string_view collection, const Record& record) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  TANDEM_RETURN_IF_ERROR(t->schema.check_record(record));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  {
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(t->upsert_sql));
+    Statement st(*conn, raw);
+    t->bind_record(st, record);
+    TANDEM_RETURN_IF_ERROR(st.run(t->what("writing", record.key, name_)));
+  }
+  if (options_.keep_tombstones) {
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
+        "DELETE FROM tandem_tombstones WHERE collection = ?1 AND key = ?2"));
+    Statement st(*conn, raw);
+    st.bind_text(1, t->schema.name);
+    st.bind_blob(2, record.key.encode());
+    TANDEM_RETURN_IF_ERROR(st.run(t->what("clearing the tombstone of", record.key, name_)));
+  }
+  return tx->commit();
+}
+
+Result<PatchOutcome> SqliteStore::patch(std::string_view collection, const Key& key, const FieldMap& fields) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, fields, /*partial=*/true));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  PatchOutcome outcome = PatchOutcome::kPatched;
+  if (fields.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, key));
+    outcome = l.present() ? PatchOutcome::kPatched
+              : l.tombstoned() ? PatchOutcome::kTombstoned : PatchOutcome::kNotFound;
+  } else {
+    std::vector<std::string> sets;
+    int index = static_cast<int>(key.size()) + 1;
+    for (const auto& [name, value] : fields) sets.push_back(fmt::format("{} = ?{}", quote(name), index++));
+    std::string sql = fmt::format("UPDATE {} SET {} WHERE {}", t->quoted, fmt::join(sets, ", "), t->key_match);
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(sql));
+    Statement st(*conn, raw);
+    index = t->bind_key(st, key);
+    for (const auto& [name, value] : fields) bind_value(st, index++, value);
+    TANDEM_RETURN_IF_ERROR(st.run(t->what("patching", key, name_)));
+    if (st.changes() == 0) {
+      TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(*conn, *t, key.encode()));
+      outcome = dead ? PatchOutcome::kTombstoned : PatchOutcome::kNotFound;
+    }
+  }
+  TANDEM_RETURN_IF_ERROR(tx->commit());
+  return outcome;
+}
+
+Status SqliteStore::remove(std::string_view collection, const Key& key) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, {}, true));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  {
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(t->delete_sql));
+    Statement st(*conn, raw);
+    t->bind_key(st, key);
+    TANDEM_RETURN_IF_ERROR(st.run(t->what("deleting", key, name_)));
+  }
+  if (options_.keep_tombstones) {
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
+        "INSERT INTO tandem_tombstones (collection, key, deleted_at) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (collection, key) DO UPDATE SET deleted_at = excluded.deleted_at"));
+    Statement st(*conn, raw);
+    st.bind_text(1, t->schema.name);
+    st.bind_blob(2, key.encode());
+    st.bind_int(3, std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count());
+    TANDEM_RETURN_IF_ERROR(st.run(t->what("writing the tombstone of", key, name_)));
+  }
+  return tx->commit();
+}
+
+Result<std::vector<Record>> SqliteStore::select_range(const Table& t, const KeyRange& range,
+                                                      size_t limit, bool ordered) {
+  std::string where;
+  auto placeholders = [&](int first) {
+    std::vector<std::string> p;
+    for (size_t i = 0; i < t.schema.key_columns.size(); ++i) p.push_back(fmt::format("?{}", first + static_cast<int>(i)));
+    return fmt::format("({})", fmt::join(p, ", "));
+  };
+  int next = 1;
+  std::vector<std::string> conds;
+  if (range.begin) {
+    conds.push_back(fmt::format("{} >= {}", t.key_tuple, placeholders(next)));
+    next += static_cast<int>(t.schema.key_columns.size());
+  }
+  if (range.end) conds.push_back(fmt::format("{} < {}", t.key_tuple, placeholders(next)));
+  std::string sql = fmt::format("SELECT {} FROM {}", t.select_list, t.quoted);
+  if (!conds.empty()) sql += fmt::format(" WHERE {}", fmt::join(conds, " AND "));
+  if (ordered) sql += fmt::format(" ORDER BY {}", t.key_tuple.substr(1, t.key_tuple.size() - 2));
+  if (limit > 0) sql += fmt::format(" LIMIT {}", limit);
+
+  for (const auto* k : {range.begin ? &*range.begin : nullptr, range.end ? &*range.end : nullptr}) {
+    if (k != nullptr) TANDEM_RETURN_IF_ERROR(t.schema.check_fields(*k, {}, true).with_context("key range bound"));
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(sql));
+  Statement st(*conn, raw);
+  next = 1;
+  if (range.begin) next = t.bind_key(st, *range.begin, next);
+  if (range.end) t.bind_key(st, *range.end, next);
+  std::vector<Record> out;
+  std::string what = fmt::format("scanning {} collection '{}' range {}", name_, t.schema.name, range.to_display());
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(bool row, st.step(what));
+    if (!row) break;
+    TANDEM_ASSIGN_OR_RETURN(Record r, t.read_row(st, name_));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<Record>> SqliteStore::scan(std::string_view collection, const KeyRange& range, size_t limit) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  if (limit == 0) return std::vector<Record>{};
+  return select_range(*t, range, limit, /*ordered=*/true);
+}
+
+Result<RecordLock> SqliteStore::lock(std::string_view collection, const Key& key, std::chrono::milliseconds timeout) {
+  std::string encoded = key.encode();
+  return locks_->lock(RecordLockFile::slot_for(collection, encoded), timeout,
+                      fmt::format("{} collection '{}', record {}", name_, collection, key.to_display()));
+}
+
+Result<RecordLock> SqliteStore::try_lock(std::string_view collection, const Key& key) {
+  std::string encoded = key.encode();
+  return locks_->try_lock(RecordLockFile::slot_for(collection, encoded),
+                          fmt::format("{} collection '{}', record {}", name_, collection, key.to_display()));
+}
+
+Result<Digest> SqliteStore::digest(std::string_view collection, const KeyRange& range) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  // Unordered full read of the range; the hash is order-independent.
+  TANDEM_ASSIGN_OR_RETURN(auto rows, select_range(*t, range, 0, /*ordered=*/false));
+  Digest d;
+  for (const Record& r : rows) {
+    d.count += 1;
+    d.hash += record_hash(t->schema, r);
+  }
+  return d;
+}
+
+}  // namespace tandem::sqlite
