@@ -109,9 +109,8 @@ class ControlStore {
   // Atomically moves to to_index if the current version is expected_version
   // (kFailedPrecondition otherwise: someone else moved first) and records the
   // change in the history.
-  virtual Result<StepState> change_step(int64_t expected_version, size_t to_index,
-                                        std::string_view reason, bool forced,
-                                        std::string_view actor) = 0;
+  virtual Result<StepState> change_step(int64_t expected_version, size_t to_index, std::string_view reason,
+                                        bool forced, std::string_view actor) = 0;
   // Most recent first.
   virtual Result<std::vector<StepChange>> history(size_t limit) = 0;
 
@@ -130,8 +129,7 @@ class ControlStore {
   virtual Result<std::vector<QuarantineEntry>> quarantine(size_t limit) = 0;
   virtual Result<int64_t> quarantine_size() = 0;
 
-  virtual Status add_shadow_mismatches(std::string_view collection, MismatchKind kind,
-                                       int64_t count) = 0;
+  virtual Status add_shadow_mismatches(std::string_view collection, MismatchKind kind, int64_t count) = 0;
   virtual Status add_shadow_sample(const ShadowSample& sample, size_t keep_at_most) = 0;
   // (collection, kind) -> count.
   virtual Result<std::map<std::pair<std::string, MismatchKind>, int64_t>> shadow_counters() = 0;

@@ -62,11 +62,9 @@ class Collection {
 
  private:
   friend class Migration;
-  Collection(MigrationState* state, CollectionSchema schema)
-      : state_(state), schema_(std::move(schema)) {}
+  Collection(MigrationState* state, CollectionSchema schema) : state_(state), schema_(std::move(schema)) {}
   Status sync_write_secondary(const Key& key, const Step& step, size_t step_index);
-  Result<bool> transfer_into_write_primary(const Key& key, const Step& step,
-                                           size_t step_index);
+  Result<bool> transfer_into_write_primary(const Key& key, const Step& step, size_t step_index);
 
   MigrationState* state_;
   CollectionSchema schema_;
@@ -82,13 +80,13 @@ struct MigrationOptions {
 // Counters of one step, as routed by this instance.
 struct StepStats {
   int64_t reads = 0;
-  int64_t writes = 0;            // put / patch / remove calls
-  int64_t errors = 0;            // calls that returned an error
-  int64_t fallback_reads = 0;    // RP missed, RS answered
+  int64_t writes = 0;          // put / patch / remove calls
+  int64_t errors = 0;          // calls that returned an error
+  int64_t fallback_reads = 0;  // RP missed, RS answered
   int64_t shadow_reads = 0;
   int64_t shadow_mismatches = 0;
   int64_t write_secondary_failures = 0;  // keys sent to the repair queue
-  int64_t transfers = 0;         // records copied into WP before a patch
+  int64_t transfers = 0;                 // records copied into WP before a patch
 };
 
 // A reason a step move is refused, and what the operator can do about it.
@@ -99,8 +97,7 @@ struct MoveProblem {
 
 class Migration {
  public:
-  static Result<std::unique_ptr<Migration>> open(const Config& config,
-                                                 MigrationOptions options = {});
+  static Result<std::unique_ptr<Migration>> open(const Config& config, MigrationOptions options = {});
   static Result<std::unique_ptr<Migration>> open_with(const Config& config, Store* old_store,
                                                       Store* new_store, ControlStore* control,
                                                       MigrationOptions options = {});

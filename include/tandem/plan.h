@@ -33,9 +33,7 @@ struct Step {
   std::optional<Side> write_secondary;
   std::string notes;
 
-  bool writes(Side side) const {
-    return write_primary == side || write_secondary == side;
-  }
+  bool writes(Side side) const { return write_primary == side || write_secondary == side; }
   bool reads(Side side) const { return read_primary == side || read_secondary == side; }
   bool uses(Side side) const { return writes(side) || reads(side); }
   // "RP=old RS=new(shadow) WP=old WS=new"

@@ -20,15 +20,15 @@ namespace tandem {
 
 enum class Code {
   kOk = 0,
-  kNotFound,            // the record or object does not exist
-  kInvalidArgument,     // bad input: a record, a field, an option
+  kNotFound,         // the record or object does not exist
+  kInvalidArgument,  // bad input: a record, a field, an option
   kAlreadyExists,
   kFailedPrecondition,  // refused: the state does not allow it (e.g. a step move)
   kUnavailable,         // a database or the control store cannot be reached
   kBusy,                // locked or contended; see retryable()
   kTimeout,
-  kCorruption,          // stored data does not decode as the schema says
-  kConfig,              // configuration file or option is invalid
+  kCorruption,  // stored data does not decode as the schema says
+  kConfig,      // configuration file or option is invalid
   kIoError,
   kInternal,
 };
@@ -84,7 +84,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : data_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : data_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(data_).ok() && "Result built from an ok Status");
   }
@@ -118,9 +118,9 @@ class [[nodiscard]] Result {
 }  // namespace tandem
 
 // Returns early from the enclosing function with the error of a Status.
-#define TANDEM_RETURN_IF_ERROR(expr)        \
-  do {                                      \
-    ::tandem::Status tandem_status_ = (expr); \
+#define TANDEM_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::tandem::Status tandem_status_ = (expr);        \
     if (!tandem_status_.ok()) return tandem_status_; \
   } while (0)
 

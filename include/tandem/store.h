@@ -59,9 +59,9 @@ enum class InsertOutcome : uint8_t {
 std::string_view insert_outcome_name(InsertOutcome outcome);
 
 enum class LockPolicy : uint8_t {
-  kNone,           // no record locks (seeding an empty database)
-  kTryLockEach,    // backfill: try each record's lock; skip (kLocked) if held
-  kCallerHoldsLock // transfer: the caller already holds the lock of each record
+  kNone,            // no record locks (seeding an empty database)
+  kTryLockEach,     // backfill: try each record's lock; skip (kLocked) if held
+  kCallerHoldsLock  // transfer: the caller already holds the lock of each record
 };
 
 enum class PatchOutcome : uint8_t { kPatched, kNotFound, kTombstoned };
@@ -109,8 +109,7 @@ class Store {
 
   // Batch point read; one Lookup per key, in the order of keys, from one
   // consistent snapshot.
-  virtual Result<std::vector<Lookup>> get_many(std::string_view collection,
-                                               std::span<const Key> keys) = 0;
+  virtual Result<std::vector<Lookup>> get_many(std::string_view collection, std::span<const Key> keys) = 0;
 
   // Inserts each record that is absent and has no tombstone; never overwrites.
   // One outcome per record, in order. Atomic per call: on error nothing of the
@@ -123,8 +122,7 @@ class Store {
   virtual Status upsert(std::string_view collection, const Record& record) = 0;
 
   // Sets the given fields of an existing record; other fields keep their values.
-  virtual Result<PatchOutcome> patch(std::string_view collection, const Key& key,
-                                     const FieldMap& fields) = 0;
+  virtual Result<PatchOutcome> patch(std::string_view collection, const Key& key, const FieldMap& fields) = 0;
 
   // Deletes the record (if present) and leaves a tombstone. Idempotent.
   virtual Status remove(std::string_view collection, const Key& key) = 0;

@@ -21,8 +21,7 @@ class StoreWrapper : public Store {
   Result<Lookup> get(std::string_view collection, const Key& key) override {
     return target_->get(collection, key);
   }
-  Result<std::vector<Lookup>> get_many(std::string_view collection,
-                                       std::span<const Key> keys) override {
+  Result<std::vector<Lookup>> get_many(std::string_view collection, std::span<const Key> keys) override {
     return target_->get_many(collection, keys);
   }
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
@@ -33,8 +32,7 @@ class StoreWrapper : public Store {
   Status upsert(std::string_view collection, const Record& record) override {
     return target_->upsert(collection, record);
   }
-  Result<PatchOutcome> patch(std::string_view collection, const Key& key,
-                             const FieldMap& fields) override {
+  Result<PatchOutcome> patch(std::string_view collection, const Key& key, const FieldMap& fields) override {
     return target_->patch(collection, key, fields);
   }
   Status remove(std::string_view collection, const Key& key) override {

@@ -74,8 +74,8 @@ struct Uuid {
 
 class Value {
  public:
-  using Storage = std::variant<std::monostate, bool, int64_t, double, Decimal, std::string, Bytes,
-                               Timestamp, Json, Uuid>;
+  using Storage =
+      std::variant<std::monostate, bool, int64_t, double, Decimal, std::string, Bytes, Timestamp, Json, Uuid>;
 
   Value() = default;
   Value(std::nullptr_t) {}                           // NOLINT(google-explicit-constructor)

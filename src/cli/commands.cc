@@ -13,10 +13,14 @@ namespace {
 
 int exit_code_for(const Status& s) {
   switch (s.code()) {
-    case Code::kConfig: return kExitConfig;
-    case Code::kFailedPrecondition: return kExitRefused;
-    case Code::kInvalidArgument: return kExitUsage;
-    default: return kExitError;
+    case Code::kConfig:
+      return kExitConfig;
+    case Code::kFailedPrecondition:
+      return kExitRefused;
+    case Code::kInvalidArgument:
+      return kExitUsage;
+    default:
+      return kExitError;
   }
 }
 
@@ -48,9 +52,10 @@ int run_plan(const GlobalOptions& global) {
   auto current = (*m)->control().current_step();
   if (!current.ok()) return report(current.status());
   const Plan& plan = (*m)->plan();
-  fmt::print("plan of migration '{}' ({} steps; current step marked with >)\n\n", (*m)->config().migration_name,
-             plan.size());
-  fmt::print("   {:>4}  {:<15} {:<4} {:<15} {:<4} {:<4} {}\n", "step", "name", "RP", "RS", "WP", "WS", "notes");
+  fmt::print("plan of migration '{}' ({} steps; current step marked with >)\n\n",
+             (*m)->config().migration_name, plan.size());
+  fmt::print("   {:>4}  {:<15} {:<4} {:<15} {:<4} {:<4} {}\n", "step", "name", "RP", "RS", "WP", "WS",
+             "notes");
   for (size_t i = 0; i < plan.size(); ++i) {
     const Step& s = plan.at(i);
     std::string rs = s.read_secondary ? fmt::format("{} ({})", side_name(*s.read_secondary),
@@ -81,23 +86,32 @@ int run_status(const GlobalOptions& global, bool json) {
   const Step& step = (*m)->plan().at(current->step_index);
   TimePoint now = now_micros();
   auto is_live = [&](const InstanceHeartbeat& h) {
-    return now - h.heartbeat_at <= std::chrono::duration_cast<std::chrono::microseconds>(config.instance_timeout);
+    return now - h.heartbeat_at <=
+           std::chrono::duration_cast<std::chrono::microseconds>(config.instance_timeout);
   };
   if (json) {
     nlohmann::json out;
     out["migration"] = config.migration_name;
-    out["step"] = {{"number", current->step_index + 1}, {"name", step.name}, {"roles", step.roles_display()},
-                   {"version", current->version}, {"changed_at", format_time(current->changed_at)}};
+    out["step"] = {{"number", current->step_index + 1},
+                   {"name", step.name},
+                   {"roles", step.roles_display()},
+                   {"version", current->version},
+                   {"changed_at", format_time(current->changed_at)}};
     out["instances"] = nlohmann::json::array();
     for (const InstanceHeartbeat& h : *instances) {
-      out["instances"].push_back({{"id", h.instance_id}, {"host", h.host}, {"pid", h.pid},
-                                  {"applied_step", h.applied_step_index + 1}, {"applied_version", h.applied_version},
-                                  {"heartbeat_at", format_time(h.heartbeat_at)}, {"live", is_live(h)}});
+      out["instances"].push_back({{"id", h.instance_id},
+                                  {"host", h.host},
+                                  {"pid", h.pid},
+                                  {"applied_step", h.applied_step_index + 1},
+                                  {"applied_version", h.applied_version},
+                                  {"heartbeat_at", format_time(h.heartbeat_at)},
+                                  {"live", is_live(h)}});
     }
     out["repair_queue"] = {{"old", (*repairs)[Side::kOld]}, {"new", (*repairs)[Side::kNew]}};
     out["quarantine"] = *quarantine;
     out["shadow_mismatches"] = nlohmann::json::object();
-    for (const auto& [k, n] : *counters) out["shadow_mismatches"][k.first][std::string(mismatch_kind_name(k.second))] = n;
+    for (const auto& [k, n] : *counters)
+      out["shadow_mismatches"][k.first][std::string(mismatch_kind_name(k.second))] = n;
     fmt::print("{}\n", out.dump(2));
     return kExitOk;
   }
@@ -118,20 +132,22 @@ int run_status(const GlobalOptions& global, bool json) {
     fmt::print("shadow mismatches: none\n");
   } else {
     fmt::print("shadow mismatches:\n");
-    for (const auto& [k, n] : *counters) fmt::print("  {:<20} {:<22} {}\n", k.first, mismatch_kind_name(k.second), n);
+    for (const auto& [k, n] : *counters)
+      fmt::print("  {:<20} {:<22} {}\n", k.first, mismatch_kind_name(k.second), n);
   }
   if (!history->empty()) {
     fmt::print("recent step changes:\n");
     for (const StepChange& c : *history) {
-      fmt::print("  {} v{} {} -> {}{} by {}: {}\n", format_time(c.at), c.version, c.from_index + 1, c.to_index + 1,
-                 c.forced ? " FORCED" : "", c.actor, c.reason.empty() ? "(no reason given)" : c.reason);
+      fmt::print("  {} v{} {} -> {}{} by {}: {}\n", format_time(c.at), c.version, c.from_index + 1,
+                 c.to_index + 1, c.forced ? " FORCED" : "", c.actor,
+                 c.reason.empty() ? "(no reason given)" : c.reason);
     }
   }
   return kExitOk;
 }
 
-int run_step(const GlobalOptions& global, const std::string& action, int64_t step_number, const std::string& reason,
-             bool force) {
+int run_step(const GlobalOptions& global, const std::string& action, int64_t step_number,
+             const std::string& reason, bool force) {
   auto m = open_operator(global);
   if (!m.ok()) return report(m.status());
   auto current = (*m)->control().current_step();
@@ -152,7 +168,8 @@ int run_step(const GlobalOptions& global, const std::string& action, int64_t ste
     to = current->step_index - 1;
   } else {
     if (step_number < 1 || static_cast<size_t>(step_number) > n) {
-      fmt::print(stderr, "tandem: there is no step {}; the plan has steps 1 to {} (see `tandem plan`)\n", step_number, n);
+      fmt::print(stderr, "tandem: there is no step {}; the plan has steps 1 to {} (see `tandem plan`)\n",
+                 step_number, n);
       return kExitUsage;
     }
     to = static_cast<size_t>(step_number - 1);
@@ -162,8 +179,10 @@ int run_step(const GlobalOptions& global, const std::string& action, int64_t ste
   const Step& s = (*m)->plan().at(moved->step_index);
   fmt::print("moved to step {} ({}): {}; version {}\n", moved->step_index + 1, s.name, s.roles_display(),
              moved->version);
-  fmt::print("running instances apply it within their refresh interval ({} ms); `tandem status` shows when they have\n",
-             (*m)->config().refresh_interval.count());
+  fmt::print(
+      "running instances apply it within their refresh interval ({} ms); `tandem status` shows when they "
+      "have\n",
+      (*m)->config().refresh_interval.count());
   return kExitOk;
 }
 

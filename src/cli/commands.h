@@ -9,11 +9,11 @@ namespace tandem::cli {
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitError = 1,      // a database or the control store failed
-  kExitUsage = 2,      // bad command-line options
-  kExitRefused = 3,    // a step move was refused by its preconditions
-  kExitConfig = 4,     // the config file is invalid
-  kExitCheckFailed = 5 // the demo's final check found a violation
+  kExitError = 1,       // a database or the control store failed
+  kExitUsage = 2,       // bad command-line options
+  kExitRefused = 3,     // a step move was refused by its preconditions
+  kExitConfig = 4,      // the config file is invalid
+  kExitCheckFailed = 5  // the demo's final check found a violation
 };
 
 inline constexpr const char* kExitCodesHelp =

@@ -56,7 +56,8 @@ columns = [
 )toml";
 
 Record make_user(int64_t id, std::mt19937_64& rng) {
-  static const std::array<const char*, 8> kNames = {"Ada", "Grace", "Linus", "Barbara", "Ken", "Frances", "Edsger", "Zoë"};
+  static const std::array<const char*, 8> kNames = {"Ada", "Grace",   "Linus",  "Barbara",
+                                                    "Ken", "Frances", "Edsger", "Zoë"};
   Record r;
   r.key = Key{Value(id)};
   r.fields["email"] = Value(fmt::format("user{}@example.com", id));
@@ -65,7 +66,8 @@ Record make_user(int64_t id, std::mt19937_64& rng) {
   r.fields["balance"] = Value(Decimal::parse(fmt::format("{}.{:02}", rng() % 100000, rng() % 100)).value());
   r.fields["created_at"] = Value(Timestamp{1600000000000000 + static_cast<int64_t>(rng() % 100000000000000)});
   r.fields["profile"] = Value(Json::parse(fmt::format(R"({{"plan":"{}","tags":["a","b"],"visits":{}}})",
-                                                      rng() % 2 ? "pro" : "free", rng() % 1000)).value());
+                                                      rng() % 2 ? "pro" : "free", rng() % 1000))
+                                  .value());
   r.fields["active"] = Value(rng() % 4 != 0);
   return r;
 }
@@ -138,7 +140,8 @@ struct Workload {
           model->records[id] = std::move(r);
         } else if (!(s.code() == Code::kNotFound && !exists)) {
           unexpected_errors.fetch_add(1);
-          note_violation(fmt::format("patch of {}: {} (model: {})", id, s.to_string(), exists ? "exists" : "absent"));
+          note_violation(
+              fmt::format("patch of {}: {} (model: {})", id, s.to_string(), exists ? "exists" : "absent"));
         }
       } else if (dice < 92) {
         Record r = make_user(id, rng);
@@ -158,7 +161,9 @@ struct Workload {
           note_violation(fmt::format("remove of {}: {}", id, s.to_string()));
         }
       }
-      auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+      auto us =
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
+              .count();
       local[step].micros.push_back(static_cast<uint32_t>(std::min<int64_t>(us, UINT32_MAX)));
     }
     std::lock_guard lock(latency_mutex);
@@ -172,10 +177,10 @@ struct Workload {
 struct StoreCheck {
   int64_t records = 0;
   int64_t equal = 0;
-  int64_t different = 0;        // present but not equal to the model
-  int64_t zombies = 0;          // present although deleted through tandem
-  int64_t unknown = 0;          // present although the model never had it
-  int64_t missing = 0;          // in the model but not here
+  int64_t different = 0;  // present but not equal to the model
+  int64_t zombies = 0;    // present although deleted through tandem
+  int64_t unknown = 0;    // present although the model never had it
+  int64_t missing = 0;    // in the model but not here
   std::string first_problem;
 };
 
@@ -202,7 +207,8 @@ Result<StoreCheck> check_store(Store& store, const Model& model) {
         note(fmt::format("{} holds {}, which the service deleted", store.name(), r.to_display()));
       } else if (*it->second != r) {
         ++c.different;
-        note(fmt::format("{} holds {} but the model holds {}", store.name(), r.to_display(), it->second->to_display()));
+        note(fmt::format("{} holds {} but the model holds {}", store.name(), r.to_display(),
+                         it->second->to_display()));
       } else {
         ++c.equal;
       }
@@ -234,7 +240,8 @@ int run_demo(const DemoOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   for (const char* f : {"old.db", "new.db", "control.db"}) {
-    for (const char* suffix : {"", "-wal", "-shm", ".tandem-locks"}) std::filesystem::remove(std::filesystem::path(dir) / (std::string(f) + suffix), ec);
+    for (const char* suffix : {"", "-wal", "-shm", ".tandem-locks"})
+      std::filesystem::remove(std::filesystem::path(dir) / (std::string(f) + suffix), ec);
   }
   const std::string config_path = (std::filesystem::path(dir) / "tandem.toml").string();
   {
@@ -253,7 +260,8 @@ int run_demo(const DemoOptions& options) {
   auto seed_start = std::chrono::steady_clock::now();
   {
     auto old_store = open_store("old", config->old_url);
-    if (!old_store.ok()) return fmt::print(stderr, "tandem demo: {}\n", old_store.status().to_string()), kExitError;
+    if (!old_store.ok())
+      return fmt::print(stderr, "tandem demo: {}\n", old_store.status().to_string()), kExitError;
     Status s = (*old_store)->ensure_collection(config->collections[0], true);
     if (!s.ok()) return fmt::print(stderr, "tandem demo: {}\n", s.to_string()), kExitError;
     std::mt19937_64 rng(options.seed);
@@ -262,7 +270,8 @@ int run_demo(const DemoOptions& options) {
       batch.push_back(make_user(id, rng));
       if (batch.size() == 5000 || id == options.records) {
         auto done = (*old_store)->insert_if_absent("users", batch, LockPolicy::kNone);
-        if (!done.ok()) return fmt::print(stderr, "tandem demo: seeding old: {}\n", done.status().to_string()), kExitError;
+        if (!done.ok())
+          return fmt::print(stderr, "tandem demo: seeding old: {}\n", done.status().to_string()), kExitError;
         for (Record& r : batch) model.records.emplace(r.key[0].as<int64_t>(), std::move(r));
         batch.clear();
       }
@@ -272,7 +281,8 @@ int run_demo(const DemoOptions& options) {
   fmt::print("old: {} users written in {:.2f}s\n", options.records, seed_seconds);
 
   auto migration = Migration::open(*config, MigrationOptions{true, "demo-service"});
-  if (!migration.ok()) return fmt::print(stderr, "tandem demo: {}\n", migration.status().to_string()), kExitError;
+  if (!migration.ok())
+    return fmt::print(stderr, "tandem demo: {}\n", migration.status().to_string()), kExitError;
   Migration& m = **migration;
   Workload w;
   w.users = m.collection("users").value();
@@ -284,11 +294,13 @@ int run_demo(const DemoOptions& options) {
   // Without the background copy (next issue) new only holds what was written
   // since dual-write: steps from read-new on would read an incomplete new.
   const size_t last_step = 2;
-  fmt::print("walking steps 1 to {} (old-only, dual-write, shadow-read) with {} service threads, {:.1f}s each;\n"
-             "steps 4-7 need the background copy (backfill), which comes next, so the demo stops at step 3.\n\n",
-             last_step + 1, options.threads, options.seconds_per_step);
+  fmt::print(
+      "walking steps 1 to {} (old-only, dual-write, shadow-read) with {} service threads, {:.1f}s each;\n"
+      "steps 4-7 need the background copy (backfill), which comes next, so the demo stops at step 3.\n\n",
+      last_step + 1, options.threads, options.seconds_per_step);
   std::vector<std::thread> threads;
-  for (int t = 0; t < options.threads; ++t) threads.emplace_back([&w, &options, t] { w.run(options.seed * 1000 + static_cast<uint64_t>(t)); });
+  for (int t = 0; t < options.threads; ++t)
+    threads.emplace_back([&w, &options, t] { w.run(options.seed * 1000 + static_cast<uint64_t>(t)); });
   auto pause = std::chrono::duration<double>(options.seconds_per_step);
   int exit_code = kExitOk;
   for (size_t step = 0;; ++step) {
@@ -300,7 +312,8 @@ int run_demo(const DemoOptions& options) {
       exit_code = kExitError;
       break;
     }
-    fmt::print("moved to step {} ({}: {})\n", step + 2, m.plan().at(step + 1).name, m.plan().at(step + 1).roles_display());
+    fmt::print("moved to step {} ({}: {})\n", step + 2, m.plan().at(step + 1).name,
+               m.plan().at(step + 1).roles_display());
   }
   w.stop = true;
   for (auto& t : threads) t.join();
@@ -308,21 +321,22 @@ int run_demo(const DemoOptions& options) {
   auto drained = m.drain_repair_queue(1000000);
   auto repairs_left = m.control().repair_counts();
   auto stats = m.stats();
-  fmt::print("\n{:>4} {:<13} {:>9} {:>8} {:>8} {:>6} {:>9} {:>10} {:>9} {:>9}\n", "step", "name", "ops", "reads",
-             "writes", "errors", "fallback", "shadow-mm", "p50 us", "p99 us");
+  fmt::print("\n{:>4} {:<13} {:>9} {:>8} {:>8} {:>6} {:>9} {:>10} {:>9} {:>9}\n", "step", "name", "ops",
+             "reads", "writes", "errors", "fallback", "shadow-mm", "p50 us", "p99 us");
   int64_t total_errors = 0;
   for (size_t i = 0; i <= last_step; ++i) {
     const StepStats& s = stats[i];
     total_errors += s.errors;
     auto& lat = w.latency_by_step[i].micros;
-    fmt::print("{:>4} {:<13} {:>9} {:>8} {:>8} {:>6} {:>9} {:>10} {:>9.0f} {:>9.0f}\n", i + 1, m.plan().at(i).name,
-               s.reads + s.writes, s.reads, s.writes, s.errors, s.fallback_reads, s.shadow_mismatches,
-               percentile(lat, 0.5), percentile(lat, 0.99));
+    fmt::print("{:>4} {:<13} {:>9} {:>8} {:>8} {:>6} {:>9} {:>10} {:>9.0f} {:>9.0f}\n", i + 1,
+               m.plan().at(i).name, s.reads + s.writes, s.reads, s.writes, s.errors, s.fallback_reads,
+               s.shadow_mismatches, percentile(lat, 0.5), percentile(lat, 0.99));
   }
   auto old_check = check_store(m.store(Side::kOld), model);
   auto new_check = check_store(m.store(Side::kNew), model);
   if (!old_check.ok() || !new_check.ok() || !drained.ok() || !repairs_left.ok()) {
-    for (const Status* s : {&old_check.status(), &new_check.status(), &drained.status(), &repairs_left.status()}) {
+    for (const Status* s :
+         {&old_check.status(), &new_check.status(), &drained.status(), &repairs_left.status()}) {
       if (!s->ok()) fmt::print(stderr, "tandem demo: final check failed to run: {}\n", s->to_string());
     }
     return kExitError;
@@ -331,29 +345,36 @@ int run_demo(const DemoOptions& options) {
   for (const auto& [id, r] : model.records) (r ? live : deleted) += 1;
   int64_t repairs = (*repairs_left)[Side::kOld] + (*repairs_left)[Side::kNew];
   fmt::print("\nmodel: {} live records, {} deleted through tandem\n", live, deleted);
-  fmt::print("old (write primary throughout): {} records, {} equal to the model, {} different, {} zombies, {} "
-             "unknown, {} missing\n",
-             old_check->records, old_check->equal, old_check->different, old_check->zombies, old_check->unknown,
-             old_check->missing);
-  fmt::print("new (write secondary since step 2): {} records, {} equal to the model, {} different, {} zombies, {} "
-             "unknown; {} not yet copied (the backfill's job)\n",
-             new_check->records, new_check->equal, new_check->different, new_check->zombies, new_check->unknown,
-             new_check->missing);
-  fmt::print("reads checked against the model: {} wrong; unexpected errors: {}; repair queue: {} repaired, {} left\n",
-             w.read_violations.load(), w.unexpected_errors.load(), *drained, repairs);
-  bool ok = old_check->different == 0 && old_check->zombies == 0 && old_check->unknown == 0 && old_check->missing == 0 &&
-            new_check->different == 0 && new_check->zombies == 0 && new_check->unknown == 0 &&
-            w.read_violations == 0 && w.unexpected_errors == 0 && total_errors == 0 && repairs == 0;
+  fmt::print(
+      "old (write primary throughout): {} records, {} equal to the model, {} different, {} zombies, {} "
+      "unknown, {} missing\n",
+      old_check->records, old_check->equal, old_check->different, old_check->zombies, old_check->unknown,
+      old_check->missing);
+  fmt::print(
+      "new (write secondary since step 2): {} records, {} equal to the model, {} different, {} zombies, {} "
+      "unknown; {} not yet copied (the backfill's job)\n",
+      new_check->records, new_check->equal, new_check->different, new_check->zombies, new_check->unknown,
+      new_check->missing);
+  fmt::print(
+      "reads checked against the model: {} wrong; unexpected errors: {}; repair queue: {} repaired, {} "
+      "left\n",
+      w.read_violations.load(), w.unexpected_errors.load(), *drained, repairs);
+  bool ok = old_check->different == 0 && old_check->zombies == 0 && old_check->unknown == 0 &&
+            old_check->missing == 0 && new_check->different == 0 && new_check->zombies == 0 &&
+            new_check->unknown == 0 && w.read_violations == 0 && w.unexpected_errors == 0 &&
+            total_errors == 0 && repairs == 0;
   if (!ok) {
-    std::string first = !w.first_violation.empty() ? w.first_violation
+    std::string first = !w.first_violation.empty()          ? w.first_violation
                         : !old_check->first_problem.empty() ? old_check->first_problem
                                                             : new_check->first_problem;
     fmt::print("CHECK FAILED: {}\n", first.empty() ? "errors during the run (see above)" : first);
     return kExitCheckFailed;
   }
   fmt::print("CHECK PASSED: lost writes 0, zombies 0, old holds exactly the service's writes\n");
-  fmt::print("\nThe migration is left at step {}. Look around:\n  tandem --config {} status\n  tandem --config {} plan\n",
-             last_step + 1, config_path, config_path);
+  fmt::print(
+      "\nThe migration is left at step {}. Look around:\n  tandem --config {} status\n  tandem --config {} "
+      "plan\n",
+      last_step + 1, config_path, config_path);
   return exit_code;
 }
 

@@ -1,6 +1,6 @@
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 
@@ -13,8 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   GlobalOptions global;
   std::string log_level = "info";
-  app.add_option("-c,--config", global.config_path, "Migration config file (TOML)")
-      ->capture_default_str();
+  app.add_option("-c,--config", global.config_path, "Migration config file (TOML)")->capture_default_str();
   app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -44,7 +43,9 @@ int main(int argc, char** argv) {
   int64_t limit = 10000;
   auto* repair = app.add_subcommand(
       "repair", "Drain the repair queue: copy the write primary's current record to each queued key");
-  repair->add_option("--limit", limit, "Repair at most this many keys")->capture_default_str()->check(CLI::PositiveNumber);
+  repair->add_option("--limit", limit, "Repair at most this many keys")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   repair->footer(kExitCodesHelp);
 
   DemoOptions demo_options;
@@ -55,11 +56,14 @@ int main(int argc, char** argv) {
   demo->add_option("--records", demo_options.records, "Records in the old collection")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{100}, int64_t{100000000}));
-  demo->add_option("--threads", demo_options.threads, "Service threads")->capture_default_str()->check(CLI::Range(1, 64));
+  demo->add_option("--threads", demo_options.threads, "Service threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   demo->add_option("--seconds-per-step", demo_options.seconds_per_step, "Workload time at each step")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
-  demo->add_option("--dir", demo_options.dir, "Folder for the demo's databases (default: a new temporary folder)");
+  demo->add_option("--dir", demo_options.dir,
+                   "Folder for the demo's databases (default: a new temporary folder)");
   demo->add_option("--seed", demo_options.seed, "Random seed of the workload")->capture_default_str();
   demo->footer(kExitCodesHelp);
 

@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "core/encoding.h"
 
@@ -47,7 +47,8 @@ Result<std::chrono::milliseconds> read_ms(const toml::table& t, std::string_view
   const toml::node* n = t.get(key);
   if (n == nullptr) return fallback;
   auto v = n->value<int64_t>();
-  if (!v || *v <= 0) return bad_at(source, *n, fmt::format("[migration] {} must be a positive integer (milliseconds)", key));
+  if (!v || *v <= 0)
+    return bad_at(source, *n, fmt::format("[migration] {} must be a positive integer (milliseconds)", key));
   return std::chrono::milliseconds(*v);
 }
 
@@ -66,17 +67,22 @@ Result<CollectionSchema> parse_collection(const toml::table& t, size_t index, st
   label = fmt::format("collection '{}'", c.name);
   for (auto&& [k, v] : t) {
     if (k != "name" && k != "key" && k != "columns") {
-      return bad_at(source, v, fmt::format("{}: unknown option '{}' (expected name, key, columns)", label, k.str()));
+      return bad_at(source, v,
+                    fmt::format("{}: unknown option '{}' (expected name, key, columns)", label, k.str()));
     }
   }
   const toml::array* cols = t.get_as<toml::array>("columns");
   if (cols == nullptr || cols->empty()) {
-    return bad_at(source, t, fmt::format("{} has no columns (columns = [{{ name = \"id\", type = \"int\" }}, ...])", label));
+    return bad_at(
+        source, t,
+        fmt::format("{} has no columns (columns = [{{ name = \"id\", type = \"int\" }}, ...])", label));
   }
   std::vector<Column> all;
   for (size_t i = 0; i < cols->size(); ++i) {
     const toml::table* ct = (*cols)[i].as_table();
-    if (ct == nullptr) return bad_at(source, (*cols)[i], fmt::format("{}: columns[{}] must be a table {{ name, type }}", label, i));
+    if (ct == nullptr)
+      return bad_at(source, (*cols)[i],
+                    fmt::format("{}: columns[{}] must be a table {{ name, type }}", label, i));
     Column col;
     const toml::node* cn = ct->get("name");
     const toml::node* ty = ct->get("type");
@@ -84,18 +90,24 @@ Result<CollectionSchema> parse_collection(const toml::table& t, size_t index, st
       return bad_at(source, *ct, fmt::format("{}: columns[{}] needs a name and a type", label, i));
     }
     TANDEM_ASSIGN_OR_RETURN(col.name, read_string(*cn, source, fmt::format("{}.columns[{}].name", label, i)));
-    TANDEM_ASSIGN_OR_RETURN(std::string type_text, read_string(*ty, source, fmt::format("{} column '{}' type", label, col.name)));
+    TANDEM_ASSIGN_OR_RETURN(std::string type_text,
+                            read_string(*ty, source, fmt::format("{} column '{}' type", label, col.name)));
     auto type = parse_type_name(type_text);
-    if (!type.ok()) return bad_at(source, *ty, fmt::format("{} column '{}': {}", label, col.name, type.status().message()));
+    if (!type.ok())
+      return bad_at(source, *ty, fmt::format("{} column '{}': {}", label, col.name, type.status().message()));
     col.type = *type;
     if (const toml::node* nn = ct->get("nullable")) {
       auto b = nn->value<bool>();
-      if (!b) return bad_at(source, *nn, fmt::format("{} column '{}': nullable must be true or false", label, col.name));
+      if (!b)
+        return bad_at(source, *nn,
+                      fmt::format("{} column '{}': nullable must be true or false", label, col.name));
       col.nullable = *b;
     }
     for (auto&& [k, v] : *ct) {
       if (k != "name" && k != "type" && k != "nullable") {
-        return bad_at(source, v, fmt::format("{} column '{}': unknown option '{}' (expected name, type, nullable)", label, col.name, k.str()));
+        return bad_at(source, v,
+                      fmt::format("{} column '{}': unknown option '{}' (expected name, type, nullable)",
+                                  label, col.name, k.str()));
       }
     }
     all.push_back(std::move(col));
@@ -118,7 +130,8 @@ Result<CollectionSchema> parse_collection(const toml::table& t, size_t index, st
   }
   for (const std::string& k : key_names) {
     auto it = std::find_if(all.begin(), all.end(), [&](const Column& col) { return col.name == k; });
-    if (it == all.end()) return bad_at(source, t, fmt::format("{}: key column '{}' is not among its columns", label, k));
+    if (it == all.end())
+      return bad_at(source, t, fmt::format("{}: key column '{}' is not among its columns", label, k));
     Column key_col = *it;
     key_col.nullable = false;
     c.key_columns.push_back(key_col);
@@ -140,7 +153,8 @@ Result<Step> parse_step(const toml::table& t, size_t index, std::string_view sou
   auto side = [&](std::string_view key, bool required) -> Result<std::optional<Side>> {
     const toml::node* n = t.get(key);
     if (n == nullptr) {
-      if (required) return bad_at(source, t, fmt::format("{}: {} is required (\"old\" or \"new\")", label, key));
+      if (required)
+        return bad_at(source, t, fmt::format("{}: {} is required (\"old\" or \"new\")", label, key));
       return std::optional<Side>();
     }
     TANDEM_ASSIGN_OR_RETURN(std::string text, read_string(*n, source, fmt::format("{} {}", label, key)));
@@ -161,24 +175,31 @@ Result<Step> parse_step(const toml::table& t, size_t index, std::string_view sou
     } else if (mode == "shadow") {
       s.read_secondary_mode = ReadSecondaryMode::kShadow;
     } else {
-      return bad_at(source, *n, fmt::format("{}: read_secondary_mode '{}' must be \"fallback\" or \"shadow\"", label, mode));
+      return bad_at(
+          source, *n,
+          fmt::format("{}: read_secondary_mode '{}' must be \"fallback\" or \"shadow\"", label, mode));
     }
-    if (!s.read_secondary) return bad_at(source, *n, fmt::format("{}: read_secondary_mode is set but read_secondary is not", label));
+    if (!s.read_secondary)
+      return bad_at(source, *n,
+                    fmt::format("{}: read_secondary_mode is set but read_secondary is not", label));
   }
   if (const toml::node* n = t.get("notes")) {
     TANDEM_ASSIGN_OR_RETURN(s.notes, read_string(*n, source, label + " notes"));
   }
   for (auto&& [k, v] : t) {
-    static const std::set<std::string, std::less<>> kKnown = {"name", "read_primary", "read_secondary", "read_secondary_mode",
-                                                              "write_primary", "write_secondary", "notes"};
-    if (!kKnown.contains(k.str())) return bad_at(source, v, fmt::format("{}: unknown option '{}'", label, k.str()));
+    static const std::set<std::string, std::less<>> kKnown = {
+        "name",          "read_primary",    "read_secondary", "read_secondary_mode",
+        "write_primary", "write_secondary", "notes"};
+    if (!kKnown.contains(k.str()))
+      return bad_at(source, v, fmt::format("{}: unknown option '{}'", label, k.str()));
   }
   return s;
 }
 
 }  // namespace
 
-Result<Config> Config::parse(std::string_view text, std::string_view source, const std::filesystem::path& base_dir) {
+Result<Config> Config::parse(std::string_view text, std::string_view source,
+                             const std::filesystem::path& base_dir) {
   toml::table root;
   try {
     root = toml::parse(text, std::string(source));
@@ -189,38 +210,52 @@ Result<Config> Config::parse(std::string_view text, std::string_view source, con
   Config c;
   for (auto&& [k, v] : root) {
     if (k != "migration" && k != "databases" && k != "collections" && k != "plan") {
-      return bad_at(source, v, fmt::format("unknown section '{}' (expected migration, databases, collections, plan)", k.str()));
+      return bad_at(
+          source, v,
+          fmt::format("unknown section '{}' (expected migration, databases, collections, plan)", k.str()));
     }
   }
   if (const toml::table* m = root["migration"].as_table()) {
-    static const std::set<std::string, std::less<>> kKnown = {
-        "name", "control", "refresh_interval_ms", "instance_timeout_ms", "lock_timeout_ms",
-        "shadow_sample_every", "shadow_sample_limit"};
+    static const std::set<std::string, std::less<>> kKnown = {"name",
+                                                              "control",
+                                                              "refresh_interval_ms",
+                                                              "instance_timeout_ms",
+                                                              "lock_timeout_ms",
+                                                              "shadow_sample_every",
+                                                              "shadow_sample_limit"};
     for (auto&& [k, v] : *m) {
-      if (!kKnown.contains(k.str())) return bad_at(source, v, fmt::format("[migration]: unknown option '{}'", k.str()));
+      if (!kKnown.contains(k.str()))
+        return bad_at(source, v, fmt::format("[migration]: unknown option '{}'", k.str()));
     }
     if (const toml::node* n = m->get("name")) {
-    TANDEM_ASSIGN_OR_RETURN(c.migration_name, read_string(*n, source, "[migration] name"));
-  }
+      TANDEM_ASSIGN_OR_RETURN(c.migration_name, read_string(*n, source, "[migration] name"));
+    }
     if (const toml::node* n = m->get("control")) {
-    TANDEM_ASSIGN_OR_RETURN(c.control_url, read_string(*n, source, "[migration] control"));
-  }
-    TANDEM_ASSIGN_OR_RETURN(c.refresh_interval, read_ms(*m, "refresh_interval_ms", source, c.refresh_interval));
-    TANDEM_ASSIGN_OR_RETURN(c.instance_timeout, read_ms(*m, "instance_timeout_ms", source, c.instance_timeout));
+      TANDEM_ASSIGN_OR_RETURN(c.control_url, read_string(*n, source, "[migration] control"));
+    }
+    TANDEM_ASSIGN_OR_RETURN(c.refresh_interval,
+                            read_ms(*m, "refresh_interval_ms", source, c.refresh_interval));
+    TANDEM_ASSIGN_OR_RETURN(c.instance_timeout,
+                            read_ms(*m, "instance_timeout_ms", source, c.instance_timeout));
     TANDEM_ASSIGN_OR_RETURN(c.lock_timeout, read_ms(*m, "lock_timeout_ms", source, c.lock_timeout));
     for (auto [key, target] : {std::pair{"shadow_sample_every", &c.shadow_sample_every},
                                std::pair{"shadow_sample_limit", &c.shadow_sample_limit}}) {
       if (const toml::node* n = m->get(key)) {
         auto v = n->value<int64_t>();
-        if (!v || *v <= 0) return bad_at(source, *n, fmt::format("[migration] {} must be a positive integer", key));
+        if (!v || *v <= 0)
+          return bad_at(source, *n, fmt::format("[migration] {} must be a positive integer", key));
         *target = *v;
       }
     }
   }
   const toml::table* dbs = root["databases"].as_table();
-  if (dbs == nullptr) return Status::Config(fmt::format("{}: missing [databases] with old = \"...\" and new = \"...\"", source));
+  if (dbs == nullptr)
+    return Status::Config(
+        fmt::format("{}: missing [databases] with old = \"...\" and new = \"...\"", source));
   for (auto&& [k, v] : *dbs) {
-    if (k != "old" && k != "new") return bad_at(source, v, fmt::format("[databases]: unknown database '{}' (expected old and new)", k.str()));
+    if (k != "old" && k != "new")
+      return bad_at(source, v,
+                    fmt::format("[databases]: unknown database '{}' (expected old and new)", k.str()));
   }
   for (auto [key, target] : {std::pair{"old", &c.old_url}, std::pair{"new", &c.new_url}}) {
     const toml::node* n = dbs->get(key);
@@ -233,7 +268,8 @@ Result<Config> Config::parse(std::string_view text, std::string_view source, con
 
   if (const toml::node* cn = root.get("collections")) {
     const toml::array* arr = cn->as_array();
-    if (arr == nullptr) return bad_at(source, *cn, "collections must be an array of tables ([[collections]])");
+    if (arr == nullptr)
+      return bad_at(source, *cn, "collections must be an array of tables ([[collections]])");
     for (size_t i = 0; i < arr->size(); ++i) {
       const toml::table* t = (*arr)[i].as_table();
       if (t == nullptr) return bad_at(source, (*arr)[i], fmt::format("collections[{}] must be a table", i));
@@ -243,14 +279,16 @@ Result<Config> Config::parse(std::string_view text, std::string_view source, con
   }
   if (const toml::table* plan = root["plan"].as_table()) {
     for (auto&& [k, v] : *plan) {
-      if (k != "steps") return bad_at(source, v, fmt::format("[plan]: unknown option '{}' (expected steps)", k.str()));
+      if (k != "steps")
+        return bad_at(source, v, fmt::format("[plan]: unknown option '{}' (expected steps)", k.str()));
     }
     const toml::array* steps = plan->get_as<toml::array>("steps");
     if (steps == nullptr) return bad_at(source, *plan, "[plan] needs [[plan.steps]] entries");
     c.plan.steps.clear();
     for (size_t i = 0; i < steps->size(); ++i) {
       const toml::table* t = (*steps)[i].as_table();
-      if (t == nullptr) return bad_at(source, (*steps)[i], fmt::format("plan step {} must be a table", i + 1));
+      if (t == nullptr)
+        return bad_at(source, (*steps)[i], fmt::format("plan step {} must be a table", i + 1));
       TANDEM_ASSIGN_OR_RETURN(Step s, parse_step(*t, i, source));
       c.plan.steps.push_back(std::move(s));
     }
@@ -262,8 +300,10 @@ Result<Config> Config::parse(std::string_view text, std::string_view source, con
 Result<Config> Config::load_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) {
-    return Status::Config(fmt::format("cannot read config file '{}' (pass --config FILE, or create tandem.toml; "
-                                      "see `tandem demo` for an example)", path.string()));
+    return Status::Config(
+        fmt::format("cannot read config file '{}' (pass --config FILE, or create tandem.toml; "
+                    "see `tandem demo` for an example)",
+                    path.string()));
   }
   std::stringstream buf;
   buf << in.rdbuf();
@@ -277,7 +317,8 @@ Status Config::validate() const {
   std::set<std::string, std::less<>> names;
   for (const CollectionSchema& c : collections) {
     TANDEM_RETURN_IF_ERROR(c.validate());
-    if (!names.insert(c.name).second) return Status::Config(fmt::format("collection '{}' appears twice", c.name));
+    if (!names.insert(c.name).second)
+      return Status::Config(fmt::format("collection '{}' appears twice", c.name));
   }
   if (old_url.empty() || new_url.empty()) return Status::Config("[databases] needs both old and new");
   if (old_url == new_url) return Status::Config("[databases] old and new are the same database");
@@ -290,7 +331,8 @@ std::string Config::fingerprint() const {
   for (const CollectionSchema& c : collections) {
     canon += "collection:" + c.name + ":";
     for (const Column& k : c.key_columns) canon += fmt::format("key {} {};", k.name, type_name(k.type));
-    for (const Column& k : c.columns) canon += fmt::format("col {} {} {};", k.name, type_name(k.type), k.nullable);
+    for (const Column& k : c.columns)
+      canon += fmt::format("col {} {} {};", k.name, type_name(k.type), k.nullable);
   }
   return fmt::format("{:016x}", hash_bytes(canon));
 }

@@ -65,10 +65,10 @@ Status Plan::validate() const {
   }
   const Step& first = steps.front();
   if (first.uses(Side::kNew)) {
-    return Status::Config(fmt::format(
-        "plan step 1 ('{}'): the first step must read and write only old (it is where every "
-        "service starts)",
-        first.name));
+    return Status::Config(
+        fmt::format("plan step 1 ('{}'): the first step must read and write only old (it is where every "
+                    "service starts)",
+                    first.name));
   }
   const Step& last = steps.back();
   if (last.uses(Side::kOld)) {

@@ -17,10 +17,14 @@ std::string format_time(TimePoint t) { return Timestamp{t.time_since_epoch().cou
 
 std::string_view mismatch_kind_name(MismatchKind kind) {
   switch (kind) {
-    case MismatchKind::kMissingInSecondary: return "missing-in-secondary";
-    case MismatchKind::kExtraInSecondary: return "extra-in-secondary";
-    case MismatchKind::kDifferent: return "different";
-    case MismatchKind::kSecondaryError: return "secondary-error";
+    case MismatchKind::kMissingInSecondary:
+      return "missing-in-secondary";
+    case MismatchKind::kExtraInSecondary:
+      return "extra-in-secondary";
+    case MismatchKind::kDifferent:
+      return "different";
+    case MismatchKind::kSecondaryError:
+      return "secondary-error";
   }
   return "unknown";
 }
@@ -82,7 +86,8 @@ class SqliteControlStore : public ControlStore {
     TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
     std::string stored;
     {
-      TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare("SELECT value FROM tandem_meta WHERE name = 'fingerprint'"));
+      TANDEM_ASSIGN_OR_RETURN(auto raw,
+                              conn->prepare("SELECT value FROM tandem_meta WHERE name = 'fingerprint'"));
       Statement st(*conn, raw);
       TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading the config fingerprint"));
       if (row) stored = st.column_text(0);
@@ -90,8 +95,10 @@ class SqliteControlStore : public ControlStore {
     if (stored.empty()) {
       TANDEM_RETURN_IF_ERROR(put_meta(*conn, "fingerprint", fingerprint));
       TANDEM_RETURN_IF_ERROR(put_meta(*conn, "created_at", format_time(now_micros())));
-      TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-          "INSERT INTO tandem_step_state (id, step_index, version, changed_at) VALUES (1, 0, 1, ?1)"));
+      TANDEM_ASSIGN_OR_RETURN(
+          auto raw,
+          conn->prepare(
+              "INSERT INTO tandem_step_state (id, step_index, version, changed_at) VALUES (1, 0, 1, ?1)"));
       Statement st(*conn, raw);
       st.bind_int(1, now_micros().time_since_epoch().count());
       TANDEM_RETURN_IF_ERROR(st.run("initializing the step state"));
@@ -128,8 +135,10 @@ class SqliteControlStore : public ControlStore {
     }
     StepState next{to_index, cur.version + 1, now_micros()};
     {
-      TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-          "UPDATE tandem_step_state SET step_index = ?1, version = ?2, changed_at = ?3 WHERE id = 1"));
+      TANDEM_ASSIGN_OR_RETURN(
+          auto raw,
+          conn->prepare(
+              "UPDATE tandem_step_state SET step_index = ?1, version = ?2, changed_at = ?3 WHERE id = 1"));
       Statement st(*conn, raw);
       st.bind_int(1, static_cast<int64_t>(to_index));
       st.bind_int(2, next.version);
@@ -137,9 +146,11 @@ class SqliteControlStore : public ControlStore {
       TANDEM_RETURN_IF_ERROR(st.run("changing the step"));
     }
     {
-      TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-          "INSERT INTO tandem_step_history (version, at, from_index, to_index, reason, forced, actor) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+      TANDEM_ASSIGN_OR_RETURN(
+          auto raw,
+          conn->prepare(
+              "INSERT INTO tandem_step_history (version, at, from_index, to_index, reason, forced, actor) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
       Statement st(*conn, raw);
       st.bind_int(1, next.version);
       st.bind_int(2, next.changed_at.time_since_epoch().count());
@@ -156,9 +167,11 @@ class SqliteControlStore : public ControlStore {
 
   Result<std::vector<StepChange>> history(size_t limit) override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "SELECT version, at, from_index, to_index, reason, forced, actor FROM tandem_step_history "
-        "ORDER BY version DESC LIMIT ?1"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare(
+            "SELECT version, at, from_index, to_index, reason, forced, actor FROM tandem_step_history "
+            "ORDER BY version DESC LIMIT ?1"));
     Statement st(*conn, raw);
     st.bind_int(1, static_cast<int64_t>(limit));
     std::vector<StepChange> out;
@@ -174,11 +187,14 @@ class SqliteControlStore : public ControlStore {
 
   Status heartbeat(const InstanceHeartbeat& h) override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "INSERT INTO tandem_instances (instance_id, host, pid, started_at, heartbeat_at, applied_version, "
-        "applied_step_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (instance_id) DO UPDATE SET "
-        "heartbeat_at = excluded.heartbeat_at, applied_version = excluded.applied_version, "
-        "applied_step_index = excluded.applied_step_index"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare(
+            "INSERT INTO tandem_instances (instance_id, host, pid, started_at, heartbeat_at, "
+            "applied_version, "
+            "applied_step_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (instance_id) DO UPDATE SET "
+            "heartbeat_at = excluded.heartbeat_at, applied_version = excluded.applied_version, "
+            "applied_step_index = excluded.applied_step_index"));
     Statement st(*conn, raw);
     st.bind_text(1, h.instance_id);
     st.bind_text(2, h.host);
@@ -200,9 +216,11 @@ class SqliteControlStore : public ControlStore {
 
   Result<std::vector<InstanceHeartbeat>> instances() override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "SELECT instance_id, host, pid, started_at, heartbeat_at, applied_version, applied_step_index "
-        "FROM tandem_instances ORDER BY started_at"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare(
+            "SELECT instance_id, host, pid, started_at, heartbeat_at, applied_version, applied_step_index "
+            "FROM tandem_instances ORDER BY started_at"));
     Statement st(*conn, raw);
     std::vector<InstanceHeartbeat> out;
     for (;;) {
@@ -216,9 +234,11 @@ class SqliteControlStore : public ControlStore {
 
   Status enqueue_repair(const RepairEntry& e) override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "INSERT INTO tandem_repair_queue (collection, key, key_display, target, reason, enqueued_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare(
+            "INSERT INTO tandem_repair_queue (collection, key, key_display, target, reason, enqueued_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
     Statement st(*conn, raw);
     st.bind_text(1, e.collection);
     st.bind_blob(2, e.key);
@@ -226,14 +246,16 @@ class SqliteControlStore : public ControlStore {
     st.bind_text(4, side_name(e.target));
     st.bind_text(5, e.reason);
     st.bind_int(6, now_micros().time_since_epoch().count());
-    return st.run(fmt::format("queueing a repair of collection '{}', record {}", e.collection, e.key_display));
+    return st.run(
+        fmt::format("queueing a repair of collection '{}', record {}", e.collection, e.key_display));
   }
 
   Result<std::vector<RepairEntry>> repair_batch(size_t limit) override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "SELECT id, collection, key, key_display, target, reason, enqueued_at, attempts "
-        "FROM tandem_repair_queue ORDER BY id LIMIT ?1"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare("SELECT id, collection, key, key_display, target, reason, enqueued_at, attempts "
+                      "FROM tandem_repair_queue ORDER BY id LIMIT ?1"));
     Statement st(*conn, raw);
     st.bind_int(1, static_cast<int64_t>(limit));
     std::vector<RepairEntry> out;
@@ -257,8 +279,9 @@ class SqliteControlStore : public ControlStore {
 
   Status fail_repair(int64_t id, std::string_view reason) override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "UPDATE tandem_repair_queue SET attempts = attempts + 1, reason = ?2 WHERE id = ?1"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare("UPDATE tandem_repair_queue SET attempts = attempts + 1, reason = ?2 WHERE id = ?1"));
     Statement st(*conn, raw);
     st.bind_int(1, id);
     st.bind_text(2, reason);
@@ -267,8 +290,8 @@ class SqliteControlStore : public ControlStore {
 
   Result<std::map<Side, int64_t>> repair_counts() override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "SELECT target, COUNT(*) FROM tandem_repair_queue GROUP BY target"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw, conn->prepare("SELECT target, COUNT(*) FROM tandem_repair_queue GROUP BY target"));
     Statement st(*conn, raw);
     std::map<Side, int64_t> out{{Side::kOld, 0}, {Side::kNew, 0}};
     for (;;) {
@@ -282,9 +305,10 @@ class SqliteControlStore : public ControlStore {
 
   Status add_quarantine(const QuarantineEntry& e) override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "INSERT INTO tandem_quarantine (collection, key, key_display, field, raw, reason, at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare("INSERT INTO tandem_quarantine (collection, key, key_display, field, raw, reason, at) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
     Statement st(*conn, raw);
     st.bind_text(1, e.collection);
     st.bind_blob(2, e.key);
@@ -298,9 +322,11 @@ class SqliteControlStore : public ControlStore {
 
   Result<std::vector<QuarantineEntry>> quarantine(size_t limit) override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "SELECT id, collection, key, key_display, field, raw, reason, at FROM tandem_quarantine "
-        "ORDER BY id LIMIT ?1"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare(
+            "SELECT id, collection, key, key_display, field, raw, reason, at FROM tandem_quarantine "
+            "ORDER BY id LIMIT ?1"));
     Statement st(*conn, raw);
     st.bind_int(1, static_cast<int64_t>(limit));
     std::vector<QuarantineEntry> out;
@@ -317,9 +343,10 @@ class SqliteControlStore : public ControlStore {
 
   Status add_shadow_mismatches(std::string_view collection, MismatchKind kind, int64_t n) override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "INSERT INTO tandem_shadow_counters (collection, kind, count) VALUES (?1, ?2, ?3) "
-        "ON CONFLICT (collection, kind) DO UPDATE SET count = count + excluded.count"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare("INSERT INTO tandem_shadow_counters (collection, kind, count) VALUES (?1, ?2, ?3) "
+                      "ON CONFLICT (collection, kind) DO UPDATE SET count = count + excluded.count"));
     Statement st(*conn, raw);
     st.bind_text(1, collection);
     st.bind_text(2, mismatch_kind_name(kind));
@@ -331,9 +358,9 @@ class SqliteControlStore : public ControlStore {
     TANDEM_ASSIGN_OR_RETURN(int64_t n, count("tandem_shadow_samples"));
     if (static_cast<size_t>(n) >= keep_at_most) return Status::Ok();
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "INSERT INTO tandem_shadow_samples (collection, key_display, kind, primary_value, secondary_value, at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare("INSERT INTO tandem_shadow_samples (collection, "
+                                                    "key_display, kind, primary_value, secondary_value, at) "
+                                                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
     Statement st(*conn, raw);
     st.bind_text(1, s.collection);
     st.bind_text(2, s.key_display);
@@ -346,7 +373,8 @@ class SqliteControlStore : public ControlStore {
 
   Result<std::map<std::pair<std::string, MismatchKind>, int64_t>> shadow_counters() override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare("SELECT collection, kind, count FROM tandem_shadow_counters"));
+    TANDEM_ASSIGN_OR_RETURN(auto raw,
+                            conn->prepare("SELECT collection, kind, count FROM tandem_shadow_counters"));
     Statement st(*conn, raw);
     std::map<std::pair<std::string, MismatchKind>, int64_t> out;
     for (;;) {
@@ -360,9 +388,9 @@ class SqliteControlStore : public ControlStore {
 
   Result<std::vector<ShadowSample>> shadow_samples(size_t limit) override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "SELECT collection, key_display, kind, primary_value, secondary_value, at FROM tandem_shadow_samples "
-        "ORDER BY id LIMIT ?1"));
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare("SELECT collection, key_display, kind, primary_value, "
+                                                    "secondary_value, at FROM tandem_shadow_samples "
+                                                    "ORDER BY id LIMIT ?1"));
     Statement st(*conn, raw);
     st.bind_int(1, static_cast<int64_t>(limit));
     std::vector<ShadowSample> out;
@@ -378,8 +406,8 @@ class SqliteControlStore : public ControlStore {
 
  private:
   Result<StepState> read_step(sqlite::Connection& conn) {
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare(
-        "SELECT step_index, version, changed_at FROM tandem_step_state WHERE id = 1"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw, conn.prepare("SELECT step_index, version, changed_at FROM tandem_step_state WHERE id = 1"));
     Statement st(conn, raw);
     TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading the current step"));
     if (!row) {
@@ -390,8 +418,8 @@ class SqliteControlStore : public ControlStore {
   }
 
   Status put_meta(sqlite::Connection& conn, std::string_view name, std::string_view value) {
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare(
-        "INSERT INTO tandem_meta (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value"));
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare("INSERT INTO tandem_meta (name, value) VALUES (?1, ?2) ON "
+                                                   "CONFLICT (name) DO UPDATE SET value = excluded.value"));
     Statement st(conn, raw);
     st.bind_text(1, name);
     st.bind_text(2, value);
@@ -414,9 +442,9 @@ class SqliteControlStore : public ControlStore {
 Result<std::unique_ptr<ControlStore>> open_control_store(std::string_view url) {
   std::string_view scheme = url.substr(0, url.find(':'));
   if (url.find(':') != std::string_view::npos && scheme != "sqlite") {
-    return Status::Config(fmt::format(
-        "control store: unsupported URL scheme '{}' in '{}' (this build supports sqlite:PATH)", scheme,
-        redact_url(url)));
+    return Status::Config(
+        fmt::format("control store: unsupported URL scheme '{}' in '{}' (this build supports sqlite:PATH)",
+                    scheme, redact_url(url)));
   }
   auto store = std::make_unique<SqliteControlStore>(sqlite::path_from_url(url));
   TANDEM_RETURN_IF_ERROR(store->open());

@@ -38,7 +38,8 @@ std::vector<MoveProblem> check_step_move(const MoveContext& c) {
   // Every live instance must route by the current step before the next move:
   // otherwise two instances could be two steps apart.
   for (const InstanceHeartbeat& h : c.instances) {
-    bool live = c.now - h.heartbeat_at <= std::chrono::duration_cast<std::chrono::microseconds>(c.instance_timeout);
+    bool live =
+        c.now - h.heartbeat_at <= std::chrono::duration_cast<std::chrono::microseconds>(c.instance_timeout);
     if (!live || h.applied_version == c.current.version) continue;
     problems.push_back(
         {fmt::format("instance {} (host {}, pid {}) still routes by step version {} (step {}), not the "

@@ -20,20 +20,35 @@ void put_bytes(std::string& out, std::string_view s) {
 void encode_value(const Value& v, std::string& out) {
   out += static_cast<char>(v.type());
   switch (v.type()) {
-    case Type::kNull: break;
-    case Type::kBool: out += v.as<bool>() ? '\x01' : '\x00'; break;
-    case Type::kInt: put_u64(out, static_cast<uint64_t>(v.as<int64_t>())); break;
+    case Type::kNull:
+      break;
+    case Type::kBool:
+      out += v.as<bool>() ? '\x01' : '\x00';
+      break;
+    case Type::kInt:
+      put_u64(out, static_cast<uint64_t>(v.as<int64_t>()));
+      break;
     case Type::kDouble: {
       double d = v.as<double>();
       if (d == 0) d = 0;  // -0.0 and 0.0 hash alike
       put_u64(out, std::bit_cast<uint64_t>(d));
       break;
     }
-    case Type::kDecimal: put_bytes(out, v.as<Decimal>().text); break;
-    case Type::kText: put_bytes(out, v.as<std::string>()); break;
-    case Type::kBytes: put_bytes(out, v.as<Bytes>().data); break;
-    case Type::kTimestamp: put_u64(out, static_cast<uint64_t>(v.as<Timestamp>().micros)); break;
-    case Type::kJson: put_bytes(out, v.as<Json>().text); break;
+    case Type::kDecimal:
+      put_bytes(out, v.as<Decimal>().text);
+      break;
+    case Type::kText:
+      put_bytes(out, v.as<std::string>());
+      break;
+    case Type::kBytes:
+      put_bytes(out, v.as<Bytes>().data);
+      break;
+    case Type::kTimestamp:
+      put_u64(out, static_cast<uint64_t>(v.as<Timestamp>().micros));
+      break;
+    case Type::kJson:
+      put_bytes(out, v.as<Json>().text);
+      break;
     case Type::kUuid:
       out.append(reinterpret_cast<const char*>(v.as<Uuid>().bytes.data()), 16);
       break;

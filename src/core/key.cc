@@ -63,23 +63,32 @@ std::string Key::encode() const {
   for (const Value& v : parts_) {
     out += static_cast<char>(kTagBase + static_cast<uint8_t>(v.type()));
     switch (v.type()) {
-      case Type::kNull: break;
-      case Type::kBool: out += v.as<bool>() ? '\x01' : '\x00'; break;
+      case Type::kNull:
+        break;
+      case Type::kBool:
+        out += v.as<bool>() ? '\x01' : '\x00';
+        break;
       case Type::kInt:
         put_u64(out, static_cast<uint64_t>(v.as<int64_t>()) ^ (uint64_t{1} << 63));
         break;
       case Type::kTimestamp:
         put_u64(out, static_cast<uint64_t>(v.as<Timestamp>().micros) ^ (uint64_t{1} << 63));
         break;
-      case Type::kText: put_escaped(out, v.as<std::string>()); break;
-      case Type::kBytes: put_escaped(out, v.as<Bytes>().data); break;
+      case Type::kText:
+        put_escaped(out, v.as<std::string>());
+        break;
+      case Type::kBytes:
+        put_escaped(out, v.as<Bytes>().data);
+        break;
       case Type::kUuid:
         out.append(reinterpret_cast<const char*>(v.as<Uuid>().bytes.data()), 16);
         break;
       // Not orderable as keys (validated by the schema); encoded for completeness.
       case Type::kDouble:
       case Type::kDecimal:
-      case Type::kJson: put_escaped(out, v.to_display()); break;
+      case Type::kJson:
+        put_escaped(out, v.to_display());
+        break;
     }
   }
   return out;
@@ -94,7 +103,9 @@ Result<Key> Key::decode(std::string_view in) {
     if (tag < kTagBase || tag > kTagBase + static_cast<uint8_t>(Type::kUuid)) return bad();
     auto type = static_cast<Type>(tag - kTagBase);
     switch (type) {
-      case Type::kNull: parts.emplace_back(); break;
+      case Type::kNull:
+        parts.emplace_back();
+        break;
       case Type::kBool:
         if (in.empty()) return bad();
         parts.emplace_back(in[0] != '\0');
@@ -131,7 +142,9 @@ Result<Key> Key::decode(std::string_view in) {
         parts.emplace_back(u);
         break;
       }
-      default: return Status::Corruption(fmt::format("encoded key has a {} part, which cannot be a key", type_name(type)));
+      default:
+        return Status::Corruption(
+            fmt::format("encoded key has a {} part, which cannot be a key", type_name(type)));
     }
   }
   return Key(std::move(parts));
@@ -154,8 +167,7 @@ bool KeyRange::contains(const Key& key) const {
 }
 
 std::string KeyRange::to_display() const {
-  return fmt::format("[{}, {})", begin ? begin->to_display() : "first",
-                     end ? end->to_display() : "last");
+  return fmt::format("[{}, {})", begin ? begin->to_display() : "first", end ? end->to_display() : "last");
 }
 
 }  // namespace tandem

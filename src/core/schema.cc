@@ -8,10 +8,10 @@ namespace tandem {
 
 Status validate_identifier(std::string_view what, std::string_view name) {
   auto bad = [&](std::string_view why) {
-    return Status::Config(fmt::format(
-        "{} '{}' is not a valid identifier: {} (use letters, digits and '_', starting with a "
-        "letter or '_', at most 63 characters)",
-        what, name.substr(0, 80), why));
+    return Status::Config(
+        fmt::format("{} '{}' is not a valid identifier: {} (use letters, digits and '_', starting with a "
+                    "letter or '_', at most 63 characters)",
+                    what, name.substr(0, 80), why));
   };
   if (name.empty()) return bad("it is empty");
   if (name.size() > 63) return bad("it is longer than 63 characters");
@@ -37,26 +37,27 @@ Status CollectionSchema::validate() const {
   if (key_columns.empty()) return where("no key columns (set key = [\"id\"])");
   std::set<std::string, std::less<>> seen;
   for (const Column& c : key_columns) {
-    TANDEM_RETURN_IF_ERROR(validate_identifier("key column", c.name).with_context(
-        fmt::format("collection '{}'", name)));
+    TANDEM_RETURN_IF_ERROR(
+        validate_identifier("key column", c.name).with_context(fmt::format("collection '{}'", name)));
     switch (c.type) {
       case Type::kInt:
       case Type::kText:
       case Type::kBytes:
       case Type::kUuid:
-      case Type::kTimestamp: break;
+      case Type::kTimestamp:
+        break;
       default:
-        return where(fmt::format(
-            "key column '{}' has type {}, which cannot be a key (use int, text, bytes, uuid or "
-            "timestamp)",
-            c.name, type_name(c.type)));
+        return where(
+            fmt::format("key column '{}' has type {}, which cannot be a key (use int, text, bytes, uuid or "
+                        "timestamp)",
+                        c.name, type_name(c.type)));
     }
     if (c.nullable) return where(fmt::format("key column '{}' cannot be nullable", c.name));
     if (!seen.insert(c.name).second) return where(fmt::format("column '{}' appears twice", c.name));
   }
   for (const Column& c : columns) {
-    TANDEM_RETURN_IF_ERROR(validate_identifier("column", c.name).with_context(
-        fmt::format("collection '{}'", name)));
+    TANDEM_RETURN_IF_ERROR(
+        validate_identifier("column", c.name).with_context(fmt::format("collection '{}'", name)));
     if (c.type == Type::kNull) return where(fmt::format("column '{}' has no type", c.name));
     if (!seen.insert(c.name).second) return where(fmt::format("column '{}' appears twice", c.name));
   }
@@ -77,7 +78,8 @@ Status CollectionSchema::check_fields(const Key& key, const FieldMap& fields, bo
   };
   if (key.size() != key_columns.size()) {
     return where(fmt::format("the key has {} parts, the collection's key has {} ({})", key.size(),
-                             key_columns.size(), key_columns.size() == 1 ? key_columns[0].name : "composite"));
+                             key_columns.size(),
+                             key_columns.size() == 1 ? key_columns[0].name : "composite"));
   }
   for (size_t i = 0; i < key.size(); ++i) {
     if (key[i].type() != key_columns[i].type) {

@@ -6,18 +6,30 @@ namespace tandem {
 
 std::string_view code_name(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kNotFound: return "NotFound";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kAlreadyExists: return "AlreadyExists";
-    case Code::kFailedPrecondition: return "FailedPrecondition";
-    case Code::kUnavailable: return "Unavailable";
-    case Code::kBusy: return "Busy";
-    case Code::kTimeout: return "Timeout";
-    case Code::kCorruption: return "Corruption";
-    case Code::kConfig: return "Config";
-    case Code::kIoError: return "IoError";
-    case Code::kInternal: return "Internal";
+    case Code::kOk:
+      return "OK";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kAlreadyExists:
+      return "AlreadyExists";
+    case Code::kFailedPrecondition:
+      return "FailedPrecondition";
+    case Code::kUnavailable:
+      return "Unavailable";
+    case Code::kBusy:
+      return "Busy";
+    case Code::kTimeout:
+      return "Timeout";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kConfig:
+      return "Config";
+    case Code::kIoError:
+      return "IoError";
+    case Code::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

@@ -4,10 +4,14 @@ namespace tandem {
 
 std::string_view insert_outcome_name(InsertOutcome outcome) {
   switch (outcome) {
-    case InsertOutcome::kInserted: return "inserted";
-    case InsertOutcome::kAlreadyPresent: return "already present";
-    case InsertOutcome::kLocked: return "locked";
-    case InsertOutcome::kTombstoned: return "tombstoned";
+    case InsertOutcome::kInserted:
+      return "inserted";
+    case InsertOutcome::kAlreadyPresent:
+      return "already present";
+    case InsertOutcome::kLocked:
+      return "locked";
+    case InsertOutcome::kTombstoned:
+      return "tombstoned";
   }
   return "unknown";
 }

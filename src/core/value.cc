@@ -11,16 +11,26 @@ namespace tandem {
 
 std::string_view type_name(Type type) {
   switch (type) {
-    case Type::kNull: return "null";
-    case Type::kBool: return "bool";
-    case Type::kInt: return "int";
-    case Type::kDouble: return "double";
-    case Type::kDecimal: return "decimal";
-    case Type::kText: return "text";
-    case Type::kBytes: return "bytes";
-    case Type::kTimestamp: return "timestamp";
-    case Type::kJson: return "json";
-    case Type::kUuid: return "uuid";
+    case Type::kNull:
+      return "null";
+    case Type::kBool:
+      return "bool";
+    case Type::kInt:
+      return "int";
+    case Type::kDouble:
+      return "double";
+    case Type::kDecimal:
+      return "decimal";
+    case Type::kText:
+      return "text";
+    case Type::kBytes:
+      return "bytes";
+    case Type::kTimestamp:
+      return "timestamp";
+    case Type::kJson:
+      return "json";
+    case Type::kUuid:
+      return "uuid";
   }
   return "unknown";
 }
@@ -30,10 +40,10 @@ Result<Type> parse_type_name(std::string_view name) {
                  Type::kTimestamp, Type::kJson, Type::kUuid}) {
     if (type_name(t) == name) return t;
   }
-  return Status::Config(fmt::format(
-      "unknown type '{}' (expected one of: bool, int, double, decimal, text, bytes, timestamp, "
-      "json, uuid)",
-      name));
+  return Status::Config(
+      fmt::format("unknown type '{}' (expected one of: bool, int, double, decimal, text, bytes, timestamp, "
+                  "json, uuid)",
+                  name));
 }
 
 Result<Decimal> Decimal::parse(std::string_view text) {
@@ -54,8 +64,8 @@ Result<Decimal> Decimal::parse(std::string_view text) {
   };
   if ((int_part.empty() && frac_part.empty()) || !all_digits(int_part) || !all_digits(frac_part) ||
       (dot != std::string_view::npos && frac_part.empty() && int_part.empty())) {
-    return Status::InvalidArgument(fmt::format("'{}' is not an exact decimal (expected e.g. -12.50)",
-                                               text.substr(0, 64)));
+    return Status::InvalidArgument(
+        fmt::format("'{}' is not an exact decimal (expected e.g. -12.50)", text.substr(0, 64)));
   }
   while (int_part.size() > 1 && int_part[0] == '0') int_part.remove_prefix(1);
   while (!frac_part.empty() && frac_part.back() == '0') frac_part.remove_suffix(1);
@@ -117,8 +127,8 @@ int hex_digit(char c) {
 
 Result<Timestamp> Timestamp::parse(std::string_view s) {
   auto bad = [&] {
-    return Status::InvalidArgument(fmt::format(
-        "'{}' is not a timestamp (expected e.g. 2024-05-01T12:00:00.123456Z)", s.substr(0, 64)));
+    return Status::InvalidArgument(
+        fmt::format("'{}' is not a timestamp (expected e.g. 2024-05-01T12:00:00.123456Z)", s.substr(0, 64)));
   };
   int64_t year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, micros = 0;
   if (!parse_fixed(s, 0, 4, year) || s.size() < 10 || s[4] != '-' || !parse_fixed(s, 5, 2, month) ||
@@ -128,8 +138,7 @@ Result<Timestamp> Timestamp::parse(std::string_view s) {
   size_t pos = 10;
   if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ')) {
     if (!parse_fixed(s, pos + 1, 2, hour) || s.size() < pos + 9 || s[pos + 3] != ':' ||
-        !parse_fixed(s, pos + 4, 2, minute) || s[pos + 6] != ':' ||
-        !parse_fixed(s, pos + 7, 2, second)) {
+        !parse_fixed(s, pos + 4, 2, minute) || s[pos + 6] != ':' || !parse_fixed(s, pos + 7, 2, second)) {
       return bad();
     }
     pos += 9;
@@ -163,8 +172,8 @@ Result<Timestamp> Timestamp::parse(std::string_view s) {
       pos = mpos;
     }
   }
-  if (pos != s.size() || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
-      minute > 59 || second > 60) {
+  if (pos != s.size() || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+      second > 60) {
     return bad();
   }
   int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
@@ -188,15 +197,14 @@ std::string Timestamp::to_string() const {
   int64_t y = 0;
   unsigned m = 0, d = 0;
   civil_from_days(days, y, m, d);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", y, m, d, rem / 3600,
-                     (rem % 3600) / 60, rem % 60, frac);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", y, m, d, rem / 3600, (rem % 3600) / 60,
+                     rem % 60, frac);
 }
 
 Result<Json> Json::parse(std::string_view text) {
   auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
-    return Status::InvalidArgument(
-        fmt::format("invalid JSON: '{}'", text.substr(0, 64)));
+    return Status::InvalidArgument(fmt::format("invalid JSON: '{}'", text.substr(0, 64)));
   }
   // dump() throws on invalid UTF-8 in strings; replace keeps the value usable
   // but such input is reported so that it can be quarantined.
@@ -274,12 +282,18 @@ std::string abbreviate(std::string_view s, size_t max) {
 
 std::string Value::to_display() const {
   switch (type()) {
-    case Type::kNull: return "null";
-    case Type::kBool: return as<bool>() ? "true" : "false";
-    case Type::kInt: return std::to_string(as<int64_t>());
-    case Type::kDouble: return fmt::format("{}", as<double>());
-    case Type::kDecimal: return as<Decimal>().text;
-    case Type::kText: return "'" + abbreviate(as<std::string>(), 64) + "'";
+    case Type::kNull:
+      return "null";
+    case Type::kBool:
+      return as<bool>() ? "true" : "false";
+    case Type::kInt:
+      return std::to_string(as<int64_t>());
+    case Type::kDouble:
+      return fmt::format("{}", as<double>());
+    case Type::kDecimal:
+      return as<Decimal>().text;
+    case Type::kText:
+      return "'" + abbreviate(as<std::string>(), 64) + "'";
     case Type::kBytes: {
       static constexpr char kHex[] = "0123456789abcdef";
       const std::string& d = as<Bytes>().data;
@@ -291,9 +305,12 @@ std::string Value::to_display() const {
       if (d.size() > 32) hex += fmt::format("...({} bytes)", d.size());
       return "x'" + hex + "'";
     }
-    case Type::kTimestamp: return as<Timestamp>().to_string();
-    case Type::kJson: return abbreviate(as<Json>().text, 96);
-    case Type::kUuid: return as<Uuid>().to_string();
+    case Type::kTimestamp:
+      return as<Timestamp>().to_string();
+    case Type::kJson:
+      return abbreviate(as<Json>().text, 96);
+    case Type::kUuid:
+      return as<Uuid>().to_string();
   }
   return "?";
 }

@@ -11,9 +11,12 @@ namespace {
 std::string lookup_display(const Result<Lookup>& r) {
   if (!r.ok()) return r.status().to_string();
   switch (r->state) {
-    case Lookup::State::kAbsent: return "(absent)";
-    case Lookup::State::kTombstoned: return "(deleted)";
-    case Lookup::State::kPresent: return r->record.to_display();
+    case Lookup::State::kAbsent:
+      return "(absent)";
+    case Lookup::State::kTombstoned:
+      return "(deleted)";
+    case Lookup::State::kPresent:
+      return r->record.to_display();
   }
   return "?";
 }
@@ -65,9 +68,11 @@ Result<std::optional<Record>> Collection::get(const Key& key) {
       state_->count_mismatch(schema_.name, *kind);
       int64_t n = state_->mismatch_sequence.fetch_add(1, std::memory_order_relaxed);
       if (n % state_->config.shadow_sample_every == 0) {
-        ShadowSample sample{schema_.name, key.to_display(), *kind, lookup_display(primary),
-                            lookup_display(secondary), now_micros()};
-        Status s = state_->control->add_shadow_sample(sample, static_cast<size_t>(state_->config.shadow_sample_limit));
+        ShadowSample sample{
+            schema_.name, key.to_display(), *kind, lookup_display(primary), lookup_display(secondary),
+            now_micros()};
+        Status s = state_->control->add_shadow_sample(
+            sample, static_cast<size_t>(state_->config.shadow_sample_limit));
         if (!s.ok()) spdlog::warn("cannot record a shadow mismatch sample: {}", s.to_string());
       }
     }
@@ -110,7 +115,8 @@ Result<bool> Collection::transfer_into_write_primary(const Key& key, const Step&
   TANDEM_ASSIGN_OR_RETURN(Lookup original, source.get(schema_.name, key));
   if (!original.present()) return false;
   std::vector<Record> one{std::move(original.record)};
-  TANDEM_ASSIGN_OR_RETURN(auto outcomes, target.insert_if_absent(schema_.name, one, LockPolicy::kCallerHoldsLock));
+  TANDEM_ASSIGN_OR_RETURN(auto outcomes,
+                          target.insert_if_absent(schema_.name, one, LockPolicy::kCallerHoldsLock));
   if (outcomes[0] == InsertOutcome::kInserted) {
     state_->step_stats(index).transfers.fetch_add(1, std::memory_order_relaxed);
   }

@@ -1,6 +1,6 @@
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <pwd.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <random>
@@ -31,8 +31,9 @@ Result<std::unique_ptr<Migration>> Migration::open(const Config& config, Migrati
   TANDEM_ASSIGN_OR_RETURN(state->owned_control, open_control_store(config.control_url));
   // tandem leaves old as it found it: no tombstone table, no journal change,
   // no table created; its tables must exist.
-  TANDEM_ASSIGN_OR_RETURN(state->owned_old,
-                          open_store("old", config.old_url, StoreOptions{.keep_tombstones = false, .configure = false}));
+  TANDEM_ASSIGN_OR_RETURN(
+      state->owned_old,
+      open_store("old", config.old_url, StoreOptions{.keep_tombstones = false, .configure = false}));
   TANDEM_ASSIGN_OR_RETURN(state->owned_new, open_store("new", config.new_url, StoreOptions{}));
   Store* old_store = state->owned_old.get();
   Store* new_store = state->owned_new.get();
@@ -40,13 +41,16 @@ Result<std::unique_ptr<Migration>> Migration::open(const Config& config, Migrati
   return open_parts(config, old_store, new_store, control, std::move(options), std::move(state));
 }
 
-Result<std::unique_ptr<Migration>> Migration::open_with(const Config& config, Store* old_store, Store* new_store,
-                                                        ControlStore* control, MigrationOptions options) {
-  return open_parts(config, old_store, new_store, control, std::move(options), std::make_unique<MigrationState>());
+Result<std::unique_ptr<Migration>> Migration::open_with(const Config& config, Store* old_store,
+                                                        Store* new_store, ControlStore* control,
+                                                        MigrationOptions options) {
+  return open_parts(config, old_store, new_store, control, std::move(options),
+                    std::make_unique<MigrationState>());
 }
 
-Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, Store* old_store, Store* new_store,
-                                                         ControlStore* control, MigrationOptions options,
+Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, Store* old_store,
+                                                         Store* new_store, ControlStore* control,
+                                                         MigrationOptions options,
                                                          std::unique_ptr<MigrationState> state) {
   TANDEM_RETURN_IF_ERROR(config.validate());
   state->config = config;
@@ -78,7 +82,8 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
       while (!st->stop_cv.wait_for(lock, st->config.refresh_interval, [st] { return st->stopping; })) {
         lock.unlock();
         Status s = m_ptr->refresh();
-        if (!s.ok()) spdlog::warn("cannot refresh the current step: {} (routing by the last known step)", s.to_string());
+        if (!s.ok())
+          spdlog::warn("cannot refresh the current step: {} (routing by the last known step)", s.to_string());
         st->flush_pending();
         lock.lock();
       }
@@ -102,9 +107,10 @@ Migration::~Migration() {
   {
     std::lock_guard lock(state_->pending_mutex);
     for (const RepairEntry& e : state_->pending_repairs) {
-      spdlog::error("repair of collection '{}' record {} (to {}) could not be queued before exit; run "
-                    "`tandem verify --repair` to find it",
-                    e.collection, e.key_display, side_name(e.target));
+      spdlog::error(
+          "repair of collection '{}' record {} (to {}) could not be queued before exit; run "
+          "`tandem verify --repair` to find it",
+          e.collection, e.key_display, side_name(e.target));
     }
   }
   if (state_->options.register_instance) {
@@ -144,8 +150,8 @@ Status Migration::refresh() {
     if (current.version != state_->applied.version) {
       if (state_->options.register_instance && state_->applied.version != 0) {
         const Step& s = state_->config.plan.at(current.step_index);
-        spdlog::info("applied step {} ({}: {}), version {}", current.step_index + 1, s.name, s.roles_display(),
-                     current.version);
+        spdlog::info("applied step {} ({}: {}), version {}", current.step_index + 1, s.name,
+                     s.roles_display(), current.version);
       }
       state_->applied = current;
       state_->step_index.store(current.step_index, std::memory_order_release);
@@ -153,7 +159,7 @@ Status Migration::refresh() {
     applied = state_->applied;
   }
   if (!state_->options.register_instance) return Status::Ok();
-  InstanceHeartbeat h{state_->instance_id, state_->host,   state_->pid,         state_->started_at,
+  InstanceHeartbeat h{state_->instance_id, state_->host,    state_->pid,       state_->started_at,
                       now_micros(),        applied.version, applied.step_index};
   return state_->control->heartbeat(h);
 }

@@ -53,7 +53,7 @@ struct MigrationState {
   // refresh thread and at close, so that nothing is forgotten while the
   // process lives.
   std::mutex pending_mutex;
-  std::vector<RepairEntry> pending_repairs;                           // guarded by pending_mutex
+  std::vector<RepairEntry> pending_repairs;                                    // guarded by pending_mutex
   std::map<std::pair<std::string, MismatchKind>, int64_t> pending_mismatches;  // guarded by pending_mutex
   std::atomic<int64_t> mismatch_sequence{0};
 

@@ -23,17 +23,18 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   state_->step_stats(step_index).write_secondary_failures.fetch_add(1, std::memory_order_relaxed);
   spdlog::warn("write secondary {} missed collection '{}' record {}: {}; queued for repair",
                side_name(*step.write_secondary), schema_.name, key.to_display(), s.to_string());
-  state_->enqueue_repair(RepairEntry{0, schema_.name, key.encode(), key.to_display(),
-                                     *step.write_secondary, s.to_string(), now_micros(), 0});
+  state_->enqueue_repair(RepairEntry{0, schema_.name, key.encode(), key.to_display(), *step.write_secondary,
+                                     s.to_string(), now_micros(), 0});
   return Status::Ok();
 }
 
 void MigrationState::enqueue_repair(RepairEntry entry) {
   Status s = control->enqueue_repair(entry);
   if (s.ok()) return;
-  spdlog::error("cannot queue repair of collection '{}' record {} in the control store ({}); "
-                "keeping it in memory and retrying",
-                entry.collection, entry.key_display, s.to_string());
+  spdlog::error(
+      "cannot queue repair of collection '{}' record {} in the control store ({}); "
+      "keeping it in memory and retrying",
+      entry.collection, entry.key_display, s.to_string());
   std::lock_guard lock(pending_mutex);
   pending_repairs.push_back(std::move(entry));
 }

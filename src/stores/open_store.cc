@@ -6,17 +6,16 @@
 
 namespace tandem {
 
-Result<std::unique_ptr<Store>> open_store(std::string_view name, std::string_view url,
-                                          StoreOptions options) {
+Result<std::unique_ptr<Store>> open_store(std::string_view name, std::string_view url, StoreOptions options) {
   std::string_view scheme = url.substr(0, url.find(':'));
   if (url.find(':') == std::string_view::npos || scheme == "sqlite") {
     auto store = sqlite::SqliteStore::open(std::string(name), sqlite::path_from_url(url), options);
     if (!store.ok()) return store.status();
     return std::unique_ptr<Store>(std::move(*store));
   }
-  return Status::Config(fmt::format(
-      "{} database: unsupported URL scheme '{}' in '{}' (this build supports sqlite:PATH)", name,
-      scheme, redact_url(url)));
+  return Status::Config(
+      fmt::format("{} database: unsupported URL scheme '{}' in '{}' (this build supports sqlite:PATH)", name,
+                  scheme, redact_url(url)));
 }
 
 }  // namespace tandem

@@ -100,8 +100,8 @@ Result<RecordLock> RecordLockFile::lock(uint64_t slot, std::chrono::milliseconds
     if (held.held()) return held;
     if (std::chrono::steady_clock::now() >= deadline) {
       return Status::Timeout(fmt::format(
-          "could not lock {} within {} ms: another copier (transfer, backfill or repair) holds it",
-          what, timeout.count()));
+          "could not lock {} within {} ms: another copier (transfer, backfill or repair) holds it", what,
+          timeout.count()));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));

@@ -11,19 +11,25 @@ Status error_status(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return Status::Busy(message + "; the database is busy, retry");
-    case SQLITE_CANTOPEN: return Status::Unavailable(message);
+    case SQLITE_CANTOPEN:
+      return Status::Unavailable(message);
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return Status::Corruption(message);
-    case SQLITE_CONSTRAINT: return Status::InvalidArgument(message);
+    case SQLITE_NOTADB:
+      return Status::Corruption(message);
+    case SQLITE_CONSTRAINT:
+      return Status::InvalidArgument(message);
     case SQLITE_FULL:
-    case SQLITE_IOERR: return Status::IoError(message);
-    case SQLITE_READONLY: return Status::FailedPrecondition(message + " (the database is read-only)");
-    default: return Status::Internal(message);
+    case SQLITE_IOERR:
+      return Status::IoError(message);
+    case SQLITE_READONLY:
+      return Status::FailedPrecondition(message + " (the database is read-only)");
+    default:
+      return Status::Internal(message);
   }
 }
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bool create,
-                                                     bool configure, int busy_timeout_ms) {
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bool create, bool configure,
+                                                     int busy_timeout_ms) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
@@ -55,7 +61,8 @@ Status Connection::exec(std::string_view sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
   sqlite3_free(err);
-  if (rc != SQLITE_OK) return error_status(db_, rc, fmt::format("running '{}' on '{}'", text.substr(0, 120), path_));
+  if (rc != SQLITE_OK)
+    return error_status(db_, rc, fmt::format("running '{}' on '{}'", text.substr(0, 120), path_));
   return Status::Ok();
 }
 
@@ -63,8 +70,8 @@ Result<sqlite3_stmt*> Connection::prepare(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) return it->second;
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
-                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                              &stmt, nullptr);
   if (rc != SQLITE_OK) return error_status(db_, rc, fmt::format("preparing '{}'", sql.substr(0, 160)));
   cache_.emplace(sql, stmt);
   return stmt;

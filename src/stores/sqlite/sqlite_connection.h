@@ -27,8 +27,8 @@ class Connection {
   // Opens (creating if allowed) the database at path with a busy timeout;
   // with configure, switches it to WAL mode. The path is named in errors
   // (local files hold no secrets).
-  static Result<std::unique_ptr<Connection>> open(const std::string& path, bool create,
-                                                  bool configure, int busy_timeout_ms = 30000);
+  static Result<std::unique_ptr<Connection>> open(const std::string& path, bool create, bool configure,
+                                                  int busy_timeout_ms = 30000);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -24,29 +24,52 @@ std::string_view sql_type(Type type) {
   switch (type) {
     case Type::kBool:
     case Type::kInt:
-    case Type::kTimestamp: return "INTEGER";
-    case Type::kDouble: return "REAL";
+    case Type::kTimestamp:
+      return "INTEGER";
+    case Type::kDouble:
+      return "REAL";
     case Type::kDecimal:
     case Type::kText:
-    case Type::kJson: return "TEXT";
+    case Type::kJson:
+      return "TEXT";
     case Type::kBytes:
-    case Type::kUuid: return "BLOB";
-    case Type::kNull: break;
+    case Type::kUuid:
+      return "BLOB";
+    case Type::kNull:
+      break;
   }
   return "ANY";
 }
 
 void bind_value(Statement& st, int index, const Value& v) {
   switch (v.type()) {
-    case Type::kNull: st.bind_null(index); break;
-    case Type::kBool: st.bind_int(index, v.as<bool>() ? 1 : 0); break;
-    case Type::kInt: st.bind_int(index, v.as<int64_t>()); break;
-    case Type::kDouble: sqlite3_bind_double(st.get(), index, v.as<double>()); break;
-    case Type::kDecimal: st.bind_text(index, v.as<Decimal>().text); break;
-    case Type::kText: st.bind_text(index, v.as<std::string>()); break;
-    case Type::kBytes: st.bind_blob(index, v.as<Bytes>().data); break;
-    case Type::kTimestamp: st.bind_int(index, v.as<Timestamp>().micros); break;
-    case Type::kJson: st.bind_text(index, v.as<Json>().text); break;
+    case Type::kNull:
+      st.bind_null(index);
+      break;
+    case Type::kBool:
+      st.bind_int(index, v.as<bool>() ? 1 : 0);
+      break;
+    case Type::kInt:
+      st.bind_int(index, v.as<int64_t>());
+      break;
+    case Type::kDouble:
+      sqlite3_bind_double(st.get(), index, v.as<double>());
+      break;
+    case Type::kDecimal:
+      st.bind_text(index, v.as<Decimal>().text);
+      break;
+    case Type::kText:
+      st.bind_text(index, v.as<std::string>());
+      break;
+    case Type::kBytes:
+      st.bind_blob(index, v.as<Bytes>().data);
+      break;
+    case Type::kTimestamp:
+      st.bind_int(index, v.as<Timestamp>().micros);
+      break;
+    case Type::kJson:
+      st.bind_text(index, v.as<Json>().text);
+      break;
     case Type::kUuid:
       st.bind_blob(index, std::string_view(reinterpret_cast<const char*>(v.as<Uuid>().bytes.data()), 16));
       break;
@@ -62,7 +85,7 @@ struct SqliteStore::Table {
   std::string key_match;    // "k1" = ?1 AND "k2" = ?2
   std::string key_tuple;    // ("k1", "k2")
   std::string get_sql;
-  std::string insert_sql;   // insert, doing nothing on key conflict
+  std::string insert_sql;  // insert, doing nothing on key conflict
   std::string upsert_sql;
   std::string delete_sql;
 
@@ -83,8 +106,7 @@ struct SqliteStore::Table {
       auto v = read_value(st, col++, c);
       if (!v.ok()) {
         return Status::Corruption(fmt::format("{} collection '{}', record {}, field '{}': {}", store,
-                                              schema.name, r.key.to_display(), c.name,
-                                              v.status().message()));
+                                              schema.name, r.key.to_display(), c.name, v.status().message()));
       }
       r.fields.emplace(c.name, std::move(*v));
     }
@@ -139,7 +161,8 @@ struct SqliteStore::Table {
         std::copy(b.begin(), b.end(), u.bytes.begin());
         return Value(u);
       }
-      case Type::kNull: break;
+      case Type::kNull:
+        break;
     }
     return Status::Internal("column without type");
   }
@@ -180,8 +203,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(std::string name, const s
   }
   auto locks = RecordLockFile::create(path + ".tandem-locks");
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(name), path, std::move(locks), options));
-  TANDEM_RETURN_IF_ERROR(store->pool_.prime(/*create=*/options.configure).with_context(
-      fmt::format("opening the {} database", store->name_)));
+  TANDEM_RETURN_IF_ERROR(store->pool_.prime(/*create=*/options.configure)
+                             .with_context(fmt::format("opening the {} database", store->name_)));
   if (options.keep_tombstones) {
     TANDEM_ASSIGN_OR_RETURN(auto conn, store->pool_.acquire());
     TANDEM_RETURN_IF_ERROR(conn->exec(
@@ -209,22 +232,24 @@ Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool creat
   t->get_sql = fmt::format("SELECT {} FROM {} WHERE {}", t->select_list, t->quoted, t->key_match);
   std::vector<std::string> params;
   for (size_t i = 0; i < all.size(); ++i) params.push_back(fmt::format("?{}", i + 1));
-  std::string insert = fmt::format("INSERT INTO {} ({}) VALUES ({})", t->quoted, t->select_list,
-                                   fmt::join(params, ", "));
+  std::string insert =
+      fmt::format("INSERT INTO {} ({}) VALUES ({})", t->quoted, t->select_list, fmt::join(params, ", "));
   t->insert_sql = fmt::format("{} ON CONFLICT {} DO NOTHING", insert, t->key_tuple);
   if (schema.columns.empty()) {
     t->upsert_sql = t->insert_sql;
   } else {
     std::vector<std::string> sets;
     for (const Column& c : schema.columns) sets.push_back(fmt::format("{0} = excluded.{0}", quote(c.name)));
-    t->upsert_sql = fmt::format("{} ON CONFLICT {} DO UPDATE SET {}", insert, t->key_tuple, fmt::join(sets, ", "));
+    t->upsert_sql =
+        fmt::format("{} ON CONFLICT {} DO UPDATE SET {}", insert, t->key_tuple, fmt::join(sets, ", "));
   }
   t->delete_sql = fmt::format("DELETE FROM {} WHERE {}", t->quoted, t->key_match);
 
   // Create, or check the existing table's columns.
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   std::vector<std::string> defs;
-  for (const Column& c : schema.key_columns) defs.push_back(fmt::format("{} {} NOT NULL", quote(c.name), sql_type(c.type)));
+  for (const Column& c : schema.key_columns)
+    defs.push_back(fmt::format("{} {} NOT NULL", quote(c.name), sql_type(c.type)));
   for (const Column& c : schema.columns) {
     defs.push_back(fmt::format("{} {}{}", quote(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
   }
@@ -244,10 +269,10 @@ Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool creat
       existing.emplace(st.column_text(1), st.column_text(2));
     }
     if (existing.empty()) {
-      return Status::FailedPrecondition(fmt::format(
-          "{} database: there is no table '{}' (tandem creates tables only in new; check the "
-          "collection name and the {} database URL)",
-          name_, schema.name, name_));
+      return Status::FailedPrecondition(
+          fmt::format("{} database: there is no table '{}' (tandem creates tables only in new; check the "
+                      "collection name and the {} database URL)",
+                      name_, schema.name, name_));
     }
     auto check = [&](const Column& c) -> Status {
       auto it = existing.find(c.name);
@@ -258,9 +283,9 @@ Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool creat
             name_, schema.name, c.name));
       }
       if (it->second != sql_type(c.type)) {
-        return Status::FailedPrecondition(fmt::format(
-            "{} database: column '{}.{}' is {} but the config's type {} needs {}", name_,
-            schema.name, c.name, it->second, type_name(c.type), sql_type(c.type)));
+        return Status::FailedPrecondition(
+            fmt::format("{} database: column '{}.{}' is {} but the config's type {} needs {}", name_,
+                        schema.name, c.name, it->second, type_name(c.type), sql_type(c.type)));
       }
       return Status::Ok();
     };
@@ -284,8 +309,8 @@ Result<const SqliteStore::Table*> SqliteStore::table(std::string_view collection
 
 Result<bool> SqliteStore::tombstoned(Connection& conn, const Table& t, const std::string& encoded_key) {
   if (!options_.keep_tombstones) return false;
-  TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare(
-      "SELECT 1 FROM tandem_tombstones WHERE collection = ?1 AND key = ?2"));
+  TANDEM_ASSIGN_OR_RETURN(auto raw,
+                          conn.prepare("SELECT 1 FROM tandem_tombstones WHERE collection = ?1 AND key = ?2"));
   Statement st(conn, raw);
   st.bind_text(1, t.schema.name);
   st.bind_blob(2, encoded_key);
@@ -386,8 +411,8 @@ Status SqliteStore::upsert(std::string_view collection, const Record& record) {
     TANDEM_RETURN_IF_ERROR(st.run(t->what("writing", record.key, name_)));
   }
   if (options_.keep_tombstones) {
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "DELETE FROM tandem_tombstones WHERE collection = ?1 AND key = ?2"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw, conn->prepare("DELETE FROM tandem_tombstones WHERE collection = ?1 AND key = ?2"));
     Statement st(*conn, raw);
     st.bind_text(1, t->schema.name);
     st.bind_blob(2, record.key.encode());
@@ -404,13 +429,15 @@ Result<PatchOutcome> SqliteStore::patch(std::string_view collection, const Key& 
   PatchOutcome outcome = PatchOutcome::kPatched;
   if (fields.empty()) {
     TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, key));
-    outcome = l.present() ? PatchOutcome::kPatched
-              : l.tombstoned() ? PatchOutcome::kTombstoned : PatchOutcome::kNotFound;
+    outcome = l.present()      ? PatchOutcome::kPatched
+              : l.tombstoned() ? PatchOutcome::kTombstoned
+                               : PatchOutcome::kNotFound;
   } else {
     std::vector<std::string> sets;
     int index = static_cast<int>(key.size()) + 1;
     for (const auto& [name, value] : fields) sets.push_back(fmt::format("{} = ?{}", quote(name), index++));
-    std::string sql = fmt::format("UPDATE {} SET {} WHERE {}", t->quoted, fmt::join(sets, ", "), t->key_match);
+    std::string sql =
+        fmt::format("UPDATE {} SET {} WHERE {}", t->quoted, fmt::join(sets, ", "), t->key_match);
     TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(sql));
     Statement st(*conn, raw);
     index = t->bind_key(st, key);
@@ -437,25 +464,28 @@ Status SqliteStore::remove(std::string_view collection, const Key& key) {
     TANDEM_RETURN_IF_ERROR(st.run(t->what("deleting", key, name_)));
   }
   if (options_.keep_tombstones) {
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(
-        "INSERT INTO tandem_tombstones (collection, key, deleted_at) VALUES (?1, ?2, ?3) "
-        "ON CONFLICT (collection, key) DO UPDATE SET deleted_at = excluded.deleted_at"));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare("INSERT INTO tandem_tombstones (collection, key, deleted_at) VALUES (?1, ?2, ?3) "
+                      "ON CONFLICT (collection, key) DO UPDATE SET deleted_at = excluded.deleted_at"));
     Statement st(*conn, raw);
     st.bind_text(1, t->schema.name);
     st.bind_blob(2, key.encode());
     st.bind_int(3, std::chrono::duration_cast<std::chrono::microseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count());
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count());
     TANDEM_RETURN_IF_ERROR(st.run(t->what("writing the tombstone of", key, name_)));
   }
   return tx->commit();
 }
 
-Result<std::vector<Record>> SqliteStore::select_range(const Table& t, const KeyRange& range,
-                                                      size_t limit, bool ordered) {
+Result<std::vector<Record>> SqliteStore::select_range(const Table& t, const KeyRange& range, size_t limit,
+                                                      bool ordered) {
   std::string where;
   auto placeholders = [&](int first) {
     std::vector<std::string> p;
-    for (size_t i = 0; i < t.schema.key_columns.size(); ++i) p.push_back(fmt::format("?{}", first + static_cast<int>(i)));
+    for (size_t i = 0; i < t.schema.key_columns.size(); ++i)
+      p.push_back(fmt::format("?{}", first + static_cast<int>(i)));
     return fmt::format("({})", fmt::join(p, ", "));
   };
   int next = 1;
@@ -471,7 +501,8 @@ Result<std::vector<Record>> SqliteStore::select_range(const Table& t, const KeyR
   if (limit > 0) sql += fmt::format(" LIMIT {}", limit);
 
   for (const auto* k : {range.begin ? &*range.begin : nullptr, range.end ? &*range.end : nullptr}) {
-    if (k != nullptr) TANDEM_RETURN_IF_ERROR(t.schema.check_fields(*k, {}, true).with_context("key range bound"));
+    if (k != nullptr)
+      TANDEM_RETURN_IF_ERROR(t.schema.check_fields(*k, {}, true).with_context("key range bound"));
   }
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(sql));
@@ -480,7 +511,8 @@ Result<std::vector<Record>> SqliteStore::select_range(const Table& t, const KeyR
   if (range.begin) next = t.bind_key(st, *range.begin, next);
   if (range.end) t.bind_key(st, *range.end, next);
   std::vector<Record> out;
-  std::string what = fmt::format("scanning {} collection '{}' range {}", name_, t.schema.name, range.to_display());
+  std::string what =
+      fmt::format("scanning {} collection '{}' range {}", name_, t.schema.name, range.to_display());
   for (;;) {
     TANDEM_ASSIGN_OR_RETURN(bool row, st.step(what));
     if (!row) break;
@@ -490,13 +522,15 @@ Result<std::vector<Record>> SqliteStore::select_range(const Table& t, const KeyR
   return out;
 }
 
-Result<std::vector<Record>> SqliteStore::scan(std::string_view collection, const KeyRange& range, size_t limit) {
+Result<std::vector<Record>> SqliteStore::scan(std::string_view collection, const KeyRange& range,
+                                              size_t limit) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   if (limit == 0) return std::vector<Record>{};
   return select_range(*t, range, limit, /*ordered=*/true);
 }
 
-Result<RecordLock> SqliteStore::lock(std::string_view collection, const Key& key, std::chrono::milliseconds timeout) {
+Result<RecordLock> SqliteStore::lock(std::string_view collection, const Key& key,
+                                     std::chrono::milliseconds timeout) {
   std::string encoded = key.encode();
   return locks_->lock(RecordLockFile::slot_for(collection, encoded), timeout,
                       fmt::format("{} collection '{}', record {}", name_, collection, key.to_display()));

@@ -25,17 +25,14 @@ class SqliteStore : public Store {
   std::string_view name() const override { return name_; }
   Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override;
   Result<Lookup> get(std::string_view collection, const Key& key) override;
-  Result<std::vector<Lookup>> get_many(std::string_view collection,
-                                       std::span<const Key> keys) override;
+  Result<std::vector<Lookup>> get_many(std::string_view collection, std::span<const Key> keys) override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
                                                       LockPolicy policy) override;
   Status upsert(std::string_view collection, const Record& record) override;
-  Result<PatchOutcome> patch(std::string_view collection, const Key& key,
-                             const FieldMap& fields) override;
+  Result<PatchOutcome> patch(std::string_view collection, const Key& key, const FieldMap& fields) override;
   Status remove(std::string_view collection, const Key& key) override;
-  Result<std::vector<Record>> scan(std::string_view collection, const KeyRange& range,
-                                   size_t limit) override;
+  Result<std::vector<Record>> scan(std::string_view collection, const KeyRange& range, size_t limit) override;
   Result<RecordLock> lock(std::string_view collection, const Key& key,
                           std::chrono::milliseconds timeout) override;
   Result<RecordLock> try_lock(std::string_view collection, const Key& key) override;
@@ -49,8 +46,7 @@ class SqliteStore : public Store {
   Result<const Table*> table(std::string_view collection) const;
   Result<Lookup> get_in(Connection& conn, const Table& t, const Key& key);
   Result<bool> tombstoned(Connection& conn, const Table& t, const std::string& encoded_key);
-  Result<std::vector<Record>> select_range(const Table& t, const KeyRange& range, size_t limit,
-                                           bool ordered);
+  Result<std::vector<Record>> select_range(const Table& t, const KeyRange& range, size_t limit, bool ordered);
 
   std::string name_;
   Pool pool_;

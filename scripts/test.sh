@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian 12, as root), checks formatting, builds
+# with AddressSanitizer and UndefinedBehaviorSanitizer and runs every test
+# through CTest. The stores of this stage are SQLite files made by the tests;
+# server-backed stores (PostgreSQL, MariaDB) start their servers here too.
+# TANDEM_SANITIZE=thread scripts/test.sh builds with ThreadSanitizer instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+install_packages test
+
+echo "== format check (clang-format)"
+mapfile -t sources < <(git ls-files '*.h' '*.cc' 2>/dev/null || find include src tests -name '*.h' -o -name '*.cc')
+clang-format --dry-run --Werror "${sources[@]}"
+
+sanitize="${TANDEM_SANITIZE:-address,undefined}"
+build="build-${sanitize//,/-}"
+echo "== build ($build, -fsanitize=$sanitize)"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_SANITIZE="$sanitize" >/dev/null
+cmake --build "$build" -j2
+
+echo "== tests"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+ctest --test-dir "$build" -j2 --output-on-failure --timeout 600

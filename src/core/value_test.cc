@@ -1,0 +1,67 @@
+#include "tandem/value.h"
+
+#include <gtest/gtest.h>
+
+namespace tandem {
+namespace {
+
+TEST(Decimal, CanonicalFormDropsInsignificantZeros) {
+  EXPECT_EQ(Decimal::parse("12.50").value().text, "12.5");
+  EXPECT_EQ(Decimal::parse("-0.000").value().text, "0");
+  EXPECT_EQ(Decimal::parse("+007").value().text, "7");
+  EXPECT_EQ(Decimal::parse(".5").value().text, "0.5");
+  EXPECT_EQ(Decimal::parse("-123456789012345678901234567890.120").value().text,
+            "-123456789012345678901234567890.12");
+  for (const char* bad : {"", "-", "1e5", "1.2.3", "abc", "."}) {
+    auto r = Decimal::parse(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+  EXPECT_NE(Decimal::parse("1,5").status().message().find("'1,5'"), std::string::npos);
+}
+
+TEST(Timestamp, ParsesZonesAndMicrosecondsAndFormatsUtc) {
+  auto t = Timestamp::parse("2024-02-29T23:59:59.123456+02:00").value();
+  EXPECT_EQ(t.to_string(), "2024-02-29T21:59:59.123456Z");
+  EXPECT_EQ(Timestamp::parse("1970-01-01T00:00:00Z").value().micros, 0);
+  EXPECT_EQ(Timestamp::parse("1969-12-31 23:59:59.5").value().micros, -500000);
+  EXPECT_EQ(Timestamp::parse("1969-12-31T23:59:59.500000Z").value().to_string(),
+            "1969-12-31T23:59:59.500000Z");
+  EXPECT_EQ(Timestamp::parse("2000-01-01").value().to_string(), "2000-01-01T00:00:00.000000Z");
+  for (const char* bad : {"2024-13-01", "2024-01-01T25:00:00", "yesterday", "2024-01-01T00:00:00.Z"}) {
+    EXPECT_FALSE(Timestamp::parse(bad).ok()) << bad;
+  }
+}
+
+TEST(Json, CanonicalFormSortsKeysAndRejectsBrokenText) {
+  EXPECT_EQ(Json::parse(R"({ "b": 1, "a": [true, null] })").value().text, R"({"a":[true,null],"b":1})");
+  auto bad = Json::parse(R"({"a": )");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_FALSE(Json::parse("{\"a\": \"\xff\"}").ok()) << "invalid UTF-8";
+}
+
+TEST(Uuid, RoundTrips) {
+  auto u = Uuid::parse("123E4567-e89b-12d3-a456-426614174000").value();
+  EXPECT_EQ(u.to_string(), "123e4567-e89b-12d3-a456-426614174000");
+  EXPECT_EQ(Uuid::parse("123e4567e89b12d3a456426614174000").value(), u);
+  EXPECT_FALSE(Uuid::parse("123e4567-e89b").ok());
+  EXPECT_FALSE(Uuid::parse("zz3e4567-e89b-12d3-a456-426614174000").ok());
+}
+
+TEST(Value, OrdersByTypeThenValueAndDisplaysAbbreviated) {
+  EXPECT_LT(Value(), Value(false));
+  EXPECT_LT(Value(int64_t{-5}), Value(int64_t{3}));
+  EXPECT_LT(Value("a"), Value("b"));
+  EXPECT_EQ(Value("x"), Value(std::string("x")));
+  EXPECT_NE(Value(int64_t{1}), Value(1.0));
+  EXPECT_EQ(Value(int64_t{42}).to_display(), "42");
+  EXPECT_EQ(Value("it's").to_display(), "'it's'");
+  EXPECT_EQ(Value(Bytes{"\x01\xff"}).to_display(), "x'01ff'");
+  std::string long_text(500, 'a');
+  EXPECT_LT(Value(long_text).to_display().size(), 100u);
+  EXPECT_EQ(parse_type_name("timestamp").value(), Type::kTimestamp);
+  EXPECT_NE(parse_type_name("varchar").status().message().find("'varchar'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tandem

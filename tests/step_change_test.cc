@@ -1,0 +1,155 @@
+// Step changes: picked up from another process within the refresh interval,
+// and refused (with the reason) when a precondition fails.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "test_support.h"
+
+extern char** environ;
+
+namespace tandem::testing {
+namespace {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs the tandem CLI as a separate process; stdout and stderr to a file.
+CliResult run_cli(const TempDir& dir, std::vector<std::string> args) {
+  std::string out_path = dir.file("cli-output.txt");
+  std::vector<std::string> argv_s = {TANDEM_CLI_PATH};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = 0;
+  CliResult r;
+  if (posix_spawn(&pid, TANDEM_CLI_PATH, &actions, nullptr, argv.data(), environ) != 0) return r;
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(out_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.out = ss.str();
+  return r;
+}
+
+TEST(StepChange, ChangeByAnotherProcessIsAppliedWithinTheInterval) {
+  MigrationFixture f({}, std::chrono::milliseconds(200));
+  std::string config = f.write_config_file();
+  ASSERT_EQ(f.migration->applied_step().step_index, 0u);
+  CliResult r = run_cli(f.dir, {"--config", config, "step", "next", "--reason", "test"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto moved_at = std::chrono::steady_clock::now();
+  while (f.migration->applied_step().step_index != 1 &&
+         std::chrono::steady_clock::now() - moved_at < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto took = std::chrono::steady_clock::now() - moved_at;
+  ASSERT_EQ(f.migration->applied_step().step_index, 1u);
+  // One interval plus the time of one refresh; generous for sanitizer builds.
+  EXPECT_LT(took, f.config.refresh_interval + std::chrono::milliseconds(800));
+  // The instance's heartbeat records the applied step version.
+  std::this_thread::sleep_for(f.config.refresh_interval * 2);
+  auto instances = value_or_die(f.control->instances());
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_EQ(instances[0].applied_version, value_or_die(f.control->current_step()).version);
+  // Writes are routed by the new step: new now receives them.
+  ASSERT_OK(f.users->put(user(1, "one")));
+  EXPECT_TRUE(value_or_die(f.raw(Side::kNew).get("users", Key{Value(int64_t{1})})).present());
+}
+
+TEST(StepChange, RefusedWhileAnInstanceHasNotAppliedTheCurrentStep) {
+  MigrationFixture f({}, std::chrono::milliseconds(100), /*register_instance=*/false);
+  InstanceHeartbeat lagging{"web-7", "host-b", 4242, now_micros(), now_micros(), 0, 0};
+  ASSERT_OK(f.control->heartbeat(lagging));
+  auto r = f.migration->change_step(1, "", false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("instance web-7"), std::string::npos) << r.status().message();
+  EXPECT_EQ(value_or_die(f.control->current_step()).step_index, 0u);
+
+  // The CLI says the same, with exit code 3.
+  std::string config = f.write_config_file();
+  CliResult cli = run_cli(f.dir, {"--config", config, "step", "next"});
+  EXPECT_EQ(cli.exit_code, 3) << cli.out;
+  EXPECT_NE(cli.out.find("web-7"), std::string::npos) << cli.out;
+  EXPECT_NE(cli.out.find("what to do"), std::string::npos) << cli.out;
+
+  // An instance whose heartbeat is older than the timeout no longer counts.
+  lagging.heartbeat_at = now_micros() - std::chrono::seconds(60);
+  ASSERT_OK(f.control->heartbeat(lagging));
+  EXPECT_OK(f.migration->change_step(1, "", false));
+}
+
+TEST(StepChange, RefusedWhileTheRepairQueueHoldsWritesForTheNextPrimary) {
+  MigrationFixture f({}, std::chrono::milliseconds(100), false);
+  f.jump_to_step(2);  // shadow-read: WS new
+  ASSERT_OK(f.control->enqueue_repair(
+      {0, "users", Key{Value(int64_t{3})}.encode(), "3", Side::kNew, "test", {}, 0}));
+  auto r = f.migration->change_step(3, "", false);  // read-new makes new the read primary
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("repair queue"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("tandem repair"), std::string::npos) << r.status().message();
+  ASSERT_OK(f.migration->drain_repair_queue(10));
+  EXPECT_OK(f.migration->change_step(3, "", false));
+}
+
+TEST(StepChange, MovingBackRefusedWhereOldMissesWritesAllowedWhereItHasThem) {
+  MigrationFixture f({}, std::chrono::milliseconds(100), false);
+  f.jump_to_step(4);  // write-new: old still written (WS)
+  EXPECT_OK(f.migration->change_step(3, "rollback test", false));
+  f.jump_to_step(5);  // old-read-only: old frozen
+  auto r = f.migration->change_step(4, "", false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("old is not written at the current step 6"), std::string::npos)
+      << r.status().message();
+  // Forcing needs a reason, and is recorded.
+  EXPECT_EQ(f.migration->change_step(4, "", true).status().code(), Code::kInvalidArgument);
+  EXPECT_OK(f.migration->change_step(4, "accepting the loss in a test", true));
+  auto history = value_or_die(f.control->history(1));
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_TRUE(history[0].forced);
+  EXPECT_EQ(history[0].from_index, 5u);
+  EXPECT_EQ(history[0].to_index, 4u);
+  EXPECT_NE(history[0].reason.find("accepting the loss"), std::string::npos);
+}
+
+TEST(StepChange, ForwardOneStepAtATime) {
+  MigrationFixture f({}, std::chrono::milliseconds(100), false);
+  auto r = f.migration->change_step(2, "", false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("one step at a time"), std::string::npos) << r.status().message();
+}
+
+TEST(Cli, PlanStatusAndHelpWork) {
+  MigrationFixture f({}, std::chrono::milliseconds(100), false);
+  std::string config = f.write_config_file();
+  CliResult plan = run_cli(f.dir, {"--config", config, "plan"});
+  EXPECT_EQ(plan.exit_code, 0) << plan.out;
+  EXPECT_NE(plan.out.find("shadow-read"), std::string::npos) << plan.out;
+  CliResult status = run_cli(f.dir, {"--config", config, "status", "--json"});
+  EXPECT_EQ(status.exit_code, 0) << status.out;
+  EXPECT_NE(status.out.find("\"number\": 1"), std::string::npos) << status.out;
+  CliResult help = run_cli(f.dir, {"step", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Exit codes"), std::string::npos) << help.out;
+  CliResult bad = run_cli(f.dir, {"--config", f.dir.file("missing.toml"), "status"});
+  EXPECT_EQ(bad.exit_code, 4) << bad.out;
+  EXPECT_NE(bad.out.find("missing.toml"), std::string::npos) << bad.out;
+}
+
+}  // namespace
+}  // namespace tandem::testing

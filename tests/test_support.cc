@@ -1,0 +1,191 @@
+#include "test_support.h"
+
+#include <fmt/format.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+namespace tandem::testing {
+
+TempDir::TempDir() {
+  std::string templ = (std::filesystem::temp_directory_path() / "tandem-test-XXXXXX").string();
+  std::vector<char> buf(templ.begin(), templ.end());
+  buf.push_back('\0');
+  if (mkdtemp(buf.data()) == nullptr) std::abort();
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+CollectionSchema users_schema() {
+  CollectionSchema s;
+  s.name = "users";
+  s.key_columns = {{"id", Type::kInt, false}};
+  s.columns = {{"email", Type::kText, false},
+               {"name", Type::kText, true},
+               {"age", Type::kInt, true},
+               {"balance", Type::kDecimal, true}};
+  return s;
+}
+
+Record user(int64_t id, std::string name, std::optional<int64_t> age) {
+  Record r;
+  r.key = Key{Value(id)};
+  r.fields["email"] = Value(fmt::format("u{}@example.com", id));
+  r.fields["name"] = Value(std::move(name));
+  r.fields["age"] = age ? Value(*age) : Value();
+  r.fields["balance"] = Value(Decimal::parse("10.50").value());
+  return r;
+}
+
+Result<Lookup> CountingStore::get(std::string_view c, const Key& k) {
+  ++reads;
+  return StoreWrapper::get(c, k);
+}
+Result<std::vector<Lookup>> CountingStore::get_many(std::string_view c, std::span<const Key> k) {
+  ++reads;
+  return StoreWrapper::get_many(c, k);
+}
+Result<std::vector<InsertOutcome>> CountingStore::insert_if_absent(std::string_view c,
+                                                                   std::span<const Record> r, LockPolicy p) {
+  ++writes;
+  return StoreWrapper::insert_if_absent(c, r, p);
+}
+Status CountingStore::upsert(std::string_view c, const Record& r) {
+  ++writes;
+  return StoreWrapper::upsert(c, r);
+}
+Result<PatchOutcome> CountingStore::patch(std::string_view c, const Key& k, const FieldMap& f) {
+  ++writes;
+  return StoreWrapper::patch(c, k, f);
+}
+Status CountingStore::remove(std::string_view c, const Key& k) {
+  ++writes;
+  return StoreWrapper::remove(c, k);
+}
+Result<std::vector<Record>> CountingStore::scan(std::string_view c, const KeyRange& r, size_t l) {
+  ++reads;
+  return StoreWrapper::scan(c, r, l);
+}
+Result<Digest> CountingStore::digest(std::string_view c, const KeyRange& r) {
+  ++reads;
+  return StoreWrapper::digest(c, r);
+}
+Result<RecordLock> CountingStore::lock(std::string_view c, const Key& k, std::chrono::milliseconds t) {
+  ++locks;
+  return StoreWrapper::lock(c, k, t);
+}
+Result<RecordLock> CountingStore::try_lock(std::string_view c, const Key& k) {
+  ++locks;
+  return StoreWrapper::try_lock(c, k);
+}
+
+Status FaultyStore::fault(std::string_view what) {
+  ++injected;
+  return Status::Unavailable(fmt::format("injected fault: {} {} failed", name(), what));
+}
+Status FaultyStore::upsert(std::string_view c, const Record& r) {
+  if (fail_writes) return fault("upsert");
+  return StoreWrapper::upsert(c, r);
+}
+Result<PatchOutcome> FaultyStore::patch(std::string_view c, const Key& k, const FieldMap& f) {
+  if (fail_writes) return fault("patch");
+  return StoreWrapper::patch(c, k, f);
+}
+Status FaultyStore::remove(std::string_view c, const Key& k) {
+  if (fail_writes) return fault("remove");
+  return StoreWrapper::remove(c, k);
+}
+Result<std::vector<InsertOutcome>> FaultyStore::insert_if_absent(std::string_view c,
+                                                                 std::span<const Record> r, LockPolicy p) {
+  if (fail_writes) return fault("insert");
+  return StoreWrapper::insert_if_absent(c, r, p);
+}
+
+std::unique_ptr<Store> create_old_database(const std::string& path, const CollectionSchema& schema,
+                                           const std::vector<Record>& records) {
+  {
+    auto setup = value_or_die(open_store("old-setup", path));
+    if (!setup->ensure_collection(schema, true).ok()) std::abort();
+    if (!records.empty()) {
+      auto r = setup->insert_if_absent(schema.name, records, LockPolicy::kNone);
+      if (!r.ok()) std::abort();
+    }
+  }
+  auto old =
+      value_or_die(open_store("old", path, StoreOptions{.keep_tombstones = false, .configure = false}));
+  return old;
+}
+
+MigrationFixture::MigrationFixture(const std::vector<Record>& old_records,
+                                   std::chrono::milliseconds refresh_interval, bool register_instance) {
+  config.migration_name = "test";
+  config.old_url = "sqlite:" + dir.file("old.db");
+  config.new_url = "sqlite:" + dir.file("new.db");
+  config.control_url = "sqlite:" + dir.file("control.db");
+  config.refresh_interval = refresh_interval;
+  config.instance_timeout = std::chrono::milliseconds(5000);
+  config.lock_timeout = std::chrono::milliseconds(5000);
+  config.collections = {users_schema()};
+  old_sqlite = create_old_database(dir.file("old.db"), users_schema(), old_records);
+  new_sqlite = value_or_die(open_store("new", dir.file("new.db")));
+  old_counting = std::make_unique<CountingStore>(old_sqlite.get());
+  new_counting = std::make_unique<CountingStore>(new_sqlite.get());
+  old_faulty = std::make_unique<FaultyStore>(old_counting.get());
+  new_faulty = std::make_unique<FaultyStore>(new_counting.get());
+  control = value_or_die(open_control_store(config.control_url));
+  reopen_migration(register_instance);
+}
+
+void MigrationFixture::reopen_migration(bool register_instance) {
+  migration.reset();
+  MigrationOptions options;
+  options.register_instance = register_instance;
+  migration =
+      value_or_die(Migration::open_with(config, old_faulty.get(), new_faulty.get(), control.get(), options));
+  users = value_or_die(migration->collection("users"));
+}
+
+void MigrationFixture::jump_to_step(size_t index) {
+  auto current = value_or_die(control->current_step());
+  if (current.step_index != index) {
+    auto moved = control->change_step(current.version, index, "test setup", true, "test");
+    if (!moved.ok()) std::abort();
+  }
+  if (!migration->refresh().ok()) std::abort();
+}
+
+std::string MigrationFixture::write_config_file() const {
+  std::string path = dir.file("tandem.toml");
+  std::ofstream out(path);
+  out << fmt::format(R"toml(
+[migration]
+name = "test"
+control = "{}"
+refresh_interval_ms = {}
+instance_timeout_ms = {}
+
+[databases]
+old = "{}"
+new = "{}"
+
+[[collections]]
+name = "users"
+key = "id"
+columns = [
+  {{ name = "id", type = "int" }},
+  {{ name = "email", type = "text", nullable = false }},
+  {{ name = "name", type = "text" }},
+  {{ name = "age", type = "int" }},
+  {{ name = "balance", type = "decimal" }},
+]
+)toml",
+                     config.control_url, config.refresh_interval.count(), config.instance_timeout.count(),
+                     config.old_url, config.new_url);
+  return path;
+}
+
+}  // namespace tandem::testing

@@ -1,0 +1,136 @@
+// Shared test fixtures: real SQLite files in a temporary folder, stores
+// wrapped with StoreWrapper decorators for call counting and fault injection
+// (no mock databases), and a Migration opened over them.
+#pragma once
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "tandem/config.h"
+#include "tandem/control_store.h"
+#include "tandem/migration.h"
+#include "tandem/store.h"
+#include "tandem/store_wrapper.h"
+
+namespace tandem::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(std::string_view name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// users(id int key, email text not null, name text, age int, balance decimal)
+CollectionSchema users_schema();
+Record user(int64_t id, std::string name, std::optional<int64_t> age = 30);
+
+// Counts calls by kind: reads (get, get_many, scan, digest), writes (insert,
+// upsert, patch, remove), locks (lock, try_lock).
+class CountingStore : public StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  std::atomic<int64_t> reads{0}, writes{0}, locks{0};
+  void reset() { reads = writes = locks = 0; }
+  int64_t total() const { return reads + writes + locks; }
+
+  Result<Lookup> get(std::string_view c, const Key& k) override;
+  Result<std::vector<Lookup>> get_many(std::string_view c, std::span<const Key> k) override;
+  Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view c, std::span<const Record> r,
+                                                      LockPolicy p) override;
+  Status upsert(std::string_view c, const Record& r) override;
+  Result<PatchOutcome> patch(std::string_view c, const Key& k, const FieldMap& f) override;
+  Status remove(std::string_view c, const Key& k) override;
+  Result<std::vector<Record>> scan(std::string_view c, const KeyRange& r, size_t l) override;
+  Result<Digest> digest(std::string_view c, const KeyRange& r) override;
+  Result<RecordLock> lock(std::string_view c, const Key& k, std::chrono::milliseconds t) override;
+  Result<RecordLock> try_lock(std::string_view c, const Key& k) override;
+};
+
+// Fails writes and/or locks with a retryable kUnavailable while switched on.
+class FaultyStore : public StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  std::atomic<bool> fail_writes{false};
+  std::atomic<int64_t> injected{0};
+
+  Status upsert(std::string_view c, const Record& r) override;
+  Result<PatchOutcome> patch(std::string_view c, const Key& k, const FieldMap& f) override;
+  Status remove(std::string_view c, const Key& k) override;
+  Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view c, std::span<const Record> r,
+                                                      LockPolicy p) override;
+
+ private:
+  Status fault(std::string_view what);
+};
+
+// Creates the old database as the service would have it (its table exists),
+// then returns it opened as tandem opens old: no tombstones, not configured.
+std::unique_ptr<Store> create_old_database(const std::string& path, const CollectionSchema& schema,
+                                           const std::vector<Record>& records);
+
+// A migration over real SQLite files with decorated stores:
+//   Migration -> FaultyStore -> CountingStore -> SqliteStore, for old and new.
+struct MigrationFixture {
+  explicit MigrationFixture(const std::vector<Record>& old_records = {},
+                            std::chrono::milliseconds refresh_interval = std::chrono::milliseconds(100),
+                            bool register_instance = true);
+  // Writes config to dir/tandem.toml (for the CLI) with the same files.
+  std::string write_config_file() const;
+  // Moves to step index (0-based) without checking preconditions, as a test
+  // setup, and makes this instance route by it.
+  void jump_to_step(size_t index);
+  void reopen_migration(bool register_instance = true);
+
+  TempDir dir;
+  Config config;
+  std::unique_ptr<Store> old_sqlite, new_sqlite;
+  std::unique_ptr<CountingStore> old_counting, new_counting;
+  std::unique_ptr<FaultyStore> old_faulty, new_faulty;
+  std::unique_ptr<ControlStore> control;
+  std::unique_ptr<Migration> migration;
+  Collection* users = nullptr;
+
+  CountingStore& counter(Side side) { return side == Side::kOld ? *old_counting : *new_counting; }
+  Store& raw(Side side) { return side == Side::kOld ? *old_sqlite : *new_sqlite; }
+};
+
+inline const Status& status_of(const Status& s) { return s; }
+template <typename T>
+const Status& status_of(const Result<T>& r) {
+  return r.status();
+}
+
+// Asserts that a Status or Result is ok, printing the error otherwise.
+#define ASSERT_OK(expr)                                         \
+  do {                                                          \
+    const auto& tandem_s_ = (expr);                             \
+    ASSERT_TRUE(::tandem::testing::status_of(tandem_s_).ok())   \
+        << ::tandem::testing::status_of(tandem_s_).to_string(); \
+  } while (0)
+#define EXPECT_OK(expr)                                         \
+  do {                                                          \
+    const auto& tandem_s_ = (expr);                             \
+    EXPECT_TRUE(::tandem::testing::status_of(tandem_s_).ok())   \
+        << ::tandem::testing::status_of(tandem_s_).to_string(); \
+  } while (0)
+
+template <typename T>
+T value_or_die(Result<T> r) {
+  if (!r.ok()) {
+    ADD_FAILURE() << r.status().to_string();
+    std::abort();
+  }
+  return std::move(r).value();
+}
+
+}  // namespace tandem::testing
