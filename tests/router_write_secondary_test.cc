@@ -104,7 +104,9 @@ void concurrent_writers_converge(size_t step_index) {
     auto wp = value_or_die(f.raw(step.write_primary).get("users", key));
     auto ws = value_or_die(f.raw(*step.write_secondary).get("users", key));
     EXPECT_EQ(wp.present(), ws.present()) << "key " << id;
-    if (wp.present() && ws.present()) EXPECT_EQ(wp.record, ws.record) << "key " << id;
+    if (wp.present() && ws.present()) {
+      EXPECT_EQ(wp.record, ws.record) << "key " << id;
+    }
   }
 }
 

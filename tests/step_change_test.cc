@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 
@@ -69,6 +70,46 @@ TEST(StepChange, ChangeByAnotherProcessIsAppliedWithinTheInterval) {
   // Writes are routed by the new step: new now receives them.
   ASSERT_OK(f.users->put(user(1, "one")));
   EXPECT_TRUE(value_or_die(f.raw(Side::kNew).get("users", Key{Value(int64_t{1})})).present());
+}
+
+// An instance acknowledges a step only when no operation still routes by the
+// previous one: a write started at old-only and still running when dual-write
+// is applied would otherwise miss new after every instance "applied" it.
+TEST(StepChange, AcknowledgedOnlyOnceOperationsOfThePreviousStepHaveReturned) {
+  MigrationFixture f({}, std::chrono::milliseconds(50));
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  f.old_faulty->on_write = [&] {
+    if (first.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  };
+  std::thread writer([&] { EXPECT_OK(f.users->put(user(1, "in flight"))); });
+  entered.get_future().wait();
+  auto v1 = value_or_die(f.control->current_step()).version;
+  ASSERT_OK(f.control->change_step(v1, 1, "test", false, "test"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (f.migration->applied_step().step_index != 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(f.migration->applied_step().step_index, 1u);
+  std::this_thread::sleep_for(f.config.refresh_interval * 4);
+  EXPECT_EQ(value_or_die(f.control->instances())[0].applied_version, v1)
+      << "acknowledged with a write in flight";
+  EXPECT_FALSE(value_or_die(f.migration->check_move(2)).empty());
+
+  release.set_value();
+  writer.join();
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (value_or_die(f.control->instances())[0].applied_version != v1 + 1 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(value_or_die(f.control->instances())[0].applied_version, v1 + 1);
+  EXPECT_TRUE(value_or_die(f.migration->check_move(2)).empty());
+  f.old_faulty->on_write = nullptr;
 }
 
 TEST(StepChange, RefusedWhileAnInstanceHasNotAppliedTheCurrentStep) {

@@ -88,19 +88,23 @@ Status FaultyStore::fault(std::string_view what) {
   return Status::Unavailable(fmt::format("injected fault: {} {} failed", name(), what));
 }
 Status FaultyStore::upsert(std::string_view c, const Record& r) {
+  if (on_write) on_write();
   if (fail_writes) return fault("upsert");
   return StoreWrapper::upsert(c, r);
 }
 Result<PatchOutcome> FaultyStore::patch(std::string_view c, const Key& k, const FieldMap& f) {
+  if (on_write) on_write();
   if (fail_writes) return fault("patch");
   return StoreWrapper::patch(c, k, f);
 }
 Status FaultyStore::remove(std::string_view c, const Key& k) {
+  if (on_write) on_write();
   if (fail_writes) return fault("remove");
   return StoreWrapper::remove(c, k);
 }
 Result<std::vector<InsertOutcome>> FaultyStore::insert_if_absent(std::string_view c,
                                                                  std::span<const Record> r, LockPolicy p) {
+  if (on_write) on_write();
   if (fail_writes) return fault("insert");
   return StoreWrapper::insert_if_absent(c, r, p);
 }

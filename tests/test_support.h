@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -62,6 +63,9 @@ class FaultyStore : public StoreWrapper {
   using StoreWrapper::StoreWrapper;
   std::atomic<bool> fail_writes{false};
   std::atomic<int64_t> injected{0};
+  // Called at the start of every write when set (set it before the writers
+  // start): a test's sync point to hold a write in flight.
+  std::function<void()> on_write;
 
   Status upsert(std::string_view c, const Record& r) override;
   Result<PatchOutcome> patch(std::string_view c, const Key& k, const FieldMap& f) override;

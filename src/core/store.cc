@@ -17,17 +17,35 @@ std::string_view insert_outcome_name(InsertOutcome outcome) {
 }
 
 std::string redact_url(std::string_view url) {
+  std::string out(url);
   // scheme://user:password@host/... -> scheme://user:***@host/...
-  size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  size_t at = url.find('@', scheme + 3);
-  size_t slash = url.find('/', scheme + 3);
-  if (at == std::string_view::npos || (slash != std::string_view::npos && slash < at)) {
-    return std::string(url);
+  size_t scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    // The user info ends at the last '@' before the path: a password may hold '@'.
+    size_t slash = out.find('/', scheme + 3);
+    size_t at = out.rfind('@', slash == std::string::npos ? std::string::npos : slash);
+    size_t colon = out.find(':', scheme + 3);
+    if (at != std::string::npos && at > scheme && colon != std::string::npos && colon < at) {
+      out.replace(colon + 1, at - colon - 1, "***");
+    }
   }
-  size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string_view::npos || colon > at) return std::string(url);
-  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+  // ...?password=secret&... -> ...?password=***&...
+  for (std::string_view param : {"password=", "passwd=", "pwd="}) {
+    size_t pos = 0;
+    while ((pos = out.find(param, pos)) != std::string::npos) {
+      bool starts_param = pos > 0 && (out[pos - 1] == '?' || out[pos - 1] == '&' || out[pos - 1] == ' ');
+      size_t begin = pos + param.size();
+      if (!starts_param) {
+        pos = begin;
+        continue;
+      }
+      size_t end = out.find_first_of("& ", begin);
+      if (end == std::string::npos) end = out.size();
+      out.replace(begin, end - begin, "***");
+      pos = begin + 3;
+    }
+  }
+  return out;
 }
 
 }  // namespace tandem

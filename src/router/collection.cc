@@ -24,7 +24,8 @@ std::string lookup_display(const Result<Lookup>& r) {
 }  // namespace
 
 Result<std::optional<Record>> Collection::get(const Key& key) {
-  const size_t index = state_->step_index.load(std::memory_order_acquire);
+  StepGuard guard(*state_);
+  const size_t index = guard.index();
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
   stats.reads.fetch_add(1, std::memory_order_relaxed);
@@ -83,7 +84,8 @@ Result<std::optional<Record>> Collection::get(const Key& key) {
 
 Status Collection::put(const Record& record) {
   TANDEM_RETURN_IF_ERROR(schema_.check_record(record));
-  const size_t index = state_->step_index.load(std::memory_order_acquire);
+  StepGuard guard(*state_);
+  const size_t index = guard.index();
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
@@ -125,7 +127,8 @@ Result<bool> Collection::transfer_into_write_primary(const Key& key, const Step&
 
 Status Collection::patch(const Key& key, const FieldMap& fields) {
   TANDEM_RETURN_IF_ERROR(schema_.check_fields(key, fields, /*partial=*/true));
-  const size_t index = state_->step_index.load(std::memory_order_acquire);
+  StepGuard guard(*state_);
+  const size_t index = guard.index();
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
@@ -161,7 +164,8 @@ Status Collection::patch(const Key& key, const FieldMap& fields) {
 
 Status Collection::remove(const Key& key) {
   TANDEM_RETURN_IF_ERROR(schema_.check_fields(key, {}, /*partial=*/true));
-  const size_t index = state_->step_index.load(std::memory_order_acquire);
+  StepGuard guard(*state_);
+  const size_t index = guard.index();
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <random>
+#include <thread>
 
 #include "control/step_rules.h"
 #include "router/migration_state.h"
@@ -154,13 +155,30 @@ Status Migration::refresh() {
                      s.roles_display(), current.version);
       }
       state_->applied = current;
-      state_->step_index.store(current.step_index, std::memory_order_release);
+      state_->step_index.store(current.step_index);
     }
     applied = state_->applied;
   }
+  // Acknowledge the step only once no operation still routes by an earlier
+  // one: an operator's next move relies on it. Wait briefly for stragglers;
+  // if some remain, the next refresh tries again.
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::min(state_->config.refresh_interval / 2, std::chrono::milliseconds(200));
+  while (!state_->drained_except(applied.step_index) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  StepState acknowledged;
+  {
+    std::lock_guard lock(state_->step_mutex);
+    if (state_->applied.version == applied.version && state_->drained_except(applied.step_index)) {
+      state_->acknowledged = applied;
+    }
+    acknowledged = state_->acknowledged;
+  }
   if (!state_->options.register_instance) return Status::Ok();
-  InstanceHeartbeat h{state_->instance_id, state_->host,    state_->pid,       state_->started_at,
-                      now_micros(),        applied.version, applied.step_index};
+  InstanceHeartbeat h{state_->instance_id,    state_->host, state_->pid,
+                      state_->started_at,     now_micros(), acknowledged.version,
+                      acknowledged.step_index};
   return state_->control->heartbeat(h);
 }
 

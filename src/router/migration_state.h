@@ -15,6 +15,8 @@
 namespace tandem {
 
 struct AtomicStepStats {
+  // Operations routed by this step that have not returned yet.
+  std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> reads{0};
   std::atomic<int64_t> writes{0};
   std::atomic<int64_t> errors{0};
@@ -40,11 +42,13 @@ struct MigrationState {
   int64_t pid = 0;
   TimePoint started_at{};
 
-  // The step this instance routes by. Operations read step_index once, at
-  // their start, and use that step throughout.
+  // The step this instance routes by. Operations enter it once, at their
+  // start (StepGuard), and use that step throughout.
   std::atomic<size_t> step_index{0};
   mutable std::mutex step_mutex;
-  StepState applied;  // guarded by step_mutex
+  StepState applied;       // guarded by step_mutex: what new operations route by
+  StepState acknowledged;  // guarded by step_mutex: what the heartbeat reports, once
+                           // no operation of any other step is still in flight
 
   std::map<std::string, std::unique_ptr<Collection>, std::less<>> collections;
   std::vector<std::unique_ptr<AtomicStepStats>> stats;  // one per plan step
@@ -62,6 +66,14 @@ struct MigrationState {
   std::condition_variable stop_cv;
   bool stopping = false;  // guarded by stop_mutex
 
+  // True when no operation routed by a step other than index is in flight.
+  bool drained_except(size_t index) const {
+    for (size_t i = 0; i < stats.size(); ++i) {
+      if (i != index && stats[i]->in_flight.load() != 0) return false;
+    }
+    return true;
+  }
+
   Store& store(Side side) const { return side == Side::kOld ? *old_store : *new_store; }
   AtomicStepStats& step_stats(size_t index) { return *stats[index]; }
 
@@ -70,6 +82,30 @@ struct MigrationState {
   void count_mismatch(const std::string& collection, MismatchKind kind);
   // Pushes pending repairs and mismatch counts to the control store.
   void flush_pending();
+};
+
+// Enters the current step for one operation and leaves it when destroyed.
+// The re-check after the increment closes the race with a step swap: either
+// the refresher sees this operation in flight, or this operation sees the new
+// step and re-enters (both sides use sequentially consistent atomics).
+class StepGuard {
+ public:
+  explicit StepGuard(MigrationState& state) : state_(state) {
+    for (;;) {
+      index_ = state_.step_index.load();
+      state_.stats[index_]->in_flight.fetch_add(1);
+      if (state_.step_index.load() == index_) return;
+      state_.stats[index_]->in_flight.fetch_sub(1);
+    }
+  }
+  ~StepGuard() { state_.stats[index_]->in_flight.fetch_sub(1); }
+  StepGuard(const StepGuard&) = delete;
+  StepGuard& operator=(const StepGuard&) = delete;
+  size_t index() const { return index_; }
+
+ private:
+  MigrationState& state_;
+  size_t index_ = 0;
 };
 
 // Copies from's current version of key into to, under to's record lock:

@@ -479,9 +479,8 @@ Status SqliteStore::remove(std::string_view collection, const Key& key) {
   return tx->commit();
 }
 
-Result<std::vector<Record>> SqliteStore::select_range(const Table& t, const KeyRange& range, size_t limit,
-                                                      bool ordered) {
-  std::string where;
+Status SqliteStore::for_each_in_range(const Table& t, const KeyRange& range, size_t limit, bool ordered,
+                                      const std::function<void(Record&&)>& visit) {
   auto placeholders = [&](int first) {
     std::vector<std::string> p;
     for (size_t i = 0; i < t.schema.key_columns.size(); ++i)
@@ -510,23 +509,26 @@ Result<std::vector<Record>> SqliteStore::select_range(const Table& t, const KeyR
   next = 1;
   if (range.begin) next = t.bind_key(st, *range.begin, next);
   if (range.end) t.bind_key(st, *range.end, next);
-  std::vector<Record> out;
   std::string what =
       fmt::format("scanning {} collection '{}' range {}", name_, t.schema.name, range.to_display());
   for (;;) {
     TANDEM_ASSIGN_OR_RETURN(bool row, st.step(what));
     if (!row) break;
     TANDEM_ASSIGN_OR_RETURN(Record r, t.read_row(st, name_));
-    out.push_back(std::move(r));
+    visit(std::move(r));
   }
-  return out;
+  return Status::Ok();
 }
 
 Result<std::vector<Record>> SqliteStore::scan(std::string_view collection, const KeyRange& range,
                                               size_t limit) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  if (limit == 0) return std::vector<Record>{};
-  return select_range(*t, range, limit, /*ordered=*/true);
+  std::vector<Record> out;
+  if (limit == 0) return out;
+  out.reserve(std::min<size_t>(limit, 4096));
+  TANDEM_RETURN_IF_ERROR(for_each_in_range(*t, range, limit, /*ordered=*/true,
+                                           [&](Record&& r) { out.push_back(std::move(r)); }));
+  return out;
 }
 
 Result<RecordLock> SqliteStore::lock(std::string_view collection, const Key& key,
@@ -544,13 +546,13 @@ Result<RecordLock> SqliteStore::try_lock(std::string_view collection, const Key&
 
 Result<Digest> SqliteStore::digest(std::string_view collection, const KeyRange& range) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  // Unordered full read of the range; the hash is order-independent.
-  TANDEM_ASSIGN_OR_RETURN(auto rows, select_range(*t, range, 0, /*ordered=*/false));
+  // One streamed, unordered pass over the range (the hash is
+  // order-independent): memory stays constant whatever the range's size.
   Digest d;
-  for (const Record& r : rows) {
+  TANDEM_RETURN_IF_ERROR(for_each_in_range(*t, range, 0, /*ordered=*/false, [&](Record&& r) {
     d.count += 1;
     d.hash += record_hash(t->schema, r);
-  }
+  }));
   return d;
 }
 

@@ -4,6 +4,7 @@
 // (record_lock_file.h). Contract: see tandem/store.h.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -46,7 +47,9 @@ class SqliteStore : public Store {
   Result<const Table*> table(std::string_view collection) const;
   Result<Lookup> get_in(Connection& conn, const Table& t, const Key& key);
   Result<bool> tombstoned(Connection& conn, const Table& t, const std::string& encoded_key);
-  Result<std::vector<Record>> select_range(const Table& t, const KeyRange& range, size_t limit, bool ordered);
+  // Streams the records of range (at most limit, 0 = all) to visit.
+  Status for_each_in_range(const Table& t, const KeyRange& range, size_t limit, bool ordered,
+                           const std::function<void(Record&&)>& visit);
 
   std::string name_;
   Pool pool_;
