@@ -24,3 +24,15 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 ctest --test-dir "$build" -j2 --output-on-failure --timeout 600
+
+echo "== static analysis (clang-tidy, checks in .clang-tidy)"
+set +e
+tidy_output=$(git ls-files 'src/*.cc' 'tests/*.cc' | xargs -P2 -n4 clang-tidy -p "$build" --quiet 2>&1)
+tidy_status=$?
+set -e
+if ((tidy_status != 0)); then
+  grep -A3 -E "(warning|error):" <<<"$tidy_output" || echo "$tidy_output"
+  echo "clang-tidy found problems (above)"
+  exit 1
+fi
+echo "clang-tidy: clean"

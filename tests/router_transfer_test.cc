@@ -29,7 +29,7 @@ TEST(Transfer, TwoThreadsPatchingTheSameMissingRecordLeaveOneCorrectCopy) {
   MigrationFixture f(seed);
   f.jump_to_step(4);
   std::atomic<int> go{0};
-  auto patcher = [&](FieldMap fields) {
+  auto patcher = [&](const FieldMap& fields) {
     go.fetch_add(1);
     while (go.load() < 2) {
     }

@@ -40,7 +40,7 @@ Result<std::unique_ptr<Migration>> open_operator(const GlobalOptions& global) {
 std::string age(TimePoint then, TimePoint now) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - then).count();
   if (ms < 10000) return fmt::format("{:.1f}s ago", static_cast<double>(ms) / 1000.0);
-  if (ms < 3600 * 1000) return fmt::format("{}s ago", ms / 1000);
+  if (ms < int64_t{3600} * 1000) return fmt::format("{}s ago", ms / 1000);
   return fmt::format("{}h ago", ms / 3600000);
 }
 

@@ -4,7 +4,8 @@
 
 #include "cli/commands.h"
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   using namespace tandem::cli;
   CLI::App app{
       "tandem: move a live service from an old database to a new one, step by step, with a "
@@ -91,4 +92,15 @@ int main(int argc, char** argv) {
   if (*repair) return run_repair(global, limit);
   if (*demo) return run_demo(demo_options);
   return kExitUsage;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    // Errors are values inside tandem; this is the last guard for the unexpected.
+    fmt::print(stderr, "tandem: internal error: {}\n", e.what());
+    return tandem::cli::kExitError;
+  }
 }
