@@ -293,7 +293,7 @@ std::string Value::to_display() const {
     case Type::kDecimal:
       return as<Decimal>().text;
     case Type::kText:
-      return "'" + abbreviate(as<std::string>(), 64) + "'";
+      return fmt::format("'{}'", abbreviate(as<std::string>(), 64));
     case Type::kBytes: {
       static constexpr char kHex[] = "0123456789abcdef";
       const std::string& d = as<Bytes>().data;
@@ -303,7 +303,7 @@ std::string Value::to_display() const {
         hex += kHex[static_cast<uint8_t>(d[i]) & 15];
       }
       if (d.size() > 32) hex += fmt::format("...({} bytes)", d.size());
-      return "x'" + hex + "'";
+      return fmt::format("x'{}'", hex);
     }
     case Type::kTimestamp:
       return as<Timestamp>().to_string();
