@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -96,6 +97,65 @@ struct ShadowSample {
   TimePoint at{};
 };
 
+// What a backfill did with the rows it read; scanned is the sum of the rest.
+struct BackfillCounts {
+  int64_t scanned = 0;
+  int64_t copied = 0;
+  int64_t present = 0;      // already in new (the live path wrote or transferred it)
+  int64_t locked = 0;       // being transferred by the live path at that moment
+  int64_t tombstoned = 0;   // deleted through tandem meanwhile
+  int64_t quarantined = 0;  // could not be read or converted
+  BackfillCounts& operator+=(const BackfillCounts& o) {
+    scanned += o.scanned;
+    copied += o.copied;
+    present += o.present;
+    locked += o.locked;
+    tombstoned += o.tombstoned;
+    quarantined += o.quarantined;
+    return *this;
+  }
+};
+
+// One key range of a collection's backfill: its bounds, how far it got, and
+// which worker holds its lease. Keys are Key::encode()d.
+struct BackfillRange {
+  std::string collection;
+  int64_t id = 0;
+  std::optional<std::string> begin;   // inclusive; nullopt = from the first key
+  std::optional<std::string> end;     // exclusive; nullopt = to the last key
+  std::optional<std::string> cursor;  // last key read; the copy resumes after it
+  bool done = false;
+  std::string lease_owner;
+  TimePoint lease_until{};
+  BackfillCounts counts;
+};
+
+struct BackfillState {
+  bool planned = false;
+  bool paused = false;
+  bool complete = false;  // planned and every range done
+  int64_t total_estimate = 0;
+  TimePoint started_at{};
+  TimePoint completed_at{};
+  size_t ranges = 0;
+  size_t ranges_done = 0;
+  BackfillCounts counts;
+};
+
+struct VerifyRun {
+  int64_t id = 0;
+  std::string collection;
+  TimePoint at{};
+  int64_t step_version = 0;  // the step version the verify ran at
+  bool clean = false;
+  int64_t records = 0;  // records in the source of truth
+  int64_t missing = 0;
+  int64_t extra = 0;
+  int64_t different = 0;
+  int64_t resurrected = 0;
+  double seconds = 0;
+};
+
 class ControlStore {
  public:
   virtual ~ControlStore() = default;
@@ -128,12 +188,40 @@ class ControlStore {
   virtual Status add_quarantine(const QuarantineEntry& entry) = 0;
   virtual Result<std::vector<QuarantineEntry>> quarantine(size_t limit) = 0;
   virtual Result<int64_t> quarantine_size() = 0;
+  virtual Status remove_quarantine(int64_t id) = 0;
 
   virtual Status add_shadow_mismatches(std::string_view collection, MismatchKind kind, int64_t count) = 0;
   virtual Status add_shadow_sample(const ShadowSample& sample, size_t keep_at_most) = 0;
   // (collection, kind) -> count.
   virtual Result<std::map<std::pair<std::string, MismatchKind>, int64_t>> shadow_counters() = 0;
   virtual Result<std::vector<ShadowSample>> shadow_samples(size_t limit) = 0;
+
+  // Backfill. Ranges are planned once per collection (a no-op if they exist);
+  // workers claim a range by lease, checkpoint after each batch, and release it.
+  virtual Status plan_backfill(
+      std::string_view collection,
+      const std::vector<std::pair<std::optional<std::string>, std::optional<std::string>>>& ranges,
+      int64_t total_estimate) = 0;
+  virtual Result<BackfillState> backfill_state(std::string_view collection) = 0;
+  virtual Result<std::vector<BackfillRange>> backfill_ranges(std::string_view collection) = 0;
+  // Claims a range that is not done and whose lease is free, expired, or held
+  // by an owner for which owner_is_gone returns true; nullopt if none.
+  virtual Result<std::optional<BackfillRange>> claim_backfill_range(
+      std::string_view collection, std::string_view owner, std::chrono::milliseconds lease,
+      const std::function<bool(const std::string&)>& owner_is_gone) = 0;
+  // Records progress and renews the lease; kFailedPrecondition if owner no
+  // longer holds it (another worker took over: stop copying this range).
+  virtual Status checkpoint_backfill(std::string_view collection, int64_t range_id, std::string_view owner,
+                                     const std::optional<std::string>& cursor, const BackfillCounts& delta,
+                                     bool done, std::chrono::milliseconds lease) = 0;
+  virtual Status release_backfill_range(std::string_view collection, int64_t range_id,
+                                        std::string_view owner) = 0;
+  virtual Status set_backfill_paused(std::string_view collection, bool paused) = 0;
+  // Forgets the collection's backfill (to copy again from the start).
+  virtual Status reset_backfill(std::string_view collection) = 0;
+
+  virtual Status record_verify(const VerifyRun& run) = 0;
+  virtual Result<std::optional<VerifyRun>> latest_verify(std::string_view collection) = 0;
 };
 
 // Opens a control store from a URL ("sqlite:PATH" or a file path).

@@ -42,12 +42,15 @@ class Key {
 };
 
 struct KeyRange {
-  std::optional<Key> begin;  // inclusive; nullopt = from the first key
-  std::optional<Key> end;    // exclusive; nullopt = to the last key
+  std::optional<Key> begin;     // nullopt = from the first key
+  std::optional<Key> end;       // exclusive; nullopt = to the last key
+  bool begin_inclusive = true;  // false: strictly after begin (resuming after a checkpoint)
 
   static KeyRange all() { return {}; }
+  // The keys strictly after key, up to end.
+  static KeyRange after(const Key& key, std::optional<Key> end) { return {key, std::move(end), false}; }
   bool contains(const Key& key) const;
-  std::string to_display() const;  // "[10, 20)", "[first, 20)", "[10, last)"
+  std::string to_display() const;  // "[10, 20)", "(10, 20)", "[first, 20)", "[10, last)"
 };
 
 }  // namespace tandem

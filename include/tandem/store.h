@@ -75,6 +75,26 @@ struct Digest {
   bool operator==(const Digest&) const = default;
 };
 
+// A stored row that does not decode as the schema says (wrong type, invalid
+// UTF-8, too large, NULL in a NOT NULL column): returned by scan_batch() so
+// that a copy can quarantine it and go on.
+struct BadRecord {
+  std::optional<Key> key;  // nullopt if the key itself does not decode
+  std::string key_display;
+  std::string field;  // the field at fault, empty if the whole row
+  std::string raw;    // the row's raw values, as text
+  std::string reason;
+};
+
+// One batch of a copy's read: the records that decode, the rows that do not,
+// and the last key read (good or bad): the next batch starts after it.
+struct ScanBatch {
+  std::vector<Record> records;
+  std::vector<BadRecord> bad;
+  std::optional<Key> last_key;  // nullopt when the range is exhausted
+  size_t rows() const { return records.size() + bad.size(); }
+};
+
 // A held record lock; released when destroyed. Movable, not copyable.
 class RecordLock {
  public:
@@ -131,6 +151,24 @@ class Store {
   // Each call is its own short read: no snapshot is held between calls.
   virtual Result<std::vector<Record>> scan(std::string_view collection, const KeyRange& range,
                                            size_t limit) = 0;
+
+  // As scan, for copying: a row that does not decode goes to bad with its
+  // reason instead of failing the call. limit counts good and bad rows.
+  virtual Result<ScanBatch> scan_batch(std::string_view collection, const KeyRange& range, size_t limit) = 0;
+
+  // Keys in range that carry a tombstone (whether or not a row exists: a row
+  // with a tombstone is a record resurrected behind tandem's back). Ascending,
+  // at most limit. Stores that keep no tombstones return none.
+  virtual Result<std::vector<Key>> tombstones(std::string_view collection, const KeyRange& range,
+                                              size_t limit) = 0;
+
+  // Number of records in range (exact; may read the whole range).
+  virtual Result<uint64_t> count(std::string_view collection, const KeyRange& range) = 0;
+
+  // Up to parts - 1 keys, ascending, that split range into parts of roughly
+  // equal record counts (fewer if the range holds fewer records).
+  virtual Result<std::vector<Key>> split_points(std::string_view collection, const KeyRange& range,
+                                                size_t parts) = 0;
 
   // Waits up to timeout for the record lock; kTimeout (retryable) if not had.
   virtual Result<RecordLock> lock(std::string_view collection, const Key& key,

@@ -42,6 +42,20 @@ class StoreWrapper : public Store {
                                    size_t limit) override {
     return target_->scan(collection, range, limit);
   }
+  Result<ScanBatch> scan_batch(std::string_view collection, const KeyRange& range, size_t limit) override {
+    return target_->scan_batch(collection, range, limit);
+  }
+  Result<std::vector<Key>> tombstones(std::string_view collection, const KeyRange& range,
+                                      size_t limit) override {
+    return target_->tombstones(collection, range, limit);
+  }
+  Result<uint64_t> count(std::string_view collection, const KeyRange& range) override {
+    return target_->count(collection, range);
+  }
+  Result<std::vector<Key>> split_points(std::string_view collection, const KeyRange& range,
+                                        size_t parts) override {
+    return target_->split_points(collection, range, parts);
+  }
   Result<RecordLock> lock(std::string_view collection, const Key& key,
                           std::chrono::milliseconds timeout) override {
     return target_->lock(collection, key, timeout);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tandem::cli {
 
@@ -18,7 +19,7 @@ enum ExitCode : int {
 
 inline constexpr const char* kExitCodesHelp =
     "Exit codes: 0 ok, 1 database or control store error, 2 usage error, 3 step move refused "
-    "by a precondition, 4 invalid config, 5 the demo's final check failed.";
+    "by a precondition, 4 invalid config, 5 verify found differences (or the demo's check failed).";
 
 struct GlobalOptions {
   std::string config_path = "tandem.toml";
@@ -29,6 +30,30 @@ int run_status(const GlobalOptions& global, bool json);
 int run_step(const GlobalOptions& global, const std::string& action, int64_t step_number,
              const std::string& reason, bool force);
 int run_repair(const GlobalOptions& global, int64_t limit);
+
+struct BackfillCommandOptions {
+  std::vector<std::string> collections;
+  size_t workers = 4;
+  size_t batch = 1000;
+  size_t min_batch = 100;
+  size_t max_batch = 10000;
+  int64_t target_latency_ms = 250;
+  double max_rows_per_second = 0;
+  bool old_is_frozen = false;
+  bool pause = false;
+  bool resume = false;
+  bool restart = false;
+};
+int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptions& options);
+int run_quarantine_command(const GlobalOptions& global, const std::string& action, const std::string& key,
+                           int64_t limit);
+
+struct VerifyCommandOptions {
+  std::vector<std::string> collections;
+  bool repair = false;
+  bool json = false;
+};
+int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& options);
 
 struct DemoOptions {
   int64_t records = 100000;

@@ -49,6 +49,65 @@ int run(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   repair->footer(kExitCodesHelp);
 
+  BackfillCommandOptions bf;
+  auto* backfill = app.add_subcommand(
+      "backfill",
+      "Copy every record of old into new while the service writes (resumable: run it again after a stop or a "
+      "crash); Ctrl-C stops it at a checkpoint");
+  backfill->add_option("--collection", bf.collections, "Only these collections (default: all)");
+  backfill->add_option("--workers", bf.workers, "Parallel workers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  backfill->add_option("--batch", bf.batch, "Initial batch size")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  backfill->add_option("--min-batch", bf.min_batch, "Smallest adaptive batch")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  backfill
+      ->add_option("--max-batch", bf.max_batch,
+                   "Largest adaptive batch (memory: max batch x workers records)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  backfill
+      ->add_option("--target-latency-ms", bf.target_latency_ms,
+                   "Batch size adapts so that writing one batch to new takes about this long")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  backfill->add_option("--max-rows-per-second", bf.max_rows_per_second, "Throttle (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  backfill->add_flag(
+      "--old-is-frozen", bf.old_is_frozen,
+      "Allow a backfill at a step where new is not written, because nothing writes old any more");
+  auto* pause_flag =
+      backfill->add_flag("--pause", bf.pause, "Pause running backfill workers (position is kept)");
+  backfill->add_flag("--resume", bf.resume, "Resume paused workers")->excludes(pause_flag);
+  backfill->add_flag("--restart", bf.restart, "Forget the checkpoints and copy from the start");
+  backfill->footer(kExitCodesHelp);
+
+  std::string q_action, q_key;
+  int64_t q_limit = 1000;
+  auto* quarantine = app.add_subcommand("quarantine", "Records the backfill could not copy, with the reason");
+  quarantine->add_option("action", q_action, "list | show KEY | retry")
+      ->required()
+      ->check(CLI::IsMember({"list", "show", "retry"}));
+  quarantine->add_option("KEY", q_key, "For show: the key as `list` prints it");
+  quarantine->add_option("--limit", q_limit, "At most this many entries")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  quarantine->footer(kExitCodesHelp);
+
+  VerifyCommandOptions vo;
+  auto* verify = app.add_subcommand(
+      "verify",
+      "Compare the copy with the source of truth (the write primary) range by range; list differences");
+  verify->add_option("--collection", vo.collections, "Only these collections (default: all)");
+  verify->add_flag("--repair", vo.repair,
+                   "Copy the source of truth's current version over each difference, then check again");
+  verify->add_flag("--json", vo.json, "Print the report as JSON");
+  verify->footer(kExitCodesHelp);
+
   DemoOptions demo_options;
   auto* demo = app.add_subcommand(
       "demo",
@@ -90,6 +149,15 @@ int run(int argc, char** argv) {
     return run_step(global, action, step_number, reason, force);
   }
   if (*repair) return run_repair(global, limit);
+  if (*backfill) return run_backfill_command(global, bf);
+  if (*verify) return run_verify_command(global, vo);
+  if (*quarantine) {
+    if (q_action == "show" && q_key.empty()) {
+      fmt::print(stderr, "tandem quarantine show: give the KEY, as `tandem quarantine list` prints it\n");
+      return kExitUsage;
+    }
+    return run_quarantine_command(global, q_action, q_key, q_limit);
+  }
   if (*demo) return run_demo(demo_options);
   return kExitUsage;
 }

@@ -161,13 +161,14 @@ std::string Key::to_display() const {
 }
 
 bool KeyRange::contains(const Key& key) const {
-  if (begin && key < *begin) return false;
+  if (begin && (begin_inclusive ? key < *begin : !(*begin < key))) return false;
   if (end && !(key < *end)) return false;
   return true;
 }
 
 std::string KeyRange::to_display() const {
-  return fmt::format("[{}, {})", begin ? begin->to_display() : "first", end ? end->to_display() : "last");
+  return fmt::format("{}{}, {})", begin_inclusive ? "[" : "(", begin ? begin->to_display() : "first",
+                     end ? end->to_display() : "last");
 }
 
 }  // namespace tandem

@@ -76,6 +76,45 @@ void bind_value(Statement& st, int index, const Value& v) {
   }
 }
 
+// Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
 }  // namespace
 
 struct SqliteStore::Table {
@@ -90,27 +129,65 @@ struct SqliteStore::Table {
   std::string delete_sql;
 
   // Reads one row (select_list order) into a Record; Corruption names the
-  // record and field when a stored value does not match the schema.
-  Result<Record> read_row(const Statement& st, std::string_view store) const {
+  // record and field when a stored value does not match the schema. On
+  // failure, *bad_field names the field and *key holds the key if it decoded.
+  Result<Record> read_row(const Statement& st, std::string_view store, std::string* bad_field = nullptr,
+                          std::optional<Key>* key = nullptr) const {
     Record r;
     std::vector<Value> key_parts;
     key_parts.reserve(schema.key_columns.size());
     int col = 0;
     for (const Column& c : schema.key_columns) {
       auto v = read_value(st, col++, c);
-      if (!v.ok()) return v.status();
+      if (!v.ok()) {
+        if (bad_field != nullptr) *bad_field = c.name;
+        return Status::Corruption(fmt::format("{} collection '{}', key column '{}': {}", store, schema.name,
+                                              c.name, v.status().message()));
+      }
       key_parts.push_back(std::move(*v));
     }
     r.key = Key(std::move(key_parts));
+    if (key != nullptr) *key = r.key;
     for (const Column& c : schema.columns) {
       auto v = read_value(st, col++, c);
       if (!v.ok()) {
+        if (bad_field != nullptr) *bad_field = c.name;
         return Status::Corruption(fmt::format("{} collection '{}', record {}, field '{}': {}", store,
                                               schema.name, r.key.to_display(), c.name, v.status().message()));
       }
       r.fields.emplace(c.name, std::move(*v));
     }
     return r;
+  }
+
+  // The row's raw values as text, for the quarantine: "id=5, age='abc'".
+  std::string raw_row(const Statement& st) const {
+    std::string out;
+    int col = 0;
+    auto add = [&](const Column& c) {
+      if (!out.empty()) out += ", ";
+      out += c.name;
+      out += '=';
+      int i = col++;
+      switch (sqlite3_column_type(st.get(), i)) {
+        case SQLITE_NULL:
+          out += "NULL";
+          break;
+        case SQLITE_BLOB:
+          out += Value(Bytes{st.column_blob(i)}).to_display();
+          break;
+        case SQLITE_TEXT: {
+          std::string text = st.column_text(i);
+          out += valid_utf8(text) ? Value(text).to_display() : Value(Bytes{text}).to_display();
+          break;
+        }
+        default:
+          out += st.column_text(i);
+      }
+    };
+    for (const Column& c : schema.key_columns) add(c);
+    for (const Column& c : schema.columns) add(c);
+    return out;
   }
 
   static Result<Value> read_value(const Statement& st, int i, const Column& c) {
@@ -144,12 +221,18 @@ struct SqliteStore::Table {
         if (!d.ok()) return Status::Corruption(d.status().message());
         return Value(std::move(*d));
       }
-      case Type::kText:
+      case Type::kText: {
         TANDEM_RETURN_IF_ERROR(expect(SQLITE_TEXT));
-        return Value(st.column_text(i));
-      case Type::kJson:
+        std::string text = st.column_text(i);
+        if (!valid_utf8(text)) return Status::Corruption("text is not valid UTF-8");
+        return Value(std::move(text));
+      }
+      case Type::kJson: {
         TANDEM_RETURN_IF_ERROR(expect(SQLITE_TEXT));
-        return Value(Json{st.column_text(i)});
+        std::string text = st.column_text(i);
+        if (!valid_utf8(text)) return Status::Corruption("JSON text is not valid UTF-8");
+        return Value(Json{std::move(text)});
+      }
       case Type::kBytes:
         TANDEM_RETURN_IF_ERROR(expect(SQLITE_BLOB));
         return Value(Bytes{st.column_blob(i)});
@@ -479,34 +562,39 @@ Status SqliteStore::remove(std::string_view collection, const Key& key) {
   return tx->commit();
 }
 
-Status SqliteStore::for_each_in_range(const Table& t, const KeyRange& range, size_t limit, bool ordered,
-                                      const std::function<void(Record&&)>& visit) {
+std::string SqliteStore::range_where(const Table& t, const KeyRange& range) {
   auto placeholders = [&](int first) {
     std::vector<std::string> p;
-    for (size_t i = 0; i < t.schema.key_columns.size(); ++i)
+    for (size_t i = 0; i < t.schema.key_columns.size(); ++i) {
       p.push_back(fmt::format("?{}", first + static_cast<int>(i)));
+    }
     return fmt::format("({})", fmt::join(p, ", "));
   };
   int next = 1;
   std::vector<std::string> conds;
   if (range.begin) {
-    conds.push_back(fmt::format("{} >= {}", t.key_tuple, placeholders(next)));
+    conds.push_back(
+        fmt::format("{} {} {}", t.key_tuple, range.begin_inclusive ? ">=" : ">", placeholders(next)));
     next += static_cast<int>(t.schema.key_columns.size());
   }
   if (range.end) conds.push_back(fmt::format("{} < {}", t.key_tuple, placeholders(next)));
-  std::string sql = fmt::format("SELECT {} FROM {}", t.select_list, t.quoted);
-  if (!conds.empty()) sql += fmt::format(" WHERE {}", fmt::join(conds, " AND "));
-  if (ordered) sql += fmt::format(" ORDER BY {}", t.key_tuple.substr(1, t.key_tuple.size() - 2));
-  if (limit > 0) sql += fmt::format(" LIMIT {}", limit);
+  if (conds.empty()) return "";
+  return fmt::format(" WHERE {}", fmt::join(conds, " AND "));
+}
 
+Status SqliteStore::for_each_row(const Table& t, const KeyRange& range, std::string_view select,
+                                 std::string_view suffix,
+                                 const std::function<Status(const Statement&)>& visit) {
   for (const auto* k : {range.begin ? &*range.begin : nullptr, range.end ? &*range.end : nullptr}) {
-    if (k != nullptr)
+    if (k != nullptr) {
       TANDEM_RETURN_IF_ERROR(t.schema.check_fields(*k, {}, true).with_context("key range bound"));
+    }
   }
+  std::string sql = fmt::format("SELECT {} FROM {}{}{}", select, t.quoted, range_where(t, range), suffix);
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(sql));
   Statement st(*conn, raw);
-  next = 1;
+  int next = 1;
   if (range.begin) next = t.bind_key(st, *range.begin, next);
   if (range.end) t.bind_key(st, *range.end, next);
   std::string what =
@@ -514,10 +602,15 @@ Status SqliteStore::for_each_in_range(const Table& t, const KeyRange& range, siz
   for (;;) {
     TANDEM_ASSIGN_OR_RETURN(bool row, st.step(what));
     if (!row) break;
-    TANDEM_ASSIGN_OR_RETURN(Record r, t.read_row(st, name_));
-    visit(std::move(r));
+    TANDEM_RETURN_IF_ERROR(visit(st));
   }
   return Status::Ok();
+}
+
+std::string SqliteStore::order_and_limit(const Table& t, size_t limit) {
+  std::string out = fmt::format(" ORDER BY {}", t.key_tuple.substr(1, t.key_tuple.size() - 2));
+  if (limit > 0) out += fmt::format(" LIMIT {}", limit);
+  return out;
 }
 
 Result<std::vector<Record>> SqliteStore::scan(std::string_view collection, const KeyRange& range,
@@ -526,8 +619,102 @@ Result<std::vector<Record>> SqliteStore::scan(std::string_view collection, const
   std::vector<Record> out;
   if (limit == 0) return out;
   out.reserve(std::min<size_t>(limit, 4096));
-  TANDEM_RETURN_IF_ERROR(for_each_in_range(*t, range, limit, /*ordered=*/true,
-                                           [&](Record&& r) { out.push_back(std::move(r)); }));
+  TANDEM_RETURN_IF_ERROR(
+      for_each_row(*t, range, t->select_list, order_and_limit(*t, limit), [&](const Statement& st) -> Status {
+        TANDEM_ASSIGN_OR_RETURN(Record r, t->read_row(st, name_));
+        out.push_back(std::move(r));
+        return Status::Ok();
+      }));
+  return out;
+}
+
+Result<ScanBatch> SqliteStore::scan_batch(std::string_view collection, const KeyRange& range, size_t limit) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  ScanBatch out;
+  if (limit == 0) return out;
+  out.records.reserve(std::min<size_t>(limit, 4096));
+  TANDEM_RETURN_IF_ERROR(
+      for_each_row(*t, range, t->select_list, order_and_limit(*t, limit), [&](const Statement& st) -> Status {
+        std::string field;
+        std::optional<Key> key;
+        auto r = t->read_row(st, name_, &field, &key);
+        if (r.ok()) {
+          out.last_key = r->key;
+          out.records.push_back(std::move(*r));
+          return Status::Ok();
+        }
+        if (!key) {
+          // Without its key the row has no place in the key order: the copy
+          // cannot step past it, so this is an error for the operator.
+          return r.status().with_context(fmt::format(
+              "a row after {} has a key that does not decode; fix or remove it in the {} database",
+              out.last_key ? out.last_key->to_display() : "the range start", name_));
+        }
+        out.last_key = key;
+        out.bad.push_back(BadRecord{key, key->to_display(), field, t->raw_row(st), r.status().message()});
+        return Status::Ok();
+      }));
+  return out;
+}
+
+Result<std::vector<Key>> SqliteStore::tombstones(std::string_view collection, const KeyRange& range,
+                                                 size_t limit) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  std::vector<Key> out;
+  if (!options_.keep_tombstones || limit == 0) return out;
+  // Encoded keys sort like keys, so the range is a range of blobs.
+  std::string sql = "SELECT key FROM tandem_tombstones WHERE collection = ?1";
+  if (range.begin) sql += range.begin_inclusive ? " AND key >= ?2" : " AND key > ?2";
+  if (range.end) sql += " AND key < ?3";
+  sql += fmt::format(" ORDER BY key LIMIT {}", std::min<size_t>(limit, INT64_MAX));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(sql));
+  Statement st(*conn, raw);
+  st.bind_text(1, t->schema.name);
+  if (range.begin) st.bind_blob(2, range.begin->encode());
+  if (range.end) st.bind_blob(3, range.end->encode());
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading tombstones"));
+    if (!row) break;
+    TANDEM_ASSIGN_OR_RETURN(Key k, Key::decode(st.column_blob(0)));
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+Result<uint64_t> SqliteStore::count(std::string_view collection, const KeyRange& range) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  uint64_t n = 0;
+  TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, "COUNT(*)", "", [&](const Statement& st) {
+    n = static_cast<uint64_t>(st.column_int(0));
+    return Status::Ok();
+  }));
+  return n;
+}
+
+Result<std::vector<Key>> SqliteStore::split_points(std::string_view collection, const KeyRange& range,
+                                                   size_t parts) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  std::vector<Key> out;
+  if (parts < 2) return out;
+  TANDEM_ASSIGN_OR_RETURN(uint64_t n, count(collection, range));
+  std::string keys = t->key_tuple.substr(1, t->key_tuple.size() - 2);
+  for (size_t i = 1; i < parts; ++i) {
+    uint64_t offset = n * i / parts;
+    if (offset == 0) continue;
+    std::string suffix = fmt::format(" ORDER BY {} LIMIT 1 OFFSET {}", keys, offset);
+    TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, keys, suffix, [&](const Statement& st) -> Status {
+      std::vector<Value> parts_of_key;
+      int col = 0;
+      for (const Column& c : t->schema.key_columns) {
+        TANDEM_ASSIGN_OR_RETURN(Value v, Table::read_value(st, col++, c));
+        parts_of_key.push_back(std::move(v));
+      }
+      Key k(std::move(parts_of_key));
+      if (out.empty() || out.back() < k) out.push_back(std::move(k));
+      return Status::Ok();
+    }));
+  }
   return out;
 }
 
@@ -549,9 +736,11 @@ Result<Digest> SqliteStore::digest(std::string_view collection, const KeyRange& 
   // One streamed, unordered pass over the range (the hash is
   // order-independent): memory stays constant whatever the range's size.
   Digest d;
-  TANDEM_RETURN_IF_ERROR(for_each_in_range(*t, range, 0, /*ordered=*/false, [&](Record&& r) {
+  TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, t->select_list, "", [&](const Statement& st) -> Status {
+    TANDEM_ASSIGN_OR_RETURN(Record r, t->read_row(st, name_));
     d.count += 1;
     d.hash += record_hash(t->schema, r);
+    return Status::Ok();
   }));
   return d;
 }

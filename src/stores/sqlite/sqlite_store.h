@@ -34,6 +34,12 @@ class SqliteStore : public Store {
   Result<PatchOutcome> patch(std::string_view collection, const Key& key, const FieldMap& fields) override;
   Status remove(std::string_view collection, const Key& key) override;
   Result<std::vector<Record>> scan(std::string_view collection, const KeyRange& range, size_t limit) override;
+  Result<ScanBatch> scan_batch(std::string_view collection, const KeyRange& range, size_t limit) override;
+  Result<std::vector<Key>> tombstones(std::string_view collection, const KeyRange& range,
+                                      size_t limit) override;
+  Result<uint64_t> count(std::string_view collection, const KeyRange& range) override;
+  Result<std::vector<Key>> split_points(std::string_view collection, const KeyRange& range,
+                                        size_t parts) override;
   Result<RecordLock> lock(std::string_view collection, const Key& key,
                           std::chrono::milliseconds timeout) override;
   Result<RecordLock> try_lock(std::string_view collection, const Key& key) override;
@@ -47,9 +53,11 @@ class SqliteStore : public Store {
   Result<const Table*> table(std::string_view collection) const;
   Result<Lookup> get_in(Connection& conn, const Table& t, const Key& key);
   Result<bool> tombstoned(Connection& conn, const Table& t, const std::string& encoded_key);
-  // Streams the records of range (at most limit, 0 = all) to visit.
-  Status for_each_in_range(const Table& t, const KeyRange& range, size_t limit, bool ordered,
-                           const std::function<void(Record&&)>& visit);
+  // Runs SELECT select FROM table WHERE <range> suffix, calling visit per row.
+  Status for_each_row(const Table& t, const KeyRange& range, std::string_view select, std::string_view suffix,
+                      const std::function<Status(const Statement&)>& visit);
+  static std::string range_where(const Table& t, const KeyRange& range);
+  static std::string order_and_limit(const Table& t, size_t limit);
 
   std::string name_;
   Pool pool_;

@@ -1,0 +1,85 @@
+// Backfill: copies every record of old into new while the service keeps
+// writing through the router.
+//
+// The key space of each collection is split once into ranges, kept in the
+// control store. Workers (threads here; processes sharing a control store
+// work the same way) claim a range by lease and copy it in key order, batch by
+// batch: read a batch from old (rows that do not decode go to the quarantine),
+// insert into new only what is absent, trying each record's lock first (a
+// record that is locked, present or tombstoned is skipped and counted: the
+// live path has it), then checkpoint the last key read. Killed at any moment,
+// a resumed backfill re-reads at most the one batch per worker that had not
+// been checkpointed, and re-inserting it changes nothing (insert-if-absent).
+//
+// It never writes to old: an account that can only read old is enough.
+// Memory is bounded by max batch size x workers.
+// Thread safety: run() may be called from one thread per process at a time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tandem/control_store.h"
+#include "tandem/migration.h"
+#include "tandem/status.h"
+
+namespace tandem {
+
+struct BackfillProgress {
+  std::string collection;
+  int64_t total_estimate = 0;  // records in old when the backfill was planned
+  BackfillCounts counts;       // over every run of this collection's backfill
+  BackfillCounts this_run;
+  double elapsed_seconds = 0;  // this run
+  double rows_per_second = 0;  // this run
+  size_t ranges = 0;
+  size_t ranges_done = 0;
+  size_t batch_size = 0;  // the current adaptive batch size (one worker's)
+  bool paused = false;
+};
+
+struct BackfillOptions {
+  std::vector<std::string> collections;  // empty: every collection of the config
+  size_t workers = 4;
+  size_t ranges_per_worker = 4;  // more ranges than workers balance uneven ranges
+  size_t initial_batch = 1000;
+  size_t min_batch = 100;
+  size_t max_batch = 10000;
+  // The batch size grows while a batch's insert takes less than half this,
+  // and shrinks when it takes longer.
+  std::chrono::milliseconds target_batch_latency{250};
+  double max_rows_per_second = 0;  // 0: no limit
+  // Allows a backfill at a step where new does not receive every write, for
+  // data the operator knows is immutable (nothing writes old any more).
+  bool old_is_frozen = false;
+  std::chrono::milliseconds lease{30000};
+  std::chrono::milliseconds progress_interval{1000};
+  std::function<void(const BackfillProgress&)> on_progress;  // from a progress thread
+  const std::atomic<bool>* stop = nullptr;  // set to stop after the current batches, checkpointed
+};
+
+struct BackfillSummary {
+  struct PerCollection {
+    std::string collection;
+    BackfillCounts this_run;
+    BackfillState state;  // over every run
+    double seconds = 0;
+    double rows_per_second = 0;
+  };
+  std::vector<PerCollection> collections;
+  bool complete = false;  // every collection's every range done
+  bool stopped = false;   // stopped on request before completion
+};
+
+// Checks the step (new must receive every write at the current step and at
+// the step every live instance has applied, unless old_is_frozen) and copies.
+// kFailedPrecondition names what is missing; other errors name the range.
+Result<BackfillSummary> run_backfill(Migration& migration, const BackfillOptions& options);
+
+// The preconditions alone (also used by `tandem step`): empty if the backfill may run.
+Result<std::vector<MoveProblem>> check_backfill_allowed(Migration& migration, bool old_is_frozen);
+
+}  // namespace tandem

@@ -1,0 +1,82 @@
+// Verify: proves the copy equal to the source of truth, or lists every
+// difference.
+//
+// The source of truth is the current step's write primary; the copy is the
+// other database. Each collection is cut into ranges; each range's digest
+// (count + order-independent hash, computed by each store) is compared; a
+// mismatching range is bisected until it is small enough to compare record by
+// record. A candidate difference is re-checked a few times so that a write in
+// flight (written to the primary, not yet copied) is not reported. With
+// repair, the source of truth's current version is copied over each
+// difference under the copy's record lock (a record deleted in the source is
+// deleted in the copy, leaving a tombstone), and the keys are checked again.
+// Verify only reads the source when old is the source: it works with a
+// read-only account on old.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "tandem/key.h"
+#include "tandem/migration.h"
+#include "tandem/status.h"
+
+namespace tandem {
+
+enum class DifferenceKind : uint8_t {
+  kMissing,      // the source of truth has it, the copy does not
+  kExtra,        // the copy has it, the source does not
+  kDifferent,    // both have it, with different fields
+  kResurrected,  // the copy has it although it was deleted through tandem (tombstone)
+};
+std::string_view difference_kind_name(DifferenceKind kind);
+
+struct Difference {
+  Key key;
+  DifferenceKind kind = DifferenceKind::kDifferent;
+  std::string source;  // the source's record, abbreviated ("(absent)" if none)
+  std::string copy;
+  bool repaired = false;
+};
+
+struct VerifyOptions {
+  std::vector<std::string> collections;  // empty: all
+  size_t ranges = 64;                    // top-level ranges per collection
+  size_t leaf_records = 256;             // compare record by record below this
+  bool repair = false;
+  int rechecks = 3;
+  std::chrono::milliseconds recheck_delay{50};
+  size_t max_listed = 1000;  // differences kept in the report per collection
+};
+
+struct CollectionVerify {
+  std::string collection;
+  Side source = Side::kOld;
+  int64_t records = 0;  // in the source of truth
+  int64_t ranges_checked = 0;
+  int64_t ranges_mismatched = 0;
+  int64_t missing = 0, extra = 0, different = 0, resurrected = 0;
+  int64_t repaired = 0;
+  int64_t remaining = 0;  // differences still there at the end
+  std::vector<Difference> differences;
+  double seconds = 0;
+  bool clean() const { return remaining == 0; }
+};
+
+struct VerifyReport {
+  std::vector<CollectionVerify> collections;
+  bool clean() const {
+    for (const auto& c : collections) {
+      if (!c.clean()) return false;
+    }
+    return true;
+  }
+};
+
+// Runs verify (and repair) and records each collection's result in the
+// control store, where `tandem step` reads it.
+Result<VerifyReport> run_verify(Migration& migration, const VerifyOptions& options);
+
+}  // namespace tandem

@@ -1,0 +1,425 @@
+#include "tandem/backfill.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <mutex>
+#include <thread>
+
+#include "core/sync_point.h"
+
+namespace tandem {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+std::string host_name() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown-host";
+  return buf;
+}
+
+// Owner ids are "host:pid:worker". An owner on this host whose process is gone
+// (killed) releases its lease at once instead of after the lease time.
+bool owner_is_gone(const std::string& owner) {
+  size_t a = owner.find(':');
+  size_t b = owner.find(':', a + 1);
+  if (a == std::string::npos || b == std::string::npos) return false;
+  if (owner.substr(0, a) != host_name()) return false;
+  int64_t pid = 0;
+  try {
+    pid = std::stoll(owner.substr(a + 1, b - a - 1));
+  } catch (...) {
+    return false;
+  }
+  if (pid <= 0 || pid == getpid()) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+// Shared by the workers of one run: rows/s limit across all of them.
+class RateLimiter {
+ public:
+  explicit RateLimiter(double rows_per_second) : rate_(rows_per_second) {}
+  void acquire(size_t rows) {
+    if (rate_ <= 0) return;
+    SteadyClock::time_point start;
+    {
+      std::lock_guard lock(mutex_);
+      start = std::max(SteadyClock::now(), next_free_);
+      next_free_ = start + std::chrono::duration_cast<SteadyClock::duration>(
+                               std::chrono::duration<double>(static_cast<double>(rows) / rate_));
+    }
+    std::this_thread::sleep_until(start);
+  }
+
+ private:
+  double rate_;
+  std::mutex mutex_;
+  SteadyClock::time_point next_free_{};  // guarded by mutex_
+};
+
+struct AtomicCounts {
+  std::atomic<int64_t> scanned{0}, copied{0}, present{0}, locked{0}, tombstoned{0}, quarantined{0};
+  void add(const BackfillCounts& c) {
+    scanned += c.scanned;
+    copied += c.copied;
+    present += c.present;
+    locked += c.locked;
+    tombstoned += c.tombstoned;
+    quarantined += c.quarantined;
+  }
+  BackfillCounts load() const {
+    return {scanned.load(), copied.load(),     present.load(),
+            locked.load(),  tombstoned.load(), quarantined.load()};
+  }
+};
+
+class CollectionBackfill {
+ public:
+  CollectionBackfill(Migration& m, const CollectionSchema& schema, const BackfillOptions& o)
+      : m_(m), schema_(schema), o_(o), limiter_(o.max_rows_per_second) {}
+
+  Status run(BackfillSummary::PerCollection& out, bool& stopped) {
+    ControlStore& control = m_.control();
+    Store& old_store = m_.store(Side::kOld);
+    TANDEM_ASSIGN_OR_RETURN(BackfillState state, control.backfill_state(schema_.name));
+    if (!state.planned) {
+      TANDEM_ASSIGN_OR_RETURN(uint64_t total, old_store.count(schema_.name, KeyRange::all()));
+      TANDEM_ASSIGN_OR_RETURN(
+          std::vector<Key> splits,
+          old_store.split_points(schema_.name, KeyRange::all(), o_.workers * o_.ranges_per_worker));
+      std::vector<std::pair<std::optional<std::string>, std::optional<std::string>>> ranges;
+      std::optional<std::string> begin;
+      for (const Key& k : splits) {
+        ranges.emplace_back(begin, k.encode());
+        begin = k.encode();
+      }
+      ranges.emplace_back(begin, std::nullopt);
+      TANDEM_RETURN_IF_ERROR(control.plan_backfill(schema_.name, ranges, static_cast<int64_t>(total)));
+      spdlog::info("backfill of '{}': {} records in old, split into {} ranges", schema_.name, total,
+                   ranges.size());
+    }
+    start_ = SteadyClock::now();
+    batch_size_ = o_.initial_batch;
+
+    std::vector<std::thread> workers;
+    for (size_t w = 0; w < o_.workers; ++w) {
+      workers.emplace_back([this, w] {
+        Status s = work(fmt::format("{}:{}:{}", host_name(), getpid(), w));
+        if (!s.ok()) fail(s);
+      });
+    }
+    std::thread progress;
+    std::atomic<bool> finished{false};
+    if (o_.on_progress) {
+      progress = std::thread([&] {
+        while (!finished.load()) {
+          auto next = SteadyClock::now() + o_.progress_interval;
+          while (!finished.load() && SteadyClock::now() < next) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          }
+          if (finished.load()) break;  // the final report follows the join
+          auto p = progress_now();
+          if (p.ok()) o_.on_progress(*p);
+        }
+      });
+    }
+    for (auto& t : workers) t.join();
+    finished = true;
+    if (progress.joinable()) progress.join();
+    if (o_.on_progress) {
+      auto p = progress_now();
+      if (p.ok()) o_.on_progress(*p);
+    }
+
+    out.collection = schema_.name;
+    out.this_run = run_counts_.load();
+    out.seconds = std::chrono::duration<double>(SteadyClock::now() - start_).count();
+    out.rows_per_second = out.seconds > 0 ? static_cast<double>(out.this_run.scanned) / out.seconds : 0;
+    TANDEM_ASSIGN_OR_RETURN(out.state, control.backfill_state(schema_.name));
+    if (stop_requested()) stopped = true;
+    std::lock_guard lock(error_mutex_);
+    return error_;
+  }
+
+ private:
+  bool stop_requested() const { return failed_.load() || (o_.stop != nullptr && o_.stop->load()); }
+
+  void fail(const Status& s) {
+    std::lock_guard lock(error_mutex_);
+    if (error_.ok()) error_ = s;
+    failed_ = true;
+  }
+
+  Result<BackfillProgress> progress_now() {
+    TANDEM_ASSIGN_OR_RETURN(BackfillState st, m_.control().backfill_state(schema_.name));
+    BackfillProgress p;
+    p.collection = schema_.name;
+    p.total_estimate = st.total_estimate;
+    p.counts = st.counts;
+    p.this_run = run_counts_.load();
+    p.elapsed_seconds = std::chrono::duration<double>(SteadyClock::now() - start_).count();
+    p.rows_per_second =
+        p.elapsed_seconds > 0 ? static_cast<double>(p.this_run.scanned) / p.elapsed_seconds : 0;
+    p.ranges = st.ranges;
+    p.ranges_done = st.ranges_done;
+    p.batch_size = batch_size_.load();
+    p.paused = st.paused;
+    return p;
+  }
+
+  // Waits while the backfill is paused (`tandem backfill --pause`), checking
+  // the control store at most every 500 ms.
+  Status wait_while_paused() {
+    auto now = SteadyClock::now();
+    if (now - last_pause_check_.load() < std::chrono::milliseconds(500)) return Status::Ok();
+    last_pause_check_ = now;
+    for (;;) {
+      TANDEM_ASSIGN_OR_RETURN(BackfillState st, m_.control().backfill_state(schema_.name));
+      if (!st.paused || stop_requested()) return Status::Ok();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+  // Runs op until it succeeds, fails for good, or a stop is requested;
+  // retryable failures (a database down, busy) wait with backoff.
+  template <typename Op>
+  auto with_retry(std::string_view what, Op op) -> decltype(op()) {
+    auto pause = std::chrono::milliseconds(100);
+    for (int attempt = 1;; ++attempt) {
+      auto r = op();
+      if (r.ok() || !r.status().is_retryable() || stop_requested()) return r;
+      spdlog::warn("backfill of '{}': {} failed (attempt {}): {}; retrying in {} ms", schema_.name, what,
+                   attempt, r.status().to_string(), pause.count());
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+    }
+  }
+
+  Status work(const std::string& owner) {
+    ControlStore& control = m_.control();
+    while (!stop_requested()) {
+      TANDEM_ASSIGN_OR_RETURN(std::optional<BackfillRange> range,
+                              control.claim_backfill_range(schema_.name, owner, o_.lease, owner_is_gone));
+      if (!range) return Status::Ok();
+      Status s = copy_range(*range, owner);
+      Status released = control.release_backfill_range(schema_.name, range->id, owner);
+      if (!s.ok()) return s;
+      if (!released.ok())
+        spdlog::warn("cannot release backfill range {}: {}", range->id, released.to_string());
+    }
+    return Status::Ok();
+  }
+
+  Status copy_range(const BackfillRange& range, const std::string& owner) {
+    Store& source = m_.store(Side::kOld);
+    ControlStore& control = m_.control();
+    std::optional<Key> end;
+    if (range.end) {
+      TANDEM_ASSIGN_OR_RETURN(end, Key::decode(*range.end));
+    }
+    KeyRange keys;
+    if (range.cursor) {
+      TANDEM_ASSIGN_OR_RETURN(Key cursor, Key::decode(*range.cursor));
+      keys = KeyRange::after(cursor, end);
+    } else {
+      if (range.begin) {
+        TANDEM_ASSIGN_OR_RETURN(keys.begin, Key::decode(*range.begin));
+      }
+      keys.end = end;
+    }
+    size_t batch = batch_size_.load();
+    while (!stop_requested()) {
+      TANDEM_RETURN_IF_ERROR(wait_while_paused());
+      limiter_.acquire(batch);
+      TANDEM_SYNC_POINT("backfill.before_read");
+      TANDEM_ASSIGN_OR_RETURN(ScanBatch read,
+                              with_retry(fmt::format("reading {} of old", keys.to_display()),
+                                         [&] { return source.scan_batch(schema_.name, keys, batch); }));
+      bool exhausted = read.rows() < batch;
+      TANDEM_SYNC_POINT("backfill.after_read");
+      BackfillCounts delta;
+      delta.scanned = static_cast<int64_t>(read.rows());
+      for (const BadRecord& bad : read.bad) {
+        TANDEM_RETURN_IF_ERROR(
+            quarantine(bad.key ? bad.key->encode() : "", bad.key_display, bad.field, bad.raw, bad.reason));
+        ++delta.quarantined;
+      }
+      auto started = SteadyClock::now();
+      TANDEM_RETURN_IF_ERROR(insert(read.records, delta));
+      auto took = SteadyClock::now() - started;
+      TANDEM_SYNC_POINT("backfill.after_insert");
+      std::optional<std::string> cursor;
+      if (read.last_key) cursor = read.last_key->encode();
+      TANDEM_RETURN_IF_ERROR(with_retry("checkpointing", [&] {
+                               Status s = control.checkpoint_backfill(schema_.name, range.id, owner, cursor,
+                                                                      delta, exhausted, o_.lease);
+                               return s.ok() ? Result<bool>(true) : Result<bool>(s);
+                             }).status());
+      run_counts_.add(delta);
+      TANDEM_SYNC_POINT("backfill.after_checkpoint");
+      if (exhausted) return Status::Ok();
+      keys = KeyRange::after(*read.last_key, end);
+      batch = adapt(batch, took);
+    }
+    return Status::Ok();
+  }
+
+  size_t adapt(size_t batch, SteadyClock::duration took) {
+    if (took < o_.target_batch_latency / 2) {
+      batch = std::min(o_.max_batch, batch + batch / 2 + 1);
+    } else if (took > o_.target_batch_latency) {
+      batch = std::max(o_.min_batch, batch * 2 / 3);
+    }
+    batch_size_ = batch;
+    return batch;
+  }
+
+  // Inserts what is absent. A batch refused for a bad record is retried one
+  // record at a time, so that only the bad record is quarantined.
+  Status insert(const std::vector<Record>& records, BackfillCounts& delta) {
+    if (records.empty()) return Status::Ok();
+    Store& target = m_.store(Side::kNew);
+    auto outcomes = with_retry("inserting into new", [&] {
+      return target.insert_if_absent(schema_.name, records, LockPolicy::kTryLockEach);
+    });
+    if (outcomes.ok()) {
+      count(*outcomes, delta);
+      return Status::Ok();
+    }
+    if (outcomes.status().code() != Code::kInvalidArgument) return outcomes.status();
+    for (const Record& r : records) {
+      std::span<const Record> one(&r, 1);
+      auto single = with_retry("inserting into new", [&] {
+        return target.insert_if_absent(schema_.name, one, LockPolicy::kTryLockEach);
+      });
+      if (single.ok()) {
+        count(*single, delta);
+      } else if (single.status().code() == Code::kInvalidArgument) {
+        TANDEM_RETURN_IF_ERROR(
+            quarantine(r.key.encode(), r.key.to_display(), "", r.to_display(), single.status().message()));
+        ++delta.quarantined;
+      } else {
+        return single.status();
+      }
+    }
+    return Status::Ok();
+  }
+
+  static void count(const std::vector<InsertOutcome>& outcomes, BackfillCounts& delta) {
+    for (InsertOutcome o : outcomes) {
+      switch (o) {
+        case InsertOutcome::kInserted:
+          ++delta.copied;
+          break;
+        case InsertOutcome::kAlreadyPresent:
+          ++delta.present;
+          break;
+        case InsertOutcome::kLocked:
+          ++delta.locked;
+          break;
+        case InsertOutcome::kTombstoned:
+          ++delta.tombstoned;
+          break;
+      }
+    }
+  }
+
+  Status quarantine(std::string key, std::string key_display, std::string field, std::string raw,
+                    std::string reason) {
+    spdlog::warn("backfill of '{}': record {} quarantined: {}", schema_.name, key_display, reason);
+    return m_.control().add_quarantine(QuarantineEntry{0,
+                                                       schema_.name,
+                                                       std::move(key),
+                                                       std::move(key_display),
+                                                       std::move(field),
+                                                       std::move(raw),
+                                                       std::move(reason),
+                                                       {}});
+  }
+
+  Migration& m_;
+  const CollectionSchema& schema_;
+  const BackfillOptions& o_;
+  RateLimiter limiter_;
+  SteadyClock::time_point start_{};
+  std::atomic<size_t> batch_size_{0};
+  std::atomic<SteadyClock::time_point> last_pause_check_{};
+  AtomicCounts run_counts_;
+  std::atomic<bool> failed_{false};
+  std::mutex error_mutex_;
+  Status error_;  // guarded by error_mutex_
+};
+
+}  // namespace
+
+Result<std::vector<MoveProblem>> check_backfill_allowed(Migration& migration, bool old_is_frozen) {
+  std::vector<MoveProblem> problems;
+  if (old_is_frozen) return problems;
+  ControlStore& control = migration.control();
+  const Plan& plan = migration.plan();
+  TANDEM_ASSIGN_OR_RETURN(StepState current, control.current_step());
+  const Step& step = plan.at(current.step_index);
+  if (!step.writes(Side::kNew)) {
+    problems.push_back(
+        {fmt::format("at step {} ({}) new does not receive every write, so records written during the copy "
+                     "would be missing in new",
+                     current.step_index + 1, step.name),
+         "move to a step where new is written (`tandem step next` to dual-write), or pass --old-is-frozen "
+         "if nothing writes old any more"});
+    return problems;
+  }
+  TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances, control.instances());
+  auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(migration.config().instance_timeout);
+  for (const InstanceHeartbeat& h : instances) {
+    if (now_micros() - h.heartbeat_at > timeout) continue;
+    if (h.applied_step_index < plan.size() && plan.at(h.applied_step_index).writes(Side::kNew)) continue;
+    problems.push_back(
+        {fmt::format("instance {} (host {}, pid {}) still routes by step {}, where new receives no "
+                     "writes",
+                     h.instance_id, h.host, h.pid, h.applied_step_index + 1),
+         "wait until every instance has applied the current step (`tandem status`)"});
+  }
+  return problems;
+}
+
+Result<BackfillSummary> run_backfill(Migration& migration, const BackfillOptions& options) {
+  if (options.workers == 0 || options.min_batch == 0 || options.min_batch > options.max_batch) {
+    return Status::InvalidArgument("backfill: workers must be at least 1 and 1 <= min batch <= max batch");
+  }
+  TANDEM_ASSIGN_OR_RETURN(std::vector<MoveProblem> problems,
+                          check_backfill_allowed(migration, options.old_is_frozen));
+  if (!problems.empty()) {
+    std::string list;
+    for (const MoveProblem& p : problems) list += fmt::format("\n  - {}\n    what to do: {}", p.what, p.fix);
+    return Status::FailedPrecondition("refused to start the backfill:" + list);
+  }
+  std::vector<const CollectionSchema*> schemas;
+  if (options.collections.empty()) {
+    for (const CollectionSchema& c : migration.config().collections) schemas.push_back(&c);
+  } else {
+    for (const std::string& name : options.collections) {
+      const CollectionSchema* c = migration.config().find_collection(name);
+      if (c == nullptr) return Status::InvalidArgument(fmt::format("no collection '{}' in the config", name));
+      schemas.push_back(c);
+    }
+  }
+  BackfillSummary summary;
+  summary.complete = true;
+  for (const CollectionSchema* schema : schemas) {
+    CollectionBackfill one(migration, *schema, options);
+    BackfillSummary::PerCollection out;
+    Status s = one.run(out, summary.stopped);
+    if (!s.ok()) return s.with_context(fmt::format("backfill of '{}'", schema->name));
+    summary.complete = summary.complete && out.state.complete;
+    summary.collections.push_back(std::move(out));
+    if (summary.stopped) break;
+  }
+  if (summary.stopped) summary.complete = false;
+  return summary;
+}
+
+}  // namespace tandem

@@ -1,0 +1,200 @@
+// `tandem backfill` and `tandem quarantine`.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include "cli/commands.h"
+#include "tandem/backfill.h"
+#include "tandem/config.h"
+#include "tandem/migration.h"
+
+namespace tandem::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int /*signal*/) { g_stop.store(true); }
+
+int report(const Status& s) {
+  fmt::print(stderr, "tandem: {}\n", s.to_string());
+  switch (s.code()) {
+    case Code::kConfig:
+      return kExitConfig;
+    case Code::kFailedPrecondition:
+      return kExitRefused;
+    case Code::kInvalidArgument:
+      return kExitUsage;
+    default:
+      return kExitError;
+  }
+}
+
+Result<std::unique_ptr<Migration>> open_operator(const GlobalOptions& global) {
+  TANDEM_ASSIGN_OR_RETURN(Config config, Config::load_file(global.config_path));
+  MigrationOptions options;
+  options.register_instance = false;
+  return Migration::open(config, options);
+}
+
+std::string eta(const BackfillProgress& p) {
+  int64_t left = p.total_estimate - p.counts.scanned;
+  if (p.rows_per_second <= 0 || left <= 0) return "-";
+  auto s = static_cast<int64_t>(static_cast<double>(left) / p.rows_per_second);
+  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+void print_progress(const BackfillProgress& p, bool terminal) {
+  double fraction =
+      p.total_estimate > 0
+          ? std::min(1.0, static_cast<double>(p.counts.scanned) / static_cast<double>(p.total_estimate))
+          : 1.0;
+  if (terminal) {
+    constexpr int kWidth = 30;
+    int filled = static_cast<int>(fraction * kWidth);
+    fmt::print(stderr, "\r{} [{}{}] {:5.1f}% {}/{} rows  {:.0f} rows/s  ETA {}  batch {}{}   ", p.collection,
+               std::string(static_cast<size_t>(filled), '#'),
+               std::string(static_cast<size_t>(kWidth - filled), '.'), fraction * 100, p.counts.scanned,
+               p.total_estimate, p.rows_per_second, eta(p), p.batch_size, p.paused ? "  PAUSED" : "");
+  } else {
+    spdlog::info(
+        "backfill progress: collection={} scanned={} total={} percent={:.1f} rows_per_s={:.0f} eta={} "
+        "copied={} present={} locked={} tombstoned={} quarantined={} ranges_done={}/{} paused={}",
+        p.collection, p.counts.scanned, p.total_estimate, fraction * 100, p.rows_per_second, eta(p),
+        p.counts.copied, p.counts.present, p.counts.locked, p.counts.tombstoned, p.counts.quarantined,
+        p.ranges_done, p.ranges, p.paused);
+  }
+}
+
+}  // namespace
+
+int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptions& o) {
+  auto m = open_operator(global);
+  if (!m.ok()) return report(m.status());
+  std::vector<std::string> names = o.collections;
+  if (names.empty()) {
+    for (const CollectionSchema& c : (*m)->config().collections) names.push_back(c.name);
+  }
+  if (o.pause || o.resume) {
+    for (const std::string& name : names) {
+      Status s = (*m)->control().set_backfill_paused(name, o.pause);
+      if (!s.ok()) return report(s);
+      fmt::print("backfill of '{}' {}\n", name,
+                 o.pause ? "paused (running workers stop after their current batch)" : "resumed");
+    }
+    return kExitOk;
+  }
+  if (o.restart) {
+    for (const std::string& name : names) {
+      Status s = (*m)->control().reset_backfill(name);
+      if (!s.ok()) return report(s);
+    }
+  }
+  BackfillOptions options;
+  options.collections = names;
+  options.workers = o.workers;
+  options.initial_batch = std::clamp(o.batch, o.min_batch, o.max_batch);
+  options.min_batch = o.min_batch;
+  options.max_batch = o.max_batch;
+  options.target_batch_latency = std::chrono::milliseconds(o.target_latency_ms);
+  options.max_rows_per_second = o.max_rows_per_second;
+  options.old_is_frozen = o.old_is_frozen;
+  options.stop = &g_stop;
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  options.progress_interval = terminal ? std::chrono::milliseconds(250) : std::chrono::milliseconds(5000);
+  options.on_progress = [terminal](const BackfillProgress& p) { print_progress(p, terminal); };
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  auto summary = run_backfill(**m, options);
+  if (terminal) fmt::print(stderr, "\n");
+  if (!summary.ok()) return report(summary.status());
+  for (const auto& c : summary->collections) {
+    const BackfillCounts& r = c.this_run;
+    const BackfillCounts& all = c.state.counts;
+    fmt::print("backfill of '{}': {}\n", c.collection,
+               c.state.complete
+                   ? "complete"
+                   : (summary->stopped ? "stopped (resume with `tandem backfill`)" : "incomplete"));
+    fmt::print(
+        "  this run: {} rows read in {:.2f}s ({:.0f} rows/s): {} copied, {} already present, {} locked, "
+        "{} tombstoned, {} quarantined\n",
+        r.scanned, c.seconds, c.rows_per_second, r.copied, r.present, r.locked, r.tombstoned, r.quarantined);
+    fmt::print(
+        "  all runs: {} rows read of {} in old at the start: {} copied, {} already present, {} locked, "
+        "{} tombstoned, {} quarantined; ranges done {}/{}\n",
+        all.scanned, c.state.total_estimate, all.copied, all.present, all.locked, all.tombstoned,
+        all.quarantined, c.state.ranges_done, c.state.ranges);
+    if (all.quarantined > 0) fmt::print("  see the quarantined records: tandem quarantine list\n");
+  }
+  if (summary->stopped) return kExitError;
+  return kExitOk;
+}
+
+int run_quarantine_command(const GlobalOptions& global, const std::string& action, const std::string& key,
+                           int64_t limit) {
+  auto m = open_operator(global);
+  if (!m.ok()) return report(m.status());
+  auto entries = (*m)->control().quarantine(static_cast<size_t>(limit));
+  if (!entries.ok()) return report(entries.status());
+  if (action == "list") {
+    fmt::print(
+        "{} quarantined record(s){}\n", entries->size(),
+        static_cast<int64_t>(entries->size()) == limit ? " (first shown; raise --limit for more)" : "");
+    for (const QuarantineEntry& e : *entries) {
+      fmt::print("  {:<12} {:<16} {:<10} {}\n", e.collection, e.key_display, e.field.empty() ? "-" : e.field,
+                 e.reason);
+    }
+    return kExitOk;
+  }
+  if (action == "show") {
+    bool found = false;
+    for (const QuarantineEntry& e : *entries) {
+      if (e.key_display != key) continue;
+      found = true;
+      fmt::print(
+          "collection: {}\nkey:        {}\nfield:      {}\nreason:     {}\nraw:        {}\nat:         "
+          "{}\n\n",
+          e.collection, e.key_display, e.field.empty() ? "-" : e.field, e.reason, e.raw, format_time(e.at));
+    }
+    if (!found) {
+      fmt::print(stderr,
+                 "tandem: no quarantined record with key {} (keys as `tandem quarantine list` shows them)\n",
+                 key);
+      return kExitUsage;
+    }
+    return kExitOk;
+  }
+  // retry: re-read each quarantined record from old and copy it if it now decodes.
+  int64_t fixed = 0, still_bad = 0;
+  for (const QuarantineEntry& e : *entries) {
+    const CollectionSchema* schema = (*m)->config().find_collection(e.collection);
+    auto k = Key::decode(e.key);
+    if (schema == nullptr || !k.ok() || e.key.empty()) {
+      ++still_bad;
+      continue;
+    }
+    auto batch = (*m)->store(Side::kOld).scan_batch(e.collection, KeyRange{*k, std::nullopt}, 1);
+    if (!batch.ok()) return report(batch.status());
+    if (batch->records.empty() || batch->records[0].key != *k) {
+      ++still_bad;
+      continue;
+    }
+    auto inserted =
+        (*m)->store(Side::kNew).insert_if_absent(e.collection, batch->records, LockPolicy::kTryLockEach);
+    if (!inserted.ok() || (*inserted)[0] == InsertOutcome::kLocked) {
+      ++still_bad;
+      continue;
+    }
+    Status s = (*m)->control().remove_quarantine(e.id);
+    if (!s.ok()) return report(s);
+    ++fixed;
+  }
+  fmt::print("retried {} quarantined record(s): {} copied or already present, {} still bad\n",
+             fixed + still_bad, fixed, still_bad);
+  return still_bad == 0 ? kExitOk : kExitError;
+}
+
+}  // namespace tandem::cli

@@ -1,0 +1,85 @@
+// `tandem verify [--repair] [--json]`.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "tandem/config.h"
+#include "tandem/verify.h"
+
+namespace tandem::cli {
+
+namespace {
+int report_error(const Status& s) {
+  fmt::print(stderr, "tandem: {}\n", s.to_string());
+  return s.code() == Code::kConfig ? kExitConfig : kExitError;
+}
+}  // namespace
+
+int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& o) {
+  auto config = Config::load_file(global.config_path);
+  if (!config.ok()) return report_error(config.status());
+  MigrationOptions mo;
+  mo.register_instance = false;
+  auto m = Migration::open(*config, mo);
+  if (!m.ok()) return report_error(m.status());
+  VerifyOptions options;
+  options.collections = o.collections;
+  options.repair = o.repair;
+  auto report = run_verify(**m, options);
+  if (!report.ok()) return report_error(report.status());
+  if (o.json) {
+    nlohmann::json out;
+    out["clean"] = report->clean();
+    out["collections"] = nlohmann::json::array();
+    for (const CollectionVerify& c : report->collections) {
+      nlohmann::json diffs = nlohmann::json::array();
+      for (const Difference& d : c.differences) {
+        diffs.push_back({{"key", d.key.to_display()},
+                         {"kind", std::string(difference_kind_name(d.kind))},
+                         {"source", d.source},
+                         {"copy", d.copy},
+                         {"repaired", d.repaired}});
+      }
+      out["collections"].push_back({{"collection", c.collection},
+                                    {"source_of_truth", std::string(side_name(c.source))},
+                                    {"records", c.records},
+                                    {"ranges_checked", c.ranges_checked},
+                                    {"ranges_mismatched", c.ranges_mismatched},
+                                    {"missing", c.missing},
+                                    {"extra", c.extra},
+                                    {"different", c.different},
+                                    {"resurrected", c.resurrected},
+                                    {"repaired", c.repaired},
+                                    {"remaining", c.remaining},
+                                    {"seconds", c.seconds},
+                                    {"differences", diffs}});
+    }
+    fmt::print("{}\n", out.dump(2));
+  } else {
+    for (const CollectionVerify& c : report->collections) {
+      double rate = c.seconds > 0 ? static_cast<double>(c.records) / c.seconds : 0;
+      fmt::print(
+          "verify of '{}' ({} is the source of truth): {} records in {:.2f}s ({:.0f} records/s), {} ranges "
+          "checked, {} mismatched\n",
+          c.collection, side_name(c.source), c.records, c.seconds, rate, c.ranges_checked,
+          c.ranges_mismatched);
+      fmt::print("  missing {}  extra {}  different {}  resurrected {}{}\n", c.missing, c.extra, c.different,
+                 c.resurrected, o.repair ? fmt::format("  repaired {}", c.repaired) : "");
+      if (!c.differences.empty()) {
+        fmt::print("  {:<12} {:<16} {:<9} {}\n", "kind", "key", "repaired", "source | copy");
+        for (const Difference& d : c.differences) {
+          fmt::print("  {:<12} {:<16} {:<9} {} | {}\n", difference_kind_name(d.kind), d.key.to_display(),
+                     d.repaired ? "yes" : "no", d.source, d.copy);
+        }
+      }
+      fmt::print("  {}\n", c.clean() ? "CLEAN"
+                                     : (o.repair ? "NOT CLEAN: some differences could not be repaired"
+                                                 : "NOT CLEAN: `tandem verify --repair` copies the source "
+                                                   "of truth over them"));
+    }
+  }
+  return report->clean() ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace tandem::cli

@@ -1,0 +1,271 @@
+#include "tandem/verify.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "router/migration_state.h"
+
+namespace tandem {
+
+std::string_view difference_kind_name(DifferenceKind kind) {
+  switch (kind) {
+    case DifferenceKind::kMissing:
+      return "missing";
+    case DifferenceKind::kExtra:
+      return "extra";
+    case DifferenceKind::kDifferent:
+      return "different";
+    case DifferenceKind::kResurrected:
+      return "resurrected";
+  }
+  return "unknown";
+}
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+class CollectionVerifier {
+ public:
+  CollectionVerifier(Migration& m, const CollectionSchema& schema, Side source, const VerifyOptions& o)
+      : m_(m),
+        schema_(schema),
+        source_side_(source),
+        o_(o),
+        source_(m.store(source)),
+        copy_(m.store(other_side(source))) {}
+
+  Result<CollectionVerify> run() {
+    auto started = SteadyClock::now();
+    out_.collection = schema_.name;
+    out_.source = source_side_;
+    TANDEM_ASSIGN_OR_RETURN(std::vector<Key> splits,
+                            source_.split_points(schema_.name, KeyRange::all(), o_.ranges));
+    std::optional<Key> begin;
+    for (Key& k : splits) {
+      TANDEM_RETURN_IF_ERROR(check(KeyRange{begin, k}));
+      TANDEM_RETURN_IF_ERROR(find_resurrected(KeyRange{begin, k}));
+      begin = std::move(k);
+    }
+    TANDEM_RETURN_IF_ERROR(check(KeyRange{begin, std::nullopt}));
+    TANDEM_RETURN_IF_ERROR(find_resurrected(KeyRange{begin, std::nullopt}));
+
+    // Differences seen once may be writes in flight: look again under the
+    // copy's record lock, a few times, and keep only what persists.
+    for (int attempt = 0; attempt < o_.rechecks && !candidates_.empty(); ++attempt) {
+      std::this_thread::sleep_for(o_.recheck_delay);
+      std::map<Key, Difference> still;
+      for (auto& [key, d] : candidates_) {
+        TANDEM_ASSIGN_OR_RETURN(std::optional<Difference> again, compare_key(key));
+        if (again) still.emplace(key, std::move(*again));
+      }
+      candidates_.swap(still);
+    }
+    for (auto& [key, d] : candidates_) {
+      switch (d.kind) {
+        case DifferenceKind::kMissing:
+          ++out_.missing;
+          break;
+        case DifferenceKind::kExtra:
+          ++out_.extra;
+          break;
+        case DifferenceKind::kDifferent:
+          ++out_.different;
+          break;
+        case DifferenceKind::kResurrected:
+          ++out_.resurrected;
+          break;
+      }
+    }
+    out_.remaining = static_cast<int64_t>(candidates_.size());
+    if (o_.repair) TANDEM_RETURN_IF_ERROR(repair());
+    for (auto& [key, d] : candidates_) {
+      if (out_.differences.size() >= o_.max_listed) break;
+      out_.differences.push_back(std::move(d));
+    }
+    out_.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+    return out_;
+  }
+
+ private:
+  Status check(const KeyRange& range) {
+    ++out_.ranges_checked;
+    TANDEM_ASSIGN_OR_RETURN(Digest a, source_.digest(schema_.name, range));
+    TANDEM_ASSIGN_OR_RETURN(Digest b, copy_.digest(schema_.name, range));
+    if (a == b) {
+      out_.records += static_cast<int64_t>(a.count);
+      return Status::Ok();
+    }
+    ++out_.ranges_mismatched;
+    if (std::max(a.count, b.count) > o_.leaf_records) {
+      Store& splitter = a.count >= b.count ? source_ : copy_;
+      TANDEM_ASSIGN_OR_RETURN(std::vector<Key> mid, splitter.split_points(schema_.name, range, 2));
+      if (!mid.empty() && (!range.begin || *range.begin < mid[0])) {
+        TANDEM_RETURN_IF_ERROR(check(KeyRange{range.begin, mid[0], range.begin_inclusive}));
+        return check(KeyRange{mid[0], range.end});
+      }
+    }
+    return diff_records(range, a.count);
+  }
+
+  // A row in the copy under a tombstone was written behind tandem's back
+  // (upsert clears a tombstone, remove deletes the row). Tombstones are few
+  // next to rows: read their keys, then look them up in the copy in batches.
+  Status find_resurrected(const KeyRange& range) {
+    KeyRange next = range;
+    for (;;) {
+      TANDEM_ASSIGN_OR_RETURN(std::vector<Key> dead, copy_.tombstones(schema_.name, next, 1000));
+      if (dead.empty()) return Status::Ok();
+      TANDEM_ASSIGN_OR_RETURN(std::vector<Lookup> found, copy_.get_many(schema_.name, dead));
+      for (Lookup& l : found) {
+        if (!l.present() || candidates_.contains(l.record.key)) continue;
+        TANDEM_ASSIGN_OR_RETURN(Lookup s, source_.get(schema_.name, l.record.key));
+        Key key = l.record.key;
+        candidates_[key] =
+            Difference{key, DifferenceKind::kResurrected, s.present() ? s.record.to_display() : "(absent)",
+                       l.record.to_display(), false};
+      }
+      if (dead.size() < 1000) return Status::Ok();
+      next = KeyRange::after(dead.back(), range.end);
+    }
+  }
+
+  // Reads both sides of a small range and compares record by record.
+  Status diff_records(const KeyRange& range, uint64_t source_count) {
+    out_.records += static_cast<int64_t>(source_count);
+    std::map<Key, Record> src, cpy;
+    TANDEM_RETURN_IF_ERROR(read_all(source_, range, src));
+    TANDEM_RETURN_IF_ERROR(read_all(copy_, range, cpy));
+    TANDEM_ASSIGN_OR_RETURN(std::vector<Key> dead_list, copy_.tombstones(schema_.name, range, SIZE_MAX));
+    std::set<Key> dead(dead_list.begin(), dead_list.end());
+    std::set<Key> keys;
+    for (const auto& [k, r] : src) keys.insert(k);
+    for (const auto& [k, r] : cpy) keys.insert(k);
+    for (const Key& k : keys) {
+      auto s = src.find(k);
+      auto c = cpy.find(k);
+      std::optional<DifferenceKind> kind;
+      if (s != src.end() && c == cpy.end()) {
+        kind = DifferenceKind::kMissing;
+      } else if (s == src.end() && c != cpy.end()) {
+        kind = dead.contains(k) ? DifferenceKind::kResurrected : DifferenceKind::kExtra;
+      } else if (s->second != c->second) {
+        kind = DifferenceKind::kDifferent;
+      } else if (dead.contains(k)) {
+        kind = DifferenceKind::kResurrected;  // equal rows, but the copy holds a tombstone for it
+      }
+      if (!kind) continue;
+      candidates_[k] = Difference{k, *kind, s == src.end() ? "(absent)" : s->second.to_display(),
+                                  c == cpy.end() ? "(absent)" : c->second.to_display(), false};
+    }
+    return Status::Ok();
+  }
+
+  Status read_all(Store& store, const KeyRange& range, std::map<Key, Record>& into) {
+    KeyRange next = range;
+    for (;;) {
+      // Rows that do not decode are the quarantine's business, not verify's.
+      TANDEM_ASSIGN_OR_RETURN(ScanBatch batch, store.scan_batch(schema_.name, next, 1000));
+      for (Record& r : batch.records) into.emplace(r.key, std::move(r));
+      if (batch.rows() < 1000 || !batch.last_key) return Status::Ok();
+      next = KeyRange::after(*batch.last_key, range.end);
+    }
+  }
+
+  // Compares one key on both sides, under the copy's record lock so that no
+  // copier is half-way through it.
+  Result<std::optional<Difference>> compare_key(const Key& key) {
+    TANDEM_ASSIGN_OR_RETURN(RecordLock lock, copy_.lock(schema_.name, key, m_.config().lock_timeout));
+    TANDEM_ASSIGN_OR_RETURN(Lookup s, source_.get(schema_.name, key));
+    TANDEM_ASSIGN_OR_RETURN(Lookup c, copy_.get(schema_.name, key));
+    TANDEM_ASSIGN_OR_RETURN(std::vector<Key> dead,
+                            copy_.tombstones(schema_.name, KeyRange{key, std::nullopt}, 1));
+    bool tombstone = !dead.empty() && dead[0] == key;
+    std::optional<DifferenceKind> kind;
+    if (s.present() && !c.present()) {
+      kind = DifferenceKind::kMissing;
+    } else if (!s.present() && c.present()) {
+      kind = tombstone ? DifferenceKind::kResurrected : DifferenceKind::kExtra;
+    } else if (s.present() && c.present() && s.record != c.record) {
+      kind = DifferenceKind::kDifferent;
+    } else if (s.present() && c.present() && tombstone) {
+      kind = DifferenceKind::kResurrected;
+    }
+    if (!kind) return std::optional<Difference>();
+    return std::optional<Difference>(Difference{key, *kind, s.present() ? s.record.to_display() : "(absent)",
+                                                c.present() ? c.record.to_display() : "(absent)", false});
+  }
+
+  Status repair() {
+    int64_t repaired = 0;
+    for (auto& [key, d] : candidates_) {
+      // The source's current version wins; a record absent there is removed
+      // from the copy, leaving (or keeping) its tombstone.
+      Status s = copy_current_record(source_, copy_, schema_, key, m_.config().lock_timeout);
+      if (!s.ok()) {
+        spdlog::warn("verify --repair of '{}' record {}: {}", schema_.name, key.to_display(), s.to_string());
+        continue;
+      }
+      TANDEM_ASSIGN_OR_RETURN(std::optional<Difference> again, compare_key(key));
+      if (!again) {
+        d.repaired = true;
+        ++repaired;
+      }
+    }
+    out_.repaired = repaired;
+    out_.remaining -= repaired;
+    return Status::Ok();
+  }
+
+  Migration& m_;
+  const CollectionSchema& schema_;
+  Side source_side_;
+  const VerifyOptions& o_;
+  Store& source_;
+  Store& copy_;
+  CollectionVerify out_;
+  std::map<Key, Difference> candidates_;
+};
+
+}  // namespace
+
+Result<VerifyReport> run_verify(Migration& migration, const VerifyOptions& options) {
+  TANDEM_ASSIGN_OR_RETURN(StepState current, migration.control().current_step());
+  const Step& step = migration.plan().at(current.step_index);
+  VerifyReport report;
+  std::vector<const CollectionSchema*> schemas;
+  if (options.collections.empty()) {
+    for (const CollectionSchema& c : migration.config().collections) schemas.push_back(&c);
+  } else {
+    for (const std::string& name : options.collections) {
+      const CollectionSchema* c = migration.config().find_collection(name);
+      if (c == nullptr) return Status::InvalidArgument(fmt::format("no collection '{}' in the config", name));
+      schemas.push_back(c);
+    }
+  }
+  for (const CollectionSchema* schema : schemas) {
+    CollectionVerifier v(migration, *schema, step.write_primary, options);
+    auto result = v.run();
+    if (!result.ok()) return result.status().with_context(fmt::format("verify of '{}'", schema->name));
+    VerifyRun run{0,
+                  schema->name,
+                  now_micros(),
+                  current.version,
+                  result->clean(),
+                  result->records,
+                  result->missing,
+                  result->extra,
+                  result->different,
+                  result->resurrected,
+                  result->seconds};
+    TANDEM_RETURN_IF_ERROR(migration.control().record_verify(run));
+    report.collections.push_back(std::move(*result));
+  }
+  return report;
+}
+
+}  // namespace tandem
