@@ -21,6 +21,9 @@ struct MoveContext {
   TimePoint now{};
   std::chrono::milliseconds instance_timeout{10000};
   std::map<Side, int64_t> pending_repairs;  // by target database
+  // Per collection: its backfill and latest verify (nullopt: none yet).
+  std::map<std::string, BackfillState> backfills;
+  std::map<std::string, std::optional<VerifyRun>> verifies;
 };
 
 // Every reason the move is refused, each with what to do; empty if allowed.

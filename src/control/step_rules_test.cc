@@ -16,6 +16,8 @@ class StepRules : public ::testing::Test {
     c.now = now_micros();
     c.instance_timeout = std::chrono::seconds(10);
     c.pending_repairs = repairs_;
+    c.backfills = backfills_;
+    c.verifies = verifies_;
     return check_step_move(c);
   }
   static std::string all(const std::vector<MoveProblem>& ps) {
@@ -26,7 +28,39 @@ class StepRules : public ::testing::Test {
   Plan plan_ = Plan::default_plan();
   std::vector<InstanceHeartbeat> instances_;
   std::map<Side, int64_t> repairs_;
+  std::map<std::string, BackfillState> backfills_;
+  std::map<std::string, std::optional<VerifyRun>> verifies_;
 };
+
+TEST_F(StepRules, ReadingNewNeedsACompleteBackfillAndACleanVerifyAfterIt) {
+  backfills_["users"] = BackfillState{};
+  EXPECT_NE(all(check(2, 3)).find("backfill of 'users' is not started"), std::string::npos) << all(check(2, 3));
+  BackfillState done;
+  done.planned = done.complete = true;
+  done.ranges = done.ranges_done = 4;
+  done.completed_at = now_micros() - std::chrono::seconds(10);
+  backfills_["users"] = done;
+  EXPECT_NE(all(check(2, 3)).find("has not been verified"), std::string::npos);
+  VerifyRun v;
+  v.at = done.completed_at - std::chrono::seconds(1);
+  v.clean = true;
+  verifies_["users"] = v;
+  EXPECT_NE(all(check(2, 3)).find("ran before its backfill completed"), std::string::npos);
+  v.at = now_micros();
+  v.clean = false;
+  v.missing = 3;
+  verifies_["users"] = v;
+  EXPECT_NE(all(check(2, 3)).find("found 3 missing"), std::string::npos);
+  EXPECT_NE(all(check(2, 3)).find("tandem verify --repair"), std::string::npos);
+  v.clean = true;
+  v.missing = 0;
+  verifies_["users"] = v;
+  EXPECT_TRUE(check(2, 3).empty()) << all(check(2, 3));
+  // Only the move into reading new needs it.
+  backfills_["users"] = BackfillState{};
+  EXPECT_TRUE(check(1, 2).empty());
+  EXPECT_TRUE(check(4, 3).empty());
+}
 
 TEST_F(StepRules, EveryForwardStepIsAllowedWhenNothingIsPending) {
   for (size_t i = 0; i + 1 < plan_.size(); ++i)

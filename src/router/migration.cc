@@ -191,6 +191,10 @@ Result<std::vector<MoveProblem>> Migration::check_move(size_t to_index) {
   c.now = now_micros();
   c.instance_timeout = state_->config.instance_timeout;
   TANDEM_ASSIGN_OR_RETURN(c.pending_repairs, state_->control->repair_counts());
+  for (const CollectionSchema& schema : state_->config.collections) {
+    TANDEM_ASSIGN_OR_RETURN(c.backfills[schema.name], state_->control->backfill_state(schema.name));
+    TANDEM_ASSIGN_OR_RETURN(c.verifies[schema.name], state_->control->latest_verify(schema.name));
+  }
   return check_step_move(c);
 }
 
