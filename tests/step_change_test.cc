@@ -11,41 +11,8 @@
 
 #include "test_support.h"
 
-extern char** environ;
-
 namespace tandem::testing {
 namespace {
-
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs the tandem CLI as a separate process; stdout and stderr to a file.
-CliResult run_cli(const TempDir& dir, std::vector<std::string> args) {
-  std::string out_path = dir.file("cli-output.txt");
-  std::vector<std::string> argv_s = {TANDEM_CLI_PATH};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = 0;
-  CliResult r;
-  if (posix_spawn(&pid, TANDEM_CLI_PATH, &actions, nullptr, argv.data(), environ) != 0) return r;
-  posix_spawn_file_actions_destroy(&actions);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(out_path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.out = ss.str();
-  return r;
-}
 
 TEST(StepChange, ChangeByAnotherProcessIsAppliedWithinTheInterval) {
   MigrationFixture f({}, std::chrono::milliseconds(200));

@@ -3,7 +3,14 @@
 #include <fmt/format.h>
 #include <stdlib.h>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <fstream>
+#include <sstream>
+
+extern char** environ;
 
 namespace tandem::testing {
 
@@ -125,7 +132,9 @@ std::unique_ptr<Store> create_old_database(const std::string& path, const Collec
 }
 
 MigrationFixture::MigrationFixture(const std::vector<Record>& old_records,
-                                   std::chrono::milliseconds refresh_interval, bool register_instance) {
+                                   std::chrono::milliseconds refresh_interval, bool register_instance,
+                                   const std::function<void(const std::string&)>& prepare_old) {
+  if (prepare_old) prepare_old(dir.file("old.db"));
   config.migration_name = "test";
   config.old_url = "sqlite:" + dir.file("old.db");
   config.new_url = "sqlite:" + dir.file("new.db");
@@ -190,6 +199,41 @@ columns = [
                      config.control_url, config.refresh_interval.count(), config.instance_timeout.count(),
                      config.old_url, config.new_url);
   return path;
+}
+
+pid_t spawn_cli(const TempDir& dir, const std::vector<std::string>& args, const std::string& name) {
+  std::string out_path = dir.file(name + ".log");
+  std::vector<std::string> argv_s = {TANDEM_CLI_PATH};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, TANDEM_CLI_PATH, &actions, nullptr, argv.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+int wait_cli(pid_t pid) {
+  int status = 0;
+  if (pid <= 0 || waitpid(pid, &status, 0) != pid) return -1000;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1000;
+}
+
+CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args) {
+  CliResult r;
+  r.exit_code = wait_cli(spawn_cli(dir, args, "cli-output"));
+  std::ifstream in(dir.file("cli-output.log"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.out = ss.str();
+  return r;
 }
 
 }  // namespace tandem::testing

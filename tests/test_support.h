@@ -6,11 +6,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <sys/types.h>
 #include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tandem/config.h"
 #include "tandem/control_store.h"
@@ -82,12 +84,26 @@ class FaultyStore : public StoreWrapper {
 std::unique_ptr<Store> create_old_database(const std::string& path, const CollectionSchema& schema,
                                            const std::vector<Record>& records);
 
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr
+};
+// Runs the tandem CLI as a separate process and waits for it.
+CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args);
+// Starts the tandem CLI as a separate process (output to dir/name.log); returns its pid.
+pid_t spawn_cli(const TempDir& dir, const std::vector<std::string>& args, const std::string& name);
+// Waits for pid; its exit code, or -signal if killed.
+int wait_cli(pid_t pid);
+
 // A migration over real SQLite files with decorated stores:
 //   Migration -> FaultyStore -> CountingStore -> SqliteStore, for old and new.
 struct MigrationFixture {
+  // prepare_old, if set, makes dir/old.db by hand (e.g. with malformed rows)
+  // before the fixture opens it.
   explicit MigrationFixture(const std::vector<Record>& old_records = {},
                             std::chrono::milliseconds refresh_interval = std::chrono::milliseconds(100),
-                            bool register_instance = true);
+                            bool register_instance = true,
+                            const std::function<void(const std::string&)>& prepare_old = nullptr);
   // Writes config to dir/tandem.toml (for the CLI) with the same files.
   std::string write_config_file() const;
   // Moves to step index (0-based) without checking preconditions, as a test

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/sync_point.h"
 #include "router/migration_state.h"
 
 namespace tandem {
@@ -110,11 +111,13 @@ Result<bool> Collection::transfer_into_write_primary(const Key& key, const Step&
   if (step.write_primary != Side::kNew || !step.reads(Side::kOld)) return false;
   Store& target = state_->store(Side::kNew);
   Store& source = state_->store(Side::kOld);
+  TANDEM_SYNC_POINT("transfer.before_lock");
   TANDEM_ASSIGN_OR_RETURN(RecordLock lock, target.lock(schema_.name, key, state_->config.lock_timeout));
   TANDEM_ASSIGN_OR_RETURN(Lookup there, target.get(schema_.name, key));
   if (there.present()) return true;      // someone transferred it meanwhile
   if (there.tombstoned()) return false;  // deleted through tandem: stays deleted
   TANDEM_ASSIGN_OR_RETURN(Lookup original, source.get(schema_.name, key));
+  TANDEM_SYNC_POINT("transfer.after_read_source");
   if (!original.present()) return false;
   std::vector<Record> one{std::move(original.record)};
   TANDEM_ASSIGN_OR_RETURN(auto outcomes,
