@@ -202,7 +202,7 @@ TEST(Backfill, KilledAtRandomMomentsAndResumedEqualsACleanRun) {
                                    "--max-batch",
                                    std::to_string(kBatch),
                                    "--max-rows-per-second",
-                                   "20000"};
+                                   "10000"};
   std::mt19937 rng(2026);
   int kills = 0;
   for (int i = 0; i < 3; ++i) {
