@@ -85,6 +85,24 @@ TEST(Backfill, CopiesEverythingInParallelAndResumesAfterAStop) {
             value_or_die(f.raw(Side::kOld).digest("users", KeyRange::all())));
 }
 
+TEST(Backfill, PausedWorkersKeepTheirPositionAndGoOnWhenResumed) {
+  MigrationFixture f(users(1, 500));
+  f.jump_to_step(1);
+  BackfillOptions o = small_batches(2);
+  // Plan the ranges, then pause before any worker starts.
+  std::atomic<bool> stop{true};
+  o.stop = &stop;
+  ASSERT_OK(run_backfill(*f.migration, o));
+  ASSERT_OK(f.control->set_backfill_paused("users", true));
+  stop = false;
+  std::thread runner([&] { EXPECT_TRUE(value_or_die(run_backfill(*f.migration, o)).complete); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(value_or_die(f.control->backfill_state("users")).counts.scanned, 0) << "copied while paused";
+  ASSERT_OK(f.control->set_backfill_paused("users", false));
+  runner.join();
+  EXPECT_EQ(value_or_die(f.control->backfill_state("users")).counts.copied, 500);
+}
+
 // Malformed rows in old (as a service's own table may hold them) are
 // quarantined with the field and reason; everything else is copied.
 TEST(Backfill, MalformedSourceRecordsAreQuarantinedAndCountsBalance) {

@@ -171,12 +171,12 @@ class CollectionBackfill {
     return p;
   }
 
-  // Waits while the backfill is paused (`tandem backfill --pause`), checking
-  // the control store at most every 500 ms.
-  Status wait_while_paused() {
+  // Waits while the backfill is paused (`tandem backfill --pause`). Each
+  // worker reads the flag at most every 500 ms (last_check is its own).
+  Status wait_while_paused(SteadyClock::time_point& last_check) {
     auto now = SteadyClock::now();
-    if (now - last_pause_check_.load() < std::chrono::milliseconds(500)) return Status::Ok();
-    last_pause_check_ = now;
+    if (now - last_check < std::chrono::milliseconds(500)) return Status::Ok();
+    last_check = now;
     for (;;) {
       TANDEM_ASSIGN_OR_RETURN(BackfillState st, m_.control().backfill_state(schema_.name));
       if (!st.paused || stop_requested()) return Status::Ok();
@@ -232,8 +232,9 @@ class CollectionBackfill {
       keys.end = end;
     }
     size_t batch = batch_size_.load();
+    SteadyClock::time_point last_pause_check{};
     while (!stop_requested()) {
-      TANDEM_RETURN_IF_ERROR(wait_while_paused());
+      TANDEM_RETURN_IF_ERROR(wait_while_paused(last_pause_check));
       limiter_.acquire(batch);
       TANDEM_SYNC_POINT("backfill.before_read");
       TANDEM_ASSIGN_OR_RETURN(ScanBatch read,
@@ -347,7 +348,6 @@ class CollectionBackfill {
   RateLimiter limiter_;
   SteadyClock::time_point start_{};
   std::atomic<size_t> batch_size_{0};
-  std::atomic<SteadyClock::time_point> last_pause_check_{};
   AtomicCounts run_counts_;
   std::atomic<bool> failed_{false};
   std::mutex error_mutex_;

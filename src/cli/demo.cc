@@ -20,8 +20,10 @@
 #include <unordered_map>
 
 #include "cli/commands.h"
+#include "tandem/backfill.h"
 #include "tandem/migration.h"
 #include "tandem/store.h"
+#include "tandem/verify.h"
 
 namespace tandem::cli {
 
@@ -95,6 +97,8 @@ struct Workload {
   Model* model = nullptr;
   int64_t key_space = 0;
   std::atomic<bool> stop{false};
+  std::atomic<bool> paused{false};
+  std::atomic<int> parked{0};
   std::atomic<int64_t> read_violations{0};
   std::atomic<int64_t> unexpected_errors{0};
   std::mutex latency_mutex;
@@ -110,6 +114,12 @@ struct Workload {
     std::mt19937_64 rng(seed);
     std::vector<Latencies> local(latency_by_step.size());
     while (!stop.load(std::memory_order_relaxed)) {
+      if (paused.load()) {
+        ++parked;
+        while (paused.load() && !stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        --parked;
+        continue;
+      }
       int64_t id = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(key_space));
       Key key{Value(id)};
       int dice = static_cast<int>(rng() % 100);
@@ -173,6 +183,14 @@ struct Workload {
     }
   }
 };
+
+// Parks every service thread between operations (for a check that needs the
+// databases quiet) and lets them go again.
+void pause_workload(Workload& w, int threads) {
+  w.paused = true;
+  while (w.parked.load() < threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+void resume_workload(Workload& w) { w.paused = false; }
 
 struct StoreCheck {
   int64_t records = 0;
@@ -291,91 +309,149 @@ int run_demo(const DemoOptions& options) {
   w.key_space = options.records + options.records / 10;  // some inserts of new keys
   w.latency_by_step.resize(m.plan().size());
 
-  // Without the background copy (next issue) new only holds what was written
-  // since dual-write: steps from read-new on would read an incomplete new.
-  const size_t last_step = 2;
   fmt::print(
-      "walking steps 1 to {} (old-only, dual-write, shadow-read) with {} service threads, {:.1f}s each;\n"
-      "steps 4-7 need the background copy (backfill), which comes next, so the demo stops at step 3.\n\n",
-      last_step + 1, options.threads, options.seconds_per_step);
+      "walking the 7 steps with {} service threads, {:.1f}s of workload at each step; the backfill runs at\n"
+      "step 2 and a verify before step 4 and at step 5, all while the service keeps going.\n\n",
+      options.threads, options.seconds_per_step);
   std::vector<std::thread> threads;
-  for (int t = 0; t < options.threads; ++t)
+  for (int t = 0; t < options.threads; ++t) {
     threads.emplace_back([&w, &options, t] { w.run(options.seed * 1000 + static_cast<uint64_t>(t)); });
-  auto pause = std::chrono::duration<double>(options.seconds_per_step);
-  int exit_code = kExitOk;
-  for (size_t step = 0;; ++step) {
-    std::this_thread::sleep_for(pause);
-    if (step == last_step) break;
-    auto moved = m.change_step(step + 1, "tandem demo", false);
-    if (!moved.ok()) {
-      fmt::print(stderr, "tandem demo: step move refused: {}\n", moved.status().to_string());
-      exit_code = kExitError;
-      break;
-    }
-    fmt::print("moved to step {} ({}: {})\n", step + 2, m.plan().at(step + 1).name,
-               m.plan().at(step + 1).roles_display());
   }
-  w.stop = true;
-  for (auto& t : threads) t.join();
+  auto stop_workload = [&] {
+    w.stop = true;
+    for (auto& t : threads) t.join();
+    threads.clear();
+  };
+  auto fail = [&](const std::string& what, const Status& s) {
+    stop_workload();
+    fmt::print(stderr, "tandem demo: {}: {}\n", what, s.to_string());
+    return kExitError;
+  };
+  auto pause = std::chrono::duration<double>(options.seconds_per_step);
+  auto move_to = [&](size_t index) -> Status {
+    auto moved = m.change_step(index, "tandem demo", false);
+    if (!moved.ok()) return moved.status();
+    fmt::print("step {} ({}: {})\n", index + 1, m.plan().at(index).name, m.plan().at(index).roles_display());
+    return Status::Ok();
+  };
+  auto verify = [&](const char* when) -> Result<CollectionVerify> {
+    auto report = run_verify(m, VerifyOptions{});
+    if (!report.ok()) return report.status();
+    const CollectionVerify& c = report->collections[0];
+    fmt::print("  verify {}: {} records in {:.2f}s ({:.0f}/s), {} is the source of truth: {}\n", when,
+               c.records, c.seconds, c.seconds > 0 ? static_cast<double>(c.records) / c.seconds : 0.0,
+               side_name(c.source),
+               c.clean() ? "clean"
+                         : fmt::format("{} missing, {} extra, {} different, {} resurrected", c.missing,
+                                       c.extra, c.different, c.resurrected));
+    return c;
+  };
+
+  fmt::print("step 1 (old-only: {})\n", m.plan().at(0).roles_display());
+  std::this_thread::sleep_for(pause);
+  if (Status s = move_to(1); !s.ok()) return fail("moving to step 2", s);
+  // Backfill while the service writes; new already receives every write.
+  BackfillOptions bo;
+  bo.workers = 2;
+  bo.progress_interval = std::chrono::milliseconds(1000);
+  bo.on_progress = [](const BackfillProgress& p) {
+    fmt::print("  backfill: {}/{} rows, {:.0f} rows/s\n", p.counts.scanned, p.total_estimate,
+               p.rows_per_second);
+  };
+  auto backfill = run_backfill(m, bo);
+  if (!backfill.ok()) return fail("backfill", backfill.status());
+  const auto& bf = backfill->collections[0];
+  fmt::print(
+      "  backfill done: {} rows in {:.2f}s ({:.0f} rows/s): {} copied, {} already present, {} locked, {} "
+      "tombstoned, {} quarantined\n",
+      bf.this_run.scanned, bf.seconds, bf.rows_per_second, bf.this_run.copied, bf.this_run.present,
+      bf.this_run.locked, bf.this_run.tombstoned, bf.this_run.quarantined);
+  std::this_thread::sleep_for(pause);
+  if (Status s = move_to(2); !s.ok()) return fail("moving to step 3", s);
+  std::this_thread::sleep_for(pause);
+  auto first_verify = verify("before step 4");
+  if (!first_verify.ok()) return fail("verify", first_verify.status());
+  if (Status s = move_to(3); !s.ok()) return fail("moving to step 4", s);
+  std::this_thread::sleep_for(pause);
+
+  // Old has been the write primary until now: it must hold exactly the
+  // service's own writes (tandem only read it).
+  pause_workload(w, options.threads);
+  auto old_check = check_store(m.store(Side::kOld), model);
+  resume_workload(w);
+  if (!old_check.ok()) return fail("checking old", old_check.status());
+
+  if (Status s = move_to(4); !s.ok()) return fail("moving to step 5", s);
+  std::this_thread::sleep_for(pause);
+  auto last_verify = verify("at step 5");
+  if (!last_verify.ok()) return fail("verify", last_verify.status());
+  for (size_t step : {size_t{5}, size_t{6}}) {
+    if (Status s = move_to(step); !s.ok()) return fail(fmt::format("moving to step {}", step + 1), s);
+    std::this_thread::sleep_for(pause);
+  }
+  stop_workload();
 
   auto drained = m.drain_repair_queue(1000000);
   auto repairs_left = m.control().repair_counts();
-  auto stats = m.stats();
-  fmt::print("\n{:>4} {:<13} {:>9} {:>8} {:>8} {:>6} {:>9} {:>10} {:>9} {:>9}\n", "step", "name", "ops",
-             "reads", "writes", "errors", "fallback", "shadow-mm", "p50 us", "p99 us");
-  int64_t total_errors = 0;
-  for (size_t i = 0; i <= last_step; ++i) {
-    const StepStats& s = stats[i];
-    total_errors += s.errors;
-    auto& lat = w.latency_by_step[i].micros;
-    fmt::print("{:>4} {:<13} {:>9} {:>8} {:>8} {:>6} {:>9} {:>10} {:>9.0f} {:>9.0f}\n", i + 1,
-               m.plan().at(i).name, s.reads + s.writes, s.reads, s.writes, s.errors, s.fallback_reads,
-               s.shadow_mismatches, percentile(lat, 0.5), percentile(lat, 0.99));
-  }
-  auto old_check = check_store(m.store(Side::kOld), model);
   auto new_check = check_store(m.store(Side::kNew), model);
-  if (!old_check.ok() || !new_check.ok() || !drained.ok() || !repairs_left.ok()) {
-    for (const Status* s :
-         {&old_check.status(), &new_check.status(), &drained.status(), &repairs_left.status()}) {
+  if (!new_check.ok() || !drained.ok() || !repairs_left.ok()) {
+    for (const Status* s : {&new_check.status(), &drained.status(), &repairs_left.status()}) {
       if (!s->ok()) fmt::print(stderr, "tandem demo: final check failed to run: {}\n", s->to_string());
     }
     return kExitError;
   }
+  auto stats = m.stats();
+  fmt::print("\n{:>4} {:<14} {:>9} {:>8} {:>8} {:>6} {:>9} {:>10} {:>9} {:>8} {:>8}\n", "step", "name", "ops",
+             "reads", "writes", "errors", "fallback", "shadow-mm", "transfers", "p50 us", "p99 us");
+  int64_t total_errors = 0;
+  for (size_t i = 0; i < m.plan().size(); ++i) {
+    const StepStats& st = stats[i];
+    total_errors += st.errors;
+    auto& lat = w.latency_by_step[i].micros;
+    fmt::print("{:>4} {:<14} {:>9} {:>8} {:>8} {:>6} {:>9} {:>10} {:>9} {:>8.0f} {:>8.0f}\n", i + 1,
+               m.plan().at(i).name, st.reads + st.writes, st.reads, st.writes, st.errors, st.fallback_reads,
+               st.shadow_mismatches, st.transfers, percentile(lat, 0.5), percentile(lat, 0.99));
+  }
   int64_t live = 0, deleted = 0;
   for (const auto& [id, r] : model.records) (r ? live : deleted) += 1;
   int64_t repairs = (*repairs_left)[Side::kOld] + (*repairs_left)[Side::kNew];
-  fmt::print("\nmodel: {} live records, {} deleted through tandem\n", live, deleted);
+  const StoreCheck& o = *old_check;
+  const StoreCheck& n = *new_check;
+  int64_t lost = n.missing + n.different;
+  int64_t zombies = n.zombies + o.zombies;
+  int64_t old_touched = o.different + o.unknown + o.missing + o.zombies;
+  fmt::print("\nrecords: {} in old at the start; at the end {} live, {} deleted through tandem\n",
+             options.records, live, deleted);
+  fmt::print("backfill: {:.0f} rows/s; verify: {} before step 4 ({:.2f}s), {} at step 5 ({:.2f}s)\n",
+             bf.rows_per_second, first_verify->clean() ? "clean" : "NOT clean", first_verify->seconds,
+             last_verify->clean() ? "clean" : "NOT clean", last_verify->seconds);
   fmt::print(
-      "old (write primary throughout): {} records, {} equal to the model, {} different, {} zombies, {} "
-      "unknown, {} missing\n",
-      old_check->records, old_check->equal, old_check->different, old_check->zombies, old_check->unknown,
-      old_check->missing);
+      "old at the end of step 4 (write primary until then): {} records, {} equal to the model, {} different, "
+      "{} zombies, {} unknown, {} missing\n",
+      o.records, o.equal, o.different, o.zombies, o.unknown, o.missing);
   fmt::print(
-      "new (write secondary since step 2): {} records, {} equal to the model, {} different, {} zombies, {} "
-      "unknown; {} not yet copied (the backfill's job)\n",
-      new_check->records, new_check->equal, new_check->different, new_check->zombies, new_check->unknown,
-      new_check->missing);
-  fmt::print(
-      "reads checked against the model: {} wrong; unexpected errors: {}; repair queue: {} repaired, {} "
-      "left\n",
-      w.read_violations.load(), w.unexpected_errors.load(), *drained, repairs);
-  bool ok = old_check->different == 0 && old_check->zombies == 0 && old_check->unknown == 0 &&
-            old_check->missing == 0 && new_check->different == 0 && new_check->zombies == 0 &&
-            new_check->unknown == 0 && w.read_violations == 0 && w.unexpected_errors == 0 &&
-            total_errors == 0 && repairs == 0;
+      "new at the end (step 7): {} records, {} equal to the model, {} different, {} zombies, {} unknown, {} "
+      "missing\n",
+      n.records, n.equal, n.different, n.zombies, n.unknown, n.missing);
+  fmt::print("reads checked against the model: {} wrong; unexpected errors: {}; repair queue: {} left\n",
+             w.read_violations.load(), w.unexpected_errors.load(), repairs);
+  fmt::print("lost writes {}, zombies {}, old touched by tandem during steps 1-4: {}\n", lost, zombies,
+             old_touched == 0 ? "no" : "YES");
+  bool ok = lost == 0 && zombies == 0 && old_touched == 0 && n.unknown == 0 && w.read_violations == 0 &&
+            w.unexpected_errors == 0 && total_errors == 0 && repairs == 0 && first_verify->clean() &&
+            last_verify->clean();
   if (!ok) {
-    std::string first = !w.first_violation.empty()          ? w.first_violation
-                        : !old_check->first_problem.empty() ? old_check->first_problem
-                                                            : new_check->first_problem;
-    fmt::print("CHECK FAILED: {}\n", first.empty() ? "errors during the run (see above)" : first);
+    std::string first = !w.first_violation.empty() ? w.first_violation
+                        : !o.first_problem.empty() ? o.first_problem
+                                                   : n.first_problem;
+    fmt::print("CHECK FAILED: {}\n", first.empty() ? "see the figures above" : first);
     return kExitCheckFailed;
   }
-  fmt::print("CHECK PASSED: lost writes 0, zombies 0, old holds exactly the service's writes\n");
   fmt::print(
-      "\nThe migration is left at step {}. Look around:\n  tandem --config {} status\n  tandem --config {} "
-      "plan\n",
-      last_step + 1, config_path, config_path);
-  return exit_code;
+      "CHECK PASSED: every acknowledged write is in new, nothing deleted came back, old was only read\n");
+  fmt::print("\nLook around:\n  tandem --config {} status\n  tandem --config {} plan\n", config_path,
+             config_path);
+  return kExitOk;
 }
 
 }  // namespace tandem::cli
