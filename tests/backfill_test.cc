@@ -85,6 +85,37 @@ TEST(Backfill, CopiesEverythingInParallelAndResumesAfterAStop) {
             value_or_die(f.raw(Side::kOld).digest("users", KeyRange::all())));
 }
 
+// Old opened as an account that can only read it: the backfill and verify
+// (and repair, which writes only new) work all the same.
+TEST(Backfill, AndVerifyWorkWithReadOnlyAccessToOld) {
+  MigrationFixture f(users(1, 300));
+  f.jump_to_step(1);
+  ASSERT_OK(f.users->remove(Key{Value(int64_t{7})}));  // the service's own write, before old goes read-only
+  f.migration.reset();
+  f.old_sqlite =
+      value_or_die(open_store("old", f.dir.file("old.db"),
+                              StoreOptions{.keep_tombstones = false, .configure = false, .read_only = true}));
+  ASSERT_OK(f.old_sqlite->ensure_collection(users_schema(), false));
+  f.old_counting = std::make_unique<CountingStore>(f.old_sqlite.get());
+  f.old_faulty = std::make_unique<FaultyStore>(f.old_counting.get());
+  f.reopen_migration();
+  f.jump_to_step(1);
+  // The option bites: a write to old is refused.
+  Status refused = f.raw(Side::kOld).upsert("users", user(1, "x"));
+  EXPECT_EQ(refused.code(), Code::kFailedPrecondition) << refused.to_string();
+  EXPECT_NE(refused.message().find("read-only"), std::string::npos) << refused.message();
+
+  auto summary = value_or_die(run_backfill(*f.migration, small_batches(2)));
+  EXPECT_TRUE(summary.complete);
+  EXPECT_EQ(summary.collections[0].state.counts.copied,
+            298);  // 299 live; the tombstoned one was never in new
+  ASSERT_OK(f.raw(Side::kNew).patch("users", Key{Value(int64_t{3})}, {{"name", Value("drift")}}));
+  VerifyOptions repair;
+  repair.repair = true;
+  EXPECT_TRUE(value_or_die(run_verify(*f.migration, repair)).clean());
+  EXPECT_EQ(f.old_counting->writes, 0) << "the backfill, verify and repair wrote to old";
+}
+
 TEST(Backfill, PausedWorkersKeepTheirPositionAndGoOnWhenResumed) {
   MigrationFixture f(users(1, 500));
   f.jump_to_step(1);

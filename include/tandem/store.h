@@ -188,6 +188,9 @@ struct StoreOptions {
   // May tandem configure the database (e.g. SQLite's journal mode) and create
   // its side tables? Off for old, which tandem must leave as it found it.
   bool configure = true;
+  // Refuse every write (SQLite: PRAGMA query_only), as an account that can
+  // only read would. The backfill and verify need nothing more of old.
+  bool read_only = false;
 };
 
 // Opens a store from a URL ("sqlite:PATH" or a plain file path for SQLite).

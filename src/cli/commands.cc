@@ -119,16 +119,23 @@ int run_status(const GlobalOptions& global, bool json) {
       if (!bf.ok()) return report(bf.status());
       if (!v.ok()) return report(v.status());
       nlohmann::json entry;
-      entry["backfill"] = {{"planned", bf->planned},       {"complete", bf->complete},
-                           {"paused", bf->paused},         {"total_estimate", bf->total_estimate},
-                           {"scanned", bf->counts.scanned}, {"copied", bf->counts.copied},
-                           {"present", bf->counts.present}, {"locked", bf->counts.locked},
-                           {"tombstoned", bf->counts.tombstoned}, {"quarantined", bf->counts.quarantined},
-                           {"ranges", bf->ranges},         {"ranges_done", bf->ranges_done}};
+      entry["backfill"] = {{"planned", bf->planned},
+                           {"complete", bf->complete},
+                           {"paused", bf->paused},
+                           {"total_estimate", bf->total_estimate},
+                           {"scanned", bf->counts.scanned},
+                           {"copied", bf->counts.copied},
+                           {"present", bf->counts.present},
+                           {"locked", bf->counts.locked},
+                           {"tombstoned", bf->counts.tombstoned},
+                           {"quarantined", bf->counts.quarantined},
+                           {"ranges", bf->ranges},
+                           {"ranges_done", bf->ranges_done}};
       if (*v) {
-        entry["verify"] = {{"at", format_time((*v)->at)}, {"clean", (*v)->clean},     {"records", (*v)->records},
-                           {"missing", (*v)->missing},   {"extra", (*v)->extra},     {"different", (*v)->different},
-                           {"resurrected", (*v)->resurrected}};
+        entry["verify"] = {
+            {"at", format_time((*v)->at)},     {"clean", (*v)->clean}, {"records", (*v)->records},
+            {"missing", (*v)->missing},        {"extra", (*v)->extra}, {"different", (*v)->different},
+            {"resurrected", (*v)->resurrected}};
       }
       out["collections"][c.name] = entry;
     }
@@ -153,17 +160,19 @@ int run_status(const GlobalOptions& global, bool json) {
     if (!v.ok()) return report(v.status());
     std::string backfill = "not started";
     if (bf->planned) {
-      backfill = fmt::format("{} {}/{} rows read ({} copied, {} present, {} locked, {} tombstoned, {} quarantined)",
-                             bf->complete ? "complete:" : (bf->paused ? "PAUSED:" : "in progress:"),
-                             bf->counts.scanned, bf->total_estimate, bf->counts.copied, bf->counts.present,
-                             bf->counts.locked, bf->counts.tombstoned, bf->counts.quarantined);
+      backfill =
+          fmt::format("{} {}/{} rows read ({} copied, {} present, {} locked, {} tombstoned, {} quarantined)",
+                      bf->complete ? "complete:" : (bf->paused ? "PAUSED:" : "in progress:"),
+                      bf->counts.scanned, bf->total_estimate, bf->counts.copied, bf->counts.present,
+                      bf->counts.locked, bf->counts.tombstoned, bf->counts.quarantined);
     }
     std::string verify = "never run";
     if (*v) {
-      verify = (*v)->clean ? fmt::format("clean, {} records, at {}", (*v)->records, format_time((*v)->at))
-                           : fmt::format("NOT clean at {}: {} missing, {} extra, {} different, {} resurrected",
-                                         format_time((*v)->at), (*v)->missing, (*v)->extra, (*v)->different,
-                                         (*v)->resurrected);
+      verify = (*v)->clean
+                   ? fmt::format("clean, {} records, at {}", (*v)->records, format_time((*v)->at))
+                   : fmt::format("NOT clean at {}: {} missing, {} extra, {} different, {} resurrected",
+                                 format_time((*v)->at), (*v)->missing, (*v)->extra, (*v)->different,
+                                 (*v)->resurrected);
     }
     fmt::print("collection '{}': backfill {}; verify {}\n", c.name, backfill, verify);
   }

@@ -71,12 +71,12 @@ std::vector<MoveProblem> check_step_move(const MoveContext& c) {
   if (to > from && s_to.read_primary == Side::kNew && s_from.read_primary != Side::kNew) {
     for (const auto& [collection, backfill] : c.backfills) {
       if (!backfill.planned || !backfill.complete) {
-        problems.push_back(
-            {fmt::format("step {} reads new first, but the backfill of '{}' is {}", step_label(plan, to), collection,
-                         backfill.planned ? fmt::format("not complete ({} of {} ranges done)", backfill.ranges_done,
-                                                        backfill.ranges)
-                                          : "not started"),
-             "run `tandem backfill` until it reports complete"});
+        problems.push_back({fmt::format("step {} reads new first, but the backfill of '{}' is {}",
+                                        step_label(plan, to), collection,
+                                        backfill.planned ? fmt::format("not complete ({} of {} ranges done)",
+                                                                       backfill.ranges_done, backfill.ranges)
+                                                         : "not started"),
+                            "run `tandem backfill` until it reports complete"});
         continue;
       }
       auto v = c.verifies.find(collection);
@@ -85,13 +85,15 @@ std::vector<MoveProblem> check_step_move(const MoveContext& c) {
                                         step_label(plan, to), collection),
                             "run `tandem verify` (and `tandem verify --repair` if it finds differences)"});
       } else if (v->second->at < backfill.completed_at) {
-        problems.push_back({fmt::format("the latest verify of '{}' ran before its backfill completed", collection),
-                            "run `tandem verify` again"});
+        problems.push_back(
+            {fmt::format("the latest verify of '{}' ran before its backfill completed", collection),
+             "run `tandem verify` again"});
       } else if (!v->second->clean) {
         problems.push_back(
-            {fmt::format("the latest verify of '{}' ({}) found {} missing, {} extra, {} different, {} resurrected",
-                         collection, format_time(v->second->at), v->second->missing, v->second->extra,
-                         v->second->different, v->second->resurrected),
+            {fmt::format(
+                 "the latest verify of '{}' ({}) found {} missing, {} extra, {} different, {} resurrected",
+                 collection, format_time(v->second->at), v->second->missing, v->second->extra,
+                 v->second->different, v->second->resurrected),
              "run `tandem verify --repair`, then `tandem verify`"});
       }
     }

@@ -34,7 +34,8 @@ class StepRules : public ::testing::Test {
 
 TEST_F(StepRules, ReadingNewNeedsACompleteBackfillAndACleanVerifyAfterIt) {
   backfills_["users"] = BackfillState{};
-  EXPECT_NE(all(check(2, 3)).find("backfill of 'users' is not started"), std::string::npos) << all(check(2, 3));
+  EXPECT_NE(all(check(2, 3)).find("backfill of 'users' is not started"), std::string::npos)
+      << all(check(2, 3));
   BackfillState done;
   done.planned = done.complete = true;
   done.ranges = done.ranges_done = 4;

@@ -29,7 +29,7 @@ Status error_status(sqlite3* db, int rc, std::string_view what) {
 }
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bool create, bool configure,
-                                                     int busy_timeout_ms) {
+                                                     int busy_timeout_ms, bool read_only) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
@@ -44,6 +44,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bo
   std::unique_ptr<Connection> conn(new Connection(db, path));
   sqlite3_busy_timeout(db, busy_timeout_ms);
   sqlite3_extended_result_codes(db, 1);
+  if (read_only) TANDEM_RETURN_IF_ERROR(conn->exec("PRAGMA query_only=1"));
   if (configure) {
     TANDEM_RETURN_IF_ERROR(conn->exec("PRAGMA journal_mode=WAL"));
     TANDEM_RETURN_IF_ERROR(conn->exec("PRAGMA synchronous=NORMAL"));
@@ -119,12 +120,13 @@ Result<Pool::Lease> Pool::acquire() {
       return Lease(this, std::move(conn));
     }
   }
-  TANDEM_ASSIGN_OR_RETURN(auto conn, Connection::open(path_, /*create=*/false, configure_));
+  TANDEM_ASSIGN_OR_RETURN(auto conn,
+                          Connection::open(path_, /*create=*/false, configure_, 30000, read_only_));
   return Lease(this, std::move(conn));
 }
 
 Status Pool::prime(bool create) {
-  TANDEM_ASSIGN_OR_RETURN(auto conn, Connection::open(path_, create, configure_));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, Connection::open(path_, create, configure_, 30000, read_only_));
   std::lock_guard lock(mutex_);
   idle_.push_back(std::move(conn));
   return Status::Ok();

@@ -26,9 +26,9 @@ class Connection {
  public:
   // Opens (creating if allowed) the database at path with a busy timeout;
   // with configure, switches it to WAL mode. The path is named in errors
-  // (local files hold no secrets).
+  // (local files hold no secrets). With read_only, every write is refused.
   static Result<std::unique_ptr<Connection>> open(const std::string& path, bool create, bool configure,
-                                                  int busy_timeout_ms = 30000);
+                                                  int busy_timeout_ms = 30000, bool read_only = false);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -99,7 +99,8 @@ class Pool {
     std::unique_ptr<Connection> conn_;
   };
 
-  Pool(std::string path, bool configure) : path_(std::move(path)), configure_(configure) {}
+  Pool(std::string path, bool configure, bool read_only = false)
+      : path_(std::move(path)), configure_(configure), read_only_(read_only) {}
   Result<Lease> acquire();
   // The first connection, created here; fails if the file cannot be opened.
   Status prime(bool create);
@@ -108,6 +109,7 @@ class Pool {
  private:
   std::string path_;
   bool configure_;
+  bool read_only_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
 };

@@ -273,7 +273,7 @@ struct SqliteStore::Table {
 SqliteStore::SqliteStore(std::string name, std::string path, std::shared_ptr<RecordLockFile> locks,
                          StoreOptions options)
     : name_(std::move(name)),
-      pool_(std::move(path), options.configure),
+      pool_(std::move(path), options.configure, options.read_only),
       locks_(std::move(locks)),
       options_(options) {}
 
@@ -281,7 +281,7 @@ SqliteStore::~SqliteStore() = default;
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(std::string name, const std::string& path,
                                                        StoreOptions options) {
-  if (options.keep_tombstones && !options.configure) {
+  if (options.keep_tombstones && (!options.configure || options.read_only)) {
     return Status::InvalidArgument("a store that keeps tombstones must be allowed to create their table");
   }
   auto locks = RecordLockFile::create(path + ".tandem-locks");
