@@ -328,11 +328,28 @@ int run_demo(const DemoOptions& options) {
     return kExitError;
   };
   auto pause = std::chrono::duration<double>(options.seconds_per_step);
+  // As an operator would: wait until every live instance has acknowledged
+  // the current step (its operations of the previous step have returned).
+  auto wait_acknowledged = [&]() -> Status {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      TANDEM_ASSIGN_OR_RETURN(StepState current, m.control().current_step());
+      TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances, m.control().instances());
+      bool all = true;
+      for (const InstanceHeartbeat& h : instances) all = all && h.applied_version == current.version;
+      if (all) return Status::Ok();
+      if (std::chrono::steady_clock::now() > deadline) {
+        return Status::Timeout("the service instance did not acknowledge the step within 30 s");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
   auto move_to = [&](size_t index) -> Status {
+    TANDEM_RETURN_IF_ERROR(wait_acknowledged());
     auto moved = m.change_step(index, "tandem demo", false);
     if (!moved.ok()) return moved.status();
     fmt::print("step {} ({}: {})\n", index + 1, m.plan().at(index).name, m.plan().at(index).roles_display());
-    return Status::Ok();
+    return wait_acknowledged();
   };
   auto verify = [&](const char* when) -> Result<CollectionVerify> {
     auto report = run_verify(m, VerifyOptions{});
