@@ -12,6 +12,10 @@
 namespace tandem::testing {
 namespace {
 
+// Which test thread this is, set by the thread itself before it can reach a
+// sync point (a std::thread::id stored by the spawner would race with it).
+thread_local bool t_is_a = false;
+
 struct ClearSyncPoints {
   ~ClearSyncPoints() { SyncPoints::clear_all(); }
 };
@@ -78,19 +82,20 @@ TEST(BackfillRace, TwoLivePatchesOnTheSameMissingRecord) {
   f.jump_to_step(4);  // write-new: WP new, old still written and read as fallback
   std::promise<void> a_inside, b_arrived;
   std::shared_future<void> b_arrived_f = b_arrived.get_future().share();
-  std::thread::id a_id;
   std::atomic<bool> a_seen{false}, b_seen{false};
   SyncPoints::set("transfer.after_read_source", [&] {
-    if (std::this_thread::get_id() == a_id && !a_seen.exchange(true)) {
+    if (t_is_a && !a_seen.exchange(true)) {
       a_inside.set_value();
       b_arrived_f.wait();  // hold the lock until B is at the lock
     }
   });
   SyncPoints::set("transfer.before_lock", [&] {
-    if (std::this_thread::get_id() != a_id && !b_seen.exchange(true)) b_arrived.set_value();
+    if (!t_is_a && !b_seen.exchange(true)) b_arrived.set_value();
   });
-  std::thread a([&] { EXPECT_OK(f.users->patch(Key{Value(int64_t{2})}, {{"name", Value("from A")}})); });
-  a_id = a.get_id();
+  std::thread a([&] {
+    t_is_a = true;
+    EXPECT_OK(f.users->patch(Key{Value(int64_t{2})}, {{"name", Value("from A")}}));
+  });
   a_inside.get_future().wait();
   std::thread b([&] { EXPECT_OK(f.users->patch(Key{Value(int64_t{2})}, {{"age", Value(int64_t{77})}})); });
   a.join();

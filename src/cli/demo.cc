@@ -85,10 +85,31 @@ double percentile(std::vector<uint32_t>& v, double p) {
   return v[k];
 }
 
-struct Model {
-  // key -> record, or nullopt once deleted through tandem.
-  std::unordered_map<int64_t, std::optional<Record>> records;
-  std::array<std::mutex, kStripes> stripes;
+// Per key: never written, a record, or deleted through tandem. One slot per
+// key of the key space, allocated before the service threads start, so that
+// the stripe locks guard disjoint slots (a shared hash map would not be safe:
+// an insert can rehash or relink what another stripe reads).
+class Model {
+ public:
+  explicit Model(int64_t key_space) : slots_(static_cast<size_t>(key_space) + 1) {}
+  // nullptr: never written; else the record, or nullopt once deleted.
+  const std::optional<Record>* find(int64_t id) const {
+    if (id < 0 || static_cast<size_t>(id) >= slots_.size() || !slots_[static_cast<size_t>(id)])
+      return nullptr;
+    return &*slots_[static_cast<size_t>(id)];
+  }
+  void set(int64_t id, std::optional<Record> value) { slots_[static_cast<size_t>(id)] = std::move(value); }
+  template <typename F>
+  void for_each(F f) const {
+    for (size_t id = 0; id < slots_.size(); ++id) {
+      if (slots_[id]) f(static_cast<int64_t>(id), *slots_[id]);
+    }
+  }
+  std::mutex& stripe(int64_t id) { return stripes_[static_cast<size_t>(id) % kStripes]; }
+
+ private:
+  std::vector<std::optional<std::optional<Record>>> slots_;
+  std::array<std::mutex, kStripes> stripes_;
 };
 
 struct Workload {
@@ -124,9 +145,8 @@ struct Workload {
       Key key{Value(id)};
       int dice = static_cast<int>(rng() % 100);
       size_t step = migration->applied_step().step_index;
-      std::lock_guard stripe(model->stripes[static_cast<size_t>(id) % kStripes]);
-      auto it = model->records.find(id);
-      const std::optional<Record>* expected = it == model->records.end() ? nullptr : &it->second;
+      std::lock_guard stripe(model->stripe(id));
+      const std::optional<Record>* expected = model->find(id);
       bool exists = expected != nullptr && expected->has_value();
       auto start = std::chrono::steady_clock::now();
       if (dice < 60) {
@@ -147,7 +167,7 @@ struct Workload {
         if (s.ok() && exists) {
           Record r = **expected;
           for (auto& [k, v] : fields) r.fields[k] = v;
-          model->records[id] = std::move(r);
+          model->set(id, std::move(r));
         } else if (!(s.code() == Code::kNotFound && !exists)) {
           unexpected_errors.fetch_add(1);
           note_violation(
@@ -157,7 +177,7 @@ struct Workload {
         Record r = make_user(id, rng);
         Status s = users->put(r);
         if (s.ok()) {
-          model->records[id] = std::move(r);
+          model->set(id, std::move(r));
         } else {
           unexpected_errors.fetch_add(1);
           note_violation(fmt::format("put of {}: {}", id, s.to_string()));
@@ -165,7 +185,7 @@ struct Workload {
       } else {
         Status s = users->remove(key);
         if (s.ok()) {
-          model->records[id] = std::nullopt;
+          model->set(id, std::nullopt);
         } else {
           unexpected_errors.fetch_add(1);
           note_violation(fmt::format("remove of {}: {}", id, s.to_string()));
@@ -213,29 +233,29 @@ Result<StoreCheck> check_store(Store& store, const Model& model) {
       ++c.records;
       int64_t id = r.key[0].as<int64_t>();
       seen[id] = true;
-      auto it = model.records.find(id);
+      const std::optional<Record>* expected = model.find(id);
       auto note = [&](std::string what) {
         if (c.first_problem.empty()) c.first_problem = std::move(what);
       };
-      if (it == model.records.end()) {
+      if (expected == nullptr) {
         ++c.unknown;
         note(fmt::format("{} holds {}, which the service never wrote", store.name(), r.to_display()));
-      } else if (!it->second) {
+      } else if (!*expected) {
         ++c.zombies;
         note(fmt::format("{} holds {}, which the service deleted", store.name(), r.to_display()));
-      } else if (*it->second != r) {
+      } else if (**expected != r) {
         ++c.different;
         note(fmt::format("{} holds {} but the model holds {}", store.name(), r.to_display(),
-                         it->second->to_display()));
+                         (*expected)->to_display()));
       } else {
         ++c.equal;
       }
     }
     range.begin = Key{Value(batch.back().key[0].as<int64_t>() + 1)};
   }
-  for (const auto& [id, rec] : model.records) {
+  model.for_each([&](int64_t id, const std::optional<Record>& rec) {
     if (rec && !seen.contains(id)) ++c.missing;
-  }
+  });
   return c;
 }
 
@@ -274,7 +294,7 @@ int run_demo(const DemoOptions& options) {
   fmt::print("tandem demo in {}\n", dir);
 
   // The service's existing database: old, with its users table.
-  Model model;
+  Model model(options.records + options.records / 10);
   auto seed_start = std::chrono::steady_clock::now();
   {
     auto old_store = open_store("old", config->old_url);
@@ -290,7 +310,10 @@ int run_demo(const DemoOptions& options) {
         auto done = (*old_store)->insert_if_absent("users", batch, LockPolicy::kNone);
         if (!done.ok())
           return fmt::print(stderr, "tandem demo: seeding old: {}\n", done.status().to_string()), kExitError;
-        for (Record& r : batch) model.records.emplace(r.key[0].as<int64_t>(), std::move(r));
+        for (Record& r : batch) {
+          int64_t id = r.key[0].as<int64_t>();  // before r is moved from
+          model.set(id, std::move(r));
+        }
         batch.clear();
       }
     }
@@ -430,7 +453,7 @@ int run_demo(const DemoOptions& options) {
                st.shadow_mismatches, st.transfers, percentile(lat, 0.5), percentile(lat, 0.99));
   }
   int64_t live = 0, deleted = 0;
-  for (const auto& [id, r] : model.records) (r ? live : deleted) += 1;
+  model.for_each([&](int64_t, const std::optional<Record>& r) { (r ? live : deleted) += 1; });
   int64_t repairs = (*repairs_left)[Side::kOld] + (*repairs_left)[Side::kNew];
   const StoreCheck& o = *old_check;
   const StoreCheck& n = *new_check;
