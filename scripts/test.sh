@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Debian 12, as root), checks formatting, builds
-# with AddressSanitizer and UndefinedBehaviorSanitizer and runs every test
-# through CTest. The stores of this stage are SQLite files made by the tests;
-# server-backed stores (PostgreSQL, MariaDB) start their servers here too.
+# Installs what the tests need (Debian 12, as root, database servers
+# included), checks formatting, starts PostgreSQL on loopback on its own port
+# with a fresh data directory (stopped on exit, also on failure), builds with
+# AddressSanitizer and UndefinedBehaviorSanitizer and runs every test through
+# CTest, then clang-tidy.
 # TANDEM_SANITIZE=thread scripts/test.sh builds with ThreadSanitizer instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,10 @@ build="build-${sanitize//,/-}"
 echo "== build ($build, -fsanitize=$sanitize)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_SANITIZE="$sanitize" >/dev/null
 cmake --build "$build" -j2
+
+echo "== database servers"
+source scripts/servers.sh
+start_servers
 
 echo "== tests"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"

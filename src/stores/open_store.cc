@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "stores/postgres/postgres_store.h"
 #include "stores/sqlite/sqlite_connection.h"
 #include "stores/sqlite/sqlite_store.h"
 #include "tandem/store.h"
@@ -13,9 +14,15 @@ Result<std::unique_ptr<Store>> open_store(std::string_view name, std::string_vie
     if (!store.ok()) return store.status();
     return std::unique_ptr<Store>(std::move(*store));
   }
+  if (scheme == "postgres" || scheme == "postgresql") {
+    auto store = pg::PostgresStore::open(std::string(name), url, options);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<Store>(std::move(*store));
+  }
   return Status::Config(
-      fmt::format("{} database: unsupported URL scheme '{}' in '{}' (this build supports sqlite:PATH)", name,
-                  scheme, redact_url(url)));
+      fmt::format("{} database: unsupported URL scheme '{}' in '{}' (supported: sqlite:PATH, "
+                  "postgres://USER@HOST:PORT/DB)",
+                  name, scheme, redact_url(url)));
 }
 
 }  // namespace tandem

@@ -1,0 +1,213 @@
+#include "stores/postgres/pg_connection.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "tandem/store.h"
+
+namespace tandem::pg {
+
+Result<ConnectionSpec> ConnectionSpec::parse(std::string_view url) {
+  ConnectionSpec spec;
+  spec.display = redact_url(url);
+  std::string base(url);
+  std::string query;
+  if (size_t q = base.find('?'); q != std::string::npos) {
+    query = base.substr(q + 1);
+    base = base.substr(0, q);
+  }
+  std::vector<std::string> kept;
+  std::stringstream parts(query);
+  std::string part;
+  while (std::getline(parts, part, '&')) {
+    if (part.empty()) continue;
+    if (part.rfind("password_file=", 0) == 0) {
+      std::string path = part.substr(14);
+      std::ifstream in(path);
+      if (!in) {
+        return Status::Config(
+            fmt::format("{}: cannot read the password file '{}' named by password_file", spec.display, path));
+      }
+      std::getline(in, spec.password);
+      while (!spec.password.empty() && (spec.password.back() == '\r' || spec.password.back() == ' ')) {
+        spec.password.pop_back();
+      }
+    } else if (part.rfind("password_env=", 0) == 0) {
+      std::string var = part.substr(13);
+      const char* v = std::getenv(var.c_str());
+      if (v == nullptr) {
+        return Status::Config(fmt::format(
+            "{}: the environment variable '{}' named by password_env is not set", spec.display, var));
+      }
+      spec.password = v;
+    } else {
+      kept.push_back(part);
+    }
+  }
+  spec.conninfo = base;
+  if (!kept.empty()) spec.conninfo += "?" + fmt::format("{}", fmt::join(kept, "&"));
+  return spec;
+}
+
+int64_t PgResult::affected() const {
+  const char* n = PQcmdTuples(r_);
+  return (n == nullptr || *n == '\0') ? 0 : std::atoll(n);
+}
+
+Result<std::unique_ptr<Connection>> Connection::open(const ConnectionSpec& spec) {
+  std::vector<const char*> keywords = {"dbname", "connect_timeout", "application_name"};
+  std::vector<const char*> values = {spec.conninfo.c_str(), "10", "tandem"};
+  if (!spec.password.empty()) {
+    keywords.push_back("password");
+    values.push_back(spec.password.c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* conn = PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/1);
+  if (conn == nullptr) return Status::Unavailable(fmt::format("{}: out of memory connecting", spec.display));
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    PQfinish(conn);
+    // libpq's message never contains the password.
+    return Status::Unavailable(fmt::format("cannot connect to {}: {}", spec.display, msg));
+  }
+  std::unique_ptr<Connection> c(new Connection(conn, spec.display));
+  TANDEM_RETURN_IF_ERROR(
+      c->exec_simple("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3; "
+                     "SET client_encoding = 'UTF8'; SET client_min_messages = warning",
+                     "setting up the session"));
+  return c;
+}
+
+Connection::~Connection() { PQfinish(conn_); }
+
+Status Connection::error(const PGresult* r, std::string_view what) {
+  const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string sqlstate = state != nullptr ? state : "";
+  std::string msg = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  std::string full = fmt::format("{} on {}: {}{}", what, display_, msg,
+                                 sqlstate.empty() ? "" : fmt::format(" (SQLSTATE {})", sqlstate));
+  if (PQstatus(conn_) != CONNECTION_OK || sqlstate.rfind("08", 0) == 0 || sqlstate == "57P01" ||
+      sqlstate == "57P02" || sqlstate == "57P03") {
+    broken_ = true;
+    return Status::Unavailable(full + "; the connection was lost");
+  }
+  if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03" || sqlstate == "53300") {
+    return Status::Busy(full);
+  }
+  if (sqlstate.rfind("23", 0) == 0 || sqlstate.rfind("22", 0) == 0) return Status::InvalidArgument(full);
+  if (sqlstate == "42P01" || sqlstate == "42703") return Status::FailedPrecondition(full);
+  if (sqlstate == "25006" || sqlstate.rfind("42501", 0) == 0) {
+    return Status::FailedPrecondition(full + " (the account or transaction is read-only)");
+  }
+  return Status::Internal(full);
+}
+
+Result<std::string> Connection::prepared(const std::string& sql, int n_params, std::string_view what) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second;
+  std::string name = fmt::format("tandem_{}", statements_.size());
+  PgResult r(PQprepare(conn_, name.c_str(), sql.c_str(), n_params, nullptr));
+  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return error(r.get(), what);
+  statements_.emplace(sql, name);
+  return name;
+}
+
+namespace {
+struct ParamArrays {
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+  explicit ParamArrays(const std::vector<Param>& params) {
+    for (const Param& p : params) {
+      values.push_back(p.is_null ? nullptr : p.value.data());
+      lengths.push_back(static_cast<int>(p.value.size()));
+      formats.push_back(p.binary ? 1 : 0);
+    }
+  }
+};
+}  // namespace
+
+Result<PgResult> Connection::exec(const std::string& sql, const std::vector<Param>& params,
+                                  std::string_view what) {
+  TANDEM_ASSIGN_OR_RETURN(std::string name, prepared(sql, static_cast<int>(params.size()), what));
+  ParamArrays a(params);
+  PgResult r(PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), a.values.data(),
+                            a.lengths.data(), a.formats.data(), 0));
+  ExecStatusType st = PQresultStatus(r.get());
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return error(r.get(), what);
+  return r;
+}
+
+Status Connection::exec_simple(const std::string& sql, std::string_view what) {
+  PgResult r(PQexec(conn_, sql.c_str()));
+  ExecStatusType st = PQresultStatus(r.get());
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return error(r.get(), what);
+  return Status::Ok();
+}
+
+Status Connection::stream(const std::string& sql, const std::vector<Param>& params, std::string_view what,
+                          const std::function<Status(const PgResult& row)>& visit) {
+  TANDEM_ASSIGN_OR_RETURN(std::string name, prepared(sql, static_cast<int>(params.size()), what));
+  ParamArrays a(params);
+  if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(params.size()), a.values.data(),
+                          a.lengths.data(), a.formats.data(), 0) == 0) {
+    return error(nullptr, what);
+  }
+  PQsetSingleRowMode(conn_);
+  Status first_error;
+  for (;;) {
+    PgResult r(PQgetResult(conn_));
+    if (r.get() == nullptr) break;
+    ExecStatusType st = PQresultStatus(r.get());
+    if (st == PGRES_SINGLE_TUPLE) {
+      if (first_error.ok()) first_error = visit(r);
+    } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && first_error.ok()) {
+      first_error = error(r.get(), what);
+    }
+  }
+  return first_error;
+}
+
+Pool::Lease::~Lease() {
+  if (conn_ == nullptr || conn_->broken()) return;  // a broken connection is dropped
+  std::lock_guard lock(pool_->mutex_);
+  pool_->idle_.push_back(std::move(conn_));
+}
+
+Result<Pool::Lease> Pool::acquire() {
+  {
+    std::lock_guard lock(mutex_);
+    while (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      if (!conn->broken()) return Lease(this, std::move(conn));
+    }
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto conn, Connection::open(spec_));
+  return Lease(this, std::move(conn));
+}
+
+Result<std::unique_ptr<Transaction>> Transaction::begin(Connection& conn, std::string_view mode) {
+  TANDEM_RETURN_IF_ERROR(conn.exec_simple(fmt::format("BEGIN {}", mode), "beginning a transaction"));
+  return std::unique_ptr<Transaction>(new Transaction(conn));
+}
+
+Transaction::~Transaction() {
+  if (!done_ && !conn_.broken()) (void)conn_.exec_simple("ROLLBACK", "rolling back");
+}
+
+Status Transaction::commit() {
+  done_ = true;
+  Status s = conn_.exec_simple("COMMIT", "committing");
+  if (s.ok()) return s;
+  if (s.code() == Code::kUnavailable) return Status(s).outcome_unknown();
+  return s;
+}
+
+}  // namespace tandem::pg

@@ -1,0 +1,755 @@
+#include "stores/postgres/postgres_store.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <mutex>
+#include <thread>
+
+#include "core/encoding.h"
+
+namespace tandem::pg {
+
+namespace {
+
+std::string quote(std::string_view identifier) {
+  std::string out = "\"";
+  for (char c : identifier) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
+}
+
+std::string_view sql_type(Type type) {
+  switch (type) {
+    case Type::kBool:
+      return "BOOLEAN";
+    case Type::kInt:
+      return "BIGINT";
+    case Type::kDouble:
+      return "DOUBLE PRECISION";
+    case Type::kDecimal:
+      return "NUMERIC";
+    case Type::kText:
+      return "TEXT";
+    case Type::kBytes:
+      return "BYTEA";
+    case Type::kTimestamp:
+      return "TIMESTAMPTZ";
+    case Type::kJson:
+      return "JSONB";
+    case Type::kUuid:
+      return "UUID";
+    case Type::kNull:
+      break;
+  }
+  return "TEXT";
+}
+
+// information_schema data types each tandem type reads from an existing table.
+bool compatible(Type type, std::string_view data_type) {
+  switch (type) {
+    case Type::kBool:
+      return data_type == "boolean";
+    case Type::kInt:
+      return data_type == "bigint" || data_type == "integer" || data_type == "smallint";
+    case Type::kDouble:
+      return data_type == "double precision" || data_type == "real";
+    case Type::kDecimal:
+      return data_type == "numeric";
+    case Type::kText:
+      return data_type == "text" || data_type == "character varying" || data_type == "character";
+    case Type::kBytes:
+      return data_type == "bytea";
+    case Type::kTimestamp:
+      return data_type == "timestamp with time zone" || data_type == "timestamp without time zone";
+    case Type::kJson:
+      return data_type == "jsonb" || data_type == "json";
+    case Type::kUuid:
+      return data_type == "uuid";
+    case Type::kNull:
+      break;
+  }
+  return false;
+}
+
+Param to_param(const Value& v) {
+  Param p;
+  switch (v.type()) {
+    case Type::kNull:
+      p.is_null = true;
+      break;
+    case Type::kBool:
+      p.value = v.as<bool>() ? "true" : "false";
+      break;
+    case Type::kInt:
+      p.value = std::to_string(v.as<int64_t>());
+      break;
+    case Type::kDouble: {
+      double d = v.as<double>();
+      if (std::isnan(d)) {
+        p.value = "NaN";
+      } else if (std::isinf(d)) {
+        p.value = d > 0 ? "Infinity" : "-Infinity";
+      } else {
+        p.value = fmt::format("{}", d);
+      }
+      break;
+    }
+    case Type::kDecimal:
+      p.value = v.as<Decimal>().text;
+      break;
+    case Type::kText:
+      p.value = v.as<std::string>();
+      break;
+    case Type::kBytes:
+      p.value = v.as<Bytes>().data;
+      p.binary = true;
+      break;
+    case Type::kTimestamp:
+      p.value = v.as<Timestamp>().to_string();
+      break;
+    case Type::kJson:
+      p.value = v.as<Json>().text;
+      break;
+    case Type::kUuid:
+      p.value = v.as<Uuid>().to_string();
+      break;
+  }
+  return p;
+}
+
+Param bytes_param(std::string value) {
+  Param p;
+  p.value = std::move(value);
+  p.binary = true;
+  return p;
+}
+
+Param text_param(std::string value) {
+  Param p;
+  p.value = std::move(value);
+  return p;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<Value> from_text(Type type, std::string_view s) {
+  auto bad = [&](std::string_view what) {
+    return Status::Corruption(fmt::format("'{}' is not {}", s.substr(0, 64), what));
+  };
+  switch (type) {
+    case Type::kBool:
+      if (s == "t") return Value(true);
+      if (s == "f") return Value(false);
+      return bad("a boolean");
+    case Type::kInt: {
+      int64_t v = 0;
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc() || p != s.data() + s.size()) return bad("a 64-bit integer");
+      return Value(v);
+    }
+    case Type::kDouble: {
+      if (s == "NaN") return Value(std::nan(""));
+      if (s == "Infinity") return Value(HUGE_VAL);
+      if (s == "-Infinity") return Value(-HUGE_VAL);
+      std::string copy(s);
+      char* end = nullptr;
+      double d = std::strtod(copy.c_str(), &end);
+      if (end != copy.c_str() + copy.size()) return bad("a double");
+      return Value(d);
+    }
+    case Type::kDecimal: {
+      auto d = Decimal::parse(s);
+      if (!d.ok()) return Status::Corruption(d.status().message());
+      return Value(std::move(*d));
+    }
+    case Type::kText:
+      return Value(std::string(s));
+    case Type::kBytes: {
+      if (s.size() < 2 || s[0] != '\\' || s[1] != 'x' || s.size() % 2 != 0) return bad("hex bytea");
+      std::string out;
+      out.reserve((s.size() - 2) / 2);
+      for (size_t i = 2; i < s.size(); i += 2) {
+        int hi = hex_value(s[i]);
+        int lo = hex_value(s[i + 1]);
+        if (hi < 0 || lo < 0) return bad("hex bytea");
+        out += static_cast<char>(hi * 16 + lo);
+      }
+      return Value(Bytes{std::move(out)});
+    }
+    case Type::kTimestamp: {
+      auto t = Timestamp::parse(s);
+      if (!t.ok()) return Status::Corruption(t.status().message());
+      return Value(*t);
+    }
+    case Type::kJson: {
+      auto j = Json::parse(s);
+      if (!j.ok()) return Status::Corruption(j.status().message());
+      return Value(std::move(*j));
+    }
+    case Type::kUuid: {
+      auto u = Uuid::parse(s);
+      if (!u.ok()) return Status::Corruption(u.status().message());
+      return Value(*u);
+    }
+    case Type::kNull:
+      break;
+  }
+  return Status::Internal("column without type");
+}
+
+int64_t lock_key(std::string_view collection, const Key& key) {
+  std::string buf(collection);
+  buf += '\0';
+  buf += key.encode();
+  return static_cast<int64_t>(hash_bytes(buf));
+}
+
+}  // namespace
+
+struct PostgresStore::Table {
+  CollectionSchema schema;
+  std::string quoted;
+  std::string select_list;
+  std::string key_tuple;    // for ORDER BY and row comparisons, text keys in "C" collation
+  std::string key_columns;  // plain list, for ON CONFLICT
+  std::string key_match;    // "k1" = $1 AND "k2" = $2
+  std::string get_sql, insert_sql, upsert_sql, delete_sql;
+
+  Result<Record> read_row(const PgResult& r, int row, std::string_view store,
+                          std::string* bad_field = nullptr, std::optional<Key>* key = nullptr) const {
+    Record out;
+    std::vector<Value> parts;
+    int col = 0;
+    for (const Column& c : schema.key_columns) {
+      auto v = from_text(c.type, r.text(row, col));
+      if (r.is_null(row, col) || !v.ok()) {
+        if (bad_field != nullptr) *bad_field = c.name;
+        return Status::Corruption(fmt::format("{} collection '{}', key column '{}': {}", store, schema.name,
+                                              c.name, v.ok() ? "NULL" : v.status().message()));
+      }
+      ++col;
+      parts.push_back(std::move(*v));
+    }
+    out.key = Key(std::move(parts));
+    if (key != nullptr) *key = out.key;
+    for (const Column& c : schema.columns) {
+      int i = col++;
+      if (r.is_null(row, i)) {
+        if (!c.nullable) {
+          if (bad_field != nullptr) *bad_field = c.name;
+          return Status::Corruption(
+              fmt::format("{} collection '{}', record {}, field '{}': NULL in a NOT NULL column", store,
+                          schema.name, out.key.to_display(), c.name));
+        }
+        out.fields.emplace(c.name, Value());
+        continue;
+      }
+      auto v = from_text(c.type, r.text(row, i));
+      if (!v.ok()) {
+        if (bad_field != nullptr) *bad_field = c.name;
+        return Status::Corruption(fmt::format("{} collection '{}', record {}, field '{}': {}", store,
+                                              schema.name, out.key.to_display(), c.name,
+                                              v.status().message()));
+      }
+      out.fields.emplace(c.name, std::move(*v));
+    }
+    return out;
+  }
+
+  std::string raw_row(const PgResult& r, int row) const {
+    std::string out;
+    int col = 0;
+    auto add = [&](const Column& c) {
+      if (!out.empty()) out += ", ";
+      int i = col++;
+      out += c.name + "=" +
+             (r.is_null(row, i) ? std::string("NULL") : Value(std::string(r.text(row, i))).to_display());
+    };
+    for (const Column& c : schema.key_columns) add(c);
+    for (const Column& c : schema.columns) add(c);
+    return out;
+  }
+
+  void add_key(std::vector<Param>& params, const Key& key) const {
+    for (const Value& v : key.parts()) params.push_back(to_param(v));
+  }
+  std::vector<Param> record_params(const Record& r) const {
+    std::vector<Param> params;
+    add_key(params, r.key);
+    for (const Column& c : schema.columns) {
+      auto it = r.fields.find(c.name);
+      params.push_back(it == r.fields.end() ? Param{"", true, false} : to_param(it->second));
+    }
+    return params;
+  }
+  std::string what(std::string_view action, const Key& key, std::string_view store) const {
+    return fmt::format("{} {} collection '{}', record {}", action, store, schema.name, key.to_display());
+  }
+  // "($3, $4)" for a key starting at parameter first.
+  std::string key_placeholders(int first) const {
+    std::vector<std::string> p;
+    for (size_t i = 0; i < schema.key_columns.size(); ++i)
+      p.push_back(fmt::format("${}", first + static_cast<int>(i)));
+    return fmt::format("({})", fmt::join(p, ", "));
+  }
+};
+
+PostgresStore::PostgresStore(std::string name, ConnectionSpec spec, StoreOptions options)
+    : name_(std::move(name)), pool_(std::move(spec)), options_(options) {}
+
+PostgresStore::~PostgresStore() = default;
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::open(std::string name, std::string_view url,
+                                                           StoreOptions options) {
+  TANDEM_ASSIGN_OR_RETURN(ConnectionSpec spec, ConnectionSpec::parse(url));
+  std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(name), std::move(spec), options));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, store->pool_.acquire());
+  if (options.keep_tombstones && options.configure && !options.read_only) {
+    TANDEM_RETURN_IF_ERROR(conn->exec_simple(
+        "CREATE TABLE IF NOT EXISTS tandem_tombstones (collection TEXT NOT NULL, key BYTEA NOT NULL, "
+        "deleted_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (collection, key))",
+        "creating tandem_tombstones"));
+  }
+  return store;
+}
+
+Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool create_if_missing) {
+  TANDEM_RETURN_IF_ERROR(schema.validate());
+  auto t = std::make_unique<Table>();
+  t->schema = schema;
+  t->quoted = quote(schema.name);
+  std::vector<std::string> keys, keys_c, all, defs;
+  for (const Column& c : schema.key_columns) {
+    keys.push_back(quote(c.name));
+    keys_c.push_back(c.type == Type::kText ? quote(c.name) + " COLLATE \"C\"" : quote(c.name));
+    defs.push_back(fmt::format("{} {}{} NOT NULL", quote(c.name), sql_type(c.type),
+                               c.type == Type::kText ? " COLLATE \"C\"" : ""));
+  }
+  all = keys;
+  for (const Column& c : schema.columns) {
+    all.push_back(quote(c.name));
+    defs.push_back(fmt::format("{} {}{}", quote(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
+  }
+  t->select_list = fmt::format("{}", fmt::join(all, ", "));
+  t->key_columns = fmt::format("{}", fmt::join(keys, ", "));
+  t->key_tuple = fmt::format("({})", fmt::join(keys_c, ", "));
+  std::vector<std::string> match;
+  for (size_t i = 0; i < keys.size(); ++i) match.push_back(fmt::format("{} = ${}", keys[i], i + 1));
+  t->key_match = fmt::format("{}", fmt::join(match, " AND "));
+  t->get_sql = fmt::format("SELECT {} FROM {} WHERE {}", t->select_list, t->quoted, t->key_match);
+  std::vector<std::string> params;
+  for (size_t i = 0; i < all.size(); ++i) params.push_back(fmt::format("${}", i + 1));
+  std::string insert =
+      fmt::format("INSERT INTO {} ({}) VALUES ({})", t->quoted, t->select_list, fmt::join(params, ", "));
+  t->insert_sql = fmt::format("{} ON CONFLICT ({}) DO NOTHING", insert, t->key_columns);
+  if (schema.columns.empty()) {
+    t->upsert_sql = t->insert_sql;
+  } else {
+    std::vector<std::string> sets;
+    for (const Column& c : schema.columns) sets.push_back(fmt::format("{0} = EXCLUDED.{0}", quote(c.name)));
+    t->upsert_sql =
+        fmt::format("{} ON CONFLICT ({}) DO UPDATE SET {}", insert, t->key_columns, fmt::join(sets, ", "));
+  }
+  t->delete_sql = fmt::format("DELETE FROM {} WHERE {}", t->quoted, t->key_match);
+
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  if (create_if_missing) {
+    TANDEM_RETURN_IF_ERROR(
+        conn->exec_simple(fmt::format("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))", t->quoted,
+                                      fmt::join(defs, ", "), t->key_columns),
+                          fmt::format("creating table '{}'", schema.name)));
+  }
+  TANDEM_ASSIGN_OR_RETURN(PgResult cols,
+                          conn->exec("SELECT column_name, data_type FROM information_schema.columns "
+                                     "WHERE table_schema = current_schema() AND table_name = $1",
+                                     {text_param(schema.name)}, "reading the table's columns"));
+  std::unordered_map<std::string, std::string> existing;
+  for (int i = 0; i < cols.rows(); ++i) existing.emplace(cols.text(i, 0), cols.text(i, 1));
+  if (existing.empty()) {
+    return Status::FailedPrecondition(
+        fmt::format("{} database: there is no table '{}' (tandem creates tables only in new; check the "
+                    "collection name and "
+                    "the {} database URL)",
+                    name_, schema.name, name_));
+  }
+  auto check = [&](const Column& c) -> Status {
+    auto it = existing.find(c.name);
+    if (it == existing.end()) {
+      return Status::FailedPrecondition(
+          fmt::format("{} database: table '{}' exists but has no column '{}' that the config names; add the "
+                      "column or fix the "
+                      "config",
+                      name_, schema.name, c.name));
+    }
+    if (!compatible(c.type, it->second)) {
+      return Status::FailedPrecondition(
+          fmt::format("{} database: column '{}.{}' is {}, which tandem cannot read as {}", name_, schema.name,
+                      c.name, it->second, type_name(c.type)));
+    }
+    return Status::Ok();
+  };
+  for (const Column& c : schema.key_columns) TANDEM_RETURN_IF_ERROR(check(c));
+  for (const Column& c : schema.columns) TANDEM_RETURN_IF_ERROR(check(c));
+  std::unique_lock lock(tables_mutex_);
+  tables_[schema.name] = std::move(t);
+  return Status::Ok();
+}
+
+Result<const PostgresStore::Table*> PostgresStore::table(std::string_view collection) const {
+  std::shared_lock lock(tables_mutex_);
+  auto it = tables_.find(std::string(collection));
+  if (it == tables_.end()) {
+    return Status::InvalidArgument(fmt::format(
+        "{} database: collection '{}' is not registered (call ensure_collection first)", name_, collection));
+  }
+  return it->second.get();
+}
+
+Result<bool> PostgresStore::tombstoned(Connection& conn, const Table& t, const Key& key) {
+  if (!options_.keep_tombstones) return false;
+  TANDEM_ASSIGN_OR_RETURN(
+      PgResult r, conn.exec("SELECT 1 FROM tandem_tombstones WHERE collection = $1 AND key = $2",
+                            {text_param(t.schema.name), bytes_param(key.encode())}, "reading tombstones"));
+  return r.rows() > 0;
+}
+
+Result<Lookup> PostgresStore::get_in(Connection& conn, const Table& t, const Key& key) {
+  std::vector<Param> params;
+  t.add_key(params, key);
+  TANDEM_ASSIGN_OR_RETURN(PgResult r, conn.exec(t.get_sql, params, t.what("reading", key, name_)));
+  Lookup out;
+  if (r.rows() > 0) {
+    TANDEM_ASSIGN_OR_RETURN(out.record, t.read_row(r, 0, name_));
+    out.state = Lookup::State::kPresent;
+    return out;
+  }
+  out.record.key = key;
+  TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(conn, t, key));
+  out.state = dead ? Lookup::State::kTombstoned : Lookup::State::kAbsent;
+  return out;
+}
+
+Result<Lookup> PostgresStore::get(std::string_view collection, const Key& key) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, {}, true));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  return get_in(*conn, *t, key);
+}
+
+Result<std::vector<Lookup>> PostgresStore::get_many(std::string_view collection, std::span<const Key> keys) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  for (const Key& k : keys) TANDEM_RETURN_IF_ERROR(t->schema.check_fields(k, {}, true));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, "ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  std::vector<Lookup> out;
+  out.reserve(keys.size());
+  for (const Key& k : keys) {
+    TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, k));
+    out.push_back(std::move(l));
+  }
+  TANDEM_RETURN_IF_ERROR(tx->commit());
+  return out;
+}
+
+Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_view collection,
+                                                                   std::span<const Record> records,
+                                                                   LockPolicy policy) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  for (const Record& r : records) TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
+  std::vector<InsertOutcome> outcomes(records.size(), InsertOutcome::kInserted);
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    if (policy == LockPolicy::kTryLockEach) {
+      // A transaction-level advisory lock, held until commit; it conflicts
+      // with the session-level locks that transfers and copies take.
+      TANDEM_ASSIGN_OR_RETURN(PgResult l,
+                              conn->exec("SELECT pg_try_advisory_xact_lock($1)",
+                                         {text_param(std::to_string(lock_key(collection, r.key)))},
+                                         t->what("locking", r.key, name_)));
+      if (l.text(0, 0) != "t") {
+        outcomes[i] = InsertOutcome::kLocked;
+        continue;
+      }
+    }
+    TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(*conn, *t, r.key));
+    if (dead) {
+      outcomes[i] = InsertOutcome::kTombstoned;
+      continue;
+    }
+    TANDEM_ASSIGN_OR_RETURN(PgResult ins, conn->exec(t->insert_sql, t->record_params(r),
+                                                     t->what("inserting into", r.key, name_)));
+    outcomes[i] = ins.affected() == 1 ? InsertOutcome::kInserted : InsertOutcome::kAlreadyPresent;
+  }
+  TANDEM_RETURN_IF_ERROR(tx->commit());
+  return outcomes;
+}
+
+Status PostgresStore::upsert(std::string_view collection, const Record& record) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  TANDEM_RETURN_IF_ERROR(t->schema.check_record(record));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
+  TANDEM_RETURN_IF_ERROR(
+      conn->exec(t->upsert_sql, t->record_params(record), t->what("writing", record.key, name_)).status());
+  if (options_.keep_tombstones) {
+    TANDEM_RETURN_IF_ERROR(conn->exec("DELETE FROM tandem_tombstones WHERE collection = $1 AND key = $2",
+                                      {text_param(t->schema.name), bytes_param(record.key.encode())},
+                                      t->what("clearing the tombstone of", record.key, name_))
+                               .status());
+  }
+  return tx->commit();
+}
+
+Result<PatchOutcome> PostgresStore::patch(std::string_view collection, const Key& key,
+                                          const FieldMap& fields) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, fields, /*partial=*/true));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  if (fields.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, key));
+    return l.present()      ? PatchOutcome::kPatched
+           : l.tombstoned() ? PatchOutcome::kTombstoned
+                            : PatchOutcome::kNotFound;
+  }
+  std::vector<std::string> sets;
+  std::vector<Param> params;
+  t->add_key(params, key);
+  int index = static_cast<int>(key.size()) + 1;
+  for (const auto& [name, value] : fields) {
+    sets.push_back(fmt::format("{} = ${}", quote(name), index++));
+    params.push_back(to_param(value));
+  }
+  std::string sql = fmt::format("UPDATE {} SET {} WHERE {}", t->quoted, fmt::join(sets, ", "), t->key_match);
+  TANDEM_ASSIGN_OR_RETURN(PgResult r, conn->exec(sql, params, t->what("patching", key, name_)));
+  if (r.affected() > 0) return PatchOutcome::kPatched;
+  TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(*conn, *t, key));
+  return dead ? PatchOutcome::kTombstoned : PatchOutcome::kNotFound;
+}
+
+Status PostgresStore::remove(std::string_view collection, const Key& key) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, {}, true));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
+  std::vector<Param> params;
+  t->add_key(params, key);
+  TANDEM_RETURN_IF_ERROR(conn->exec(t->delete_sql, params, t->what("deleting", key, name_)).status());
+  if (options_.keep_tombstones) {
+    TANDEM_RETURN_IF_ERROR(conn->exec("INSERT INTO tandem_tombstones (collection, key) VALUES ($1, $2) "
+                                      "ON CONFLICT (collection, key) DO UPDATE SET deleted_at = now()",
+                                      {text_param(t->schema.name), bytes_param(key.encode())},
+                                      t->what("writing the tombstone of", key, name_))
+                               .status());
+  }
+  return tx->commit();
+}
+
+Status PostgresStore::for_each_row(const Table& t, const KeyRange& range, std::string_view select,
+                                   std::string_view suffix,
+                                   const std::function<Status(const PgResult&)>& visit) {
+  std::vector<Param> params;
+  std::vector<std::string> conds;
+  for (const auto* k : {range.begin ? &*range.begin : nullptr, range.end ? &*range.end : nullptr}) {
+    if (k != nullptr)
+      TANDEM_RETURN_IF_ERROR(t.schema.check_fields(*k, {}, true).with_context("key range bound"));
+  }
+  if (range.begin) {
+    conds.push_back(fmt::format("{} {} {}", t.key_tuple, range.begin_inclusive ? ">=" : ">",
+                                t.key_placeholders(static_cast<int>(params.size()) + 1)));
+    t.add_key(params, *range.begin);
+  }
+  if (range.end) {
+    conds.push_back(
+        fmt::format("{} < {}", t.key_tuple, t.key_placeholders(static_cast<int>(params.size()) + 1)));
+    t.add_key(params, *range.end);
+  }
+  std::string sql = fmt::format("SELECT {} FROM {}", select, t.quoted);
+  if (!conds.empty()) sql += fmt::format(" WHERE {}", fmt::join(conds, " AND "));
+  sql += suffix;
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  return conn->stream(
+      sql, params,
+      fmt::format("scanning {} collection '{}' range {}", name_, t.schema.name, range.to_display()), visit);
+}
+
+namespace {
+std::string order_limit(const PostgresStore::Table& t, size_t limit) {
+  std::string out = fmt::format(" ORDER BY {}", t.key_tuple.substr(1, t.key_tuple.size() - 2));
+  if (limit > 0) out += fmt::format(" LIMIT {}", std::min<size_t>(limit, INT64_MAX));
+  return out;
+}
+}  // namespace
+
+Result<std::vector<Record>> PostgresStore::scan(std::string_view collection, const KeyRange& range,
+                                                size_t limit) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  std::vector<Record> out;
+  if (limit == 0) return out;
+  TANDEM_RETURN_IF_ERROR(
+      for_each_row(*t, range, t->select_list, order_limit(*t, limit), [&](const PgResult& r) -> Status {
+        TANDEM_ASSIGN_OR_RETURN(Record rec, t->read_row(r, 0, name_));
+        out.push_back(std::move(rec));
+        return Status::Ok();
+      }));
+  return out;
+}
+
+Result<ScanBatch> PostgresStore::scan_batch(std::string_view collection, const KeyRange& range,
+                                            size_t limit) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  ScanBatch out;
+  if (limit == 0) return out;
+  TANDEM_RETURN_IF_ERROR(
+      for_each_row(*t, range, t->select_list, order_limit(*t, limit), [&](const PgResult& r) -> Status {
+        std::string field;
+        std::optional<Key> key;
+        auto rec = t->read_row(r, 0, name_, &field, &key);
+        if (rec.ok()) {
+          out.last_key = rec->key;
+          out.records.push_back(std::move(*rec));
+          return Status::Ok();
+        }
+        if (!key) return rec.status();
+        out.last_key = key;
+        out.bad.push_back(BadRecord{key, key->to_display(), field, t->raw_row(r, 0), rec.status().message()});
+        return Status::Ok();
+      }));
+  return out;
+}
+
+Result<std::vector<Key>> PostgresStore::tombstones(std::string_view collection, const KeyRange& range,
+                                                   size_t limit) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  std::vector<Key> out;
+  if (!options_.keep_tombstones || limit == 0) return out;
+  std::vector<Param> params = {text_param(t->schema.name)};
+  std::string sql = "SELECT key FROM tandem_tombstones WHERE collection = $1";
+  if (range.begin) {
+    params.push_back(bytes_param(range.begin->encode()));
+    sql += fmt::format(" AND key {} ${}", range.begin_inclusive ? ">=" : ">", params.size());
+  }
+  if (range.end) {
+    params.push_back(bytes_param(range.end->encode()));
+    sql += fmt::format(" AND key < ${}", params.size());
+  }
+  sql += fmt::format(" ORDER BY key LIMIT {}", std::min<size_t>(limit, INT64_MAX));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(PgResult r, conn->exec(sql, params, "reading tombstones"));
+  for (int i = 0; i < r.rows(); ++i) {
+    auto bytes = from_text(Type::kBytes, r.text(i, 0));
+    if (!bytes.ok()) return bytes.status();
+    TANDEM_ASSIGN_OR_RETURN(Key k, Key::decode(bytes->as<Bytes>().data));
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+Result<uint64_t> PostgresStore::count(std::string_view collection, const KeyRange& range) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  uint64_t n = 0;
+  TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, "COUNT(*)", "", [&](const PgResult& r) {
+    n = std::stoull(std::string(r.text(0, 0)));
+    return Status::Ok();
+  }));
+  return n;
+}
+
+Result<std::vector<Key>> PostgresStore::split_points(std::string_view collection, const KeyRange& range,
+                                                     size_t parts) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  std::vector<Key> out;
+  if (parts < 2) return out;
+  TANDEM_ASSIGN_OR_RETURN(uint64_t n, count(collection, range));
+  std::string keys = t->key_tuple.substr(1, t->key_tuple.size() - 2);
+  std::string plain_keys = t->key_columns;
+  for (size_t i = 1; i < parts; ++i) {
+    uint64_t offset = n * i / parts;
+    if (offset == 0) continue;
+    std::string suffix = fmt::format(" ORDER BY {} LIMIT 1 OFFSET {}", keys, offset);
+    TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, plain_keys, suffix, [&](const PgResult& r) -> Status {
+      std::vector<Value> key_parts;
+      int col = 0;
+      for (const Column& c : t->schema.key_columns) {
+        TANDEM_ASSIGN_OR_RETURN(Value v, from_text(c.type, r.text(0, col++)));
+        key_parts.push_back(std::move(v));
+      }
+      Key k(std::move(key_parts));
+      if (out.empty() || out.back() < k) out.push_back(std::move(k));
+      return Status::Ok();
+    }));
+  }
+  return out;
+}
+
+namespace {
+// A session-level advisory lock, held on its own pooled connection.
+class AdvisoryLock : public RecordLock::Handle {
+ public:
+  AdvisoryLock(Pool::Lease lease, int64_t key) : lease_(std::move(lease)), key_(key) {}
+  ~AdvisoryLock() override {
+    // If the connection broke, the server has released the lock already.
+    if (!lease_->broken()) {
+      (void)lease_->exec("SELECT pg_advisory_unlock($1)", {text_param(std::to_string(key_))},
+                         "unlocking a record");
+    }
+  }
+
+ private:
+  Pool::Lease lease_;
+  int64_t key_;
+};
+}  // namespace
+
+Result<RecordLock> PostgresStore::try_lock(std::string_view collection, const Key& key) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  int64_t k = lock_key(collection, key);
+  TANDEM_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn->exec("SELECT pg_try_advisory_lock($1)", {text_param(std::to_string(k))},
+                 fmt::format("locking {} collection '{}', record {}", name_, collection, key.to_display())));
+  if (r.text(0, 0) != "t") return RecordLock();
+  return RecordLock(std::make_unique<AdvisoryLock>(std::move(conn), k));
+}
+
+Result<RecordLock> PostgresStore::lock(std::string_view collection, const Key& key,
+                                       std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::microseconds(200);
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(RecordLock held, try_lock(collection, key));
+    if (held.held()) return held;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Timeout(fmt::format(
+          "could not lock {} collection '{}', record {} within {} ms: another copier (transfer, backfill or "
+          "repair) holds it",
+          name_, collection, key.to_display(), timeout.count()));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));
+  }
+}
+
+Result<Digest> PostgresStore::digest(std::string_view collection, const KeyRange& range) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  Digest d;
+  TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, t->select_list, "", [&](const PgResult& r) -> Status {
+    TANDEM_ASSIGN_OR_RETURN(Record rec, t->read_row(r, 0, name_));
+    d.count += 1;
+    d.hash += record_hash(t->schema, rec);
+    return Status::Ok();
+  }));
+  return d;
+}
+
+}  // namespace tandem::pg
