@@ -59,7 +59,8 @@ struct DemoOptions {
   int64_t records = 100000;
   int threads = 4;
   double seconds_per_step = 3.0;
-  std::string dir;  // empty: a new temporary folder
+  std::string dir;      // empty: a new temporary folder
+  std::string new_url;  // empty: an SQLite file in dir; else an empty database of another engine
   uint64_t seed = 42;
 };
 int run_demo(const DemoOptions& options);

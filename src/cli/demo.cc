@@ -40,7 +40,7 @@ instance_timeout_ms = 3000
 
 [databases]
 old = "sqlite:old.db"
-new = "sqlite:new.db"
+new = "{new_url}"
 
 [[collections]]
 name = "users"
@@ -284,7 +284,8 @@ int run_demo(const DemoOptions& options) {
   const std::string config_path = (std::filesystem::path(dir) / "tandem.toml").string();
   {
     std::ofstream out(config_path);
-    out << fmt::format(fmt::runtime(kDemoConfig), fmt::arg("dir", dir));
+    out << fmt::format(fmt::runtime(kDemoConfig), fmt::arg("dir", dir),
+                       fmt::arg("new_url", options.new_url.empty() ? "sqlite:new.db" : options.new_url));
   }
   auto config = Config::load_file(config_path);
   if (!config.ok()) {

@@ -125,6 +125,9 @@ int run(int argc, char** argv) {
   demo->add_option("--dir", demo_options.dir,
                    "Folder for the demo's databases (default: a new temporary folder)");
   demo->add_option("--seed", demo_options.seed, "Random seed of the workload")->capture_default_str();
+  demo->add_option("--new", demo_options.new_url,
+                   "Use this empty database as new instead of an SQLite file (e.g. "
+                   "postgres://USER@HOST:PORT/DB?password_env=VAR)");
   demo->footer(kExitCodesHelp);
 
   try {

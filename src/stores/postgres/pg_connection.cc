@@ -48,7 +48,7 @@ Result<ConnectionSpec> ConnectionSpec::parse(std::string_view url) {
     }
   }
   spec.conninfo = base;
-  if (!kept.empty()) spec.conninfo += "?" + fmt::format("{}", fmt::join(kept, "&"));
+  if (!kept.empty()) spec.conninfo += fmt::format("?{}", fmt::join(kept, "&"));
   return spec;
 }
 
