@@ -88,9 +88,7 @@ class StoreConformance : public ::testing::TestWithParam<size_t> {
     store_.reset();
     drop_postgres_databases();
   }
-  std::unique_ptr<Store> open_again(const std::string& name) {
-    return value_or_die(open_store(name, url_));
-  }
+  std::unique_ptr<Store> open_again(const std::string& name) { return value_or_die(open_store(name, url_)); }
   TempDir dir_;
   std::string url_;
   std::unique_ptr<Store> store_;

@@ -76,6 +76,10 @@ Result<std::unique_ptr<Connection>> Connection::open(const ConnectionSpec& spec)
     return Status::Unavailable(fmt::format("cannot connect to {}: {}", spec.display, msg));
   }
   std::unique_ptr<Connection> c(new Connection(conn, spec.display));
+  if (spec.read_only) {
+    TANDEM_RETURN_IF_ERROR(
+        c->exec_simple("SET default_transaction_read_only = on", "making the session read-only"));
+  }
   TANDEM_RETURN_IF_ERROR(
       c->exec_simple("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3; "
                      "SET client_encoding = 'UTF8'; SET client_min_messages = warning",

@@ -20,9 +20,10 @@ namespace tandem::pg {
 // tandem's own parameters password_file=PATH and password_env=VAR are read
 // here and passed to libpq as a keyword, never as part of a URL or argv.
 struct ConnectionSpec {
-  std::string conninfo;  // the URL without tandem's parameters
-  std::string password;  // empty: none given (libpq may still use ~/.pgpass)
-  std::string display;   // redacted, for messages
+  std::string conninfo;    // the URL without tandem's parameters
+  std::string password;    // empty: none given (libpq may still use ~/.pgpass)
+  std::string display;     // redacted, for messages
+  bool read_only = false;  // every transaction read-only (default_transaction_read_only)
   static Result<ConnectionSpec> parse(std::string_view url);
 };
 

@@ -311,6 +311,7 @@ PostgresStore::~PostgresStore() = default;
 Result<std::unique_ptr<PostgresStore>> PostgresStore::open(std::string name, std::string_view url,
                                                            StoreOptions options) {
   TANDEM_ASSIGN_OR_RETURN(ConnectionSpec spec, ConnectionSpec::parse(url));
+  spec.read_only = options.read_only;
   std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(name), std::move(spec), options));
   TANDEM_ASSIGN_OR_RETURN(auto conn, store->pool_.acquire());
   if (options.keep_tombstones && options.configure && !options.read_only) {

@@ -1,0 +1,134 @@
+// What is particular to the PostgreSQL store: an account that can only read
+// old, a connection the server drops, and passwords kept out of URLs and
+// messages. Needs the server scripts/test.sh starts (fails without it).
+#include <cstdlib>
+#include <fstream>
+
+#include "stores/postgres/pg_connection.h"
+#include "tandem/backfill.h"
+#include "tandem/verify.h"
+#include "test_support.h"
+
+namespace tandem::testing {
+namespace {
+
+std::string admin_url() {
+  const char* url = std::getenv("TANDEM_TEST_POSTGRES_URL");
+  if (url == nullptr) {
+    ADD_FAILURE() << "TANDEM_TEST_POSTGRES_URL is not set: run the tests through scripts/test.sh";
+    return "";
+  }
+  return url;
+}
+
+void psql(const std::string& url, const std::string& sql) {
+  std::string cmd = fmt::format("psql '{}' -q -v ON_ERROR_STOP=1 -c \"{}\" >/dev/null", url, sql);
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << sql;
+}
+
+// A fresh database with a users table, dropped at the end.
+class PostgresDatabase {
+ public:
+  explicit PostgresDatabase(const std::string& name) : admin_(admin_url()), name_(name) {
+    psql(admin_, fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", name_));
+    psql(admin_, fmt::format("CREATE DATABASE {}", name_));
+  }
+  ~PostgresDatabase() {
+    std::string cmd = fmt::format("psql '{}' -q -c 'DROP DATABASE IF EXISTS {} WITH (FORCE)' >/dev/null 2>&1",
+                                  admin_, name_);
+    (void)std::system(cmd.c_str());
+  }
+  std::string url(const std::string& user = "tandem") const {
+    std::string base = admin_.substr(0, admin_.rfind('/') + 1) + name_;
+    return "postgres://" + user + base.substr(base.find('@'));
+  }
+
+ private:
+  std::string admin_;
+  std::string name_;
+};
+
+TEST(PostgresOld, BackfillAndVerifyWithAnAccountThatCanOnlyRead) {
+  PostgresDatabase db("tandem_readonly_old");
+  std::string owner = db.url();
+  psql(owner,
+       "CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT NOT NULL, name TEXT, age INTEGER, balance "
+       "NUMERIC(12,2));"
+       "INSERT INTO users SELECT i, 'u' || i || '@example.com', 'user ' || i, 30, 10.50 FROM "
+       "generate_series(1, 500) i;"
+       "DROP ROLE IF EXISTS tandem_reader; CREATE ROLE tandem_reader LOGIN;"
+       "GRANT SELECT ON users TO tandem_reader;");
+  TempDir dir;
+  Config config;
+  config.old_url = db.url("tandem_reader");
+  config.new_url = "sqlite:" + dir.file("new.db");
+  config.control_url = "sqlite:" + dir.file("control.db");
+  config.collections = {users_schema()};
+  MigrationOptions options;
+  options.register_instance = false;
+  auto m = value_or_die(Migration::open(config, options));
+  // The account really cannot write old.
+  Status refused = m->store(Side::kOld).upsert("users", user(1, "x"));
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("permission denied"), std::string::npos) << refused.message();
+
+  ASSERT_OK(m->change_step(1, "test", false));
+  auto summary = value_or_die(run_backfill(*m, BackfillOptions{}));
+  ASSERT_TRUE(summary.complete);
+  EXPECT_EQ(summary.collections[0].state.counts.copied, 500);
+  // NUMERIC(12,2) gives "10.50"; the canonical decimal is 10.5 on both sides.
+  EXPECT_EQ(value_or_die(m->store(Side::kNew).get("users", Key{Value(int64_t{7})})).record,
+            user(7, "user 7"));
+  auto report = value_or_die(run_verify(*m, VerifyOptions{}));
+  EXPECT_TRUE(report.clean());
+  EXPECT_EQ(report.collections[0].records, 500);
+  m.reset();
+  psql(owner, "DROP OWNED BY tandem_reader; DROP ROLE tandem_reader");
+}
+
+TEST(PostgresStore, ADroppedConnectionIsRetryableAndTheNextCallReconnects) {
+  PostgresDatabase db("tandem_reconnect");
+  auto store = value_or_die(open_store("new", db.url()));
+  ASSERT_OK(store->ensure_collection(users_schema(), true));
+  ASSERT_OK(store->upsert("users", user(1, "one")));
+  // The server ends every other session of this database (ours, idle in the pool).
+  psql(db.url(),
+       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+       "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  auto first = store->get("users", Key{Value(int64_t{1})});
+  if (!first.ok()) {
+    EXPECT_EQ(first.status().code(), Code::kUnavailable) << first.status().to_string();
+    EXPECT_TRUE(first.status().is_retryable());
+  }
+  auto again = store->get("users", Key{Value(int64_t{1})});
+  ASSERT_OK(again);
+  EXPECT_EQ(again->record, user(1, "one"));
+}
+
+TEST(PostgresConnection, PasswordsComeFromAFileOrTheEnvironmentAndNeverShow) {
+  TempDir dir;
+  {
+    std::ofstream f(dir.file("pw"));
+    f << "s3cret-from-file\n";
+  }
+  auto spec = value_or_die(pg::ConnectionSpec::parse(
+      fmt::format("postgres://app@db:5432/x?sslmode=require&password_file={}", dir.file("pw"))));
+  EXPECT_EQ(spec.password, "s3cret-from-file");
+  EXPECT_EQ(spec.conninfo, "postgres://app@db:5432/x?sslmode=require")
+      << "tandem's own parameters are removed";
+  setenv("TANDEM_TEST_PW", "s3cret-from-env", 1);
+  spec = value_or_die(pg::ConnectionSpec::parse("postgres://app@db/x?password_env=TANDEM_TEST_PW"));
+  EXPECT_EQ(spec.password, "s3cret-from-env");
+  EXPECT_EQ(spec.conninfo, "postgres://app@db/x");
+  auto missing = pg::ConnectionSpec::parse("postgres://app@db/x?password_env=TANDEM_NO_SUCH_VAR");
+  EXPECT_EQ(missing.status().code(), Code::kConfig);
+  EXPECT_NE(missing.status().message().find("TANDEM_NO_SUCH_VAR"), std::string::npos);
+  // A password in the URL itself never reaches an error message.
+  auto failed = open_store("old", "postgres://app:hunter2@127.0.0.1:1/x");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().message().find("hunter2"), std::string::npos) << failed.status().message();
+  EXPECT_TRUE(failed.status().is_retryable());
+}
+
+}  // namespace
+}  // namespace tandem::testing
