@@ -3,6 +3,7 @@
 // messages. Needs the server scripts/test.sh starts (fails without it).
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "stores/postgres/pg_connection.h"
 #include "tandem/backfill.h"
@@ -103,6 +104,67 @@ TEST(PostgresStore, ADroppedConnectionIsRetryableAndTheNextCallReconnects) {
   auto again = store->get("users", Key{Value(int64_t{1})});
   ASSERT_OK(again);
   EXPECT_EQ(again->record, user(1, "one"));
+}
+
+// The target server stops in the middle of the backfill and starts again:
+// the copy waits and retries, live writes whose copy to new failed meanwhile
+// are in the repair queue, `tandem repair` drains them, and verify is clean.
+TEST(PostgresTarget, StoppedInTheMiddleOfTheBackfillAndStartedAgain) {
+  const char* url = std::getenv("TANDEM_TEST_POSTGRES_RESTART_URL");
+  const char* stop = std::getenv("TANDEM_TEST_POSTGRES_RESTART_STOP");
+  const char* start = std::getenv("TANDEM_TEST_POSTGRES_RESTART_START");
+  ASSERT_TRUE(url != nullptr && stop != nullptr && start != nullptr)
+      << "run the tests through scripts/test.sh, which starts the server this test stops";
+  std::string admin = url;
+  psql(admin, "DROP DATABASE IF EXISTS tandem_restart WITH (FORCE)");
+  psql(admin, "CREATE DATABASE tandem_restart");
+  std::string target = admin.substr(0, admin.rfind('/') + 1) + "tandem_restart";
+
+  std::vector<Record> records;
+  for (int64_t id = 1; id <= 20000; ++id) records.push_back(user(id, fmt::format("user {}", id)));
+  MigrationFixture f(records, std::chrono::milliseconds(100), true, nullptr, target);
+  f.jump_to_step(1);  // dual-write: new (PostgreSQL) is the write secondary
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> writes{0};
+  std::thread service([&] {
+    for (int64_t i = 0; !done; ++i) {
+      EXPECT_OK(
+          f.users->put(user(1 + (i * 7919) % 20000, fmt::format("live {}", i))));  // WP is old: never fails
+      ++writes;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  BackfillOptions o;
+  o.workers = 2;
+  o.max_rows_per_second = 8000;
+  BackfillSummary summary;
+  std::thread backfill([&] { summary = value_or_die(run_backfill(*f.migration, o)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  ASSERT_EQ(std::system(stop), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_EQ(std::system(fmt::format("{} >/dev/null", start).c_str()), 0);
+  backfill.join();
+  done = true;
+  service.join();
+
+  ASSERT_TRUE(summary.complete);
+  EXPECT_EQ(summary.collections[0].state.counts.scanned, 20000);
+  int64_t queued = value_or_die(f.control->repair_counts())[Side::kNew];
+  EXPECT_GT(queued, 0) << "no live write hit the outage (" << writes << " writes)";
+
+  // `tandem repair` drains the queue; then new equals old.
+  std::string config = f.write_config_file();
+  CliResult repair = run_cli(f.dir, {"--config", config, "repair"});
+  EXPECT_EQ(repair.exit_code, 0) << repair.out;
+  EXPECT_EQ(value_or_die(f.control->repair_counts())[Side::kNew], 0);
+  auto report = value_or_die(run_verify(*f.migration, VerifyOptions{}));
+  EXPECT_TRUE(report.clean()) << report.collections[0].missing << " missing, "
+                              << report.collections[0].different << " different";
+  f.migration.reset();
+  f.new_faulty.reset();
+  f.new_counting.reset();
+  f.new_sqlite.reset();
+  psql(admin, "DROP DATABASE IF EXISTS tandem_restart WITH (FORCE)");
 }
 
 TEST(PostgresConnection, PasswordsComeFromAFileOrTheEnvironmentAndNeverShow) {

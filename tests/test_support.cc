@@ -133,18 +133,19 @@ std::unique_ptr<Store> create_old_database(const std::string& path, const Collec
 
 MigrationFixture::MigrationFixture(const std::vector<Record>& old_records,
                                    std::chrono::milliseconds refresh_interval, bool register_instance,
-                                   const std::function<void(const std::string&)>& prepare_old) {
+                                   const std::function<void(const std::string&)>& prepare_old,
+                                   const std::string& new_url) {
   if (prepare_old) prepare_old(dir.file("old.db"));
   config.migration_name = "test";
   config.old_url = "sqlite:" + dir.file("old.db");
-  config.new_url = "sqlite:" + dir.file("new.db");
+  config.new_url = new_url.empty() ? "sqlite:" + dir.file("new.db") : new_url;
   config.control_url = "sqlite:" + dir.file("control.db");
   config.refresh_interval = refresh_interval;
   config.instance_timeout = std::chrono::milliseconds(5000);
   config.lock_timeout = std::chrono::milliseconds(5000);
   config.collections = {users_schema()};
   old_sqlite = create_old_database(dir.file("old.db"), users_schema(), old_records);
-  new_sqlite = value_or_die(open_store("new", dir.file("new.db")));
+  new_sqlite = value_or_die(open_store("new", config.new_url));
   old_counting = std::make_unique<CountingStore>(old_sqlite.get());
   new_counting = std::make_unique<CountingStore>(new_sqlite.get());
   old_faulty = std::make_unique<FaultyStore>(old_counting.get());

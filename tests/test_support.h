@@ -103,7 +103,8 @@ struct MigrationFixture {
   explicit MigrationFixture(const std::vector<Record>& old_records = {},
                             std::chrono::milliseconds refresh_interval = std::chrono::milliseconds(100),
                             bool register_instance = true,
-                            const std::function<void(const std::string&)>& prepare_old = nullptr);
+                            const std::function<void(const std::string&)>& prepare_old = nullptr,
+                            const std::string& new_url = "");
   // Writes config to dir/tandem.toml (for the CLI) with the same files.
   std::string write_config_file() const;
   // Moves to step index (0-based) without checking preconditions, as a test

@@ -60,6 +60,8 @@ struct MigrationState {
   std::vector<RepairEntry> pending_repairs;                                    // guarded by pending_mutex
   std::map<std::pair<std::string, MismatchKind>, int64_t> pending_mismatches;  // guarded by pending_mutex
   std::atomic<int64_t> mismatch_sequence{0};
+  std::atomic<int64_t> last_ws_warning{0};  // microseconds; rate-limits write-secondary warnings
+  std::atomic<int64_t> suppressed_ws_warnings{0};
 
   std::thread refresher;
   std::mutex stop_mutex;

@@ -21,8 +21,18 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   Status s = copy_current_record(wp, ws, schema_, key, state_->config.lock_timeout);
   if (s.ok()) return s;
   state_->step_stats(step_index).write_secondary_failures.fetch_add(1, std::memory_order_relaxed);
-  spdlog::warn("write secondary {} missed collection '{}' record {}: {}; queued for repair",
-               side_name(*step.write_secondary), schema_.name, key.to_display(), s.to_string());
+  // During an outage every write fails the same way: one line every 5 s,
+  // saying how many more keys were queued, instead of one line per write.
+  int64_t now = now_micros().time_since_epoch().count();
+  int64_t last = state_->last_ws_warning.load();
+  if (now - last >= 5'000'000 && state_->last_ws_warning.compare_exchange_strong(last, now)) {
+    int64_t more = state_->suppressed_ws_warnings.exchange(0);
+    spdlog::warn("write secondary {} missed collection '{}' record {}: {}; queued for repair{}",
+                 side_name(*step.write_secondary), schema_.name, key.to_display(), s.to_string(),
+                 more > 0 ? fmt::format(" ({} more keys queued since the last warning)", more) : "");
+  } else {
+    state_->suppressed_ws_warnings.fetch_add(1);
+  }
   state_->enqueue_repair(RepairEntry{0, schema_.name, key.encode(), key.to_display(), *step.write_secondary,
                                      s.to_string(), now_micros(), 0});
   return Status::Ok();
