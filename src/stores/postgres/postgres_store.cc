@@ -4,7 +4,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <iterator>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/encoding.h"
@@ -467,30 +469,102 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_v
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   for (const Record& r : records) TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
   std::vector<InsertOutcome> outcomes(records.size(), InsertOutcome::kInserted);
+  if (records.empty()) return outcomes;
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
-  for (size_t i = 0; i < records.size(); ++i) {
-    const Record& r = records[i];
-    if (policy == LockPolicy::kTryLockEach) {
-      // A transaction-level advisory lock, held until commit; it conflicts
-      // with the session-level locks that transfers and copies take.
-      TANDEM_ASSIGN_OR_RETURN(PgResult l,
-                              conn->exec("SELECT pg_try_advisory_xact_lock($1)",
-                                         {text_param(std::to_string(lock_key(collection, r.key)))},
-                                         t->what("locking", r.key, name_)));
-      if (l.text(0, 0) != "t") {
-        outcomes[i] = InsertOutcome::kLocked;
-        continue;
+  std::vector<std::string> encoded;
+  encoded.reserve(records.size());
+  for (const Record& r : records) encoded.push_back(r.key.encode());
+  const std::string what =
+      fmt::format("inserting a batch of {} records into {} collection '{}' (first {})", records.size(), name_,
+                  t->schema.name, records.front().key.to_display());
+
+  // One round trip for the whole batch's locks: transaction-level advisory
+  // locks, held until commit, that conflict with the session-level locks of
+  // transfers and copies.
+  if (policy == LockPolicy::kTryLockEach) {
+    std::string keys = "{";
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (i > 0) keys += ',';
+      keys += std::to_string(lock_key(collection, records[i].key));
+    }
+    keys += '}';
+    TANDEM_ASSIGN_OR_RETURN(PgResult l,
+                            conn->exec("SELECT pg_try_advisory_xact_lock(k) FROM unnest($1::bigint[]) "
+                                       "WITH ORDINALITY AS u(k, i) ORDER BY i",
+                                       {text_param(keys)}, what));
+    for (int i = 0; i < l.rows(); ++i) {
+      if (l.text(i, 0) != "t") outcomes[static_cast<size_t>(i)] = InsertOutcome::kLocked;
+    }
+  }
+  // One round trip for the tombstones of the batch.
+  if (options_.keep_tombstones) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string keys = "{";
+    bool first = true;
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (outcomes[i] == InsertOutcome::kLocked) continue;
+      keys += first ? "\"\\\\x" : ",\"\\\\x";
+      first = false;
+      for (unsigned char c : encoded[i]) {
+        keys += kHex[c >> 4];
+        keys += kHex[c & 15];
+      }
+      keys += '"';
+    }
+    keys += '}';
+    if (!first) {
+      TANDEM_ASSIGN_OR_RETURN(PgResult d,
+                              conn->exec("SELECT key FROM tandem_tombstones WHERE collection = $1 AND "
+                                         "key = ANY($2::bytea[])",
+                                         {text_param(t->schema.name), text_param(keys)}, what));
+      std::set<std::string> dead;
+      for (int i = 0; i < d.rows(); ++i) {
+        TANDEM_ASSIGN_OR_RETURN(Value v, from_text(Type::kBytes, d.text(i, 0)));
+        dead.insert(v.as<Bytes>().data);
+      }
+      for (size_t i = 0; i < records.size(); ++i) {
+        if (outcomes[i] != InsertOutcome::kLocked && dead.contains(encoded[i])) {
+          outcomes[i] = InsertOutcome::kTombstoned;
+        }
       }
     }
-    TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(*conn, *t, r.key));
-    if (dead) {
-      outcomes[i] = InsertOutcome::kTombstoned;
-      continue;
+  }
+  // Multi-row inserts of what is left, 64 rows a statement; the returned keys
+  // are the rows inserted, the others were already present.
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (outcomes[i] == InsertOutcome::kInserted) todo.push_back(i);
+  }
+  const size_t width = t->schema.key_columns.size() + t->schema.columns.size();
+  for (size_t begin = 0; begin < todo.size(); begin += 64) {
+    size_t n = std::min<size_t>(64, todo.size() - begin);
+    std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", t->quoted, t->select_list);
+    std::vector<Param> params;
+    params.reserve(n * width);
+    for (size_t j = 0; j < n; ++j) {
+      sql += j == 0 ? "(" : ", (";
+      for (size_t c = 0; c < width; ++c) sql += fmt::format("{}${}", c == 0 ? "" : ", ", j * width + c + 1);
+      sql += ')';
+      std::vector<Param> row = t->record_params(records[todo[begin + j]]);
+      std::move(row.begin(), row.end(), std::back_inserter(params));
     }
-    TANDEM_ASSIGN_OR_RETURN(PgResult ins, conn->exec(t->insert_sql, t->record_params(r),
-                                                     t->what("inserting into", r.key, name_)));
-    outcomes[i] = ins.affected() == 1 ? InsertOutcome::kInserted : InsertOutcome::kAlreadyPresent;
+    sql += fmt::format(" ON CONFLICT ({0}) DO NOTHING RETURNING {0}", t->key_columns);
+    TANDEM_ASSIGN_OR_RETURN(PgResult ins, conn->exec(sql, params, what));
+    std::set<std::string> inserted;
+    for (int row = 0; row < ins.rows(); ++row) {
+      std::vector<Value> parts;
+      int col = 0;
+      for (const Column& c : t->schema.key_columns) {
+        TANDEM_ASSIGN_OR_RETURN(Value v, from_text(c.type, ins.text(row, col++)));
+        parts.push_back(std::move(v));
+      }
+      inserted.insert(Key(std::move(parts)).encode());
+    }
+    for (size_t j = 0; j < n; ++j) {
+      size_t i = todo[begin + j];
+      outcomes[i] = inserted.contains(encoded[i]) ? InsertOutcome::kInserted : InsertOutcome::kAlreadyPresent;
+    }
   }
   TANDEM_RETURN_IF_ERROR(tx->commit());
   return outcomes;
