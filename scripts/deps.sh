@@ -4,7 +4,7 @@
 
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libsqlite3-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev libpq-dev)
-TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format clang-tidy postgresql)
+TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format clang-tidy postgresql spin)
 
 install_packages() {
   local wanted=("${BUILD_PACKAGES[@]}")
