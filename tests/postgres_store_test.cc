@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "stores/postgres/pg_connection.h"
+#include "stores/sqlite/sqlite_connection.h"
 #include "tandem/backfill.h"
 #include "tandem/verify.h"
 #include "test_support.h"
@@ -165,6 +166,62 @@ TEST(PostgresTarget, StoppedInTheMiddleOfTheBackfillAndStartedAgain) {
   f.new_counting.reset();
   f.new_sqlite.reset();
   psql(admin, "DROP DATABASE IF EXISTS tandem_restart WITH (FORCE)");
+}
+
+// Records that new refuses (a value too long for its column, NULL where new
+// is stricter than old) and records old cannot decode (broken JSON) are
+// quarantined with the reason; the rest is copied and the counts balance.
+// A service's non-canonical JSON compares equal to PostgreSQL's JSONB.
+TEST(PostgresTarget, RecordsNewRefusesAreQuarantinedAndCountsBalance) {
+  PostgresDatabase db("tandem_bad_input");
+  // New as an operator made it: stricter than old.
+  psql(db.url(),
+       "CREATE TABLE docs (id BIGINT PRIMARY KEY, title VARCHAR(10) NOT NULL, body JSONB NOT NULL, "
+       "note TEXT NOT NULL)");
+  TempDir dir;
+  {
+    auto conn = value_or_die(sqlite::Connection::open(dir.file("old.db"), true, false));
+    ASSERT_OK(conn->exec(
+        "CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT, body TEXT, note TEXT);"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
+        "INSERT INTO docs SELECT i, 'doc ' || i, '{\"b\": [1, 2], \"a\": ' || i || '}', 'ok' FROM n;"
+        "INSERT INTO docs VALUES (51, 'a title far too long for new', '{}', 'ok');"
+        "INSERT INTO docs VALUES (52, 'no note', '{}', NULL);"
+        "INSERT INTO docs VALUES (53, 'broken', '{\"a\": ', 'ok');"));
+  }
+  Config config;
+  config.old_url = "sqlite:" + dir.file("old.db");
+  config.new_url = db.url();
+  config.control_url = "sqlite:" + dir.file("control.db");
+  CollectionSchema docs;
+  docs.name = "docs";
+  docs.key_columns = {{"id", Type::kInt, false}};
+  docs.columns = {{"title", Type::kText, true}, {"body", Type::kJson, true}, {"note", Type::kText, true}};
+  config.collections = {docs};
+  MigrationOptions options;
+  options.register_instance = false;
+  auto m = value_or_die(Migration::open(config, options));
+  ASSERT_OK(m->change_step(1, "test", false));
+  auto summary = value_or_die(run_backfill(*m, BackfillOptions{}));
+  ASSERT_TRUE(summary.complete);
+  const BackfillCounts& c = summary.collections[0].state.counts;
+  EXPECT_EQ(c.scanned, 53);
+  EXPECT_EQ(c.copied, 50);
+  EXPECT_EQ(c.quarantined, 3);
+  EXPECT_EQ(c.scanned, c.copied + c.present + c.locked + c.tombstoned + c.quarantined);
+  std::map<std::string, std::string> reasons;
+  for (const QuarantineEntry& e : value_or_die(m->control().quarantine(10)))
+    reasons[e.key_display] = e.reason;
+  EXPECT_NE(reasons["51"].find("too long"), std::string::npos) << reasons["51"];
+  EXPECT_NE(reasons["52"].find("null value"), std::string::npos) << reasons["52"];
+  EXPECT_NE(reasons["53"].find("invalid JSON"), std::string::npos) << reasons["53"];
+  // Non-canonical JSON in old and JSONB in new compare equal where both hold the record.
+  auto in_new = value_or_die(m->store(Side::kNew).get("docs", Key{Value(int64_t{7})}));
+  EXPECT_EQ(in_new.record.fields.at("body"), Value(Json::parse(R"({"a":7,"b":[1,2]})").value()));
+  EXPECT_EQ(in_new.record, value_or_die(m->store(Side::kOld).get("docs", Key{Value(int64_t{7})})).record);
+  KeyRange first_fifty{std::nullopt, Key{Value(int64_t{51})}};
+  EXPECT_EQ(value_or_die(m->store(Side::kOld).digest("docs", first_fifty)),
+            value_or_die(m->store(Side::kNew).digest("docs", first_fifty)));
 }
 
 TEST(PostgresConnection, PasswordsComeFromAFileOrTheEnvironmentAndNeverShow) {

@@ -231,7 +231,11 @@ struct SqliteStore::Table {
         TANDEM_RETURN_IF_ERROR(expect(SQLITE_TEXT));
         std::string text = st.column_text(i);
         if (!valid_utf8(text)) return Status::Corruption("JSON text is not valid UTF-8");
-        return Value(Json{std::move(text)});
+        // Canonical form, as every store returns it: a service's own JSON
+        // ("{\"b\": 1, \"a\": 2}") must hash like PostgreSQL's normalized JSONB.
+        auto json = Json::parse(text);
+        if (!json.ok()) return Status::Corruption(json.status().message());
+        return Value(std::move(*json));
       }
       case Type::kBytes:
         TANDEM_RETURN_IF_ERROR(expect(SQLITE_BLOB));
