@@ -61,6 +61,9 @@ struct Config {
   // collections (not URLs, credentials or intervals).
   std::string fingerprint() const;
   const CollectionSchema* find_collection(std::string_view name) const;
+  // The named collections (all if names is empty); kInvalidArgument names an unknown one.
+  Result<std::vector<const CollectionSchema*>> select_collections(
+      const std::vector<std::string>& names) const;
 };
 
 }  // namespace tandem

@@ -397,16 +397,8 @@ Result<BackfillSummary> run_backfill(Migration& migration, const BackfillOptions
     for (const MoveProblem& p : problems) list += fmt::format("\n  - {}\n    what to do: {}", p.what, p.fix);
     return Status::FailedPrecondition("refused to start the backfill:" + list);
   }
-  std::vector<const CollectionSchema*> schemas;
-  if (options.collections.empty()) {
-    for (const CollectionSchema& c : migration.config().collections) schemas.push_back(&c);
-  } else {
-    for (const std::string& name : options.collections) {
-      const CollectionSchema* c = migration.config().find_collection(name);
-      if (c == nullptr) return Status::InvalidArgument(fmt::format("no collection '{}' in the config", name));
-      schemas.push_back(c);
-    }
-  }
+  TANDEM_ASSIGN_OR_RETURN(std::vector<const CollectionSchema*> schemas,
+                          migration.config().select_collections(options.collections));
   BackfillSummary summary;
   summary.complete = true;
   for (const CollectionSchema* schema : schemas) {

@@ -6,6 +6,7 @@
 #include <csignal>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "tandem/backfill.h"
 #include "tandem/config.h"
 #include "tandem/migration.h"
@@ -16,27 +17,6 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int /*signal*/) { g_stop.store(true); }
-
-int report(const Status& s) {
-  fmt::print(stderr, "tandem: {}\n", s.to_string());
-  switch (s.code()) {
-    case Code::kConfig:
-      return kExitConfig;
-    case Code::kFailedPrecondition:
-      return kExitRefused;
-    case Code::kInvalidArgument:
-      return kExitUsage;
-    default:
-      return kExitError;
-  }
-}
-
-Result<std::unique_ptr<Migration>> open_operator(const GlobalOptions& global) {
-  TANDEM_ASSIGN_OR_RETURN(Config config, Config::load_file(global.config_path));
-  MigrationOptions options;
-  options.register_instance = false;
-  return Migration::open(config, options);
-}
 
 std::string eta(const BackfillProgress& p) {
   int64_t left = p.total_estimate - p.counts.scanned;

@@ -1,4 +1,5 @@
 #include "cli/commands.h"
+#include "cli/common.h"
 
 #include <fmt/format.h>
 
@@ -10,32 +11,6 @@
 namespace tandem::cli {
 
 namespace {
-
-int exit_code_for(const Status& s) {
-  switch (s.code()) {
-    case Code::kConfig:
-      return kExitConfig;
-    case Code::kFailedPrecondition:
-      return kExitRefused;
-    case Code::kInvalidArgument:
-      return kExitUsage;
-    default:
-      return kExitError;
-  }
-}
-
-int report(const Status& s) {
-  fmt::print(stderr, "tandem: {}\n", s.to_string());
-  return exit_code_for(s);
-}
-
-// Opens the migration as an operator: no heartbeat, no refresh thread.
-Result<std::unique_ptr<Migration>> open_operator(const GlobalOptions& global) {
-  TANDEM_ASSIGN_OR_RETURN(Config config, Config::load_file(global.config_path));
-  MigrationOptions options;
-  options.register_instance = false;
-  return Migration::open(config, options);
-}
 
 std::string age(TimePoint then, TimePoint now) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - then).count();

@@ -4,35 +4,25 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "tandem/config.h"
 #include "tandem/verify.h"
 
 namespace tandem::cli {
 
-namespace {
-int report_error(const Status& s) {
-  fmt::print(stderr, "tandem: {}\n", s.to_string());
-  return s.code() == Code::kConfig ? kExitConfig : kExitError;
-}
-}  // namespace
-
 int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& o) {
-  auto config = Config::load_file(global.config_path);
-  if (!config.ok()) return report_error(config.status());
-  MigrationOptions mo;
-  mo.register_instance = false;
-  auto m = Migration::open(*config, mo);
-  if (!m.ok()) return report_error(m.status());
+  auto m = open_operator(global);
+  if (!m.ok()) return report(m.status());
   VerifyOptions options;
   options.collections = o.collections;
   options.repair = o.repair;
-  auto report = run_verify(**m, options);
-  if (!report.ok()) return report_error(report.status());
+  auto verified = run_verify(**m, options);
+  if (!verified.ok()) return report(verified.status());
   if (o.json) {
     nlohmann::json out;
-    out["clean"] = report->clean();
+    out["clean"] = verified->clean();
     out["collections"] = nlohmann::json::array();
-    for (const CollectionVerify& c : report->collections) {
+    for (const CollectionVerify& c : verified->collections) {
       nlohmann::json diffs = nlohmann::json::array();
       for (const Difference& d : c.differences) {
         diffs.push_back({{"key", d.key.to_display()},
@@ -57,7 +47,7 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
     }
     fmt::print("{}\n", out.dump(2));
   } else {
-    for (const CollectionVerify& c : report->collections) {
+    for (const CollectionVerify& c : verified->collections) {
       double rate = c.seconds > 0 ? static_cast<double>(c.records) / c.seconds : 0;
       fmt::print(
           "verify of '{}' ({} is the source of truth): {} records in {:.2f}s ({:.0f} records/s), {} ranges "
@@ -79,7 +69,7 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
                                                    "of truth over them"));
     }
   }
-  return report->clean() ? kExitOk : kExitCheckFailed;
+  return verified->clean() ? kExitOk : kExitCheckFailed;
 }
 
 }  // namespace tandem::cli

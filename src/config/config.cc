@@ -344,4 +344,19 @@ const CollectionSchema* Config::find_collection(std::string_view name) const {
   return nullptr;
 }
 
+Result<std::vector<const CollectionSchema*>> Config::select_collections(
+    const std::vector<std::string>& names) const {
+  std::vector<const CollectionSchema*> out;
+  if (names.empty()) {
+    for (const CollectionSchema& c : collections) out.push_back(&c);
+    return out;
+  }
+  for (const std::string& name : names) {
+    const CollectionSchema* c = find_collection(name);
+    if (c == nullptr) return Status::InvalidArgument(fmt::format("no collection '{}' in the config", name));
+    out.push_back(c);
+  }
+  return out;
+}
+
 }  // namespace tandem

@@ -237,16 +237,8 @@ Result<VerifyReport> run_verify(Migration& migration, const VerifyOptions& optio
   TANDEM_ASSIGN_OR_RETURN(StepState current, migration.control().current_step());
   const Step& step = migration.plan().at(current.step_index);
   VerifyReport report;
-  std::vector<const CollectionSchema*> schemas;
-  if (options.collections.empty()) {
-    for (const CollectionSchema& c : migration.config().collections) schemas.push_back(&c);
-  } else {
-    for (const std::string& name : options.collections) {
-      const CollectionSchema* c = migration.config().find_collection(name);
-      if (c == nullptr) return Status::InvalidArgument(fmt::format("no collection '{}' in the config", name));
-      schemas.push_back(c);
-    }
-  }
+  TANDEM_ASSIGN_OR_RETURN(std::vector<const CollectionSchema*> schemas,
+                          migration.config().select_collections(options.collections));
   for (const CollectionSchema* schema : schemas) {
     CollectionVerifier v(migration, *schema, step.write_primary, options);
     auto result = v.run();

@@ -1,0 +1,34 @@
+#include "cli/common.h"
+
+#include <fmt/format.h>
+
+#include "tandem/config.h"
+
+namespace tandem::cli {
+
+int exit_code_for(const Status& s) {
+  switch (s.code()) {
+    case Code::kConfig:
+      return kExitConfig;
+    case Code::kFailedPrecondition:
+      return kExitRefused;
+    case Code::kInvalidArgument:
+      return kExitUsage;
+    default:
+      return kExitError;
+  }
+}
+
+int report(const Status& s) {
+  fmt::print(stderr, "tandem: {}\n", s.to_string());
+  return exit_code_for(s);
+}
+
+Result<std::unique_ptr<Migration>> open_operator(const GlobalOptions& global) {
+  TANDEM_ASSIGN_OR_RETURN(Config config, Config::load_file(global.config_path));
+  MigrationOptions options;
+  options.register_instance = false;
+  return Migration::open(config, options);
+}
+
+}  // namespace tandem::cli
