@@ -170,6 +170,11 @@ TEST(Backfill, MalformedSourceRecordsAreQuarantinedAndCountsBalance) {
   EXPECT_EQ(by_key["104"].field, "balance");
   EXPECT_NE(by_key["101"].raw.find("age='abc'"), std::string::npos) << by_key["101"].raw;
   EXPECT_EQ(value_or_die(f.raw(Side::kNew).count("users", KeyRange::all())), 100u);
+  // Verify compares what decodes: clean, and it says how many rows it could not read.
+  auto report = value_or_die(run_verify(*f.migration, VerifyOptions{}));
+  EXPECT_TRUE(report.clean());
+  EXPECT_EQ(report.collections[0].records, 100);
+  EXPECT_EQ(report.collections[0].undecodable, 4);
 
   // The CLI lists them.
   std::string config = f.write_config_file();

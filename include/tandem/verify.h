@@ -54,7 +54,8 @@ struct VerifyOptions {
 struct CollectionVerify {
   std::string collection;
   Side source = Side::kOld;
-  int64_t records = 0;  // in the source of truth
+  int64_t records = 0;      // in the source of truth
+  int64_t undecodable = 0;  // rows of the source that do not decode (see the quarantine)
   int64_t ranges_checked = 0;
   int64_t ranges_mismatched = 0;
   int64_t missing = 0, extra = 0, different = 0, resurrected = 0;

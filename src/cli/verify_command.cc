@@ -34,6 +34,7 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
       out["collections"].push_back({{"collection", c.collection},
                                     {"source_of_truth", std::string(side_name(c.source))},
                                     {"records", c.records},
+                                    {"undecodable", c.undecodable},
                                     {"ranges_checked", c.ranges_checked},
                                     {"ranges_mismatched", c.ranges_mismatched},
                                     {"missing", c.missing},
@@ -54,6 +55,10 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
           "checked, {} mismatched\n",
           c.collection, side_name(c.source), c.records, c.seconds, rate, c.ranges_checked,
           c.ranges_mismatched);
+      if (c.undecodable > 0) {
+        fmt::print("  {} row(s) of {} do not decode and were not compared (see `tandem quarantine list`)\n",
+                   c.undecodable, side_name(c.source));
+      }
       fmt::print("  missing {}  extra {}  different {}  resurrected {}{}\n", c.missing, c.extra, c.different,
                  c.resurrected, o.repair ? fmt::format("  repaired {}", c.repaired) : "");
       if (!c.differences.empty()) {

@@ -98,6 +98,7 @@ class CollectionVerifier {
     TANDEM_ASSIGN_OR_RETURN(Digest b, copy_.digest(schema_.name, range));
     if (a == b) {
       out_.records += static_cast<int64_t>(a.count);
+      out_.undecodable += static_cast<int64_t>(a.undecodable);
       return Status::Ok();
     }
     ++out_.ranges_mismatched;
@@ -109,6 +110,7 @@ class CollectionVerifier {
         return check(KeyRange{mid[0], range.end});
       }
     }
+    out_.undecodable += static_cast<int64_t>(a.undecodable);
     return diff_records(range, a.count);
   }
 
