@@ -2,6 +2,7 @@
 // of malformed source rows, a live workload during the copy, and
 // kill-and-resume of a separate `tandem backfill` process.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <random>
 #include <thread>
@@ -132,6 +133,26 @@ TEST(Backfill, PausedWorkersKeepTheirPositionAndGoOnWhenResumed) {
   ASSERT_OK(f.control->set_backfill_paused("users", false));
   runner.join();
   EXPECT_EQ(value_or_die(f.control->backfill_state("users")).counts.copied, 500);
+}
+
+// Regression: each record lock of a batch used to hold its own file
+// descriptor, so a batch larger than the descriptor limit (1024 is common)
+// made the backfill retry forever. A batch now locks on one descriptor.
+TEST(Backfill, BatchesLargerThanTheFileDescriptorLimit) {
+  MigrationFixture f(users(1, 12000));
+  f.jump_to_step(1);
+  rlimit before{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &before), 0);
+  rlimit low = before;
+  low.rlim_cur = 128;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  BackfillOptions o = small_batches(2);
+  o.initial_batch = o.min_batch = o.max_batch = 5000;
+  auto summary = run_backfill(*f.migration, o);
+  setrlimit(RLIMIT_NOFILE, &before);
+  ASSERT_OK(summary);
+  EXPECT_TRUE(summary->complete);
+  EXPECT_EQ(summary->collections[0].state.counts.copied, 12000);
 }
 
 // Malformed rows in old (as a service's own table may hold them) are

@@ -36,6 +36,61 @@ class RecordLockFile::Held : public RecordLock::Handle {
   uint64_t slot_;
 };
 
+class RecordLockFile::BatchHeld : public RecordLock::Handle {
+ public:
+  BatchHeld(std::shared_ptr<RecordLockFile> file, int fd, std::vector<uint64_t> slots)
+      : file_(std::move(file)), fd_(fd), slots_(std::move(slots)) {}
+  ~BatchHeld() override {
+    for (uint64_t slot : slots_) {
+      struct flock fl {};
+      fl.l_type = F_UNLCK;
+      fl.l_whence = SEEK_SET;
+      fl.l_start = static_cast<off_t>(slot);
+      fl.l_len = 1;
+      if (fcntl(fd_, F_OFD_SETLK, &fl) != 0) {
+        ::close(fd_);  // closing releases every lock of this descriptor
+        return;
+      }
+    }
+    file_->return_fd(fd_);
+  }
+
+ private:
+  std::shared_ptr<RecordLockFile> file_;
+  int fd_;
+  std::vector<uint64_t> slots_;
+};
+
+Result<RecordLock> RecordLockFile::try_lock_batch(std::span<const uint64_t> slots, std::vector<bool>& held,
+                                                  std::string_view what) {
+  held.assign(slots.size(), false);
+  TANDEM_ASSIGN_OR_RETURN(int fd, take_fd());
+  std::vector<uint64_t> taken;
+  taken.reserve(slots.size());
+  // Locks on one descriptor never conflict with each other; records that
+  // share a slot (a hash collision, or the same key twice) are both held.
+  auto handle = std::make_unique<BatchHeld>(shared_from_this(), fd, std::vector<uint64_t>{});
+  for (size_t i = 0; i < slots.size(); ++i) {
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = static_cast<off_t>(slots[i]);
+    fl.l_len = 1;
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+      held[i] = true;
+      taken.push_back(slots[i]);
+      continue;
+    }
+    int err = errno;
+    if (err != EAGAIN && err != EACCES) {
+      handle = std::make_unique<BatchHeld>(shared_from_this(), fd, std::move(taken));
+      return Status::IoError(fmt::format("locking {}: {}", what, std::strerror(err)));
+    }
+  }
+  handle = std::make_unique<BatchHeld>(shared_from_this(), fd, std::move(taken));
+  return RecordLock(std::move(handle));
+}
+
 std::shared_ptr<RecordLockFile> RecordLockFile::create(const std::string& path) {
   return std::shared_ptr<RecordLockFile>(new RecordLockFile(path));
 }

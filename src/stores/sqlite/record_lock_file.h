@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,11 +29,17 @@ class RecordLockFile : public std::enable_shared_from_this<RecordLockFile> {
   static uint64_t slot_for(std::string_view collection, const std::string& encoded_key);
   // An unheld RecordLock if another holder has the slot.
   Result<RecordLock> try_lock(uint64_t slot, std::string_view what);
+  // Tries the locks of many slots on one descriptor (a batch of records held
+  // together, whatever its size, costs one file descriptor): held[i] says
+  // whether slots[i] was taken. The returned lock releases all of them.
+  Result<RecordLock> try_lock_batch(std::span<const uint64_t> slots, std::vector<bool>& held,
+                                    std::string_view what);
   // kTimeout (retryable) naming what after timeout.
   Result<RecordLock> lock(uint64_t slot, std::chrono::milliseconds timeout, std::string_view what);
 
  private:
   class Held;
+  class BatchHeld;
   explicit RecordLockFile(std::string path) : path_(std::move(path)) {}
   Result<int> take_fd();
   void return_fd(int fd);

@@ -457,13 +457,18 @@ Result<std::vector<InsertOutcome>> SqliteStore::insert_if_absent(std::string_vie
   std::vector<InsertOutcome> outcomes(records.size(), InsertOutcome::kInserted);
   // Record locks are taken before the write transaction and held until it has
   // committed, so a concurrent transfer of the same record waits for us or we skip it.
-  std::vector<RecordLock> held;
+  RecordLock batch_lock;
   if (policy == LockPolicy::kTryLockEach) {
-    held.reserve(records.size());
+    std::vector<uint64_t> slots;
+    slots.reserve(records.size());
+    for (const Record& r : records) slots.push_back(RecordLockFile::slot_for(collection, r.key.encode()));
+    std::vector<bool> held;
+    TANDEM_ASSIGN_OR_RETURN(
+        batch_lock, locks_->try_lock_batch(slots, held,
+                                           fmt::format("{} collection '{}', a batch of {} records", name_,
+                                                       collection, records.size())));
     for (size_t i = 0; i < records.size(); ++i) {
-      TANDEM_ASSIGN_OR_RETURN(RecordLock l, try_lock(collection, records[i].key));
-      if (!l.held()) outcomes[i] = InsertOutcome::kLocked;
-      held.push_back(std::move(l));
+      if (!held[i]) outcomes[i] = InsertOutcome::kLocked;
     }
   }
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
