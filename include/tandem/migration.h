@@ -64,6 +64,8 @@ class Collection {
   friend class Migration;
   Collection(MigrationState* state, CollectionSchema schema) : state_(state), schema_(std::move(schema)) {}
   Status sync_write_secondary(const Key& key, const Step& step, size_t step_index);
+  // Counts the error and, if the write may have reached WP, queues WS's repair.
+  Status write_primary_failed(const Key& key, const Step& step, size_t step_index, Status s);
   Result<bool> transfer_into_write_primary(const Key& key, const Step& step, size_t step_index);
 
   MigrationState* state_;

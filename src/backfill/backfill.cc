@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/process.h"
 #include "core/sync_point.h"
 
 namespace tandem {
@@ -15,12 +16,6 @@ namespace tandem {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-std::string host_name() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown-host";
-  return buf;
-}
 
 // Owner ids are "host:pid:worker". An owner on this host whose process is gone
 // (killed) releases its lease at once instead of after the lease time.
@@ -61,20 +56,21 @@ class RateLimiter {
   SteadyClock::time_point next_free_{};  // guarded by mutex_
 };
 
-struct AtomicCounts {
-  std::atomic<int64_t> scanned{0}, copied{0}, present{0}, locked{0}, tombstoned{0}, quarantined{0};
-  void add(const BackfillCounts& c) {
-    scanned += c.scanned;
-    copied += c.copied;
-    present += c.present;
-    locked += c.locked;
-    tombstoned += c.tombstoned;
-    quarantined += c.quarantined;
+// This run's counts, added to once per batch by every worker.
+class RunCounts {
+ public:
+  void add(const BackfillCounts& delta) {
+    std::lock_guard lock(mutex_);
+    counts_ += delta;
   }
   BackfillCounts load() const {
-    return {scanned.load(), copied.load(),     present.load(),
-            locked.load(),  tombstoned.load(), quarantined.load()};
+    std::lock_guard lock(mutex_);
+    return counts_;
   }
+
+ private:
+  mutable std::mutex mutex_;
+  BackfillCounts counts_;  // guarded by mutex_
 };
 
 class CollectionBackfill {
@@ -348,7 +344,7 @@ class CollectionBackfill {
   RateLimiter limiter_;
   SteadyClock::time_point start_{};
   std::atomic<size_t> batch_size_{0};
-  AtomicCounts run_counts_;
+  RunCounts run_counts_;
   std::atomic<bool> failed_{false};
   std::mutex error_mutex_;
   Status error_;  // guarded by error_mutex_

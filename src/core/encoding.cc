@@ -8,12 +8,8 @@ namespace tandem {
 
 namespace {
 
-void put_u64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
-}
-
 void put_bytes(std::string& out, std::string_view s) {
-  put_u64(out, s.size());
+  append_u64_be(out, s.size());
   out.append(s);
 }
 
@@ -26,12 +22,12 @@ void encode_value(const Value& v, std::string& out) {
       out += v.as<bool>() ? '\x01' : '\x00';
       break;
     case Type::kInt:
-      put_u64(out, static_cast<uint64_t>(v.as<int64_t>()));
+      append_u64_be(out, static_cast<uint64_t>(v.as<int64_t>()));
       break;
     case Type::kDouble: {
       double d = v.as<double>();
       if (d == 0) d = 0;  // -0.0 and 0.0 hash alike
-      put_u64(out, std::bit_cast<uint64_t>(d));
+      append_u64_be(out, std::bit_cast<uint64_t>(d));
       break;
     }
     case Type::kDecimal:
@@ -44,7 +40,7 @@ void encode_value(const Value& v, std::string& out) {
       put_bytes(out, v.as<Bytes>().data);
       break;
     case Type::kTimestamp:
-      put_u64(out, static_cast<uint64_t>(v.as<Timestamp>().micros));
+      append_u64_be(out, static_cast<uint64_t>(v.as<Timestamp>().micros));
       break;
     case Type::kJson:
       put_bytes(out, v.as<Json>().text);
@@ -74,5 +70,17 @@ uint64_t record_hash(const CollectionSchema& schema, const Record& record) {
 }
 
 uint64_t hash_bytes(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+
+void append_u64_be(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+}
+
+uint64_t record_lock_hash(std::string_view collection, std::string_view encoded_key) {
+  thread_local std::string buffer;  // reused: no allocation per record once warm
+  buffer.assign(collection);
+  buffer += '\0';  // ("ab", "c") and ("a", "bc") differ
+  buffer.append(encoded_key);
+  return hash_bytes(buffer);
+}
 
 }  // namespace tandem

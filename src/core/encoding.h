@@ -21,4 +21,11 @@ uint64_t record_hash(const CollectionSchema& schema, const Record& record);
 
 uint64_t hash_bytes(std::string_view bytes);
 
+// Appends v as 8 big-endian bytes (sorts with memcmp as unsigned integers).
+void append_u64_be(std::string& out, uint64_t v);
+
+// The 64-bit hash that names a record's lock in every store: (collection,
+// encoded key). A collision only makes two records share a lock.
+uint64_t record_lock_hash(std::string_view collection, std::string_view encoded_key);
+
 }  // namespace tandem

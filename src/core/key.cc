@@ -1,5 +1,7 @@
 #include "tandem/key.h"
 
+#include "core/encoding.h"
+
 #include <fmt/format.h>
 
 #include <cstring>
@@ -18,10 +20,6 @@ std::strong_ordering Key::operator<=>(const Key& other) const {
 namespace {
 
 constexpr uint8_t kTagBase = 0x10;
-
-void put_u64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
-}
 
 uint64_t get_u64(std::string_view in) {
   uint64_t v = 0;
@@ -69,10 +67,10 @@ std::string Key::encode() const {
         out += v.as<bool>() ? '\x01' : '\x00';
         break;
       case Type::kInt:
-        put_u64(out, static_cast<uint64_t>(v.as<int64_t>()) ^ (uint64_t{1} << 63));
+        append_u64_be(out, static_cast<uint64_t>(v.as<int64_t>()) ^ (uint64_t{1} << 63));
         break;
       case Type::kTimestamp:
-        put_u64(out, static_cast<uint64_t>(v.as<Timestamp>().micros) ^ (uint64_t{1} << 63));
+        append_u64_be(out, static_cast<uint64_t>(v.as<Timestamp>().micros) ^ (uint64_t{1} << 63));
         break;
       case Type::kText:
         put_escaped(out, v.as<std::string>());

@@ -24,6 +24,15 @@ std::string lookup_display(const Result<Lookup>& r) {
 
 }  // namespace
 
+Status Collection::write_primary_failed(const Key& key, const Step& step, size_t step_index, Status s) {
+  state_->step_stats(step_index).errors.fetch_add(1, std::memory_order_relaxed);
+  // The write may have reached WP: make sure WS is brought up to date later.
+  if (s.is_outcome_unknown() && step.write_secondary) {
+    state_->enqueue_repair(schema_.name, key, *step.write_secondary, s.to_string());
+  }
+  return s;
+}
+
 Result<std::optional<Record>> Collection::get(const Key& key) {
   StepGuard guard(*state_);
   const size_t index = guard.index();
@@ -92,15 +101,7 @@ Status Collection::put(const Record& record) {
   stats.writes.fetch_add(1, std::memory_order_relaxed);
 
   Status s = state_->store(step.write_primary).upsert(schema_.name, record);
-  if (!s.ok()) {
-    stats.errors.fetch_add(1, std::memory_order_relaxed);
-    // The write may have reached WP: make sure WS is brought up to date later.
-    if (s.is_outcome_unknown() && step.write_secondary) {
-      state_->enqueue_repair(RepairEntry{0, schema_.name, record.key.encode(), record.key.to_display(),
-                                         *step.write_secondary, s.to_string(), now_micros(), 0});
-    }
-    return s;
-  }
+  if (!s.ok()) return write_primary_failed(record.key, step, index, s);
   if (step.write_secondary) return sync_write_secondary(record.key, step, index);
   return Status::Ok();
 }
@@ -137,14 +138,7 @@ Status Collection::patch(const Key& key, const FieldMap& fields) {
   stats.writes.fetch_add(1, std::memory_order_relaxed);
   Store& wp = state_->store(step.write_primary);
 
-  auto fail = [&](const Status& s) {
-    stats.errors.fetch_add(1, std::memory_order_relaxed);
-    if (s.is_outcome_unknown() && step.write_secondary) {
-      state_->enqueue_repair(RepairEntry{0, schema_.name, key.encode(), key.to_display(),
-                                         *step.write_secondary, s.to_string(), now_micros(), 0});
-    }
-    return s;
-  };
+  auto fail = [&](const Status& s) { return write_primary_failed(key, step, index, s); };
   Result<PatchOutcome> outcome = wp.patch(schema_.name, key, fields);
   if (!outcome.ok()) return fail(outcome.status());
   if (*outcome == PatchOutcome::kNotFound) {
@@ -173,14 +167,7 @@ Status Collection::remove(const Key& key) {
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
   Status s = state_->store(step.write_primary).remove(schema_.name, key);
-  if (!s.ok()) {
-    stats.errors.fetch_add(1, std::memory_order_relaxed);
-    if (s.is_outcome_unknown() && step.write_secondary) {
-      state_->enqueue_repair(RepairEntry{0, schema_.name, key.encode(), key.to_display(),
-                                         *step.write_secondary, s.to_string(), now_micros(), 0});
-    }
-    return s;
-  }
+  if (!s.ok()) return write_primary_failed(key, step, index, s);
   if (step.write_secondary) return sync_write_secondary(key, step, index);
   return Status::Ok();
 }

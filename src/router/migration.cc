@@ -7,21 +7,16 @@
 #include <thread>
 
 #include "control/step_rules.h"
+#include "core/process.h"
 #include "router/migration_state.h"
 
 namespace tandem {
 
 namespace {
 
-std::string hostname() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown-host";
-  return buf;
-}
-
 std::string actor_name() {
   const passwd* pw = getpwuid(geteuid());
-  return fmt::format("{}@{} pid {}", pw != nullptr ? pw->pw_name : "unknown", hostname(), getpid());
+  return fmt::format("{}@{} pid {}", pw != nullptr ? pw->pw_name : "unknown", host_name(), getpid());
 }
 
 }  // namespace
@@ -66,7 +61,7 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
     state->collections.emplace(schema.name, std::unique_ptr<Collection>(new Collection(state.get(), schema)));
   }
   for (size_t i = 0; i < config.plan.size(); ++i) state->stats.push_back(std::make_unique<AtomicStepStats>());
-  state->host = hostname();
+  state->host = host_name();
   state->pid = getpid();
   state->started_at = now_micros();
   std::random_device rd;
@@ -182,25 +177,38 @@ Status Migration::refresh() {
   return state_->control->heartbeat(h);
 }
 
-Result<std::vector<MoveProblem>> Migration::check_move(size_t to_index) {
+namespace {
+
+// One snapshot of what the step rules look at.
+Result<MoveContext> read_move_context(const MigrationState& state, size_t to_index) {
   MoveContext c;
-  c.plan = &state_->config.plan;
-  TANDEM_ASSIGN_OR_RETURN(c.current, state_->control->current_step());
+  c.plan = &state.config.plan;
+  TANDEM_ASSIGN_OR_RETURN(c.current, state.control->current_step());
   c.to_index = to_index;
-  TANDEM_ASSIGN_OR_RETURN(c.instances, state_->control->instances());
+  TANDEM_ASSIGN_OR_RETURN(c.instances, state.control->instances());
   c.now = now_micros();
-  c.instance_timeout = state_->config.instance_timeout;
-  TANDEM_ASSIGN_OR_RETURN(c.pending_repairs, state_->control->repair_counts());
-  for (const CollectionSchema& schema : state_->config.collections) {
-    TANDEM_ASSIGN_OR_RETURN(c.backfills[schema.name], state_->control->backfill_state(schema.name));
-    TANDEM_ASSIGN_OR_RETURN(c.verifies[schema.name], state_->control->latest_verify(schema.name));
+  c.instance_timeout = state.config.instance_timeout;
+  TANDEM_ASSIGN_OR_RETURN(c.pending_repairs, state.control->repair_counts());
+  for (const CollectionSchema& schema : state.config.collections) {
+    TANDEM_ASSIGN_OR_RETURN(c.backfills[schema.name], state.control->backfill_state(schema.name));
+    TANDEM_ASSIGN_OR_RETURN(c.verifies[schema.name], state.control->latest_verify(schema.name));
   }
+  return c;
+}
+
+}  // namespace
+
+Result<std::vector<MoveProblem>> Migration::check_move(size_t to_index) {
+  TANDEM_ASSIGN_OR_RETURN(MoveContext c, read_move_context(*state_, to_index));
   return check_step_move(c);
 }
 
 Result<StepState> Migration::change_step(size_t to_index, std::string_view reason, bool force) {
-  TANDEM_ASSIGN_OR_RETURN(StepState current, state_->control->current_step());
-  TANDEM_ASSIGN_OR_RETURN(std::vector<MoveProblem> problems, check_move(to_index));
+  // The problems and the version the move is conditional on come from the
+  // same snapshot: if anything moves in between, the versioned change fails.
+  TANDEM_ASSIGN_OR_RETURN(MoveContext context, read_move_context(*state_, to_index));
+  const StepState& current = context.current;
+  std::vector<MoveProblem> problems = check_step_move(context);
   if (to_index >= state_->config.plan.size() || to_index == current.step_index) {
     return Status::InvalidArgument(problems.empty() ? "no such step" : problems[0].what);
   }

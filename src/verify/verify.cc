@@ -29,6 +29,28 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// How the copy differs from the source for one key (nullptr: no record
+// there), or nullopt if it does not. A row in the copy under a tombstone is
+// resurrected even when it equals the source's.
+std::optional<Difference> classify(const Key& key, const Record* source, const Record* copy,
+                                   bool tombstoned) {
+  std::optional<DifferenceKind> kind;
+  if (source != nullptr && copy == nullptr) {
+    kind = DifferenceKind::kMissing;
+  } else if (source == nullptr && copy != nullptr) {
+    kind = tombstoned ? DifferenceKind::kResurrected : DifferenceKind::kExtra;
+  } else if (source != nullptr && copy != nullptr) {
+    if (*source != *copy) {
+      kind = DifferenceKind::kDifferent;
+    } else if (tombstoned) {
+      kind = DifferenceKind::kResurrected;
+    }
+  }
+  if (!kind) return std::nullopt;
+  return Difference{key, *kind, source != nullptr ? source->to_display() : "(absent)",
+                    copy != nullptr ? copy->to_display() : "(absent)", false};
+}
+
 class CollectionVerifier {
  public:
   CollectionVerifier(Migration& m, const CollectionSchema& schema, Side source, const VerifyOptions& o)
@@ -150,19 +172,9 @@ class CollectionVerifier {
     for (const Key& k : keys) {
       auto s = src.find(k);
       auto c = cpy.find(k);
-      std::optional<DifferenceKind> kind;
-      if (s != src.end() && c == cpy.end()) {
-        kind = DifferenceKind::kMissing;
-      } else if (s == src.end() && c != cpy.end()) {
-        kind = dead.contains(k) ? DifferenceKind::kResurrected : DifferenceKind::kExtra;
-      } else if (s->second != c->second) {
-        kind = DifferenceKind::kDifferent;
-      } else if (dead.contains(k)) {
-        kind = DifferenceKind::kResurrected;  // equal rows, but the copy holds a tombstone for it
-      }
-      if (!kind) continue;
-      candidates_[k] = Difference{k, *kind, s == src.end() ? "(absent)" : s->second.to_display(),
-                                  c == cpy.end() ? "(absent)" : c->second.to_display(), false};
+      std::optional<Difference> d = classify(k, s == src.end() ? nullptr : &s->second,
+                                             c == cpy.end() ? nullptr : &c->second, dead.contains(k));
+      if (d) candidates_[k] = std::move(*d);
     }
     return Status::Ok();
   }
@@ -187,19 +199,7 @@ class CollectionVerifier {
     TANDEM_ASSIGN_OR_RETURN(std::vector<Key> dead,
                             copy_.tombstones(schema_.name, KeyRange{key, std::nullopt}, 1));
     bool tombstone = !dead.empty() && dead[0] == key;
-    std::optional<DifferenceKind> kind;
-    if (s.present() && !c.present()) {
-      kind = DifferenceKind::kMissing;
-    } else if (!s.present() && c.present()) {
-      kind = tombstone ? DifferenceKind::kResurrected : DifferenceKind::kExtra;
-    } else if (s.present() && c.present() && s.record != c.record) {
-      kind = DifferenceKind::kDifferent;
-    } else if (s.present() && c.present() && tombstone) {
-      kind = DifferenceKind::kResurrected;
-    }
-    if (!kind) return std::optional<Difference>();
-    return std::optional<Difference>(Difference{key, *kind, s.present() ? s.record.to_display() : "(absent)",
-                                                c.present() ? c.record.to_display() : "(absent)", false});
+    return classify(key, s.present() ? &s.record : nullptr, c.present() ? &c.record : nullptr, tombstone);
   }
 
   Status repair() {

@@ -7,22 +7,14 @@
 #include <iterator>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "core/encoding.h"
+#include "core/lock_wait.h"
+#include "stores/sql_text.h"
 
 namespace tandem::pg {
 
 namespace {
-
-std::string quote(std::string_view identifier) {
-  std::string out = "\"";
-  for (char c : identifier) {
-    out += c;
-    if (c == '"') out += '"';
-  }
-  return out + "\"";
-}
 
 std::string_view sql_type(Type type) {
   switch (type) {
@@ -208,23 +200,16 @@ Result<Value> from_text(Type type, std::string_view s) {
   return Status::Internal("column without type");
 }
 
-int64_t lock_key(std::string_view collection, const Key& key) {
-  std::string buf(collection);
-  buf += '\0';
-  buf += key.encode();
-  return static_cast<int64_t>(hash_bytes(buf));
+// The advisory-lock key of a record (the same hash as every store's record lock).
+int64_t lock_key(std::string_view collection, std::string_view encoded_key) {
+  return static_cast<int64_t>(record_lock_hash(collection, encoded_key));
 }
 
 }  // namespace
 
-struct PostgresStore::Table {
+struct PostgresStore::Table : CollectionSql {
   CollectionSchema schema;
-  std::string quoted;
-  std::string select_list;
-  std::string key_tuple;    // for ORDER BY and row comparisons, text keys in "C" collation
-  std::string key_columns;  // plain list, for ON CONFLICT
-  std::string key_match;    // "k1" = $1 AND "k2" = $2
-  std::string get_sql, insert_sql, upsert_sql, delete_sql;
+  std::string key_tuple;  // for ORDER BY and row comparisons, text keys in "C" collation
 
   Result<Record> read_row(const PgResult& r, int row, std::string_view store,
                           std::string* bad_field = nullptr, std::optional<Key>* key = nullptr) const {
@@ -329,40 +314,19 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
   TANDEM_RETURN_IF_ERROR(schema.validate());
   auto t = std::make_unique<Table>();
   t->schema = schema;
-  t->quoted = quote(schema.name);
-  std::vector<std::string> keys, keys_c, all, defs;
+  static_cast<CollectionSql&>(*t) =
+      build_collection_sql(schema, [](size_t i) { return fmt::format("${}", i); });
+  std::vector<std::string> keys_c, defs;
   for (const Column& c : schema.key_columns) {
-    keys.push_back(quote(c.name));
-    keys_c.push_back(c.type == Type::kText ? quote(c.name) + " COLLATE \"C\"" : quote(c.name));
-    defs.push_back(fmt::format("{} {}{} NOT NULL", quote(c.name), sql_type(c.type),
-                               c.type == Type::kText ? " COLLATE \"C\"" : ""));
+    std::string collate = c.type == Type::kText ? " COLLATE \"C\"" : "";
+    keys_c.push_back(quote_identifier(c.name) + collate);
+    defs.push_back(fmt::format("{} {}{} NOT NULL", quote_identifier(c.name), sql_type(c.type), collate));
   }
-  all = keys;
   for (const Column& c : schema.columns) {
-    all.push_back(quote(c.name));
-    defs.push_back(fmt::format("{} {}{}", quote(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
+    defs.push_back(
+        fmt::format("{} {}{}", quote_identifier(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
   }
-  t->select_list = fmt::format("{}", fmt::join(all, ", "));
-  t->key_columns = fmt::format("{}", fmt::join(keys, ", "));
   t->key_tuple = fmt::format("({})", fmt::join(keys_c, ", "));
-  std::vector<std::string> match;
-  for (size_t i = 0; i < keys.size(); ++i) match.push_back(fmt::format("{} = ${}", keys[i], i + 1));
-  t->key_match = fmt::format("{}", fmt::join(match, " AND "));
-  t->get_sql = fmt::format("SELECT {} FROM {} WHERE {}", t->select_list, t->quoted, t->key_match);
-  std::vector<std::string> params;
-  for (size_t i = 0; i < all.size(); ++i) params.push_back(fmt::format("${}", i + 1));
-  std::string insert =
-      fmt::format("INSERT INTO {} ({}) VALUES ({})", t->quoted, t->select_list, fmt::join(params, ", "));
-  t->insert_sql = fmt::format("{} ON CONFLICT ({}) DO NOTHING", insert, t->key_columns);
-  if (schema.columns.empty()) {
-    t->upsert_sql = t->insert_sql;
-  } else {
-    std::vector<std::string> sets;
-    for (const Column& c : schema.columns) sets.push_back(fmt::format("{0} = EXCLUDED.{0}", quote(c.name)));
-    t->upsert_sql =
-        fmt::format("{} ON CONFLICT ({}) DO UPDATE SET {}", insert, t->key_columns, fmt::join(sets, ", "));
-  }
-  t->delete_sql = fmt::format("DELETE FROM {} WHERE {}", t->quoted, t->key_match);
 
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   if (create_if_missing) {
@@ -377,31 +341,7 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
                                      {text_param(schema.name)}, "reading the table's columns"));
   std::unordered_map<std::string, std::string> existing;
   for (int i = 0; i < cols.rows(); ++i) existing.emplace(cols.text(i, 0), cols.text(i, 1));
-  if (existing.empty()) {
-    return Status::FailedPrecondition(
-        fmt::format("{} database: there is no table '{}' (tandem creates tables only in new; check the "
-                    "collection name and "
-                    "the {} database URL)",
-                    name_, schema.name, name_));
-  }
-  auto check = [&](const Column& c) -> Status {
-    auto it = existing.find(c.name);
-    if (it == existing.end()) {
-      return Status::FailedPrecondition(
-          fmt::format("{} database: table '{}' exists but has no column '{}' that the config names; add the "
-                      "column or fix the "
-                      "config",
-                      name_, schema.name, c.name));
-    }
-    if (!compatible(c.type, it->second)) {
-      return Status::FailedPrecondition(
-          fmt::format("{} database: column '{}.{}' is {}, which tandem cannot read as {}", name_, schema.name,
-                      c.name, it->second, type_name(c.type)));
-    }
-    return Status::Ok();
-  };
-  for (const Column& c : schema.key_columns) TANDEM_RETURN_IF_ERROR(check(c));
-  for (const Column& c : schema.columns) TANDEM_RETURN_IF_ERROR(check(c));
+  TANDEM_RETURN_IF_ERROR(check_existing_columns(name_, schema, existing, compatible));
   std::unique_lock lock(tables_mutex_);
   tables_[schema.name] = std::move(t);
   return Status::Ok();
@@ -486,7 +426,7 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_v
     std::string keys = "{";
     for (size_t i = 0; i < records.size(); ++i) {
       if (i > 0) keys += ',';
-      keys += std::to_string(lock_key(collection, records[i].key));
+      keys += std::to_string(lock_key(collection, encoded[i]));
     }
     keys += '}';
     TANDEM_ASSIGN_OR_RETURN(PgResult l,
@@ -602,7 +542,7 @@ Result<PatchOutcome> PostgresStore::patch(std::string_view collection, const Key
   t->add_key(params, key);
   int index = static_cast<int>(key.size()) + 1;
   for (const auto& [name, value] : fields) {
-    sets.push_back(fmt::format("{} = ${}", quote(name), index++));
+    sets.push_back(fmt::format("{} = ${}", quote_identifier(name), index++));
     params.push_back(to_param(value));
   }
   std::string sql = fmt::format("UPDATE {} SET {} WHERE {}", t->quoted, fmt::join(sets, ", "), t->key_match);
@@ -788,7 +728,7 @@ class AdvisoryLock : public RecordLock::Handle {
 
 Result<RecordLock> PostgresStore::try_lock(std::string_view collection, const Key& key) {
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  int64_t k = lock_key(collection, key);
+  int64_t k = lock_key(collection, key.encode());
   TANDEM_ASSIGN_OR_RETURN(
       PgResult r,
       conn->exec("SELECT pg_try_advisory_lock($1)", {text_param(std::to_string(k))},
@@ -799,20 +739,8 @@ Result<RecordLock> PostgresStore::try_lock(std::string_view collection, const Ke
 
 Result<RecordLock> PostgresStore::lock(std::string_view collection, const Key& key,
                                        std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = std::chrono::microseconds(200);
-  for (;;) {
-    TANDEM_ASSIGN_OR_RETURN(RecordLock held, try_lock(collection, key));
-    if (held.held()) return held;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status::Timeout(fmt::format(
-          "could not lock {} collection '{}', record {} within {} ms: another copier (transfer, backfill or "
-          "repair) holds it",
-          name_, collection, key.to_display(), timeout.count()));
-    }
-    std::this_thread::sleep_for(pause);
-    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));
-  }
+  return wait_for_lock([&] { return try_lock(collection, key); }, timeout,
+                       fmt::format("{} collection '{}', record {}", name_, collection, key.to_display()));
 }
 
 Result<Digest> PostgresStore::digest(std::string_view collection, const KeyRange& range) {

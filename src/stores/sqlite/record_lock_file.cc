@@ -6,54 +6,42 @@
 
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include "core/encoding.h"
+#include "core/lock_wait.h"
 
 namespace tandem::sqlite {
 
+namespace {
+
+// Sets (F_WRLCK) or clears (F_UNLCK) the one-byte lock at slot on fd; 0 or errno.
+int set_byte_lock(int fd, uint64_t slot, short type) {
+  struct flock fl {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = static_cast<off_t>(slot);
+  fl.l_len = 1;
+  return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+// The slots one descriptor holds; released (and the descriptor returned) on destruction.
 class RecordLockFile::Held : public RecordLock::Handle {
  public:
-  Held(std::shared_ptr<RecordLockFile> file, int fd, uint64_t slot)
-      : file_(std::move(file)), fd_(fd), slot_(slot) {}
+  Held(std::shared_ptr<RecordLockFile> file, int fd) : file_(std::move(file)), fd_(fd) {}
   ~Held() override {
-    struct flock fl {};
-    fl.l_type = F_UNLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = static_cast<off_t>(slot_);
-    fl.l_len = 1;
-    if (fcntl(fd_, F_OFD_SETLK, &fl) != 0) {
-      // Cannot unlock: close the descriptor, which releases its locks.
-      ::close(fd_);
-      return;
-    }
-    file_->return_fd(fd_);
-  }
-
- private:
-  std::shared_ptr<RecordLockFile> file_;
-  int fd_;
-  uint64_t slot_;
-};
-
-class RecordLockFile::BatchHeld : public RecordLock::Handle {
- public:
-  BatchHeld(std::shared_ptr<RecordLockFile> file, int fd, std::vector<uint64_t> slots)
-      : file_(std::move(file)), fd_(fd), slots_(std::move(slots)) {}
-  ~BatchHeld() override {
     for (uint64_t slot : slots_) {
-      struct flock fl {};
-      fl.l_type = F_UNLCK;
-      fl.l_whence = SEEK_SET;
-      fl.l_start = static_cast<off_t>(slot);
-      fl.l_len = 1;
-      if (fcntl(fd_, F_OFD_SETLK, &fl) != 0) {
+      if (set_byte_lock(fd_, slot, F_UNLCK) != 0) {
         ::close(fd_);  // closing releases every lock of this descriptor
         return;
       }
     }
     file_->return_fd(fd_);
   }
+  int fd() const { return fd_; }
+  void add(uint64_t slot) { slots_.push_back(slot); }
+  bool empty() const { return slots_.empty(); }
 
  private:
   std::shared_ptr<RecordLockFile> file_;
@@ -65,29 +53,18 @@ Result<RecordLock> RecordLockFile::try_lock_batch(std::span<const uint64_t> slot
                                                   std::string_view what) {
   held.assign(slots.size(), false);
   TANDEM_ASSIGN_OR_RETURN(int fd, take_fd());
-  std::vector<uint64_t> taken;
-  taken.reserve(slots.size());
+  auto handle = std::make_unique<Held>(shared_from_this(), fd);
   // Locks on one descriptor never conflict with each other; records that
   // share a slot (a hash collision, or the same key twice) are both held.
-  auto handle = std::make_unique<BatchHeld>(shared_from_this(), fd, std::vector<uint64_t>{});
   for (size_t i = 0; i < slots.size(); ++i) {
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = static_cast<off_t>(slots[i]);
-    fl.l_len = 1;
-    if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+    int err = set_byte_lock(fd, slots[i], F_WRLCK);
+    if (err == 0) {
       held[i] = true;
-      taken.push_back(slots[i]);
-      continue;
-    }
-    int err = errno;
-    if (err != EAGAIN && err != EACCES) {
-      handle = std::make_unique<BatchHeld>(shared_from_this(), fd, std::move(taken));
-      return Status::IoError(fmt::format("locking {}: {}", what, std::strerror(err)));
+      handle->add(slots[i]);
+    } else if (err != EAGAIN && err != EACCES) {
+      return Status::IoError(fmt::format("locking {}: {}", what, std::strerror(err)));  // handle releases
     }
   }
-  handle = std::make_unique<BatchHeld>(shared_from_this(), fd, std::move(taken));
   return RecordLock(std::move(handle));
 }
 
@@ -99,13 +76,8 @@ RecordLockFile::~RecordLockFile() {
   for (int fd : idle_fds_) ::close(fd);
 }
 
-uint64_t RecordLockFile::slot_for(std::string_view collection, const std::string& encoded_key) {
-  std::string buf;
-  buf.reserve(collection.size() + 1 + encoded_key.size());
-  buf.append(collection);
-  buf += '\0';
-  buf.append(encoded_key);
-  return hash_bytes(buf) & ((uint64_t{1} << 62) - 1);
+uint64_t RecordLockFile::slot_for(std::string_view collection, std::string_view encoded_key) {
+  return record_lock_hash(collection, encoded_key) & ((uint64_t{1} << 62) - 1);
 }
 
 Result<int> RecordLockFile::take_fd() {
@@ -131,36 +103,15 @@ void RecordLockFile::return_fd(int fd) {
 }
 
 Result<RecordLock> RecordLockFile::try_lock(uint64_t slot, std::string_view what) {
-  TANDEM_ASSIGN_OR_RETURN(int fd, take_fd());
-  struct flock fl {};
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  fl.l_start = static_cast<off_t>(slot);
-  fl.l_len = 1;
-  if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
-    return RecordLock(std::make_unique<Held>(shared_from_this(), fd, slot));
-  }
-  int err = errno;
-  return_fd(fd);
-  if (err == EAGAIN || err == EACCES) return RecordLock();
-  return Status::IoError(fmt::format("locking {}: {}", what, std::strerror(err)));
+  std::vector<bool> held;
+  TANDEM_ASSIGN_OR_RETURN(RecordLock lock, try_lock_batch(std::span<const uint64_t>(&slot, 1), held, what));
+  if (!held[0]) return RecordLock();  // another holder has it; our descriptor goes back to the pool
+  return lock;
 }
 
 Result<RecordLock> RecordLockFile::lock(uint64_t slot, std::chrono::milliseconds timeout,
                                         std::string_view what) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = std::chrono::microseconds(50);
-  for (;;) {
-    TANDEM_ASSIGN_OR_RETURN(RecordLock held, try_lock(slot, what));
-    if (held.held()) return held;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status::Timeout(fmt::format(
-          "could not lock {} within {} ms: another copier (transfer, backfill or repair) holds it", what,
-          timeout.count()));
-    }
-    std::this_thread::sleep_for(pause);
-    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));
-  }
+  return wait_for_lock([&] { return try_lock(slot, what); }, timeout, what);
 }
 
 }  // namespace tandem::sqlite

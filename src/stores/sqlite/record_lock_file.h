@@ -26,7 +26,9 @@ class RecordLockFile : public std::enable_shared_from_this<RecordLockFile> {
   static std::shared_ptr<RecordLockFile> create(const std::string& path);
   ~RecordLockFile();
 
-  static uint64_t slot_for(std::string_view collection, const std::string& encoded_key);
+  // The byte a record locks: record_lock_hash(collection, Key::encode()),
+  // kept within off_t's positive range.
+  static uint64_t slot_for(std::string_view collection, std::string_view encoded_key);
   // An unheld RecordLock if another holder has the slot.
   Result<RecordLock> try_lock(uint64_t slot, std::string_view what);
   // Tries the locks of many slots on one descriptor (a batch of records held
@@ -39,7 +41,6 @@ class RecordLockFile : public std::enable_shared_from_this<RecordLockFile> {
 
  private:
   class Held;
-  class BatchHeld;
   explicit RecordLockFile(std::string path) : path_(std::move(path)) {}
   Result<int> take_fd();
   void return_fd(int fd);

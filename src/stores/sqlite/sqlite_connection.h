@@ -70,6 +70,16 @@ class Statement {
   Result<bool> step(std::string_view what);
   // Runs to completion (for writes).
   Status run(std::string_view what);
+  // As run, but builds the description (describe()) only if the step fails:
+  // for loops over many records, where formatting it each time would cost more than the insert.
+  template <typename Describe>
+  Status run_described(Describe describe) {
+    for (;;) {
+      int rc = sqlite3_step(stmt_);
+      if (rc == SQLITE_DONE) return Status::Ok();
+      if (rc != SQLITE_ROW) return error_status(conn_.db(), rc, describe());
+    }
+  }
   int64_t column_int(int i) const { return sqlite3_column_int64(stmt_, i); }
   std::string column_text(int i) const;
   std::string column_blob(int i) const;

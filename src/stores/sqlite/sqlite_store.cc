@@ -5,20 +5,11 @@
 #include <mutex>
 
 #include "core/encoding.h"
+#include "stores/sql_text.h"
 
 namespace tandem::sqlite {
 
 namespace {
-
-// Identifiers are validated at config time; quoting is the second line of defence.
-std::string quote(std::string_view identifier) {
-  std::string out = "\"";
-  for (char c : identifier) {
-    out += c;
-    if (c == '"') out += '"';
-  }
-  return out + "\"";
-}
 
 std::string_view sql_type(Type type) {
   switch (type) {
@@ -117,16 +108,9 @@ bool valid_utf8(std::string_view s) {
 
 }  // namespace
 
-struct SqliteStore::Table {
+struct SqliteStore::Table : CollectionSql {
   CollectionSchema schema;
-  std::string quoted;
-  std::string select_list;  // key columns then value columns
-  std::string key_match;    // "k1" = ?1 AND "k2" = ?2
-  std::string key_tuple;    // ("k1", "k2")
-  std::string get_sql;
-  std::string insert_sql;  // insert, doing nothing on key conflict
-  std::string upsert_sql;
-  std::string delete_sql;
+  std::string key_tuple;  // ("k1", "k2"): for key order and row comparisons
 
   // Reads one row (select_list order) into a Record; Corruption names the
   // record and field when a stored value does not match the schema. On
@@ -305,40 +289,18 @@ Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool creat
   TANDEM_RETURN_IF_ERROR(schema.validate());
   auto t = std::make_unique<Table>();
   t->schema = schema;
-  t->quoted = quote(schema.name);
-  std::vector<std::string> keys;
-  std::vector<std::string> all;
-  for (const Column& c : schema.key_columns) keys.push_back(quote(c.name));
-  all = keys;
-  for (const Column& c : schema.columns) all.push_back(quote(c.name));
-  t->select_list = fmt::format("{}", fmt::join(all, ", "));
-  t->key_tuple = fmt::format("({})", fmt::join(keys, ", "));
-  std::vector<std::string> match;
-  for (size_t i = 0; i < keys.size(); ++i) match.push_back(fmt::format("{} = ?{}", keys[i], i + 1));
-  t->key_match = fmt::format("{}", fmt::join(match, " AND "));
-  t->get_sql = fmt::format("SELECT {} FROM {} WHERE {}", t->select_list, t->quoted, t->key_match);
-  std::vector<std::string> params;
-  for (size_t i = 0; i < all.size(); ++i) params.push_back(fmt::format("?{}", i + 1));
-  std::string insert =
-      fmt::format("INSERT INTO {} ({}) VALUES ({})", t->quoted, t->select_list, fmt::join(params, ", "));
-  t->insert_sql = fmt::format("{} ON CONFLICT {} DO NOTHING", insert, t->key_tuple);
-  if (schema.columns.empty()) {
-    t->upsert_sql = t->insert_sql;
-  } else {
-    std::vector<std::string> sets;
-    for (const Column& c : schema.columns) sets.push_back(fmt::format("{0} = excluded.{0}", quote(c.name)));
-    t->upsert_sql =
-        fmt::format("{} ON CONFLICT {} DO UPDATE SET {}", insert, t->key_tuple, fmt::join(sets, ", "));
-  }
-  t->delete_sql = fmt::format("DELETE FROM {} WHERE {}", t->quoted, t->key_match);
+  static_cast<CollectionSql&>(*t) =
+      build_collection_sql(schema, [](size_t i) { return fmt::format("?{}", i); });
+  t->key_tuple = fmt::format("({})", t->key_columns);
 
   // Create, or check the existing table's columns.
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   std::vector<std::string> defs;
   for (const Column& c : schema.key_columns)
-    defs.push_back(fmt::format("{} {} NOT NULL", quote(c.name), sql_type(c.type)));
+    defs.push_back(fmt::format("{} {} NOT NULL", quote_identifier(c.name), sql_type(c.type)));
   for (const Column& c : schema.columns) {
-    defs.push_back(fmt::format("{} {}{}", quote(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
+    defs.push_back(
+        fmt::format("{} {}{}", quote_identifier(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
   }
   bool integer_key = schema.key_columns.size() == 1 && schema.key_columns[0].type == Type::kInt;
   if (create_if_missing) {
@@ -355,29 +317,8 @@ Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool creat
       if (!row) break;
       existing.emplace(st.column_text(1), st.column_text(2));
     }
-    if (existing.empty()) {
-      return Status::FailedPrecondition(
-          fmt::format("{} database: there is no table '{}' (tandem creates tables only in new; check the "
-                      "collection name and the {} database URL)",
-                      name_, schema.name, name_));
-    }
-    auto check = [&](const Column& c) -> Status {
-      auto it = existing.find(c.name);
-      if (it == existing.end()) {
-        return Status::FailedPrecondition(fmt::format(
-            "{} database: table '{}' exists but has no column '{}' that the config names; add the "
-            "column or fix the config",
-            name_, schema.name, c.name));
-      }
-      if (it->second != sql_type(c.type)) {
-        return Status::FailedPrecondition(
-            fmt::format("{} database: column '{}.{}' is {} but the config's type {} needs {}", name_,
-                        schema.name, c.name, it->second, type_name(c.type), sql_type(c.type)));
-      }
-      return Status::Ok();
-    };
-    for (const Column& c : schema.key_columns) TANDEM_RETURN_IF_ERROR(check(c));
-    for (const Column& c : schema.columns) TANDEM_RETURN_IF_ERROR(check(c));
+    TANDEM_RETURN_IF_ERROR(check_existing_columns(
+        name_, schema, existing, [](Type type, std::string_view found) { return found == sql_type(type); }));
   }
   std::unique_lock lock(tables_mutex_);
   tables_[schema.name] = std::move(t);
@@ -455,13 +396,16 @@ Result<std::vector<InsertOutcome>> SqliteStore::insert_if_absent(std::string_vie
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   for (const Record& r : records) TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
   std::vector<InsertOutcome> outcomes(records.size(), InsertOutcome::kInserted);
+  std::vector<std::string> encoded;  // each key encoded once, for its lock and its tombstone
+  encoded.reserve(records.size());
+  for (const Record& r : records) encoded.push_back(r.key.encode());
   // Record locks are taken before the write transaction and held until it has
   // committed, so a concurrent transfer of the same record waits for us or we skip it.
   RecordLock batch_lock;
   if (policy == LockPolicy::kTryLockEach) {
     std::vector<uint64_t> slots;
     slots.reserve(records.size());
-    for (const Record& r : records) slots.push_back(RecordLockFile::slot_for(collection, r.key.encode()));
+    for (const std::string& key : encoded) slots.push_back(RecordLockFile::slot_for(collection, key));
     std::vector<bool> held;
     TANDEM_ASSIGN_OR_RETURN(
         batch_lock, locks_->try_lock_batch(slots, held,
@@ -473,18 +417,18 @@ Result<std::vector<InsertOutcome>> SqliteStore::insert_if_absent(std::string_vie
   }
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  TANDEM_ASSIGN_OR_RETURN(sqlite3_stmt * insert, conn->prepare(t->insert_sql));
   for (size_t i = 0; i < records.size(); ++i) {
     if (outcomes[i] == InsertOutcome::kLocked) continue;
     const Record& r = records[i];
-    TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(*conn, *t, r.key.encode()));
+    TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(*conn, *t, encoded[i]));
     if (dead) {
       outcomes[i] = InsertOutcome::kTombstoned;
       continue;
     }
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(t->insert_sql));
-    Statement st(*conn, raw);
+    Statement st(*conn, insert);
     t->bind_record(st, r);
-    TANDEM_RETURN_IF_ERROR(st.run(t->what("inserting into", r.key, name_)));
+    TANDEM_RETURN_IF_ERROR(st.run_described([&] { return t->what("inserting into", r.key, name_); }));
     outcomes[i] = st.changes() == 1 ? InsertOutcome::kInserted : InsertOutcome::kAlreadyPresent;
   }
   TANDEM_RETURN_IF_ERROR(tx->commit());
@@ -527,7 +471,8 @@ Result<PatchOutcome> SqliteStore::patch(std::string_view collection, const Key& 
   } else {
     std::vector<std::string> sets;
     int index = static_cast<int>(key.size()) + 1;
-    for (const auto& [name, value] : fields) sets.push_back(fmt::format("{} = ?{}", quote(name), index++));
+    for (const auto& [name, value] : fields)
+      sets.push_back(fmt::format("{} = ?{}", quote_identifier(name), index++));
     std::string sql =
         fmt::format("UPDATE {} SET {} WHERE {}", t->quoted, fmt::join(sets, ", "), t->key_match);
     TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(sql));

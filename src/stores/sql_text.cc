@@ -1,0 +1,77 @@
+#include "stores/sql_text.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+namespace tandem {
+
+std::string quote_identifier(std::string_view identifier) {
+  std::string out = "\"";
+  for (char c : identifier) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
+}
+
+CollectionSql build_collection_sql(const CollectionSchema& schema,
+                                   const std::function<std::string(size_t)>& placeholder) {
+  CollectionSql sql;
+  sql.quoted = quote_identifier(schema.name);
+  std::vector<std::string> keys, all, match, params, sets;
+  for (const Column& c : schema.key_columns) keys.push_back(quote_identifier(c.name));
+  all = keys;
+  for (const Column& c : schema.columns) {
+    all.push_back(quote_identifier(c.name));
+    sets.push_back(fmt::format("{0} = excluded.{0}", quote_identifier(c.name)));
+  }
+  for (size_t i = 0; i < keys.size(); ++i)
+    match.push_back(fmt::format("{} = {}", keys[i], placeholder(i + 1)));
+  for (size_t i = 0; i < all.size(); ++i) params.push_back(placeholder(i + 1));
+  sql.select_list = fmt::format("{}", fmt::join(all, ", "));
+  sql.key_columns = fmt::format("{}", fmt::join(keys, ", "));
+  sql.key_match = fmt::format("{}", fmt::join(match, " AND "));
+  sql.get_sql = fmt::format("SELECT {} FROM {} WHERE {}", sql.select_list, sql.quoted, sql.key_match);
+  std::string insert =
+      fmt::format("INSERT INTO {} ({}) VALUES ({})", sql.quoted, sql.select_list, fmt::join(params, ", "));
+  sql.insert_sql = fmt::format("{} ON CONFLICT ({}) DO NOTHING", insert, sql.key_columns);
+  sql.upsert_sql = sets.empty() ? sql.insert_sql
+                                : fmt::format("{} ON CONFLICT ({}) DO UPDATE SET {}", insert, sql.key_columns,
+                                              fmt::join(sets, ", "));
+  sql.delete_sql = fmt::format("DELETE FROM {} WHERE {}", sql.quoted, sql.key_match);
+  return sql;
+}
+
+Status check_existing_columns(std::string_view store, const CollectionSchema& schema,
+                              const std::unordered_map<std::string, std::string>& existing,
+                              const std::function<bool(Type, std::string_view)>& readable) {
+  if (existing.empty()) {
+    return Status::FailedPrecondition(
+        fmt::format("{} database: there is no table '{}' (tandem creates tables only in new; check the "
+                    "collection name and "
+                    "the {} database URL)",
+                    store, schema.name, store));
+  }
+  auto check = [&](const Column& c) -> Status {
+    auto it = existing.find(c.name);
+    if (it == existing.end()) {
+      return Status::FailedPrecondition(
+          fmt::format("{} database: table '{}' exists but has no column '{}' that the config names; add the "
+                      "column or fix "
+                      "the config",
+                      store, schema.name, c.name));
+    }
+    if (!readable(c.type, it->second)) {
+      return Status::FailedPrecondition(
+          fmt::format("{} database: column '{}.{}' is {}, which tandem cannot read as {}", store, schema.name,
+                      c.name, it->second, type_name(c.type)));
+    }
+    return Status::Ok();
+  };
+  for (const Column& c : schema.key_columns) TANDEM_RETURN_IF_ERROR(check(c));
+  for (const Column& c : schema.columns) TANDEM_RETURN_IF_ERROR(check(c));
+  return Status::Ok();
+}
+
+}  // namespace tandem

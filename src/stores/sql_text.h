@@ -1,0 +1,43 @@
+// SQL text shared by the SQL stores: identifier quoting and the statements of
+// one collection, which differ between engines only in how a parameter is
+// written ("?1" in SQLite, "$1" in PostgreSQL).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "tandem/schema.h"
+#include "tandem/status.h"
+
+namespace tandem {
+
+// "name" with any '"' doubled. Identifiers are validated at config time; this
+// is the second line of defence.
+std::string quote_identifier(std::string_view identifier);
+
+struct CollectionSql {
+  std::string quoted;       // the table
+  std::string select_list;  // key columns, then value columns
+  std::string key_columns;  // "k1", "k2"
+  std::string key_match;    // "k1" = ?1 AND "k2" = ?2: the key's parameters come first
+  std::string get_sql;      // one record by key
+  std::string insert_sql;   // all columns, nothing done on a key conflict
+  std::string upsert_sql;   // all columns, the value columns replaced on a key conflict
+  std::string delete_sql;   // one record by key
+};
+
+// placeholder(i) renders the i-th parameter, counting from 1.
+CollectionSql build_collection_sql(const CollectionSchema& schema,
+                                   const std::function<std::string(size_t)>& placeholder);
+
+// Checks a collection's existing table: it exists (existing is not empty),
+// and has every column of schema with a type readable(type, found) accepts.
+// existing maps column name -> the engine's type name. kFailedPrecondition
+// names the store, the table and the column.
+Status check_existing_columns(std::string_view store, const CollectionSchema& schema,
+                              const std::unordered_map<std::string, std::string>& existing,
+                              const std::function<bool(Type, std::string_view)>& readable);
+
+}  // namespace tandem
