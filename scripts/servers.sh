@@ -3,7 +3,10 @@
 # folder (never the packaged default instance), and stops them on exit.
 # Exports the URLs the tests read: TANDEM_TEST_POSTGRES_URL, and for the test
 # that stops its target server mid-copy a second instance of its own:
-# TANDEM_TEST_POSTGRES_RESTART_URL with ..._STOP and ..._START commands.
+# TANDEM_TEST_POSTGRES_RESTART_URL with ..._STOP and ..._START commands;
+# TANDEM_TEST_MARIADB_URL (an account "tandem" that may create databases) and
+# TANDEM_TEST_MARIADB_ROOT (a client command line as root, over the socket)
+# and the same restart trio for MariaDB.
 
 SERVERS_DIR=""
 PG_BIN=""
@@ -14,14 +17,59 @@ stop_servers() {
       runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
     fi
   done
+  for name in mariadb mariadb-restart; do
+    if [[ -f "$SERVERS_DIR/$name/mysqld.pid" ]]; then
+      kill -9 "$(cat "$SERVERS_DIR/$name/mysqld.pid")" 2>/dev/null || true
+    fi
+  done
   [[ -n "$SERVERS_DIR" ]] && rm -rf "$SERVERS_DIR"
+}
+
+# init_mariadb NAME PORT: a fresh data directory in $SERVERS_DIR/NAME, a server
+# started on 127.0.0.1:PORT, and an account tandem@127.0.0.1 (no password) that
+# may create databases and grant on them. Sets MARIADB_START.
+init_mariadb() {
+  local name="$1" port="$2" run="$SERVERS_DIR/$1"
+  mkdir -p "$run/data"
+  chown -R mysql:mysql "$run"
+  mariadb-install-db --no-defaults --user=mysql --datadir="$run/data" --skip-test-db \
+    --auth-root-authentication-method=socket >"$SERVERS_DIR/$name-install.log" 2>&1 \
+    || { cat "$SERVERS_DIR/$name-install.log"; return 1; }
+  MARIADB_START="mariadbd --no-defaults --user=mysql --datadir=$run/data --port=$port --bind-address=127.0.0.1 \
+--socket=$run/mysqld.sock --pid-file=$run/mysqld.pid --log-error=$run/error.log \
+--innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --skip-log-bin --max-connections=400 \
+--character-set-server=utf8mb4 --collation-server=utf8mb4_bin --innodb-buffer-pool-size=256M"
+  bash -c "$MARIADB_START &" >/dev/null 2>&1 </dev/null
+  local i
+  for i in $(seq 1 120); do
+    mariadb --no-defaults -uroot --socket="$run/mysqld.sock" -e 'SELECT 1' >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  mariadb --no-defaults -uroot --socket="$run/mysqld.sock" -e \
+    "CREATE USER 'tandem'@'127.0.0.1'; GRANT ALL PRIVILEGES ON *.* TO 'tandem'@'127.0.0.1' WITH GRANT OPTION; \
+CREATE DATABASE tandem;" || { cat "$run/error.log"; return 1; }
+}
+
+start_mariadb() {
+  local port="${TANDEM_TEST_MARIADB_PORT:-53306}"
+  init_mariadb mariadb "$port" || return 1
+  export TANDEM_TEST_MARIADB_URL="mariadb://tandem@127.0.0.1:$port/tandem"
+  export TANDEM_TEST_MARIADB_ROOT="mariadb --no-defaults -uroot --socket=$SERVERS_DIR/mariadb/mysqld.sock"
+  echo "MariaDB $(mariadbd --version | awk '{print $3}') on 127.0.0.1:$port"
+  init_mariadb mariadb-restart $((port + 1)) || return 1
+  export TANDEM_TEST_MARIADB_RESTART_URL="mariadb://tandem@127.0.0.1:$((port + 1))/tandem"
+  export TANDEM_TEST_MARIADB_RESTART_START="$MARIADB_START >/dev/null 2>&1 </dev/null &"
+  export TANDEM_TEST_MARIADB_RESTART_STOP="kill \$(cat $SERVERS_DIR/mariadb-restart/mysqld.pid) && \
+while [ -e $SERVERS_DIR/mariadb-restart/mysqld.pid ]; do sleep 0.2; done"
+  echo "MariaDB (for the restart test) on 127.0.0.1:$((port + 1))"
 }
 
 # init_postgres NAME PORT: a fresh cluster in $SERVERS_DIR/NAME, started; sets PG_START.
 init_postgres() {
   local name="$1" port="$2" data="$SERVERS_DIR/$1"
   mkdir -p "$data"
-  chown -R postgres:postgres "$SERVERS_DIR"
+  chown postgres:postgres "$SERVERS_DIR"
+  chown -R postgres:postgres "$data"
   runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U tandem -A trust -E UTF8 --locale=C.UTF-8 \
     --no-sync >"$SERVERS_DIR/$name-initdb.log" 2>&1 || { cat "$SERVERS_DIR/$name-initdb.log"; return 1; }
   PG_START="runuser -u postgres -- $PG_BIN/pg_ctl -D $data -l $SERVERS_DIR/$name.log -w -t 60 -o '-p $port \
@@ -47,5 +95,6 @@ start_servers() {
   SERVERS_DIR=$(mktemp -d /tmp/tandem-servers-XXXXXX)
   chmod 755 "$SERVERS_DIR"
   trap stop_servers EXIT
-  start_postgres
+  start_postgres || return 1
+  start_mariadb
 }

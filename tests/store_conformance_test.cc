@@ -59,7 +59,39 @@ std::string fresh_postgres(const TempDir& dir) {
   return admin.substr(0, admin.rfind('/') + 1) + db;
 }
 
-void drop_postgres_databases() {
+// A fresh MariaDB database per test, dropped afterwards.
+std::vector<std::string>& created_mariadb_databases() {
+  static std::vector<std::string> names;
+  return names;
+}
+
+std::string fresh_mariadb(const TempDir& dir) {
+  const char* admin = std::getenv("TANDEM_TEST_MARIADB_URL");
+  if (admin == nullptr) {
+    ADD_FAILURE()
+        << "TANDEM_TEST_MARIADB_URL is not set: run the tests through scripts/test.sh, which starts "
+           "MariaDB on loopback";
+    return "";
+  }
+  std::string db = "tandem_t_" + dir.path().filename().string().substr(12);
+  for (char& c : db) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  Status s = run_mariadb_admin(admin, fmt::format("CREATE DATABASE {}", db));
+  if (!s.ok()) {
+    ADD_FAILURE() << "cannot create database " << db << ": " << s.message();
+    return "";
+  }
+  created_mariadb_databases().push_back(db);
+  std::string url(admin);
+  return url.substr(0, url.rfind('/') + 1) + db;
+}
+
+void drop_server_databases() {
+  if (const char* admin = std::getenv("TANDEM_TEST_MARIADB_URL")) {
+    for (const std::string& db : created_mariadb_databases()) {
+      (void)run_mariadb_admin(admin, fmt::format("DROP DATABASE IF EXISTS {}", db));
+    }
+  }
+  created_mariadb_databases().clear();
   for (const std::string& db : created_databases()) {
     std::string cmd = fmt::format("psql '{}' -q -c 'DROP DATABASE IF EXISTS {} WITH (FORCE)' >/dev/null",
                                   postgres_admin_url(), db);
@@ -72,6 +104,7 @@ const std::vector<Engine>& engines() {
   static const std::vector<Engine> all = {
       {"sqlite", [](const TempDir& dir) { return "sqlite:" + dir.file("store.db"); }},
       {"postgres", fresh_postgres},
+      {"mariadb", fresh_mariadb},
   };
   return all;
 }
@@ -86,7 +119,7 @@ class StoreConformance : public ::testing::TestWithParam<size_t> {
   }
   void TearDown() override {
     store_.reset();
-    drop_postgres_databases();
+    drop_server_databases();
   }
   std::unique_ptr<Store> open_again(const std::string& name) { return value_or_die(open_store(name, url_)); }
   TempDir dir_;
@@ -327,12 +360,12 @@ TEST_P(StoreConformance, ExistingTableWithWrongColumnsIsRejectedNamingTheColumn)
 
 // Verify compares digests computed by different engines: equal records must
 // hash equal whichever engine holds them, every value type included.
-TEST(CrossEngine, DigestsAgreeBetweenSqliteAndPostgres) {
+void expect_equal_digests_across(const std::function<std::string(const TempDir&)>& fresh_url) {
   TempDir a_dir, b_dir;
-  std::string pg_url = fresh_postgres(b_dir);
-  ASSERT_FALSE(pg_url.empty());
+  std::string url = fresh_url(b_dir);
+  ASSERT_FALSE(url.empty());
   auto a = value_or_die(open_store("sqlite", "sqlite:" + a_dir.file("a.db")));
-  auto b = value_or_die(open_store("postgres", pg_url));
+  auto b = value_or_die(open_store("server", url));
   for (Store* s : {a.get(), b.get()}) ASSERT_OK(s->ensure_collection(all_types_schema(), true));
   for (int64_t i = -20; i < 30; ++i) {
     Record r;
@@ -359,8 +392,11 @@ TEST(CrossEngine, DigestsAgreeBetweenSqliteAndPostgres) {
   EXPECT_EQ(value_or_die(a->scan("things", KeyRange::all(), 100)),
             value_or_die(b->scan("things", KeyRange::all(), 100)));
   b.reset();
-  drop_postgres_databases();
+  drop_server_databases();
 }
+
+TEST(CrossEngine, DigestsAgreeBetweenSqliteAndPostgres) { expect_equal_digests_across(fresh_postgres); }
+TEST(CrossEngine, DigestsAgreeBetweenSqliteAndMariaDb) { expect_equal_digests_across(fresh_mariadb); }
 
 INSTANTIATE_TEST_SUITE_P(Engines, StoreConformance, ::testing::Range<size_t>(0, engines().size()),
                          [](const ::testing::TestParamInfo<size_t>& info) {

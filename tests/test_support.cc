@@ -10,9 +10,17 @@
 #include <fstream>
 #include <sstream>
 
+#include "stores/mariadb/mariadb_connection.h"
+
 extern char** environ;
 
 namespace tandem::testing {
+
+Status run_mariadb_admin(std::string_view url, const std::string& sql) {
+  TANDEM_ASSIGN_OR_RETURN(auto spec, maria::ConnectionSpec::parse(url));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, maria::Connection::open(spec));
+  return conn->exec_simple(sql, "running an admin statement");
+}
 
 TempDir::TempDir() {
   std::string templ = (std::filesystem::temp_directory_path() / "tandem-test-XXXXXX").string();

@@ -90,6 +90,9 @@ struct CliResult {
 };
 // Runs the tandem CLI as a separate process and waits for it.
 CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args);
+
+// Runs one SQL statement on the MariaDB server of url (an admin account).
+Status run_mariadb_admin(std::string_view url, const std::string& sql);
 // Starts the tandem CLI as a separate process (output to dir/name.log); returns its pid.
 pid_t spawn_cli(const TempDir& dir, const std::vector<std::string>& args, const std::string& name);
 // Waits for pid; its exit code, or -signal if killed.

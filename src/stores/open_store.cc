@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "stores/mariadb/mariadb_store.h"
 #include "stores/postgres/postgres_store.h"
 #include "stores/sqlite/sqlite_connection.h"
 #include "stores/sqlite/sqlite_store.h"
@@ -19,9 +20,14 @@ Result<std::unique_ptr<Store>> open_store(std::string_view name, std::string_vie
     if (!store.ok()) return store.status();
     return std::unique_ptr<Store>(std::move(*store));
   }
+  if (scheme == "mariadb" || scheme == "mysql") {
+    auto store = maria::MariaDbStore::open(std::string(name), url, options);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<Store>(std::move(*store));
+  }
   return Status::Config(
       fmt::format("{} database: unsupported URL scheme '{}' in '{}' (supported: sqlite:PATH, "
-                  "postgres://USER@HOST:PORT/DB)",
+                  "postgres://USER@HOST:PORT/DB, mariadb://USER@HOST:PORT/DB)",
                   name, scheme, redact_url(url)));
 }
 

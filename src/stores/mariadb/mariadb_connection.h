@@ -1,0 +1,167 @@
+// RAII over MariaDB Connector/C: a connection with a cache of server-side
+// prepared statements (binary protocol, every value a bound parameter), rows
+// streamed one at a time, a pool, and error classification by error number.
+// Connector/C types never leave src/.
+//
+// Thread safety: a Connection is used by one thread at a time (the pool hands
+// each to one caller); the Pool is thread-safe.
+#pragma once
+
+#include <mysql.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tandem/status.h"
+
+namespace tandem::maria {
+
+// A parsed URL: mariadb://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?OPTIONS] (also
+// mysql://). Options: password_file=PATH, password_env=VAR (the password is
+// read here and handed to the client library, never put in argv or messages),
+// socket=PATH, and TLS: ssl_mode=disabled|required|verify_ca|verify_identity,
+// ssl_ca=, ssl_capath=, ssl_cert=, ssl_key=, ssl_cipher=, tls_version=.
+struct ConnectionSpec {
+  std::string host = "127.0.0.1";
+  unsigned port = 3306;
+  std::string user;
+  std::string password;
+  std::string database;
+  std::string socket;
+  std::unordered_map<std::string, std::string> tls;  // option name -> value
+  std::string display;                               // redacted, for messages
+  bool read_only = false;                            // every transaction READ ONLY
+  static Result<ConnectionSpec> parse(std::string_view url);
+};
+
+// One bound parameter.
+struct Param {
+  enum class Kind : uint8_t { kNull, kInt, kDouble, kText, kBytes };
+  Kind kind = Kind::kNull;
+  int64_t integer = 0;
+  double real = 0;
+  std::string text;
+  static Param null() { return {}; }
+  static Param of(int64_t v) { return {Kind::kInt, v, 0, {}}; }
+  static Param of(double v) { return {Kind::kDouble, 0, v, {}}; }
+  static Param of(std::string v) { return {Kind::kText, 0, 0, std::move(v)}; }
+  static Param bytes(std::string v) { return {Kind::kBytes, 0, 0, std::move(v)}; }
+};
+
+// One fetched row. Integer columns read as int64, floating columns as double,
+// dates and times as text "YYYY-MM-DD HH:MM:SS.ffffff", everything else as
+// text (bytes for binary columns). Valid only inside the visit callback.
+class Row {
+ public:
+  enum class Kind : uint8_t { kInt, kDouble, kText };
+  size_t size() const { return columns_.size(); }
+  bool is_null(size_t col) const { return columns_[col].null != 0; }
+  Kind kind(size_t col) const { return columns_[col].kind; }
+  int64_t integer(size_t col) const { return columns_[col].integer; }
+  double real(size_t col) const { return columns_[col].real; }
+  std::string_view text(size_t col) const;
+  // The value as text whatever its kind (for messages and raw rows).
+  std::string as_text(size_t col) const;
+
+ private:
+  friend class Connection;
+  struct Column {
+    Kind kind = Kind::kText;
+    bool temporal = false;
+    int64_t integer = 0;
+    double real = 0;
+    MYSQL_TIME time{};
+    std::string buffer;
+    unsigned long length = 0;
+    my_bool null = 0;
+    my_bool error = 0;
+  };
+  std::vector<Column> columns_;
+  mutable std::string time_text_;
+};
+
+class Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> open(const ConnectionSpec& spec);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  bool broken() const { return broken_; }
+  // Marks the connection unusable so the pool closes it (e.g. when it may
+  // still hold named locks it failed to release: closing releases them).
+  void discard() { broken_ = true; }
+  const std::string& display() const { return display_; }
+
+  // Runs a prepared statement, visiting each row it returns (if any); returns
+  // the rows affected. Statements are prepared once per connection.
+  Result<uint64_t> run(const std::string& sql, const std::vector<Param>& params, std::string_view what,
+                       const std::function<Status(const Row&)>& visit = nullptr);
+  // A statement without parameters or rows, over the text protocol.
+  Status exec_simple(const std::string& sql, std::string_view what);
+  // Warnings left by the last statement.
+  unsigned warning_count() const { return mysql_warning_count(mysql_); }
+  // The first warning that is not one of the given error numbers ("" if none).
+  std::string first_warning_except(std::initializer_list<unsigned> ignored);
+
+ private:
+  Connection(MYSQL* mysql, std::string display) : mysql_(mysql), display_(std::move(display)) {}
+  Result<MYSQL_STMT*> prepared(const std::string& sql, std::string_view what);
+  Status error(unsigned number, std::string_view sqlstate, std::string_view message, std::string_view what);
+  Status stmt_error(MYSQL_STMT* stmt, std::string_view what);
+
+  MYSQL* mysql_;
+  std::string display_;
+  bool broken_ = false;
+  std::unordered_map<std::string, MYSQL_STMT*> statements_;
+};
+
+class Pool {
+ public:
+  class Lease {
+   public:
+    Lease(Pool* pool, std::unique_ptr<Connection> conn) : pool_(pool), conn_(std::move(conn)) {}
+    ~Lease();
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&&) = delete;
+    Connection& operator*() const { return *conn_; }
+    Connection* operator->() const { return conn_.get(); }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<Connection> conn_;
+  };
+  explicit Pool(ConnectionSpec spec) : spec_(std::move(spec)) {}
+  // An idle connection, or a new one (kUnavailable, retryable, if the server
+  // cannot be reached). Broken connections are dropped, not returned.
+  Result<Lease> acquire();
+
+ private:
+  ConnectionSpec spec_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
+};
+
+// START TRANSACTION ... COMMIT on one connection; rolls back unless committed.
+class Transaction {
+ public:
+  static Result<std::unique_ptr<Transaction>> begin(Connection& conn, std::string_view mode = "");
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  // A lost connection during COMMIT is kUnavailable with outcome_unknown.
+  Status commit();
+
+ private:
+  explicit Transaction(Connection& conn) : conn_(conn) {}
+  Connection& conn_;
+  bool done_ = false;
+};
+
+}  // namespace tandem::maria

@@ -1,0 +1,72 @@
+// MariaDbStore: a Store over MariaDB Connector/C (MariaDB 10.6+, InnoDB).
+// Each collection is a table with typed columns (int BIGINT, bool BOOLEAN,
+// double DOUBLE, decimal DECIMAL(65,30), text LONGTEXT, bytes LONGBLOB,
+// timestamp DATETIME(6) in UTC, json JSON, uuid CHAR(36)); text key columns
+// are VARCHAR(255) with the utf8mb4_nopad_bin collation so that keys order by
+// bytes and "a" differs from "a ", as in every store. Tombstones live in
+// tandem_tombstones. Record locks are named locks (GET_LOCK) on a hash of
+// (collection, key), held by a session that the lock keeps until release; the
+// server drops them when the session ends, so a dead process holds none.
+// Reads stream rows one at a time; no snapshot outlives one call.
+// Contract: see tandem/store.h.
+#pragma once
+
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "stores/mariadb/mariadb_connection.h"
+#include "tandem/store.h"
+
+namespace tandem::maria {
+
+class MariaDbStore : public Store {
+ public:
+  static Result<std::unique_ptr<MariaDbStore>> open(std::string name, std::string_view url,
+                                                    StoreOptions options);
+  ~MariaDbStore() override;
+
+  std::string_view name() const override { return name_; }
+  Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override;
+  Result<Lookup> get(std::string_view collection, const Key& key) override;
+  Result<std::vector<Lookup>> get_many(std::string_view collection, std::span<const Key> keys) override;
+  Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
+                                                      std::span<const Record> records,
+                                                      LockPolicy policy) override;
+  Status upsert(std::string_view collection, const Record& record) override;
+  Result<PatchOutcome> patch(std::string_view collection, const Key& key, const FieldMap& fields) override;
+  Status remove(std::string_view collection, const Key& key) override;
+  Result<std::vector<Record>> scan(std::string_view collection, const KeyRange& range, size_t limit) override;
+  Result<ScanBatch> scan_batch(std::string_view collection, const KeyRange& range, size_t limit) override;
+  Result<std::vector<Key>> tombstones(std::string_view collection, const KeyRange& range,
+                                      size_t limit) override;
+  Result<uint64_t> count(std::string_view collection, const KeyRange& range) override;
+  Result<std::vector<Key>> split_points(std::string_view collection, const KeyRange& range,
+                                        size_t parts) override;
+  Result<RecordLock> lock(std::string_view collection, const Key& key,
+                          std::chrono::milliseconds timeout) override;
+  Result<RecordLock> try_lock(std::string_view collection, const Key& key) override;
+  Result<Digest> digest(std::string_view collection, const KeyRange& range) override;
+
+  struct Table;
+
+ private:
+  MariaDbStore(std::string name, ConnectionSpec spec, StoreOptions options);
+  Result<const Table*> table(std::string_view collection) const;
+  Result<Lookup> get_in(Connection& conn, const Table& t, const Key& key);
+  Result<bool> tombstoned(Connection& conn, const Table& t, const Key& key);
+  Result<std::vector<std::string>> tombstoned_among(Connection& conn, const Table& t,
+                                                    const std::vector<std::string>& encoded_keys);
+  Status for_each_row(const Table& t, const KeyRange& range, std::string_view select, std::string_view suffix,
+                      const std::function<Status(const Row&)>& visit);
+
+  std::string name_;
+  std::string database_;  // part of every record lock's name: named locks are server-wide
+  Pool pool_;
+  StoreOptions options_;
+  mutable std::shared_mutex tables_mutex_;
+  std::unordered_map<std::string, std::unique_ptr<Table>> tables_;  // guarded by tables_mutex_
+};
+
+}  // namespace tandem::maria
