@@ -60,6 +60,7 @@ struct DemoOptions {
   int threads = 4;
   double seconds_per_step = 3.0;
   std::string dir;      // empty: a new temporary folder
+  std::string old_url;  // empty: an SQLite file in dir; else an empty database the demo seeds
   std::string new_url;  // empty: an SQLite file in dir; else an empty database of another engine
   uint64_t seed = 42;
 };

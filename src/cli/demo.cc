@@ -39,7 +39,7 @@ refresh_interval_ms = 200
 instance_timeout_ms = 3000
 
 [databases]
-old = "sqlite:old.db"
+old = "{old_url}"
 new = "{new_url}"
 
 [[collections]]
@@ -285,6 +285,7 @@ int run_demo(const DemoOptions& options) {
   {
     std::ofstream out(config_path);
     out << fmt::format(fmt::runtime(kDemoConfig), fmt::arg("dir", dir),
+                       fmt::arg("old_url", options.old_url.empty() ? "sqlite:old.db" : options.old_url),
                        fmt::arg("new_url", options.new_url.empty() ? "sqlite:new.db" : options.new_url));
   }
   auto config = Config::load_file(config_path);
@@ -298,7 +299,8 @@ int run_demo(const DemoOptions& options) {
   Model model(options.records + options.records / 10);
   auto seed_start = std::chrono::steady_clock::now();
   {
-    auto old_store = open_store("old", config->old_url);
+    // As the service made it: tandem's own tables are never added to old.
+    auto old_store = open_store("old", config->old_url, StoreOptions{false, true, false});
     if (!old_store.ok())
       return fmt::print(stderr, "tandem demo: {}\n", old_store.status().to_string()), kExitError;
     Status s = (*old_store)->ensure_collection(config->collections[0], true);

@@ -111,7 +111,8 @@ int run(int argc, char** argv) {
   DemoOptions demo_options;
   auto* demo = app.add_subcommand(
       "demo",
-      "Run a live migration on the embedded default (SQLite): a simulated service writes through "
+      "Run a live migration (on the embedded default, SQLite, unless --old/--new name servers): a "
+      "simulated service writes through "
       "the router while the plan is walked step by step; ends with a check against a model");
   demo->add_option("--records", demo_options.records, "Records in the old collection")
       ->capture_default_str()
@@ -125,6 +126,9 @@ int run(int argc, char** argv) {
   demo->add_option("--dir", demo_options.dir,
                    "Folder for the demo's databases (default: a new temporary folder)");
   demo->add_option("--seed", demo_options.seed, "Random seed of the workload")->capture_default_str();
+  demo->add_option("--old", demo_options.old_url,
+                   "Seed this empty database as old instead of an SQLite file (e.g. "
+                   "mariadb://USER@HOST:PORT/DB?password_file=PATH)");
   demo->add_option("--new", demo_options.new_url,
                    "Use this empty database as new instead of an SQLite file (e.g. "
                    "postgres://USER@HOST:PORT/DB?password_env=VAR)");
