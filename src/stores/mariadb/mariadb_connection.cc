@@ -204,7 +204,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const ConnectionSpec& spec)
     std::string msg =
         fmt::format("cannot connect to {}: {} (error {})", spec.display, mysql_error(mysql), number);
     mysql_close(mysql);
-    if (number == ER_ACCESS_DENIED_ERROR || number == ER_DBACCESS_DENIED_ERROR || number == ER_BAD_DB_ERROR) {
+    if (number == ER_ACCESS_DENIED_ERROR || number == ER_ACCESS_DENIED_NO_PASSWORD_ERROR ||
+        number == ER_DBACCESS_DENIED_ERROR || number == ER_BAD_DB_ERROR) {
       return Status::Config(msg + "; check the user, password and database of the URL");
     }
     return Status::Unavailable(msg);
@@ -230,6 +231,7 @@ Connection::~Connection() {
 
 Status Connection::error(unsigned number, std::string_view sqlstate, std::string_view message,
                          std::string_view what) {
+  last_error_ = number;
   std::string full =
       fmt::format("{} on {}: {} (error {}, SQLSTATE {})", what, display_, message, number, sqlstate);
   switch (number) {
@@ -447,21 +449,6 @@ Status Connection::exec_simple(const std::string& sql, std::string_view what) {
   // Discard any result set.
   if (MYSQL_RES* r = mysql_store_result(mysql_)) mysql_free_result(r);
   return Status::Ok();
-}
-
-std::string Connection::first_warning_except(std::initializer_list<unsigned> ignored) {
-  if (mysql_real_query(mysql_, "SHOW WARNINGS", 13) != 0) return "the warnings could not be read";
-  MYSQL_RES* r = mysql_store_result(mysql_);
-  if (r == nullptr) return "the warnings could not be read";
-  std::string out;
-  while (MYSQL_ROW row = mysql_fetch_row(r)) {
-    unsigned code = row[1] != nullptr ? static_cast<unsigned>(std::atoi(row[1])) : 0;
-    if (std::find(ignored.begin(), ignored.end(), code) != ignored.end()) continue;
-    out = fmt::format("{} (warning {})", row[2] != nullptr ? row[2] : "", code);
-    break;
-  }
-  mysql_free_result(r);
-  return out;
 }
 
 Pool::Lease::~Lease() {

@@ -105,10 +105,8 @@ class Connection {
                        const std::function<Status(const Row&)>& visit = nullptr);
   // A statement without parameters or rows, over the text protocol.
   Status exec_simple(const std::string& sql, std::string_view what);
-  // Warnings left by the last statement.
-  unsigned warning_count() const { return mysql_warning_count(mysql_); }
-  // The first warning that is not one of the given error numbers ("" if none).
-  std::string first_warning_except(std::initializer_list<unsigned> ignored);
+  // The server's error number of the last failed call (0 if none yet).
+  unsigned last_error() const { return last_error_; }
 
  private:
   Connection(MYSQL* mysql, std::string display) : mysql_(mysql), display_(std::move(display)) {}
@@ -119,6 +117,7 @@ class Connection {
   MYSQL* mysql_;
   std::string display_;
   bool broken_ = false;
+  unsigned last_error_ = 0;
   std::unordered_map<std::string, MYSQL_STMT*> statements_;
 };
 

@@ -1,6 +1,7 @@
 #include "stores/mariadb/mariadb_store.h"
 
 #include <fmt/format.h>
+#include <mysqld_error.h>
 
 #include <charconv>
 #include <cmath>
@@ -532,8 +533,11 @@ Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_vi
   encoded.reserve(records.size());
   for (const Record& r : records) encoded.push_back(r.key.encode());
   const std::string what =
-      fmt::format("inserting a batch of {} records into {} collection '{}' (first {})", records.size(), name_,
-                  t->schema.name, records.front().key.to_display());
+      records.size() == 1
+          ? fmt::format("inserting record {} into {} collection '{}'", records.front().key.to_display(),
+                        name_, t->schema.name)
+          : fmt::format("inserting a batch of {} records into {} collection '{}' (first {})", records.size(),
+                        name_, t->schema.name, records.front().key.to_display());
 
   // The batch's record locks: named locks taken without waiting, up to 64 a
   // round trip, held until after the commit.
@@ -575,40 +579,69 @@ Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_vi
       }
     }
   }
-  // Multi-row INSERT IGNORE ... RETURNING: the rows returned were inserted,
-  // the others were present (a duplicate-key warning each). IGNORE also turns
-  // bad values into warnings, so any other warning fails the batch.
-  std::vector<size_t> todo;
+  // Which of the rest are present: one consistent read, up to 256 keys a
+  // round trip.
+  std::vector<size_t> candidates;
   for (size_t i = 0; i < records.size(); ++i) {
-    if (outcomes[i] == InsertOutcome::kInserted) todo.push_back(i);
+    if (outcomes[i] == InsertOutcome::kInserted) candidates.push_back(i);
   }
+  std::set<std::string> present;
+  size_t begin = 0;
+  for (size_t n : chunk_sizes(candidates.size(), 256)) {
+    std::vector<Param> params;
+    std::string where;
+    for (size_t j = 0; j < n; ++j) {
+      t->add_key(params, records[candidates[begin + j]].key);
+      if (t->quoted_keys.size() == 1) {
+        where += j == 0 ? "?" : ", ?";
+      } else {
+        where += fmt::format("{}({})", j == 0 ? "" : " OR ", t->key_match);
+      }
+    }
+    std::string sql = t->quoted_keys.size() == 1
+                          ? fmt::format("SELECT {} FROM {} WHERE {} IN ({})", t->key_columns, t->quoted,
+                                        t->key_columns, where)
+                          : fmt::format("SELECT {} FROM {} WHERE {}", t->key_columns, t->quoted, where);
+    TANDEM_RETURN_IF_ERROR(conn->run(sql, params, what,
+                                     [&](const Row& r) -> Status {
+                                       TANDEM_ASSIGN_OR_RETURN(Key k, t->read_key(r, name_));
+                                       present.insert(k.encode());
+                                       return Status::Ok();
+                                     })
+                               .status());
+    begin += n;
+  }
+  std::vector<size_t> todo;
+  for (size_t i : candidates) {
+    if (present.contains(encoded[i])) {
+      outcomes[i] = InsertOutcome::kAlreadyPresent;
+    } else {
+      todo.push_back(i);
+    }
+  }
+  // Strict multi-row inserts of the absent ones, up to 64 rows a statement:
+  // a value new refuses fails the batch naming the record. A record the
+  // application wrote since the read above fails it on its key: the batch is
+  // then retryable (kBusy) and the next try sees the record present.
   const size_t width = t->schema.key_columns.size() + t->schema.columns.size();
   std::string row = "(" + placeholders(width) + ")";
-  size_t begin = 0;
+  begin = 0;
   for (size_t n : chunk_sizes(todo.size(), 64)) {
-    std::string sql = fmt::format("INSERT IGNORE INTO {} ({}) VALUES ", t->quoted, t->select_list);
+    std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", t->quoted, t->select_list);
     std::vector<Param> params;
     params.reserve(n * width);
     for (size_t j = 0; j < n; ++j) {
       sql += j == 0 ? row : ", " + row;
       t->add_record(params, records[todo[begin + j]]);
     }
-    sql += fmt::format(" RETURNING {}", t->key_columns);
-    std::set<std::string> inserted;
-    TANDEM_RETURN_IF_ERROR(conn->run(sql, params, what,
-                                     [&](const Row& r) -> Status {
-                                       TANDEM_ASSIGN_OR_RETURN(Key k, t->read_key(r, name_));
-                                       inserted.insert(k.encode());
-                                       return Status::Ok();
-                                     })
-                               .status());
-    if (conn->warning_count() > n - inserted.size()) {
-      std::string warning = conn->first_warning_except({1062});
-      return Status::InvalidArgument(fmt::format("{}: {}", what, warning));
-    }
-    for (size_t j = 0; j < n; ++j) {
-      size_t i = todo[begin + j];
-      outcomes[i] = inserted.contains(encoded[i]) ? InsertOutcome::kInserted : InsertOutcome::kAlreadyPresent;
+    auto inserted = conn->run(sql, params, what);
+    if (!inserted.ok()) {
+      if (conn->last_error() == ER_DUP_ENTRY) {
+        return Status::Busy(
+            fmt::format("{}: a record of the batch was written meanwhile; retry the batch ({})", what,
+                        inserted.status().message()));
+      }
+      return inserted.status();
     }
     begin += n;
   }
