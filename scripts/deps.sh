@@ -4,7 +4,7 @@
 
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libsqlite3-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev libpq-dev libmariadb-dev)
-TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format clang-tidy postgresql mariadb-server spin)
+TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format clang-tidy postgresql mariadb-server openssl spin)
 
 install_packages() {
   local wanted=("${BUILD_PACKAGES[@]}")

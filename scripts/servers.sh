@@ -6,7 +6,9 @@
 # TANDEM_TEST_POSTGRES_RESTART_URL with ..._STOP and ..._START commands;
 # TANDEM_TEST_MARIADB_URL (an account "tandem" that may create databases) and
 # TANDEM_TEST_MARIADB_ROOT (a client command line as root, over the socket)
-# and the same restart trio for MariaDB.
+# and the same restart trio for MariaDB; TANDEM_TEST_TLS_CA, the CA that signed
+# both main servers' certificates (for 127.0.0.1), and TANDEM_TEST_OTHER_CA,
+# one that did not.
 
 SERVERS_DIR=""
 PG_BIN=""
@@ -25,6 +27,34 @@ stop_servers() {
   [[ -n "$SERVERS_DIR" ]] && rm -rf "$SERVERS_DIR"
 }
 
+# make_certificates: a throwaway CA and a server certificate for 127.0.0.1 in
+# $SERVERS_DIR/tls, plus a second CA that signed nothing.
+make_certificates() {
+  local tls="$SERVERS_DIR/tls"
+  mkdir -p "$tls"
+  (
+    cd "$tls" || exit 1
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=tandem test CA" -keyout ca.key -out ca.pem
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other CA" -keyout other.key -out other.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext \
+      -out server.pem
+  ) >"$SERVERS_DIR/tls.log" 2>&1 || { cat "$SERVERS_DIR/tls.log"; return 1; }
+  chmod 644 "$tls"/*.pem
+  export TANDEM_TEST_TLS_CA="$tls/ca.pem" TANDEM_TEST_OTHER_CA="$tls/other.pem"
+}
+
+# tls_copy OWNER NAME: the server's key and certificate, readable by OWNER only.
+tls_copy() {
+  local dir="$SERVERS_DIR/tls-$2"
+  mkdir -p "$dir"
+  cp "$SERVERS_DIR/tls/server.pem" "$SERVERS_DIR/tls/server.key" "$SERVERS_DIR/tls/ca.pem" "$dir/"
+  chown -R "$1:$1" "$dir"
+  chmod 600 "$dir/server.key"
+  echo "$dir"
+}
+
 # init_mariadb NAME PORT: a fresh data directory in $SERVERS_DIR/NAME, a server
 # started on 127.0.0.1:PORT, and an account tandem@127.0.0.1 (no password) that
 # may create databases and grant on them. Sets MARIADB_START.
@@ -39,6 +69,11 @@ init_mariadb() {
 --socket=$run/mysqld.sock --pid-file=$run/mysqld.pid --log-error=$run/error.log \
 --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --skip-log-bin --max-connections=400 \
 --character-set-server=utf8mb4 --collation-server=utf8mb4_bin --innodb-buffer-pool-size=256M"
+  if [[ "$name" == mariadb ]]; then
+    local tls
+    tls=$(tls_copy mysql mariadb)
+    MARIADB_START+=" --ssl-ca=$tls/ca.pem --ssl-cert=$tls/server.pem --ssl-key=$tls/server.key"
+  fi
   bash -c "$MARIADB_START &" >/dev/null 2>&1 </dev/null
   local i
   for i in $(seq 1 120); do
@@ -72,8 +107,14 @@ init_postgres() {
   chown -R postgres:postgres "$data"
   runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U tandem -A trust -E UTF8 --locale=C.UTF-8 \
     --no-sync >"$SERVERS_DIR/$name-initdb.log" 2>&1 || { cat "$SERVERS_DIR/$name-initdb.log"; return 1; }
+  local ssl=""
+  if [[ "$name" == pg ]]; then
+    local tls
+    tls=$(tls_copy postgres pg)
+    ssl="-c ssl=on -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key"
+  fi
   PG_START="runuser -u postgres -- $PG_BIN/pg_ctl -D $data -l $SERVERS_DIR/$name.log -w -t 60 -o '-p $port \
--k $SERVERS_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300' start"
+-k $SERVERS_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 $ssl' start"
   bash -c "$PG_START" >/dev/null || { cat "$SERVERS_DIR/$name.log"; return 1; }
 }
 
@@ -95,6 +136,7 @@ start_servers() {
   SERVERS_DIR=$(mktemp -d /tmp/tandem-servers-XXXXXX)
   chmod 755 "$SERVERS_DIR"
   trap stop_servers EXIT
+  make_certificates || return 1
   start_postgres || return 1
   start_mariadb
 }

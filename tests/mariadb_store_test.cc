@@ -342,3 +342,34 @@ TEST(MariaDbConnection, UrlsPasswordsAndTlsOptions) {
 
 }  // namespace
 }  // namespace tandem::testing
+
+namespace tandem::testing {
+namespace {
+
+// TLS options reach the client library: verified against the test CA the
+// session is encrypted; against a CA that signed nothing it is refused.
+TEST(MariaDbConnection, TlsOptionsPassThroughAndAreEnforced) {
+  const char* ca = std::getenv("TANDEM_TEST_TLS_CA");
+  const char* other = std::getenv("TANDEM_TEST_OTHER_CA");
+  ASSERT_TRUE(ca != nullptr && other != nullptr)
+      << "run the tests through scripts/test.sh, which makes the CA";
+  std::string base = server_url("TANDEM_TEST_MARIADB_URL");
+  auto spec = value_or_die(maria::ConnectionSpec::parse(base + "?ssl_mode=verify_identity&ssl_ca=" + ca));
+  auto conn = value_or_die(maria::Connection::open(spec));
+  std::string cipher;
+  ASSERT_OK(
+      conn->run("SHOW SESSION STATUS LIKE 'Ssl_cipher'", {}, "reading the cipher", [&](const maria::Row& r) {
+        cipher = std::string(r.text(1));
+        return Status::Ok();
+      }));
+  EXPECT_FALSE(cipher.empty()) << "the session is not encrypted";
+  auto store = open_store("new", base + "?ssl_mode=verify_ca&ssl_ca=" + ca);
+  ASSERT_OK(store);
+  auto refused = maria::Connection::open(
+      value_or_die(maria::ConnectionSpec::parse(base + "?ssl_mode=verify_ca&ssl_ca=" + other)));
+  ASSERT_FALSE(refused.ok()) << "a server certificate not signed by the given CA was accepted";
+  EXPECT_NE(refused.status().message().find("127.0.0.1"), std::string::npos) << refused.status().message();
+}
+
+}  // namespace
+}  // namespace tandem::testing

@@ -251,3 +251,28 @@ TEST(PostgresConnection, PasswordsComeFromAFileOrTheEnvironmentAndNeverShow) {
 
 }  // namespace
 }  // namespace tandem::testing
+
+namespace tandem::testing {
+namespace {
+
+// libpq's TLS parameters pass through: verified against the test CA the
+// session is encrypted; against a CA that signed nothing it is refused.
+TEST(PostgresConnection, TlsOptionsPassThroughAndAreEnforced) {
+  const char* ca = std::getenv("TANDEM_TEST_TLS_CA");
+  const char* other = std::getenv("TANDEM_TEST_OTHER_CA");
+  ASSERT_TRUE(ca != nullptr && other != nullptr)
+      << "run the tests through scripts/test.sh, which makes the CA";
+  std::string base = admin_url();
+  auto spec = value_or_die(pg::ConnectionSpec::parse(base + "?sslmode=verify-full&sslrootcert=" + ca));
+  auto conn = value_or_die(pg::Connection::open(spec));
+  auto r =
+      value_or_die(conn->exec("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", {}, "reading ssl"));
+  ASSERT_EQ(r.rows(), 1);
+  EXPECT_EQ(r.text(0, 0), "t") << "the session is not encrypted";
+  auto refused = pg::Connection::open(
+      value_or_die(pg::ConnectionSpec::parse(base + "?sslmode=verify-ca&sslrootcert=" + other)));
+  ASSERT_FALSE(refused.ok()) << "a server certificate not signed by the given CA was accepted";
+}
+
+}  // namespace
+}  // namespace tandem::testing
