@@ -12,13 +12,13 @@ TEST(ControlStore, StepChangesAreVersionedAndRecorded) {
   auto s = value_or_die(c->current_step());
   EXPECT_EQ(s.step_index, 0u);
   EXPECT_EQ(s.version, 1);
-  auto next = value_or_die(c->change_step(1, 1, "go", false, "tester"));
+  auto next = value_or_die(c->change_step(1, 1, "go", false, "tester", {}));
   EXPECT_EQ(next.version, 2);
   // A change based on a stale version is refused: someone else moved first.
-  auto stale = c->change_step(1, 2, "late", false, "other");
+  auto stale = c->change_step(1, 2, "late", false, "other", {});
   EXPECT_EQ(stale.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(stale.status().message().find("changed meanwhile"), std::string::npos);
-  ASSERT_OK(c->change_step(2, 0, "back", true, "tester"));
+  ASSERT_OK(c->change_step(2, 0, "back", true, "tester", {}));
   auto history = value_or_die(c->history(10));
   ASSERT_EQ(history.size(), 2u);
   EXPECT_EQ(history[0].version, 3);
@@ -34,7 +34,7 @@ TEST(ControlStore, StateSurvivesReopenAndTheFingerprintIsChecked) {
   {
     auto c = value_or_die(open_control_store(dir.file("control.db")));
     ASSERT_OK(c->initialize("fp1", 7));
-    ASSERT_OK(c->change_step(1, 1, "", false, "t"));
+    ASSERT_OK(c->change_step(1, 1, "", false, "t", {}));
     ASSERT_OK(
         c->enqueue_repair({0, "users", Key{Value(int64_t{4})}.encode(), "4", Side::kOld, "why", {}, 0}));
     ASSERT_OK(

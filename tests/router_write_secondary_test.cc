@@ -115,3 +115,64 @@ TEST(WriteSecondary, ConcurrentWritersConvergeWhenOldIsWriteSecondary) { concurr
 
 }  // namespace
 }  // namespace tandem::testing
+
+namespace tandem::testing {
+namespace {
+
+// Found by tandem-stress (MariaDB and SQLite, seed 7): a write in flight at
+// write-new (WP new, WS old) failed on old after the move back to read-new
+// had checked the repair queue and committed. Old became the write primary
+// without the acknowledged write. Now the write sees that the step moved to
+// one that relies on old and reports an unknown outcome; the repair makes the
+// other database equal to the new write primary.
+TEST(WriteSecondary, StressFoundRepairQueuedAfterTheMoveCheck) {
+  MigrationFixture f({user(1, "one")});
+  f.jump_to_step(4);  // write-new: WP new, WS old
+  std::atomic<bool> entered{false}, release{false};
+  f.old_faulty->on_write = [&] {
+    entered = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  f.old_faulty->fail_writes = true;
+  Status write;
+  std::thread writer([&] { write = f.users->put(user(1, "in flight")); });
+  while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The move back is decided while the write is in flight: nothing is queued yet.
+  Result<StepState> moved = Status::Internal("not moved");
+  std::thread mover([&] { moved = f.migration->change_step(3, "roll back", false); });
+  while (value_or_die(f.control->current_step()).step_index != 3) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  release = true;
+  writer.join();
+  mover.join();
+  f.old_faulty->on_write = nullptr;
+  f.old_faulty->fail_writes = false;
+  ASSERT_OK(moved);
+  ASSERT_FALSE(write.ok()) << "acknowledged, but old, now the write primary, does not have it";
+  EXPECT_TRUE(write.is_outcome_unknown()) << write.to_string();
+  EXPECT_NE(write.message().find("step changed"), std::string::npos) << write.message();
+  // Draining makes new equal to old, the write primary now: the write of unknown outcome is undone.
+  EXPECT_EQ(value_or_die(f.migration->drain_repair_queue(10)), 1u);
+  EXPECT_EQ(value_or_die(f.raw(Side::kOld).get("users", Key{Value(int64_t{1})})).record, user(1, "one"));
+  EXPECT_EQ(value_or_die(f.raw(Side::kNew).get("users", Key{Value(int64_t{1})})).record, user(1, "one"));
+}
+
+// The other half of the same fix: a repair queued before the move commits
+// refuses the move, even when it arrives after the move's own checks.
+TEST(WriteSecondary, StressFoundMoveChecksTheRepairQueueInItsOwnTransaction) {
+  TempDir dir;
+  auto control = value_or_die(open_control_store("sqlite:" + dir.file("control.db")));
+  ASSERT_OK(control->initialize("fingerprint", 7));
+  ASSERT_OK(control->enqueue_repair(
+      RepairEntry{0, "users", Key{Value(int64_t{1})}.encode(), "1", Side::kNew, "test", now_micros(), 0}));
+  auto refused = control->change_step(1, 3, "to read-new", false, "test", {Side::kNew});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("tandem repair"), std::string::npos)
+      << refused.status().message();
+  EXPECT_OK(control->change_step(1, 1, "to dual-write", false, "test", {Side::kOld}));
+}
+
+}  // namespace
+}  // namespace tandem::testing

@@ -56,7 +56,7 @@ TEST(StepChange, AcknowledgedOnlyOnceOperationsOfThePreviousStepHaveReturned) {
   std::thread writer([&] { EXPECT_OK(f.users->put(user(1, "in flight"))); });
   entered.get_future().wait();
   auto v1 = value_or_die(f.control->current_step()).version;
-  ASSERT_OK(f.control->change_step(v1, 1, "test", false, "test"));
+  ASSERT_OK(f.control->change_step(v1, 1, "test", false, "test", {}));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (f.migration->applied_step().step_index != 1 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -174,7 +174,7 @@ void MigrationFixture::reopen_migration(bool register_instance) {
 void MigrationFixture::jump_to_step(size_t index) {
   auto current = value_or_die(control->current_step());
   if (current.step_index != index) {
-    auto moved = control->change_step(current.version, index, "test setup", true, "test");
+    auto moved = control->change_step(current.version, index, "test setup", true, "test", {});
     if (!moved.ok()) std::abort();
   }
   if (!migration->refresh().ok()) std::abort();

@@ -167,10 +167,15 @@ class ControlStore {
 
   virtual Result<StepState> current_step() = 0;
   // Atomically moves to to_index if the current version is expected_version
-  // (kFailedPrecondition otherwise: someone else moved first) and records the
-  // change in the history.
+  // (kFailedPrecondition otherwise: someone else moved first) and the repair
+  // queue holds nothing for the databases in require_drained, and records the
+  // change in the history. The queue is checked in the same transaction as
+  // the change, so that a repair queued by a write still in flight cannot
+  // slip between the move's checks and the move (the write then sees the new
+  // step and reports an unknown outcome; see Collection).
   virtual Result<StepState> change_step(int64_t expected_version, size_t to_index, std::string_view reason,
-                                        bool forced, std::string_view actor) = 0;
+                                        bool forced, std::string_view actor,
+                                        const std::vector<Side>& require_drained) = 0;
   // Most recent first.
   virtual Result<std::vector<StepChange>> history(size_t limit) = 0;
 

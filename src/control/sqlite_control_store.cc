@@ -137,7 +137,8 @@ class SqliteControlStore : public ControlStore {
   }
 
   Result<StepState> change_step(int64_t expected_version, size_t to_index, std::string_view reason,
-                                bool forced, std::string_view actor) override {
+                                bool forced, std::string_view actor,
+                                const std::vector<Side>& require_drained) override {
     TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
     TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
     TANDEM_ASSIGN_OR_RETURN(StepState cur, read_step(*conn));
@@ -145,6 +146,19 @@ class SqliteControlStore : public ControlStore {
       return Status::FailedPrecondition(fmt::format(
           "the step changed meanwhile (version {} is now {}, at step {}); check `tandem status` and retry",
           expected_version, cur.version, cur.step_index + 1));
+    }
+    for (Side side : require_drained) {
+      TANDEM_ASSIGN_OR_RETURN(auto raw,
+                              conn->prepare("SELECT COUNT(*) FROM tandem_repair_queue WHERE target = ?1"));
+      Statement st(*conn, raw);
+      st.bind_text(1, side_name(side));
+      TANDEM_ASSIGN_OR_RETURN(bool row, st.step("counting the repair queue"));
+      if (row && st.column_int(0) > 0) {
+        return Status::FailedPrecondition(fmt::format(
+            "a write in flight queued {} repair(s) for {} while the move was being decided; drain the repair "
+            "queue (`tandem repair`) and retry",
+            st.column_int(0), side_name(side)));
+      }
     }
     StepState next{to_index, cur.version + 1, now_micros()};
     {

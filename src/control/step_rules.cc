@@ -10,6 +10,19 @@ std::string step_label(const Plan& plan, size_t index) {
 }
 }  // namespace
 
+std::vector<Side> sides_to_drain(const Plan& plan, size_t from, size_t to) {
+  std::vector<Side> out;
+  if (from >= plan.size() || to >= plan.size()) return out;
+  const Step& s_from = plan.at(from);
+  const Step& s_to = plan.at(to);
+  for (Side side : {Side::kOld, Side::kNew}) {
+    bool becomes_primary = s_to.read_primary == side || s_to.write_primary == side;
+    bool stops_written = s_from.writes(side) && !s_to.writes(side);
+    if (becomes_primary || stops_written) out.push_back(side);
+  }
+  return out;
+}
+
 std::vector<MoveProblem> check_step_move(const MoveContext& c) {
   std::vector<MoveProblem> problems;
   const Plan& plan = *c.plan;
@@ -52,13 +65,12 @@ std::vector<MoveProblem> check_step_move(const MoveContext& c) {
 
   // A database with pending repairs is missing acknowledged writes: it must
   // not become a primary, nor stop being written, until the queue is drained.
-  for (Side side : {Side::kOld, Side::kNew}) {
+  for (Side side : sides_to_drain(plan, from, to)) {
     auto it = c.pending_repairs.find(side);
     int64_t pending = it == c.pending_repairs.end() ? 0 : it->second;
     if (pending == 0) continue;
     bool becomes_primary = s_to.read_primary == side || s_to.write_primary == side;
-    bool stops_written = s_from.writes(side) && !s_to.writes(side);
-    if (becomes_primary || stops_written) {
+    {
       problems.push_back(
           {fmt::format("the repair queue holds {} key(s) whose copy to {} failed; step {} would {} {}",
                        pending, side_name(side), step_label(plan, to),

@@ -29,4 +29,8 @@ struct MoveContext {
 // Every reason the move is refused, each with what to do; empty if allowed.
 std::vector<MoveProblem> check_step_move(const MoveContext& context);
 
+// The databases whose repair queue must be empty for the move: those it makes
+// a primary and those it stops writing (they would miss acknowledged writes).
+std::vector<Side> sides_to_drain(const Plan& plan, size_t from, size_t to);
+
 }  // namespace tandem

@@ -230,9 +230,11 @@ Result<StepState> Migration::change_step(size_t to_index, std::string_view reaso
     for (const MoveProblem& p : problems) whats.push_back(p.what);
     recorded = fmt::format("{} [forced past: {}]", reason, fmt::join(whats, "; "));
   }
-  TANDEM_ASSIGN_OR_RETURN(StepState next,
-                          state_->control->change_step(current.version, to_index, recorded,
-                                                       /*forced=*/!problems.empty(), actor_name()));
+  TANDEM_ASSIGN_OR_RETURN(
+      StepState next, state_->control->change_step(
+                          current.version, to_index, recorded, /*forced=*/!problems.empty(), actor_name(),
+                          problems.empty() ? sides_to_drain(state_->config.plan, current.step_index, to_index)
+                                           : std::vector<Side>{}));
   TANDEM_RETURN_IF_ERROR(refresh());
   return next;
 }
@@ -251,10 +253,14 @@ Result<size_t> Migration::drain_repair_queue(size_t limit) {
     } else if (!key.ok()) {
       s = key.status();
     } else if (e.target == step.write_primary) {
-      s = Status::FailedPrecondition(fmt::format(
-          "{} is now the write primary (step {}); its copy cannot be repaired from the other database: "
-          "run `tandem verify` to compare",
-          side_name(e.target), current.step_index + 1));
+      // The write it stands for was reported as of unknown outcome (the step
+      // moved while it was in flight, see Collection::sync_write_secondary):
+      // the write primary is the truth, so the other database is made equal
+      // to it, if it is written at this step.
+      if (step.write_secondary) {
+        s = copy_current_record(state_->store(step.write_primary), state_->store(*step.write_secondary),
+                                *schema, *key, state_->config.lock_timeout);
+      }
     } else {
       s = copy_current_record(state_->store(step.write_primary), state_->store(e.target), *schema, *key,
                               state_->config.lock_timeout);

@@ -5,18 +5,19 @@
 
 namespace tandem {
 
-void MigrationState::enqueue_repair(const std::string& collection, const Key& key, Side target,
+bool MigrationState::enqueue_repair(const std::string& collection, const Key& key, Side target,
                                     std::string reason) {
   RepairEntry entry{0,      collection,        key.encode(), key.to_display(),
                     target, std::move(reason), now_micros(), 0};
   Status s = control->enqueue_repair(entry);
-  if (s.ok()) return;
+  if (s.ok()) return true;
   spdlog::error(
       "cannot queue repair of collection '{}' record {} in the control store ({}); "
       "keeping it in memory and retrying",
       entry.collection, entry.key_display, s.to_string());
   std::lock_guard lock(pending_mutex);
   pending_repairs.push_back(std::move(entry));
+  return false;
 }
 
 void MigrationState::count_mismatch(const std::string& collection, MismatchKind kind) {

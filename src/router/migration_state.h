@@ -80,8 +80,8 @@ struct MigrationState {
   AtomicStepStats& step_stats(size_t index) { return *stats[index]; }
 
   // Queues a repair of key's copy in target durably, or in memory until the
-  // control store answers.
-  void enqueue_repair(const std::string& collection, const Key& key, Side target, std::string reason);
+  // control store answers. Returns whether it was queued durably.
+  bool enqueue_repair(const std::string& collection, const Key& key, Side target, std::string reason);
   void count_mismatch(const std::string& collection, MismatchKind kind);
   // Pushes pending repairs and mismatch counts to the control store.
   void flush_pending();

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "control/step_rules.h"
 #include "router/migration_state.h"
 
 namespace tandem {
@@ -33,7 +34,32 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   } else {
     state_->suppressed_ws_warnings.fetch_add(1);
   }
-  state_->enqueue_repair(schema_.name, key, *step.write_secondary, s.to_string());
+  bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, s.to_string());
+  // A step move decided while this write was in flight checked the repair
+  // queue before this entry was there (the move checks it in the same
+  // transaction that changes the step, so an entry queued first refuses the
+  // move). If the step moved to one that relies on the write secondary (a
+  // primary now, or no longer written), it lacks an acknowledged write:
+  // report the write as of unknown outcome instead. Found by tandem-stress.
+  auto moved = state_->control->current_step();
+  bool relied_on = !moved.ok();
+  if (moved.ok() && moved->step_index != step_index) {
+    for (Side side : sides_to_drain(state_->config.plan, step_index, moved->step_index)) {
+      relied_on = relied_on || side == *step.write_secondary;
+    }
+  }
+  if (relied_on) {
+    return Status::Unavailable(
+               fmt::format(
+                   "collection '{}' record {}: written to {} (the write primary) but not to {}, and the "
+                   "step changed while the write was in flight to one that relies on {}{}; queued for "
+                   "repair ({})",
+                   schema_.name, key.to_display(), side_name(step.write_primary),
+                   side_name(*step.write_secondary), side_name(*step.write_secondary),
+                   durable ? "" : " (the repair is kept in memory: the control store is unavailable)",
+                   s.to_string()))
+        .outcome_unknown();
+  }
   return Status::Ok();
 }
 

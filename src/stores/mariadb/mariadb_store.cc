@@ -232,6 +232,8 @@ std::string placeholders(size_t n) {
 
 struct MariaDbStore::Table : CollectionSql {
   CollectionSchema schema;
+  // The record and whether it has a tombstone, in one statement (one snapshot).
+  std::string get_with_tombstone_sql;
   std::vector<std::string> quoted_keys;
 
   Result<Key> read_key(const Row& r, std::string_view store, std::string* bad_field = nullptr) const {
@@ -368,6 +370,12 @@ Status MariaDbStore::ensure_collection(const CollectionSchema& schema, bool crea
     defs.push_back(
         fmt::format("{} {}{}", quote_identifier(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
   }
+  // The tombstone's parameters come first: they come first in the text.
+  t->get_with_tombstone_sql = fmt::format(
+      "SELECT {}, EXISTS (SELECT 1 FROM tandem_tombstones WHERE collection = ? AND \"key\" = ?) FROM (SELECT "
+      "1 "
+      "AS tandem_one_x) AS tandem_one LEFT JOIN {} ON {}",
+      t->select_list, t->quoted, t->key_match);
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   if (create_if_missing) {
     TANDEM_RETURN_IF_ERROR(conn->exec_simple(
@@ -448,9 +456,31 @@ Result<std::vector<std::string>> MariaDbStore::tombstoned_among(
 }
 
 Result<Lookup> MariaDbStore::get_in(Connection& conn, const Table& t, const Key& key) {
+  Lookup out;
+  if (options_.keep_tombstones) {
+    // Row and tombstone from one snapshot: read apart, a write committing in
+    // between (row in, tombstone out) would look absent, and a fallback read
+    // would then return the other database's stale copy.
+    std::vector<Param> params = {Param::of(t.schema.name), Param::bytes(key.encode())};
+    t.add_key(params, key);
+    bool dead = false;
+    const size_t tombstone_col = t.schema.key_columns.size() + t.schema.columns.size();
+    TANDEM_RETURN_IF_ERROR(conn.run(t.get_with_tombstone_sql, params, t.what("reading", key, name_),
+                                    [&](const Row& r) -> Status {
+                                      dead = !r.is_null(tombstone_col) && r.integer(tombstone_col) == 1;
+                                      if (r.is_null(0)) return Status::Ok();
+                                      TANDEM_ASSIGN_OR_RETURN(out.record, t.read_row(r, name_));
+                                      out.state = Lookup::State::kPresent;
+                                      return Status::Ok();
+                                    })
+                               .status());
+    if (out.present()) return out;
+    out.record.key = key;
+    out.state = dead ? Lookup::State::kTombstoned : Lookup::State::kAbsent;
+    return out;
+  }
   std::vector<Param> params;
   t.add_key(params, key);
-  Lookup out;
   Status row_status;
   TANDEM_RETURN_IF_ERROR(conn.run(t.get_sql, params, t.what("reading", key, name_),
                                   [&](const Row& r) {

@@ -209,6 +209,8 @@ int64_t lock_key(std::string_view collection, std::string_view encoded_key) {
 
 struct PostgresStore::Table : CollectionSql {
   CollectionSchema schema;
+  // The record and whether it has a tombstone, in one statement (one snapshot).
+  std::string get_with_tombstone_sql;
   std::string key_tuple;  // for ORDER BY and row comparisons, text keys in "C" collation
 
   Result<Record> read_row(const PgResult& r, int row, std::string_view store,
@@ -327,6 +329,12 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
         fmt::format("{} {}{}", quote_identifier(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
   }
   t->key_tuple = fmt::format("({})", fmt::join(keys_c, ", "));
+  const size_t k = schema.key_columns.size();
+  t->get_with_tombstone_sql = fmt::format(
+      "SELECT {}, EXISTS (SELECT 1 FROM tandem_tombstones WHERE collection = ${} AND key = ${}) FROM (VALUES "
+      "(1)) "
+      "AS tandem_one(tandem_one_x) LEFT JOIN {} ON {}",
+      t->select_list, k + 1, k + 2, t->quoted, t->key_match);
 
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   if (create_if_missing) {
@@ -368,8 +376,27 @@ Result<bool> PostgresStore::tombstoned(Connection& conn, const Table& t, const K
 Result<Lookup> PostgresStore::get_in(Connection& conn, const Table& t, const Key& key) {
   std::vector<Param> params;
   t.add_key(params, key);
-  TANDEM_ASSIGN_OR_RETURN(PgResult r, conn.exec(t.get_sql, params, t.what("reading", key, name_)));
   Lookup out;
+  if (options_.keep_tombstones) {
+    // Row and tombstone from one snapshot: read apart, a write committing in
+    // between (row in, tombstone out) would look absent, and a fallback read
+    // would then return the other database's stale copy.
+    params.push_back(text_param(t.schema.name));
+    params.push_back(bytes_param(key.encode()));
+    TANDEM_ASSIGN_OR_RETURN(PgResult r,
+                            conn.exec(t.get_with_tombstone_sql, params, t.what("reading", key, name_)));
+    const int tombstone_col = static_cast<int>(t.schema.key_columns.size() + t.schema.columns.size());
+    if (r.rows() > 0 && !r.is_null(0, 0)) {
+      TANDEM_ASSIGN_OR_RETURN(out.record, t.read_row(r, 0, name_));
+      out.state = Lookup::State::kPresent;
+      return out;
+    }
+    out.record.key = key;
+    bool dead = r.rows() > 0 && r.text(0, tombstone_col) == "t";
+    out.state = dead ? Lookup::State::kTombstoned : Lookup::State::kAbsent;
+    return out;
+  }
+  TANDEM_ASSIGN_OR_RETURN(PgResult r, conn.exec(t.get_sql, params, t.what("reading", key, name_)));
   if (r.rows() > 0) {
     TANDEM_ASSIGN_OR_RETURN(out.record, t.read_row(r, 0, name_));
     out.state = Lookup::State::kPresent;

@@ -1,0 +1,51 @@
+// FaultStore: a StoreWrapper that injects faults at random into the calls the
+// router, backfill, verify and repair make: a failed call (nothing done), a
+// dropped connection (nothing done, reported after a pause), a delay, and a
+// write whose outcome is unknown (done, but the caller gets an error).
+//
+// Thread safety: every method may be called from many threads; the random
+// source is per thread. Faults are off until enable(true).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "tandem/store_wrapper.h"
+
+namespace tandem::stress {
+
+enum class FaultKind : uint8_t { kFail, kDrop, kDelay, kUnknownOutcome };
+constexpr int kFaultKinds = 4;
+std::string_view fault_kind_name(FaultKind kind);
+
+class FaultStore : public StoreWrapper {
+ public:
+  // probability: of a fault per call, split evenly between the kinds.
+  FaultStore(Store* inner, double probability, uint64_t seed);
+  void enable(bool on) { enabled_ = on; }
+  // Whether a write fault (not a delay) was injected in this thread since the
+  // last call; clears the flag. The router writes in the caller's thread, so
+  // a client learns that its acknowledged write missed the write secondary.
+  static bool take_write_fault();
+  int64_t count(FaultKind kind) const { return counts_[static_cast<int>(kind)]; }
+
+  Result<Lookup> get(std::string_view c, const Key& k) override;
+  Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view c, std::span<const Record> r,
+                                                      LockPolicy p) override;
+  Status upsert(std::string_view c, const Record& r) override;
+  Result<PatchOutcome> patch(std::string_view c, const Key& k, const FieldMap& f) override;
+  Status remove(std::string_view c, const Key& k) override;
+
+ private:
+  // The fault to inject now, if any; a delay is served here and reported as none.
+  std::optional<FaultKind> draw(bool write);
+  Status failure(FaultKind kind, std::string_view what);
+
+  double probability_;
+  uint64_t seed_;
+  std::atomic<bool> enabled_{false};
+  std::atomic<int64_t> counts_[kFaultKinds] = {};
+};
+
+}  // namespace tandem::stress
