@@ -28,10 +28,12 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tandem/mapping.h"
 #include "tandem/plan.h"
 #include "tandem/schema.h"
 #include "tandem/status.h"
@@ -49,6 +51,8 @@ struct Config {
   int64_t shadow_sample_every = 100;
   int64_t shadow_sample_limit = 1000;
   std::vector<CollectionSchema> collections;
+  // Per collection name: how old's records become new's, when they differ.
+  std::map<std::string, CollectionMapping> mappings;
   Plan plan = Plan::default_plan();
 
   static Result<Config> load_file(const std::filesystem::path& path);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/encoding.h"
+#include "tandem/mapping.h"
 
 namespace tandem {
 
@@ -58,19 +59,9 @@ Result<std::string> read_string(const toml::node& n, std::string_view source, st
   return *v;
 }
 
-Result<CollectionSchema> parse_collection(const toml::table& t, size_t index, std::string_view source) {
-  CollectionSchema c;
-  std::string label = fmt::format("collections[{}]", index);
-  const toml::node* name = t.get("name");
-  if (name == nullptr) return bad_at(source, t, fmt::format("{} has no name", label));
-  TANDEM_ASSIGN_OR_RETURN(c.name, read_string(*name, source, label + ".name"));
-  label = fmt::format("collection '{}'", c.name);
-  for (auto&& [k, v] : t) {
-    if (k != "name" && k != "key" && k != "columns") {
-      return bad_at(source, v,
-                    fmt::format("{}: unknown option '{}' (expected name, key, columns)", label, k.str()));
-    }
-  }
+// The key and columns of a table (new's collection, or old's table).
+Status parse_shape(const toml::table& t, const std::string& label, std::string_view source,
+                   CollectionSchema& c) {
   const toml::array* cols = t.get_as<toml::array>("columns");
   if (cols == nullptr || cols->empty()) {
     return bad_at(
@@ -139,8 +130,113 @@ Result<CollectionSchema> parse_collection(const toml::table& t, size_t index, st
   for (const Column& col : all) {
     if (std::find(key_names.begin(), key_names.end(), col.name) == key_names.end()) c.columns.push_back(col);
   }
-  TANDEM_RETURN_IF_ERROR(c.validate().with_context(source));
+  return c.validate().with_context(source);
+}
+
+Result<CollectionSchema> parse_collection(const toml::table& t, size_t index, std::string_view source) {
+  CollectionSchema c;
+  std::string label = fmt::format("collections[{}]", index);
+  const toml::node* name = t.get("name");
+  if (name == nullptr) return bad_at(source, t, fmt::format("{} has no name", label));
+  TANDEM_ASSIGN_OR_RETURN(c.name, read_string(*name, source, label + ".name"));
+  label = fmt::format("collection '{}'", c.name);
+  for (auto&& [k, v] : t) {
+    if (k != "name" && k != "key" && k != "columns" && k != "old") {
+      return bad_at(
+          source, v,
+          fmt::format("{}: unknown option '{}' (expected name, key, columns, old)", label, k.str()));
+    }
+  }
+  TANDEM_RETURN_IF_ERROR(parse_shape(t, label, source, c));
   return c;
+}
+
+// [collections.old]: old's table and how its records become new's.
+Result<CollectionMapping> parse_old(const toml::table& t, const CollectionSchema& schema,
+                                    std::string_view source) {
+  CollectionMapping m;
+  std::string label = fmt::format("collection '{}' [collections.old]", schema.name);
+  for (auto&& [k, v] : t) {
+    static const std::set<std::string, std::less<>> known = {
+        "table", "key", "columns", "document", "unknown_fields", "keep_in", "map", "drop"};
+    if (!known.contains(k.str())) {
+      return bad_at(
+          source, v,
+          fmt::format("{}: unknown option '{}' (expected table, key, columns, document, unknown_fields, "
+                      "keep_in, map, drop)",
+                      label, k.str()));
+    }
+  }
+  m.old_schema.name = schema.name;
+  if (const toml::node* n = t.get("table")) {
+    TANDEM_ASSIGN_OR_RETURN(m.old_schema.name, read_string(*n, source, label + " table"));
+  }
+  TANDEM_RETURN_IF_ERROR(parse_shape(t, label, source, m.old_schema));
+  if (const toml::node* n = t.get("document")) {
+    TANDEM_ASSIGN_OR_RETURN(std::string d, read_string(*n, source, label + " document"));
+    m.document = d;
+  }
+  if (const toml::node* n = t.get("unknown_fields")) {
+    TANDEM_ASSIGN_OR_RETURN(std::string u, read_string(*n, source, label + " unknown_fields"));
+    if (u == "error") {
+      m.unknown = UnknownFields::kError;
+    } else if (u == "drop") {
+      m.unknown = UnknownFields::kDrop;
+    } else if (u == "keep") {
+      m.unknown = UnknownFields::kKeep;
+    } else {
+      return bad_at(source, *n, fmt::format("{}: unknown_fields must be error, drop or keep", label));
+    }
+  }
+  if (const toml::node* n = t.get("keep_in")) {
+    TANDEM_ASSIGN_OR_RETURN(m.keep_in, read_string(*n, source, label + " keep_in"));
+  }
+  if (const toml::node* n = t.get("drop")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return bad_at(source, *n, fmt::format("{}: drop must be a list of field names", label));
+    for (const auto& e : *a) {
+      TANDEM_ASSIGN_OR_RETURN(std::string f, read_string(e, source, label + " drop entry"));
+      m.drop.push_back(f);
+    }
+  }
+  if (const toml::node* n = t.get("map")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr)
+      return bad_at(source, *n, fmt::format("{}: map must be a list of {{ column, from, convert }}", label));
+    for (const auto& e : *a) {
+      const toml::table* et = e.as_table();
+      if (et == nullptr || et->get("column") == nullptr) {
+        return bad_at(
+            source, e,
+            fmt::format("{}: each map entry is {{ column = ..., from = ..., convert = ... }}", label));
+      }
+      FieldMapping f;
+      for (auto&& [k, v] : *et) {
+        std::string what = fmt::format("{} map entry {}", label, k.str());
+        if (k == "column") {
+          TANDEM_ASSIGN_OR_RETURN(f.column, read_string(v, source, what));
+        } else if (k == "from") {
+          TANDEM_ASSIGN_OR_RETURN(f.from, read_string(v, source, what));
+        } else if (k == "convert") {
+          TANDEM_ASSIGN_OR_RETURN(f.convert, read_string(v, source, what));
+        } else {
+          return bad_at(
+              source, v,
+              fmt::format("{}: unknown map option '{}' (expected column, from, convert)", label, k.str()));
+        }
+      }
+      // Each segment of a document path must be a safe identifier too.
+      std::stringstream parts(f.from);
+      std::string part;
+      while (std::getline(parts, part, '.')) {
+        TANDEM_RETURN_IF_ERROR(validate_identifier("map from", part).with_context(label));
+      }
+      m.fields.push_back(std::move(f));
+    }
+  }
+  auto mapper = Mapper::create(schema, m);
+  if (!mapper.ok()) return bad_at(source, t, mapper.status().message());
+  return m;
 }
 
 Result<Step> parse_step(const toml::table& t, size_t index, std::string_view source) {
@@ -274,6 +370,12 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
       const toml::table* t = (*arr)[i].as_table();
       if (t == nullptr) return bad_at(source, (*arr)[i], fmt::format("collections[{}] must be a table", i));
       TANDEM_ASSIGN_OR_RETURN(CollectionSchema schema, parse_collection(*t, i, source));
+      if (const toml::node* old = t->get("old")) {
+        const toml::table* ot = old->as_table();
+        if (ot == nullptr)
+          return bad_at(source, *old, fmt::format("collection '{}': old must be a table", schema.name));
+        TANDEM_ASSIGN_OR_RETURN(c.mappings[schema.name], parse_old(*ot, schema, source));
+      }
       c.collections.push_back(std::move(schema));
     }
   }
@@ -333,6 +435,18 @@ std::string Config::fingerprint() const {
     for (const Column& k : c.key_columns) canon += fmt::format("key {} {};", k.name, type_name(k.type));
     for (const Column& k : c.columns)
       canon += fmt::format("col {} {} {};", k.name, type_name(k.type), k.nullable);
+  }
+  // A mapping changes what new holds: it is part of the fingerprint (only when present,
+  // so that configs without one keep their fingerprint).
+  for (const auto& [name, m] : mappings) {
+    canon += fmt::format("mapping {} from {} doc {} unknown {} keep {};", name, m.old_schema.name,
+                         m.document.value_or(""), static_cast<int>(m.unknown), m.keep_in);
+    for (const Column& k : m.old_schema.key_columns)
+      canon += fmt::format("okey {} {};", k.name, type_name(k.type));
+    for (const Column& k : m.old_schema.columns)
+      canon += fmt::format("ocol {} {};", k.name, type_name(k.type));
+    for (const FieldMapping& f : m.fields) canon += fmt::format("map {} {} {};", f.column, f.from, f.convert);
+    for (const std::string& d : m.drop) canon += fmt::format("drop {};", d);
   }
   return fmt::format("{:016x}", hash_bytes(canon));
 }

@@ -8,6 +8,7 @@
 
 #include "control/step_rules.h"
 #include "core/process.h"
+#include "mapping/mapped_store.h"
 #include "router/migration_state.h"
 
 namespace tandem {
@@ -51,6 +52,10 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
   TANDEM_RETURN_IF_ERROR(config.validate());
   state->config = config;
   state->options = std::move(options);
+  if (!config.mappings.empty()) {  // old, seen in new's shape
+    TANDEM_ASSIGN_OR_RETURN(state->mapped_old, MappedStore::create(old_store, config));
+    old_store = state->mapped_old.get();
+  }
   state->old_store = old_store;
   state->new_store = new_store;
   state->control = control;

@@ -31,6 +31,7 @@ struct MigrationState {
   Config config;
   MigrationOptions options;
   std::unique_ptr<Store> owned_old;
+  std::unique_ptr<Store> mapped_old;  // old in new's shape, when the config maps collections
   std::unique_ptr<Store> owned_new;
   std::unique_ptr<ControlStore> owned_control;
   Store* old_store = nullptr;
