@@ -2,9 +2,12 @@
 # End to end between two engines: the live demo (workload through the router
 # during the backfill, all seven steps, final check against the model) with
 # old and new on the servers scripts/test.sh started (fails without them).
-# Usage: cli_demo_pair.sh TANDEM OLD_ENGINE NEW_ENGINE  (sqlite|postgres|mariadb)
+# Usage: cli_demo_pair.sh TANDEM OLD_ENGINE NEW_ENGINE [DEMO OPTIONS...]  (sqlite|postgres|mariadb)
+# e.g. --old-documents: old keeps users as JSON documents mapped to new's columns.
 set -uo pipefail
 tandem="$1" old_engine="$2" new_engine="$3"
+shift 3
+extra=("$@")
 dir=$(mktemp -d)
 created=()
 
@@ -41,7 +44,7 @@ trap cleanup EXIT
 # Not in a subshell: the created list must survive for cleanup.
 fresh_database "$old_engine" old >"$dir/old.url" || exit 1
 fresh_database "$new_engine" new >"$dir/new.url" || exit 1
-args=(--records 3000 --seconds-per-step 0.5 --threads 3 --dir "$dir/demo")
+args=(--records 3000 --seconds-per-step 0.5 --threads 3 --dir "$dir/demo" "${extra[@]}")
 [[ "$old_engine" == sqlite ]] || args+=(--old "$(cat "$dir/old.url")")
 [[ "$new_engine" == sqlite ]] || args+=(--new "$(cat "$dir/new.url")")
 out=$("$tandem" demo "${args[@]}" 2>&1)

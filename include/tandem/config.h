@@ -17,6 +17,7 @@
 //   name = "users"
 //   key = ["id"]
 //   columns = [ { name = "id", type = "int" }, { name = "email", type = "text", nullable = false } ]
+//   [collections.old]      # optional: old's shape when it differs (see tandem/mapping.h)
 //
 //   [[plan.steps]]        # optional; default: the brief's seven steps
 //   name = "old-only"

@@ -128,6 +128,10 @@ class Store {
   // missing or mismatching column).
   virtual Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) = 0;
 
+  // The statement ensure_collection(schema, true) runs to create the table
+  // when it is missing (shown by `tandem init --dry-run`).
+  virtual Result<std::string> create_table_sql(const CollectionSchema& schema) const = 0;
+
   // Point read. kNotFound is never returned: absence is Lookup::kAbsent.
   virtual Result<Lookup> get(std::string_view collection, const Key& key) = 0;
 

@@ -18,6 +18,9 @@ class StoreWrapper : public Store {
   Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override {
     return target_->ensure_collection(schema, create_if_missing);
   }
+  Result<std::string> create_table_sql(const CollectionSchema& schema) const override {
+    return target_->create_table_sql(schema);
+  }
   Result<Lookup> get(std::string_view collection, const Key& key) override {
     return target_->get(collection, key);
   }

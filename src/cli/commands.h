@@ -30,6 +30,7 @@ int run_status(const GlobalOptions& global, bool json);
 int run_step(const GlobalOptions& global, const std::string& action, int64_t step_number,
              const std::string& reason, bool force);
 int run_repair(const GlobalOptions& global, int64_t limit);
+int run_init(const GlobalOptions& global, bool dry_run);
 
 struct BackfillCommandOptions {
   std::vector<std::string> collections;
@@ -59,9 +60,10 @@ struct DemoOptions {
   int64_t records = 100000;
   int threads = 4;
   double seconds_per_step = 3.0;
-  std::string dir;      // empty: a new temporary folder
-  std::string old_url;  // empty: an SQLite file in dir; else an empty database the demo seeds
-  std::string new_url;  // empty: an SQLite file in dir; else an empty database of another engine
+  std::string dir;             // empty: a new temporary folder
+  std::string old_url;         // empty: an SQLite file in dir; else an empty database the demo seeds
+  std::string new_url;         // empty: an SQLite file in dir; else an empty database of another engine
+  bool old_documents = false;  // old keeps each user as a JSON document, mapped to new's columns
   uint64_t seed = 42;
 };
 int run_demo(const DemoOptions& options);

@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "cli/commands.h"
+#include "mapping/mapped_store.h"
 #include "tandem/backfill.h"
 #include "tandem/migration.h"
 #include "tandem/store.h"
@@ -54,6 +55,23 @@ columns = [
   {{ name = "created_at", type = "timestamp" }},
   {{ name = "profile", type = "json" }},
   {{ name = "active", type = "bool" }},
+]
+)toml";
+
+// With --old-documents: old keeps each user as one JSON document (a document
+// store's collection in a SQL table), and the mapping turns it into new's typed
+// columns: a nested member, a decimal scale, nested objects to a JSON column.
+const char* kDocumentMapping = R"toml(
+[collections.old]
+table = "user_docs"
+key = ["id"]
+columns = [ { name = "id", type = "int" }, { name = "doc", type = "json", nullable = false } ]
+document = "doc"
+unknown_fields = "error"
+map = [
+  { column = "email", from = "contact.email" },
+  { column = "balance", from = "balance", convert = "decimal:2" },
+  { column = "created_at", from = "created" },
 ]
 )toml";
 
@@ -287,6 +305,7 @@ int run_demo(const DemoOptions& options) {
     out << fmt::format(fmt::runtime(kDemoConfig), fmt::arg("dir", dir),
                        fmt::arg("old_url", options.old_url.empty() ? "sqlite:old.db" : options.old_url),
                        fmt::arg("new_url", options.new_url.empty() ? "sqlite:new.db" : options.new_url));
+    if (options.old_documents) out << kDocumentMapping;
   }
   auto config = Config::load_file(config_path);
   if (!config.ok()) {
@@ -300,7 +319,10 @@ int run_demo(const DemoOptions& options) {
   auto seed_start = std::chrono::steady_clock::now();
   {
     // As the service made it: tandem's own tables are never added to old.
-    auto old_store = open_store("old", config->old_url, StoreOptions{false, true, false});
+    auto opened = open_store("old", config->old_url, StoreOptions{false, true, false});
+    if (!opened.ok()) return fmt::print(stderr, "tandem demo: {}\n", opened.status().to_string()), kExitError;
+    // Seeded in new's shape; with a mapping, written as old's documents.
+    auto old_store = MappedStore::create(opened->get(), *config);
     if (!old_store.ok())
       return fmt::print(stderr, "tandem demo: {}\n", old_store.status().to_string()), kExitError;
     Status s = (*old_store)->ensure_collection(config->collections[0], true);

@@ -22,6 +22,12 @@ int run(int argc, char** argv) {
   auto* plan = app.add_subcommand("plan", "Show the plan's steps with the current one marked");
   plan->footer(kExitCodesHelp);
 
+  bool init_dry_run = false;
+  auto* init = app.add_subcommand(
+      "init", "Create new's tables from the config (the target of any mapping) where they do not exist");
+  init->add_flag("--dry-run", init_dry_run, "Print the CREATE TABLE statements instead of running them");
+  init->footer(kExitCodesHelp);
+
   bool json = false;
   auto* status = app.add_subcommand(
       "status", "Show the current step, live instances, repair queue, quarantine and shadow mismatches");
@@ -129,6 +135,8 @@ int run(int argc, char** argv) {
   demo->add_option("--old", demo_options.old_url,
                    "Seed this empty database as old instead of an SQLite file (e.g. "
                    "mariadb://USER@HOST:PORT/DB?password_file=PATH)");
+  demo->add_flag("--old-documents", demo_options.old_documents,
+                 "Keep old's users as JSON documents (table user_docs), mapped to new's typed columns");
   demo->add_option("--new", demo_options.new_url,
                    "Use this empty database as new instead of an SQLite file (e.g. "
                    "postgres://USER@HOST:PORT/DB?password_env=VAR)");
@@ -158,6 +166,7 @@ int run(int argc, char** argv) {
   if (*repair) return run_repair(global, limit);
   if (*backfill) return run_backfill_command(global, bf);
   if (*verify) return run_verify_command(global, vo);
+  if (*init) return run_init(global, init_dry_run);
   if (*quarantine) {
     if (q_action == "show" && q_key.empty()) {
       fmt::print(stderr, "tandem quarantine show: give the KEY, as `tandem quarantine list` prints it\n");

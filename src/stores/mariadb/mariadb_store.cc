@@ -356,34 +356,39 @@ Result<std::unique_ptr<MariaDbStore>> MariaDbStore::open(std::string name, std::
   return store;
 }
 
-Status MariaDbStore::ensure_collection(const CollectionSchema& schema, bool create_if_missing) {
+Result<std::string> MariaDbStore::create_table_sql(const CollectionSchema& schema) const {
   TANDEM_RETURN_IF_ERROR(schema.validate());
-  auto t = std::make_unique<Table>();
-  t->schema = schema;
-  static_cast<CollectionSql&>(*t) = build_collection_sql(schema, [](size_t) { return std::string("?"); });
-  std::vector<std::string> defs;
+  std::vector<std::string> defs, keys;
   for (const Column& c : schema.key_columns) {
-    t->quoted_keys.push_back(quote_identifier(c.name));
     defs.push_back(fmt::format("{} {} NOT NULL", quote_identifier(c.name), key_sql_type(c.type)));
+    keys.push_back(quote_identifier(c.name));
   }
   for (const Column& c : schema.columns) {
     defs.push_back(
         fmt::format("{} {}{}", quote_identifier(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
   }
+  // Sessions use ANSI_QUOTES: identifiers are quoted with '"'.
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
+      "COLLATE=utf8mb4_bin",
+      quote_identifier(schema.name), fmt::join(defs, ", "), fmt::join(keys, ", "));
+}
+
+Status MariaDbStore::ensure_collection(const CollectionSchema& schema, bool create_if_missing) {
+  TANDEM_RETURN_IF_ERROR(schema.validate());
+  auto t = std::make_unique<Table>();
+  t->schema = schema;
+  static_cast<CollectionSql&>(*t) = build_collection_sql(schema, [](size_t) { return std::string("?"); });
+  for (const Column& c : schema.key_columns) t->quoted_keys.push_back(quote_identifier(c.name));
   // The tombstone's parameters come first: they come first in the text.
   t->get_with_tombstone_sql = fmt::format(
-      "SELECT {}, EXISTS (SELECT 1 FROM tandem_tombstones WHERE collection = ? AND \"key\" = ?) FROM (SELECT "
-      "1 "
-      "AS tandem_one_x) AS tandem_one LEFT JOIN {} ON {}",
+      "SELECT {}, EXISTS (SELECT 1 FROM tandem_tombstones WHERE collection = ? AND \"key\" = ?) "
+      "FROM (SELECT 1 AS tandem_one_x) AS tandem_one LEFT JOIN {} ON {}",
       t->select_list, t->quoted, t->key_match);
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   if (create_if_missing) {
-    TANDEM_RETURN_IF_ERROR(conn->exec_simple(
-        fmt::format(
-            "CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
-            "COLLATE=utf8mb4_bin",
-            t->quoted, fmt::join(defs, ", "), t->key_columns),
-        fmt::format("creating table '{}'", schema.name)));
+    TANDEM_ASSIGN_OR_RETURN(std::string create, create_table_sql(schema));
+    TANDEM_RETURN_IF_ERROR(conn->exec_simple(create, fmt::format("creating table '{}'", schema.name)));
   }
   std::unordered_map<std::string, std::string> existing, collations;
   TANDEM_RETURN_IF_ERROR(

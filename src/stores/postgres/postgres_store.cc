@@ -312,36 +312,43 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(std::string name, std
   return store;
 }
 
+Result<std::string> PostgresStore::create_table_sql(const CollectionSchema& schema) const {
+  TANDEM_RETURN_IF_ERROR(schema.validate());
+  std::vector<std::string> defs, keys;
+  for (const Column& c : schema.key_columns) {
+    std::string collate = c.type == Type::kText ? " COLLATE \"C\"" : "";
+    defs.push_back(fmt::format("{} {}{} NOT NULL", quote_identifier(c.name), sql_type(c.type), collate));
+    keys.push_back(quote_identifier(c.name));
+  }
+  for (const Column& c : schema.columns) {
+    defs.push_back(
+        fmt::format("{} {}{}", quote_identifier(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
+  }
+  return fmt::format("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))", quote_identifier(schema.name),
+                     fmt::join(defs, ", "), fmt::join(keys, ", "));
+}
+
 Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool create_if_missing) {
   TANDEM_RETURN_IF_ERROR(schema.validate());
   auto t = std::make_unique<Table>();
   t->schema = schema;
   static_cast<CollectionSql&>(*t) =
       build_collection_sql(schema, [](size_t i) { return fmt::format("${}", i); });
-  std::vector<std::string> keys_c, defs;
+  std::vector<std::string> keys_c;
   for (const Column& c : schema.key_columns) {
-    std::string collate = c.type == Type::kText ? " COLLATE \"C\"" : "";
-    keys_c.push_back(quote_identifier(c.name) + collate);
-    defs.push_back(fmt::format("{} {}{} NOT NULL", quote_identifier(c.name), sql_type(c.type), collate));
-  }
-  for (const Column& c : schema.columns) {
-    defs.push_back(
-        fmt::format("{} {}{}", quote_identifier(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
+    keys_c.push_back(quote_identifier(c.name) + (c.type == Type::kText ? " COLLATE \"C\"" : ""));
   }
   t->key_tuple = fmt::format("({})", fmt::join(keys_c, ", "));
   const size_t k = schema.key_columns.size();
   t->get_with_tombstone_sql = fmt::format(
-      "SELECT {}, EXISTS (SELECT 1 FROM tandem_tombstones WHERE collection = ${} AND key = ${}) FROM (VALUES "
-      "(1)) "
-      "AS tandem_one(tandem_one_x) LEFT JOIN {} ON {}",
+      "SELECT {}, EXISTS (SELECT 1 FROM tandem_tombstones WHERE collection = ${} AND key = ${}) "
+      "FROM (VALUES (1)) AS tandem_one(tandem_one_x) LEFT JOIN {} ON {}",
       t->select_list, k + 1, k + 2, t->quoted, t->key_match);
 
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   if (create_if_missing) {
-    TANDEM_RETURN_IF_ERROR(
-        conn->exec_simple(fmt::format("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))", t->quoted,
-                                      fmt::join(defs, ", "), t->key_columns),
-                          fmt::format("creating table '{}'", schema.name)));
+    TANDEM_ASSIGN_OR_RETURN(std::string create, create_table_sql(schema));
+    TANDEM_RETURN_IF_ERROR(conn->exec_simple(create, fmt::format("creating table '{}'", schema.name)));
   }
   TANDEM_ASSIGN_OR_RETURN(PgResult cols,
                           conn->exec("SELECT column_name, data_type FROM information_schema.columns "

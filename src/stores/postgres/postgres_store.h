@@ -27,6 +27,7 @@ class PostgresStore : public Store {
 
   std::string_view name() const override { return name_; }
   Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override;
+  Result<std::string> create_table_sql(const CollectionSchema& schema) const override;
   Result<Lookup> get(std::string_view collection, const Key& key) override;
   Result<std::vector<Lookup>> get_many(std::string_view collection, std::span<const Key> keys) override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,

@@ -247,6 +247,23 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(std::string name, const s
   return store;
 }
 
+Result<std::string> SqliteStore::create_table_sql(const CollectionSchema& schema) const {
+  TANDEM_RETURN_IF_ERROR(schema.validate());
+  std::vector<std::string> defs, keys;
+  for (const Column& c : schema.key_columns) {
+    defs.push_back(fmt::format("{} {} NOT NULL", quote_identifier(c.name), sql_type(c.type)));
+    keys.push_back(quote_identifier(c.name));
+  }
+  for (const Column& c : schema.columns) {
+    defs.push_back(
+        fmt::format("{} {}{}", quote_identifier(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
+  }
+  bool integer_key = schema.key_columns.size() == 1 && schema.key_columns[0].type == Type::kInt;
+  return fmt::format("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({})) {}", quote_identifier(schema.name),
+                     fmt::join(defs, ", "), fmt::join(keys, ", "),
+                     integer_key ? "STRICT" : "STRICT, WITHOUT ROWID");
+}
+
 Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool create_if_missing) {
   TANDEM_RETURN_IF_ERROR(schema.validate());
   auto t = std::make_unique<Table>();
@@ -257,18 +274,9 @@ Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool creat
 
   // Create, or check the existing table's columns.
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  std::vector<std::string> defs;
-  for (const Column& c : schema.key_columns)
-    defs.push_back(fmt::format("{} {} NOT NULL", quote_identifier(c.name), sql_type(c.type)));
-  for (const Column& c : schema.columns) {
-    defs.push_back(
-        fmt::format("{} {}{}", quote_identifier(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
-  }
-  bool integer_key = schema.key_columns.size() == 1 && schema.key_columns[0].type == Type::kInt;
   if (create_if_missing) {
-    TANDEM_RETURN_IF_ERROR(conn->exec(fmt::format("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY {}) {}",
-                                                  t->quoted, fmt::join(defs, ", "), t->key_tuple,
-                                                  integer_key ? "STRICT" : "STRICT, WITHOUT ROWID")));
+    TANDEM_ASSIGN_OR_RETURN(std::string create, create_table_sql(schema));
+    TANDEM_RETURN_IF_ERROR(conn->exec(create));
   }
   {
     TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(fmt::format("PRAGMA table_info({})", t->quoted)));
