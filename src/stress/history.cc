@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <sstream>
 
 namespace tandem::stress {
 
@@ -83,6 +84,34 @@ std::vector<std::string> History::check_reads(size_t max_listed) const {
 
 bool History::final_allowed(size_t key, const std::string& state) const {
   return allowed(key, state, UINT64_MAX, UINT64_MAX, false);
+}
+
+// "key kind inv resp outcome step missed from_secondary state"
+void History::write_to(std::ostream& out) const {
+  for (size_t key = 0; key < ops_.size(); ++key) {
+    for (const Op& op : ops_[key]) {
+      out << key << ' ' << static_cast<int>(op.kind) << ' ' << op.inv << ' ' << op.resp << ' '
+          << static_cast<int>(op.outcome) << ' ' << op.step << ' ' << op.secondary_missed << ' '
+          << op.read_from_secondary << ' ' << (op.state.empty() ? "-" : op.state) << '\n';
+    }
+  }
+}
+
+bool History::read_line(const std::string& line) {
+  std::istringstream in(line);
+  size_t key = 0;
+  int kind = 0, outcome = 0;
+  Op op;
+  if (!(in >> key >> kind >> op.inv >> op.resp >> outcome >> op.step >> op.secondary_missed >>
+        op.read_from_secondary >> op.state) ||
+      key >= ops_.size() || kind < 0 || kind > 3 || outcome < 0 || outcome > 2) {
+    return false;
+  }
+  if (op.state == "-") op.state.clear();
+  op.kind = static_cast<Op::Kind>(kind);
+  op.outcome = static_cast<Op::Outcome>(outcome);
+  add(key, std::move(op));
+  return true;
 }
 
 int64_t History::collisions() const {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,11 @@ struct Op {
 
 class History {
  public:
-  explicit History(size_t keys) : ops_(keys), mutexes_(keys), initial_(keys) {}
-  uint64_t tick() { return ++clock_; }
+  // clock: the logical clock, shared by every process of a run (see
+  // SharedCounters); it must outlive the History.
+  History(size_t keys, std::atomic<uint64_t>* clock)
+      : clock_(clock), ops_(keys), mutexes_(keys), initial_(keys) {}
+  uint64_t tick() { return ++*clock_; }
   // Before the run: the key's seeded state ("absent" if not called).
   void set_initial(size_t key, std::string state) { initial_[key] = std::move(state); }
   void add(size_t key, Op op);
@@ -48,6 +52,11 @@ class History {
   std::vector<std::string> check_reads(size_t max_listed) const;
   // Whether state is an allowed final state of key.
   bool final_allowed(size_t key, const std::string& state) const;
+  // One line per operation, for a worker process to hand its part to the
+  // harness; parse_into adds such lines back (kInvalidArgument on a bad line).
+  void write_to(std::ostream& out) const;
+  bool read_line(const std::string& line);
+
   // Pairs of writes to the same key that were in flight at the same time.
   int64_t collisions() const;
   // The key's history around logical time `around` (the end if 0), readable:
@@ -58,7 +67,7 @@ class History {
   bool allowed(size_t key, const std::string& state, uint64_t before, uint64_t since,
                bool from_secondary) const;
 
-  std::atomic<uint64_t> clock_{0};
+  std::atomic<uint64_t>* clock_;
   std::vector<std::vector<Op>> ops_;
   mutable std::vector<std::mutex> mutexes_;
   std::vector<std::string> initial_;

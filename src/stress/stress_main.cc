@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,7 +52,33 @@ struct Options {
   int max_kills = 6;
   std::string tandem;  // the CLI, for the backfill processes that get killed
   bool soak = false;
+  int processes = 1;              // client processes sharing the control store (this one included)
+  bool restart = false;           // stop and start new's server mid-run (servers only)
+  bool require_coverage = false;  // fail unless every fault kind, kills and moves back happened
+  int worker = -1;                // set in the worker processes the harness starts
+  std::string dir;                // the harness's folder (workers)
 };
+
+// Counters every process of a run shares through a file mapping: the logical
+// clock of the history and the write ids.
+struct SharedCounters {
+  std::atomic<uint64_t> clock{0};
+  std::atomic<int64_t> next_id{0};
+};
+
+SharedCounters* map_counters(const std::string& path, bool create) {
+  int fd = open(path.c_str(), O_RDWR | (create ? O_CREAT : 0), 0600);
+  if (fd < 0) return nullptr;
+  if (create && ftruncate(fd, sizeof(SharedCounters)) != 0) {
+    close(fd);
+    return nullptr;
+  }
+  void* p = mmap(nullptr, sizeof(SharedCounters), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) return nullptr;
+  if (create) new (p) SharedCounters();
+  return static_cast<SharedCounters*>(p);
+}
 
 CollectionSchema users_schema() {
   CollectionSchema s;
@@ -85,8 +112,124 @@ Op::Outcome outcome_of(const Status& s) {
 struct Counters {
   std::atomic<int64_t> ops{0}, reads{0}, writes{0}, errors{0};
   std::atomic<int64_t> forward{0}, back{0}, refused{0}, kills{0}, verifies{0}, unclean_verifies{0};
-  std::atomic<int64_t> repaired{0};
+  std::atomic<int64_t> repaired{0}, restarts{0}, worker_ops{0};
 };
+
+// One client: a random mix of reads, puts, patches and deletes on the key
+// space (one op in five on a hot key), each recorded with its logical times.
+void run_client(const Options& o, uint64_t seed, Migration& m, Collection& users, History& history,
+                SharedCounters& shared, Counters& counters, const std::function<bool()>& running) {
+  std::mt19937_64 rng(seed);
+  while (running()) {
+    size_t key = rng() % 5 == 0 ? rng() % o.hot_keys : rng() % o.keys;
+    int dice = static_cast<int>(rng() % 100);
+    Op op;
+    int64_t id = ++shared.next_id;
+    Key k{Value(static_cast<int64_t>(key))};
+    const size_t routed = m.applied_step().step_index;
+    op.step = static_cast<int>(routed) + 1;
+    const Step& plan_step = m.plan().at(routed);
+    op.read_from_secondary = plan_step.write_secondary == plan_step.read_primary;
+    FaultStore::take_write_fault();
+    op.inv = history.tick();
+    if (dice < 40) {
+      op.kind = Op::Kind::kRead;
+      auto r = users.get(k);
+      op.resp = history.tick();
+      op.outcome = r.ok() ? Op::Outcome::kOk : Op::Outcome::kFailed;
+      if (r.ok()) op.state = state_of(*r);
+      ++counters.reads;
+    } else {
+      Status s;
+      if (dice < 70) {
+        op.kind = Op::Kind::kPut;
+        op.state = fmt::format("w{}", id);
+        s = users.put(record_for(key, op.state));
+      } else if (dice < 88) {
+        op.kind = Op::Kind::kPatch;
+        op.state = fmt::format("p{}", id);
+        s = users.patch(k, {{"name", Value(op.state)}, {"age", Value(id % 100)}});
+      } else {
+        op.kind = Op::Kind::kDelete;
+        op.state = "absent";
+        s = users.remove(k);
+      }
+      op.resp = history.tick();
+      op.outcome = outcome_of(s);
+      op.secondary_missed = s.ok() && FaultStore::take_write_fault();
+      ++counters.writes;
+    }
+    if (op.outcome != Op::Outcome::kOk) ++counters.errors;
+    history.add(key, std::move(op));
+    ++counters.ops;
+  }
+}
+
+// Both databases as tandem opens them, each behind a FaultStore, and the migration.
+struct Opened {
+  std::unique_ptr<Store> old_store, new_store;
+  std::unique_ptr<FaultStore> old_faults, new_faults;
+  std::unique_ptr<ControlStore> control;
+  std::unique_ptr<Migration> m;
+  Collection* users = nullptr;
+};
+
+Result<Opened> open_with_faults(const Config& config, const Options& o, uint64_t seed,
+                                const std::string& label) {
+  Opened out;
+  TANDEM_ASSIGN_OR_RETURN(out.old_store,
+                          open_store("old", config.old_url, StoreOptions{false, false, false}));
+  TANDEM_ASSIGN_OR_RETURN(out.new_store, open_store("new", config.new_url));
+  out.old_faults = std::make_unique<FaultStore>(out.old_store.get(), o.fault_rate, seed * 31 + 1);
+  out.new_faults = std::make_unique<FaultStore>(out.new_store.get(), o.fault_rate, seed * 31 + 2);
+  TANDEM_ASSIGN_OR_RETURN(out.control, open_control_store(config.control_url));
+  MigrationOptions mo;
+  mo.instance_label = label;
+  TANDEM_ASSIGN_OR_RETURN(
+      out.m, Migration::open_with(config, out.old_faults.get(), out.new_faults.get(), out.control.get(), mo));
+  TANDEM_ASSIGN_OR_RETURN(out.users, out.m->collection("users"));
+  return out;
+}
+
+// A worker process: clients of its own Migration instance on the harness's
+// databases and control store, until the harness says stop; then it hands
+// its history and fault counts over in a file.
+int run_worker(const Options& o) {
+  SharedCounters* shared = map_counters(o.dir + "/counters", false);
+  if (shared == nullptr) return 2;
+  History history(o.keys, &shared->clock);
+  auto config = Config::load_file(o.dir + "/tandem.toml");
+  if (!config.ok()) return 2;
+  auto opened = open_with_faults(*config, o, o.seed * 1000 + static_cast<uint64_t>(o.worker),
+                                 fmt::format("tandem-stress-worker-{}", o.worker));
+  if (!opened.ok()) {
+    fmt::print(stderr, "tandem-stress worker {}: {}\n", o.worker, opened.status().to_string());
+    return 2;
+  }
+  opened->old_faults->enable(true);
+  opened->new_faults->enable(true);
+  Counters counters;
+  const std::string stop_file = o.dir + "/stop";
+  auto running = [&] { return !std::filesystem::exists(stop_file); };
+  std::vector<std::thread> threads;
+  for (int c = 0; c < o.clients; ++c) {
+    threads.emplace_back([&, c] {
+      run_client(o, o.seed * 1000 + static_cast<uint64_t>(o.worker * 100 + c), *opened->m, *opened->users,
+                 history, *shared, counters, running);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::ofstream out(fmt::format("{}/history-{}.txt", o.dir, o.worker));
+  out << "faults";
+  for (int k = 0; k < kFaultKinds; ++k) {
+    out << ' '
+        << opened->old_faults->count(static_cast<FaultKind>(k)) +
+               opened->new_faults->count(static_cast<FaultKind>(k));
+  }
+  out << " ops " << counters.ops.load() << '\n';
+  history.write_to(out);
+  return out ? 0 : 2;
+}
 
 // A server database made for this run and dropped at the end.
 class ServerDatabase {
@@ -121,7 +264,7 @@ class ServerDatabase {
 
 class Harness {
  public:
-  explicit Harness(Options o) : o_(std::move(o)), history_(o_.keys), rng_(o_.seed) {}
+  explicit Harness(Options o) : o_(std::move(o)), rng_(o_.seed) {}
 
   int run() {
     if (Status s = setup(); !s.ok()) {
@@ -130,16 +273,22 @@ class Harness {
     }
     auto start = Clock::now();
     deadline_ = start + std::chrono::milliseconds(static_cast<int64_t>(o_.duration * 1000));
+    std::vector<pid_t> workers;
+    for (int w = 1; w < o_.processes; ++w) workers.push_back(spawn_worker(w));
     std::vector<std::thread> threads;
     for (int c = 0; c < o_.clients; ++c) threads.emplace_back([this, c] { client(c); });
     std::thread walker([this] { walk(); });
     std::thread backfiller([this] { backfill(); });
     std::thread repairer([this] { repair_loop(); });
+    std::thread restarter([this] { restart_server(); });
     for (auto& t : threads) t.join();
     stop_ = true;
+    std::ofstream(dir_ + "/stop") << "stop\n";
     walker.join();
     backfiller.join();
     repairer.join();
+    restarter.join();
+    for (size_t w = 0; w < workers.size(); ++w) collect_worker(workers[w], static_cast<int>(w) + 1);
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     finish();
     return report(seconds);
@@ -150,6 +299,9 @@ class Harness {
     char templ[] = "/tmp/tandem-stress-XXXXXX";
     if (mkdtemp(templ) == nullptr) return Status::Internal("cannot create a temporary folder");
     dir_ = templ;
+    shared_ = map_counters(dir_ + "/counters", true);
+    if (shared_ == nullptr) return Status::Internal("cannot map the shared counters");
+    history_ = std::make_unique<History>(o_.keys, &shared_->clock);
     config_.migration_name = "stress";
     config_.old_url = "sqlite:" + dir_ + "/old.db";
     config_.control_url = "sqlite:" + dir_ + "/control.db";
@@ -177,7 +329,7 @@ class Harness {
       std::vector<Record> records;
       for (size_t k = 0; k < o_.keys; k += 2) {
         records.push_back(record_for(k, "init"));
-        history_.set_initial(k, "init");
+        history_->set_initial(k, "init");
       }
       TANDEM_RETURN_IF_ERROR(seed->insert_if_absent("users", records, LockPolicy::kNone).status());
     }
@@ -220,6 +372,61 @@ columns = [
     return Status::Ok();
   }
 
+  pid_t spawn_worker(int index) {
+    std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
+    return spawn({self.string(), "--worker", std::to_string(index), "--dir", dir_, "--keys",
+                  std::to_string(o_.keys), "--clients", std::to_string(o_.clients), "--seed",
+                  std::to_string(o_.seed), "--fault-rate", fmt::format("{}", o_.fault_rate)});
+  }
+
+  // Waits for a worker and adds its history and counts to this run's.
+  void collect_worker(pid_t pid, int index) {
+    int status = 0;
+    if (pid <= 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      violation(fmt::format("worker process {} failed (see {}/backfill.log)", index, dir_));
+      return;
+    }
+    std::ifstream in(fmt::format("{}/history-{}.txt", dir_, index));
+    std::string word, line;
+    int64_t ops = 0;
+    in >> word;
+    for (int64_t& n : worker_faults_) {
+      int64_t v = 0;
+      in >> v;
+      n += v;
+    }
+    in >> word >> ops;
+    counters_.worker_ops += ops;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      if (!history_->read_line(line))
+        violation(fmt::format("worker {}: unreadable history line '{}'", index, line));
+    }
+  }
+
+  // Stops new's server for 1.5 s in the middle of the run, and starts it again.
+  void restart_server() {
+    if (!o_.restart) return;
+    std::string engine = o_.engine == "postgres" ? "POSTGRES" : "MARIADB";
+    const char* stop = std::getenv(fmt::format("TANDEM_TEST_{}_RESTART_STOP", engine).c_str());
+    const char* start = std::getenv(fmt::format("TANDEM_TEST_{}_RESTART_START", engine).c_str());
+    if (stop == nullptr || start == nullptr) {
+      violation(fmt::format(
+          "--restart needs TANDEM_TEST_{}_RESTART_STOP and _START (scripts/test.sh sets them)", engine));
+      return;
+    }
+    auto at = Clock::now() + (deadline_ - Clock::now()) * 2 / 5;
+    while (running() && Clock::now() < at) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!running()) return;
+    if (std::system(fmt::format("{} >/dev/null 2>&1", stop).c_str()) != 0) {
+      violation("stopping new's server failed");
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    if (std::system(start) != 0) violation("starting new's server again failed");
+    ++counters_.restarts;
+  }
+
   bool running() const {
     if (stop_) return false;
     if (o_.ops > 0 && counters_.ops >= o_.ops) return false;
@@ -227,50 +434,8 @@ columns = [
   }
 
   void client(int index) {
-    std::mt19937_64 rng(o_.seed * 1000 + static_cast<uint64_t>(index));
-    while (running()) {
-      size_t key = rng() % 5 == 0 ? rng() % o_.hot_keys : rng() % o_.keys;
-      int dice = static_cast<int>(rng() % 100);
-      Op op;
-      int64_t id = ++next_id_;
-      Key k{Value(static_cast<int64_t>(key))};
-      const size_t routed = m_->applied_step().step_index;
-      op.step = static_cast<int>(routed) + 1;
-      const Step& plan_step = m_->plan().at(routed);
-      op.read_from_secondary = plan_step.write_secondary == plan_step.read_primary;
-      FaultStore::take_write_fault();
-      op.inv = history_.tick();
-      if (dice < 40) {
-        op.kind = Op::Kind::kRead;
-        auto r = users_->get(k);
-        op.resp = history_.tick();
-        op.outcome = r.ok() ? Op::Outcome::kOk : Op::Outcome::kFailed;
-        if (r.ok()) op.state = state_of(*r);
-        ++counters_.reads;
-      } else {
-        Status s;
-        if (dice < 70) {
-          op.kind = Op::Kind::kPut;
-          op.state = fmt::format("w{}", id);
-          s = users_->put(record_for(key, op.state));
-        } else if (dice < 88) {
-          op.kind = Op::Kind::kPatch;
-          op.state = fmt::format("p{}", id);
-          s = users_->patch(k, {{"name", Value(op.state)}, {"age", Value(id % 100)}});
-        } else {
-          op.kind = Op::Kind::kDelete;
-          op.state = "absent";
-          s = users_->remove(k);
-        }
-        op.resp = history_.tick();
-        op.outcome = outcome_of(s);
-        op.secondary_missed = s.ok() && FaultStore::take_write_fault();
-        ++counters_.writes;
-      }
-      if (op.outcome != Op::Outcome::kOk) ++counters_.errors;
-      history_.add(key, std::move(op));
-      ++counters_.ops;
-    }
+    run_client(o_, o_.seed * 1000 + static_cast<uint64_t>(index), *m_, *users_, *history_, *shared_,
+               counters_, [this] { return running(); });
   }
 
   // Walks the plan between dual-write (1) and old-read-only (5), where both
@@ -424,29 +589,31 @@ columns = [
         std::optional<Record> rec;
         if (got->present()) rec = got->record;
         std::string state = state_of(rec);
-        if (!history_.final_allowed(key, state)) {
+        if (!history_->final_allowed(key, state)) {
           violation(
               fmt::format("{} database, key {}: ends as {}, which no order of the acknowledged writes "
                           "allows{}. History: {}",
                           store->name(), key, state, state == "absent" ? "" : " (lost write or zombie)",
-                          history_.describe(key, 0)));
+                          history_->describe(key, 0)));
         } else if (rec && *rec != record_for(key, state)) {
           violation(fmt::format("{} database, key {}: record {} is not the one written as {}", store->name(),
                                 key, rec->to_display(), state));
         }
       }
     }
-    auto reads = history_.check_reads(5);
+    auto reads = history_->check_reads(5);
     for (auto& r : reads) violation(r.empty() ? "a read saw a state no order allows" : r);
   }
 
   int report(double seconds) {
     fmt::print("tandem-stress: engine {} (old sqlite), seed {}, {} clients, {} keys ({} hot), {:.1f} s\n",
                o_.engine, o_.seed, o_.clients, o_.keys, o_.hot_keys, seconds);
-    fmt::print("operations: {} ({} reads, {} writes, {} returned an error), {:.0f} ops/s\n",
-               counters_.ops.load(), counters_.reads.load(), counters_.writes.load(), counters_.errors.load(),
-               counters_.ops / seconds);
-    fmt::print("collisions: {} writes in flight together on one key\n", history_.collisions());
+    const int64_t all_ops = counters_.ops + counters_.worker_ops;
+    fmt::print(
+        "operations: {} in all, {:.0f} ops/s (this process: {} reads, {} writes, {} returned an error)\n",
+        all_ops, static_cast<double>(all_ops) / seconds, counters_.reads.load(), counters_.writes.load(),
+        counters_.errors.load());
+    fmt::print("collisions: {} writes in flight together on one key\n", history_->collisions());
     fmt::print(
         "step moves: {} forward, {} back, {} refused by a precondition; verifies before read-new: {} ({} not "
         "clean)\n",
@@ -457,10 +624,26 @@ columns = [
         "writes repaired by the final verify: {}\n",
         counters_.kills.load(), counters_.repaired.load(), repaired_by_verify_);
     fmt::print("faults injected:");
+    int64_t faults[kFaultKinds];
     for (int k = 0; k < kFaultKinds; ++k) {
       auto kind = static_cast<FaultKind>(k);
-      fmt::print(" {} {}{}", fault_kind_name(kind), old_faults_->count(kind) + new_faults_->count(kind),
-                 k + 1 < kFaultKinds ? "," : "\n");
+      faults[k] = old_faults_->count(kind) + new_faults_->count(kind) + worker_faults_[k];
+      fmt::print(" {} {}{}", fault_kind_name(kind), faults[k], k + 1 < kFaultKinds ? "," : "\n");
+    }
+    if (o_.processes > 1 || o_.restart) {
+      fmt::print("worker processes: {} ({} operations of the total); server restarts: {}\n", o_.processes - 1,
+                 counters_.worker_ops.load(), counters_.restarts.load());
+    }
+    if (o_.require_coverage) {  // the run must have exercised what it claims to
+      for (int k = 0; k < kFaultKinds; ++k) {
+        if (faults[k] == 0)
+          violation(fmt::format("coverage: no {} was injected", fault_kind_name(static_cast<FaultKind>(k))));
+      }
+      if (counters_.kills == 0) violation("coverage: no backfill process was killed");
+      if (counters_.back == 0) violation("coverage: the plan never moved back");
+      if (o_.restart && counters_.restarts == 0) violation("coverage: the server was not restarted");
+      if (o_.processes > 1 && counters_.worker_ops == 0)
+        violation("coverage: the worker processes made no operation");
     }
     fmt::print("violations: {}\n", violations_);
     for (const std::string& v : listed_) fmt::print("  VIOLATION {}\n", v);
@@ -469,7 +652,9 @@ columns = [
   }
 
   Options o_;
-  History history_;
+  SharedCounters* shared_ = nullptr;
+  std::unique_ptr<History> history_;
+  int64_t worker_faults_[kFaultKinds] = {};
   std::mt19937_64 rng_;
   std::string dir_;
   Config config_;
@@ -481,7 +666,6 @@ columns = [
   Collection* users_ = nullptr;
   Clock::time_point deadline_;
   std::atomic<bool> stop_{false};
-  std::atomic<int64_t> next_id_{0};
   Counters counters_;
   BackfillSummary backfill_;
   int64_t violations_ = 0;
@@ -514,16 +698,27 @@ int run(int argc, char** argv) {
   app.add_option("--kills", o.max_kills, "Backfill processes to SIGKILL")->capture_default_str();
   app.add_option("--tandem", o.tandem, "The tandem CLI (default: next to this program)");
   app.add_flag("--soak", o.soak, "Run for --duration whatever --ops says");
+  app.add_option("--processes", o.processes, "Client processes sharing one control store (this one included)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  app.add_flag(
+      "--restart", o.restart,
+      "Stop and start new's server mid-run (uses TANDEM_TEST_<ENGINE>_RESTART_URL, _STOP and _START)");
+  app.add_flag("--require-coverage", o.require_coverage,
+               "Count it a violation if a fault kind, a kill, a move back (or a restart) did not happen");
+  app.add_option("--worker", o.worker, "(internal) run as worker N of the harness in --dir");
+  app.add_option("--dir", o.dir, "(internal) the harness's folder");
   CLI11_PARSE(app, argc, argv);
   if (o.soak) o.ops = 0;
   if (o.tandem.empty()) {
     std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
     o.tandem = (self.parent_path() / "tandem").string();
   }
-  if (o.server.empty()) {
-    const char* env =
-        std::getenv(o.engine == "postgres" ? "TANDEM_TEST_POSTGRES_URL" : "TANDEM_TEST_MARIADB_URL");
-    if (env != nullptr && o.engine != "sqlite") o.server = env;
+  if (o.worker >= 0) return tandem::stress::run_worker(o);
+  if (o.server.empty() && o.engine != "sqlite") {
+    std::string name = fmt::format("TANDEM_TEST_{}_{}URL", o.engine == "postgres" ? "POSTGRES" : "MARIADB",
+                                   o.restart ? "RESTART_" : "");
+    if (const char* env = std::getenv(name.c_str())) o.server = env;
   }
   spdlog::set_level(spdlog::level::err);
   return tandem::stress::Harness(o).run();
