@@ -153,7 +153,12 @@ TEST(WriteSecondary, StressFoundRepairQueuedAfterTheMoveCheck) {
   EXPECT_TRUE(write.is_outcome_unknown()) << write.to_string();
   EXPECT_NE(write.message().find("step changed"), std::string::npos) << write.message();
   // Draining makes new equal to old, the write primary now: the write of unknown outcome is undone.
+  // The entry for old is turned into one for new (so that a move that would make new a primary waits
+  // for it), which the next drain copies.
   EXPECT_EQ(value_or_die(f.migration->drain_repair_queue(10)), 1u);
+  EXPECT_EQ(value_or_die(f.control->repair_counts())[Side::kNew], 1);
+  EXPECT_EQ(value_or_die(f.migration->drain_repair_queue(10)), 1u);
+  EXPECT_EQ(value_or_die(f.control->repair_counts())[Side::kNew], 0);
   EXPECT_EQ(value_or_die(f.raw(Side::kOld).get("users", Key{Value(int64_t{1})})).record, user(1, "one"));
   EXPECT_EQ(value_or_die(f.raw(Side::kNew).get("users", Key{Value(int64_t{1})})).record, user(1, "one"));
 }
@@ -172,6 +177,37 @@ TEST(WriteSecondary, StressFoundMoveChecksTheRepairQueueInItsOwnTransaction) {
   EXPECT_NE(refused.status().message().find("tandem repair"), std::string::npos)
       << refused.status().message();
   EXPECT_OK(control->change_step(1, 1, "to dual-write", false, "test", {Side::kOld}));
+}
+
+}  // namespace
+}  // namespace tandem::testing
+
+namespace tandem::testing {
+namespace {
+
+// Found by tandem-stress (PostgreSQL, seed 7, two client processes): the
+// repair of a write of unknown outcome copied the write primary into the
+// other database using the step read at the start of the drain; a move back
+// had meanwhile made that other database the write primary, and the copy
+// deleted an acknowledged write there. The copy is now queued as a repair of
+// the other database, so that such a move waits for it.
+TEST(WriteSecondary, StressFoundDrainCopiedIntoADatabaseAMoveHadMadeWritePrimary) {
+  MigrationFixture f({user(1, "one")});
+  f.jump_to_step(4);  // write-new: WP new, WS old
+  ASSERT_OK(f.users->put(user(1, "two")));
+  const Key key{Value(int64_t{1})};
+  ASSERT_OK(f.control->enqueue_repair(
+      RepairEntry{0, "users", key.encode(), "1", Side::kNew, "test", now_micros(), 0}));
+  ASSERT_OK(f.raw(Side::kOld).upsert("users", user(1, "stale")));
+  EXPECT_EQ(value_or_die(f.migration->drain_repair_queue(10)), 1u);
+  // Nothing was copied yet: the copy into old is a repair of old now...
+  EXPECT_EQ(value_or_die(f.raw(Side::kOld).get("users", key)).record, user(1, "stale"));
+  EXPECT_EQ(value_or_die(f.control->repair_counts())[Side::kOld], 1);
+  // ...so a move that makes old the write primary waits for it.
+  EXPECT_FALSE(f.migration->change_step(3, "back", false).ok());
+  EXPECT_EQ(value_or_die(f.migration->drain_repair_queue(10)), 1u);
+  EXPECT_EQ(value_or_die(f.raw(Side::kOld).get("users", key)).record, user(1, "two"));
+  EXPECT_OK(f.migration->change_step(3, "back", false));
 }
 
 }  // namespace

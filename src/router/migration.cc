@@ -260,11 +260,19 @@ Result<size_t> Migration::drain_repair_queue(size_t limit) {
     } else if (e.target == step.write_primary) {
       // The write it stands for was reported as of unknown outcome (the step
       // moved while it was in flight, see Collection::sync_write_secondary):
-      // the write primary is the truth, so the other database is made equal
-      // to it, if it is written at this step.
+      // the write primary is the truth, and the other database is to be made
+      // equal to it. That copy is queued as a repair of the other database,
+      // not made here: a step move that would make it a primary then waits
+      // for the copy, as for any repair. (Copying here, from a step read at
+      // the start of the batch, could overwrite a database that a move had
+      // just made the write primary. Found by tandem-stress.)
       if (step.write_secondary) {
-        s = copy_current_record(state_->store(step.write_primary), state_->store(*step.write_secondary),
-                                *schema, *key, state_->config.lock_timeout);
+        RepairEntry other = e;
+        other.id = 0;
+        other.target = *step.write_secondary;
+        other.reason = fmt::format("made equal to {}, the write primary, after a write of unknown outcome",
+                                   side_name(step.write_primary));
+        s = state_->control->enqueue_repair(other);
       }
     } else {
       s = copy_current_record(state_->store(step.write_primary), state_->store(e.target), *schema, *key,
