@@ -140,8 +140,11 @@ class Store {
   virtual Result<std::vector<Lookup>> get_many(std::string_view collection, std::span<const Key> keys) = 0;
 
   // Inserts each record that is absent and has no tombstone; never overwrites.
-  // One outcome per record, in order. Atomic per call: on error nothing of the
-  // batch was written (unless outcome_unknown).
+  // One outcome per record, in order. Atomic per call for up to 1,000 records:
+  // on error nothing of the batch was written (unless outcome_unknown); a
+  // store may commit a larger batch in parts of at least 1,000 (PostgreSQL's
+  // lock table bounds one transaction), so on error a leading part may be in:
+  // a retry finds it present.
   virtual Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                               std::span<const Record> records,
                                                               LockPolicy policy) = 0;
@@ -187,6 +190,19 @@ class Store {
 
   // Count and order-independent hash of the records in range.
   virtual Result<Digest> digest(std::string_view collection, const KeyRange& range) = 0;
+
+  // The same range summarised by the database itself, so that only a count
+  // and a hash cross the network: a portable digest that PostgreSQL and
+  // MariaDB compute alike for equal data (MD5 of a canonical text of each row,
+  // summed mod 2^64; see docs/ARCHITECTURE.md). nullopt when this store or
+  // this collection's column types cannot (SQLite, double and json columns):
+  // verify then uses digest() on both sides. Portable and plain digests
+  // never compare with each other, and undecodable rows are not told apart.
+  virtual Result<std::optional<Digest>> portable_digest(std::string_view collection, const KeyRange& range) {
+    (void)collection;
+    (void)range;
+    return std::optional<Digest>();
+  }
 };
 
 struct StoreOptions {

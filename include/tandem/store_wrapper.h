@@ -66,6 +66,9 @@ class StoreWrapper : public Store {
   Result<RecordLock> try_lock(std::string_view collection, const Key& key) override {
     return target_->try_lock(collection, key);
   }
+  Result<std::optional<Digest>> portable_digest(std::string_view collection, const KeyRange& range) override {
+    return target_->portable_digest(collection, range);
+  }
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override {
     return target_->digest(collection, range);
   }

@@ -43,6 +43,11 @@ class MappedStore : public StoreWrapper {
   Result<RecordLock> lock(std::string_view c, const Key& k, std::chrono::milliseconds timeout) override;
   Result<RecordLock> try_lock(std::string_view c, const Key& k) override;
   Result<Digest> digest(std::string_view c, const KeyRange& range) override;
+  // A mapped collection's digest is of converted records: never computed in SQL.
+  Result<std::optional<Digest>> portable_digest(std::string_view c, const KeyRange& range) override {
+    if (mapper(c) != nullptr) return std::optional<Digest>();
+    return StoreWrapper::portable_digest(c, range);
+  }
 
  private:
   explicit MappedStore(Store* inner) : StoreWrapper(inner) {}

@@ -74,4 +74,32 @@ Status check_existing_columns(std::string_view store, const CollectionSchema& sc
   return Status::Ok();
 }
 
+Result<uint64_t> sum_mod_2_64(std::string_view decimal) {
+  bool negative = !decimal.empty() && decimal[0] == '-';
+  if (negative) decimal.remove_prefix(1);
+  if (size_t dot = decimal.find('.'); dot != std::string_view::npos) decimal = decimal.substr(0, dot);
+  if (decimal.empty()) return Status::Corruption("an empty digest sum");
+  uint64_t v = 0;  // arithmetic mod 2^64
+  for (char c : decimal) {
+    if (c < '0' || c > '9') return Status::Corruption(fmt::format("'{}' is not a digest sum", decimal));
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return negative ? ~v + 1 : v;
+}
+
+bool portable_digest_type(Type type) {
+  switch (type) {
+    case Type::kInt:
+    case Type::kBool:
+    case Type::kText:
+    case Type::kBytes:
+    case Type::kTimestamp:
+    case Type::kDecimal:
+    case Type::kUuid:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace tandem

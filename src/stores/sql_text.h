@@ -40,4 +40,11 @@ Status check_existing_columns(std::string_view store, const CollectionSchema& sc
                               const std::unordered_map<std::string, std::string>& existing,
                               const std::function<bool(Type, std::string_view)>& readable);
 
+// The portable digest's sum, given by the database as a decimal integer
+// (possibly negative, larger than 64 bits), reduced mod 2^64.
+Result<uint64_t> sum_mod_2_64(std::string_view decimal);
+
+// Whether the portable digest covers a column of this type.
+bool portable_digest_type(Type type);
+
 }  // namespace tandem

@@ -917,6 +917,67 @@ Result<RecordLock> MariaDbStore::lock(std::string_view collection, const Key& ke
                        fmt::format("{} collection '{}', record {}", name_, collection, key.to_display()));
 }
 
+namespace {
+// The canonical text of one column for the portable digest (see store.h).
+std::string portable_maria(const Column& c) {
+  std::string q = quote_identifier(c.name);
+  std::string v;
+  switch (c.type) {
+    case Type::kInt:
+      v = fmt::format("CAST({} AS CHAR)", q);
+      break;
+    case Type::kBool:
+      v = fmt::format("IF({}, '1', '0')", q);
+      break;
+    case Type::kText:
+      v = fmt::format("CONCAT(LENGTH({0}), ':', {0})", q);
+      break;
+    case Type::kBytes:
+      v = fmt::format("LOWER(HEX({}))", q);
+      break;
+    case Type::kTimestamp:
+      v = fmt::format("CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {}) AS CHAR)", q);
+      break;
+    case Type::kDecimal:  // without trailing fraction zeros, as tandem's canonical decimal
+      v = fmt::format(
+          "IF(LOCATE('.', CAST({0} AS CHAR)) > 0, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({0} AS "
+          "CHAR))), "
+          "CAST({0} AS CHAR))",
+          q);
+      break;
+    default:  // uuid
+      v = fmt::format("LOWER(CAST({} AS CHAR))", q);
+      break;
+  }
+  // As bytes: the columns' collations differ (keys are nopad_bin) and may not mix.
+  return fmt::format("CAST(IF({} IS NULL, 'N', CONCAT('V', {})) AS BINARY)", q, v);
+}
+}  // namespace
+
+Result<std::optional<Digest>> MariaDbStore::portable_digest(std::string_view collection,
+                                                            const KeyRange& range) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  std::vector<std::string> parts;
+  for (const auto* cols : {&t->schema.key_columns, &t->schema.columns}) {
+    for (const Column& c : *cols) {
+      if (!portable_digest_type(c.type)) return std::optional<Digest>();
+      parts.push_back(portable_maria(c));
+    }
+  }
+  std::string select = fmt::format(
+      "CAST(COUNT(*) AS CHAR), CAST(COALESCE(SUM(CAST(CONV(SUBSTRING(MD5(CONCAT_WS('|', {})), 1, 16), 16, "
+      "10) AS "
+      "UNSIGNED)), 0) AS CHAR)",
+      fmt::join(parts, ", "));
+  Digest d;
+  TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, select, "", [&](const Row& r) -> Status {
+    d.count = std::stoull(std::string(r.text(0)));
+    TANDEM_ASSIGN_OR_RETURN(d.hash, sum_mod_2_64(r.text(1)));
+    return Status::Ok();
+  }));
+  return std::optional<Digest>(d);
+}
+
 Result<Digest> MariaDbStore::digest(std::string_view collection, const KeyRange& range) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   Digest d;

@@ -49,6 +49,7 @@ class MariaDbStore : public Store {
                           std::chrono::milliseconds timeout) override;
   Result<RecordLock> try_lock(std::string_view collection, const Key& key) override;
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override;
+  Result<std::optional<Digest>> portable_digest(std::string_view collection, const KeyRange& range) override;
 
   struct Table;
 

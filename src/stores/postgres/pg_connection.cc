@@ -101,7 +101,8 @@ Status Connection::error(const PGresult* r, std::string_view what) {
     broken_ = true;
     return Status::Unavailable(full + "; the connection was lost");
   }
-  if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03" || sqlstate == "53300") {
+  if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03" || sqlstate == "53300" ||
+      sqlstate == "53200") {
     return Status::Busy(full);
   }
   if (sqlstate.rfind("23", 0) == 0 || sqlstate.rfind("22", 0) == 0) return Status::InvalidArgument(full);

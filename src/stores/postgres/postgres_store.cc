@@ -442,6 +442,24 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_v
                                                                    LockPolicy policy) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   for (const Record& r : records) TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
+  // A transaction holds one advisory lock per record until it commits, and
+  // the server's lock table is small (max_locks_per_transaction x
+  // max_connections: 6,400 by default): a batch of 10,000 failed with "out of
+  // shared memory". Large batches go in transactions of kLocksPerTransaction
+  // records; see the contract in store.h. Found by a 1M-row copy.
+  std::vector<InsertOutcome> outcomes;
+  outcomes.reserve(records.size());
+  for (size_t begin = 0; begin < records.size(); begin += kLocksPerTransaction) {
+    auto part = records.subspan(begin, std::min(kLocksPerTransaction, records.size() - begin));
+    TANDEM_ASSIGN_OR_RETURN(std::vector<InsertOutcome> done, insert_part(t, collection, part, policy));
+    outcomes.insert(outcomes.end(), done.begin(), done.end());
+  }
+  return outcomes;
+}
+
+Result<std::vector<InsertOutcome>> PostgresStore::insert_part(const Table* t, std::string_view collection,
+                                                              std::span<const Record> records,
+                                                              LockPolicy policy) {
   std::vector<InsertOutcome> outcomes(records.size(), InsertOutcome::kInserted);
   if (records.empty()) return outcomes;
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
@@ -775,6 +793,60 @@ Result<RecordLock> PostgresStore::lock(std::string_view collection, const Key& k
                                        std::chrono::milliseconds timeout) {
   return wait_for_lock([&] { return try_lock(collection, key); }, timeout,
                        fmt::format("{} collection '{}', record {}", name_, collection, key.to_display()));
+}
+
+namespace {
+// The canonical text of one column for the portable digest (see store.h).
+std::string portable_pg(const Column& c) {
+  std::string q = quote_identifier(c.name);
+  std::string v;
+  switch (c.type) {
+    case Type::kInt:
+      v = fmt::format("{}::text", q);
+      break;
+    case Type::kBool:
+      v = fmt::format("CASE WHEN {} THEN '1' ELSE '0' END", q);
+      break;
+    case Type::kText:
+      v = fmt::format("octet_length({0})::text || ':' || {0}", q);
+      break;
+    case Type::kBytes:
+      v = fmt::format("encode({}, 'hex')", q);
+      break;
+    case Type::kTimestamp:
+      v = fmt::format("(EXTRACT(EPOCH FROM {}) * 1000000)::numeric(30,0)::text", q);
+      break;
+    case Type::kDecimal:
+      v = fmt::format("trim_scale({})::text", q);
+      break;
+    default:  // uuid
+      v = fmt::format("lower({}::text)", q);
+      break;
+  }
+  return fmt::format("CASE WHEN {} IS NULL THEN 'N' ELSE 'V' || {} END", q, v);
+}
+}  // namespace
+
+Result<std::optional<Digest>> PostgresStore::portable_digest(std::string_view collection,
+                                                             const KeyRange& range) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  std::vector<std::string> parts;
+  for (const auto* cols : {&t->schema.key_columns, &t->schema.columns}) {
+    for (const Column& c : *cols) {
+      if (!portable_digest_type(c.type)) return std::optional<Digest>();
+      parts.push_back(portable_pg(c));
+    }
+  }
+  std::string select = fmt::format(
+      "COUNT(*)::text, COALESCE(SUM(('x' || substr(md5({}), 1, 16))::bit(64)::bigint::numeric), 0)::text",
+      fmt::join(parts, " || '|' || "));
+  Digest d;
+  TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, select, "", [&](const PgResult& r) -> Status {
+    d.count = std::stoull(std::string(r.text(0, 0)));
+    TANDEM_ASSIGN_OR_RETURN(d.hash, sum_mod_2_64(r.text(0, 1)));
+    return Status::Ok();
+  }));
+  return std::optional<Digest>(d);
 }
 
 Result<Digest> PostgresStore::digest(std::string_view collection, const KeyRange& range) {

@@ -47,12 +47,17 @@ class PostgresStore : public Store {
                           std::chrono::milliseconds timeout) override;
   Result<RecordLock> try_lock(std::string_view collection, const Key& key) override;
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override;
+  Result<std::optional<Digest>> portable_digest(std::string_view collection, const KeyRange& range) override;
 
   struct Table;
 
  private:
   PostgresStore(std::string name, ConnectionSpec spec, StoreOptions options);
   Result<const Table*> table(std::string_view collection) const;
+  // One transaction of insert_if_absent: at most kLocksPerTransaction records.
+  Result<std::vector<InsertOutcome>> insert_part(const Table* t, std::string_view collection,
+                                                 std::span<const Record> records, LockPolicy policy);
+  static constexpr size_t kLocksPerTransaction = 1000;
   Result<Lookup> get_in(Connection& conn, const Table& t, const Key& key);
   Result<bool> tombstoned(Connection& conn, const Table& t, const Key& key);
   Status for_each_row(const Table& t, const KeyRange& range, std::string_view select, std::string_view suffix,
