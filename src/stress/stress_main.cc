@@ -291,7 +291,15 @@ class Harness {
     for (size_t w = 0; w < workers.size(); ++w) collect_worker(workers[w], static_cast<int>(w) + 1);
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     finish();
-    return report(seconds);
+    int code = report(seconds);
+    // The run's databases and logs are kept only when they explain a violation.
+    m_.reset();
+    server_db_.reset();
+    if (code == 0) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+    return code;
   }
 
  private:
@@ -652,7 +660,10 @@ columns = [
     }
     fmt::print("violations: {}\n", violations_);
     for (const std::string& v : listed_) fmt::print("  VIOLATION {}\n", v);
-    if (violations_ > 0) fmt::print("re-run: tandem-stress --engine {} --seed {}\n", o_.engine, o_.seed);
+    if (violations_ > 0) {
+      fmt::print("re-run: tandem-stress --engine {} --seed {}; the run's files are kept in {}\n", o_.engine,
+                 o_.seed, dir_);
+    }
     return violations_ == 0 ? 0 : 1;
   }
 
