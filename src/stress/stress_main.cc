@@ -341,16 +341,14 @@ class Harness {
       }
       TANDEM_RETURN_IF_ERROR(seed->insert_if_absent("users", records, LockPolicy::kNone).status());
     }
-    TANDEM_ASSIGN_OR_RETURN(old_, open_store("old", config_.old_url, StoreOptions{false, false, false}));
-    TANDEM_ASSIGN_OR_RETURN(new_, open_store("new", config_.new_url));
-    old_faults_ = std::make_unique<FaultStore>(old_.get(), o_.fault_rate, o_.seed * 31 + 1);
-    new_faults_ = std::make_unique<FaultStore>(new_.get(), o_.fault_rate, o_.seed * 31 + 2);
-    TANDEM_ASSIGN_OR_RETURN(control_, open_control_store(config_.control_url));
-    MigrationOptions mo;
-    mo.instance_label = "tandem-stress";
-    TANDEM_ASSIGN_OR_RETURN(
-        m_, Migration::open_with(config_, old_faults_.get(), new_faults_.get(), control_.get(), mo));
-    TANDEM_ASSIGN_OR_RETURN(users_, m_->collection("users"));
+    TANDEM_ASSIGN_OR_RETURN(Opened opened, open_with_faults(config_, o_, o_.seed, "tandem-stress"));
+    old_ = std::move(opened.old_store);
+    new_ = std::move(opened.new_store);
+    old_faults_ = std::move(opened.old_faults);
+    new_faults_ = std::move(opened.new_faults);
+    control_ = std::move(opened.control);
+    m_ = std::move(opened.m);
+    users_ = opened.users;
     TANDEM_RETURN_IF_ERROR(m_->change_step(1, "stress: start dual-write", false).status());
     TANDEM_RETURN_IF_ERROR(m_->refresh());
     std::ofstream toml(dir_ + "/tandem.toml");

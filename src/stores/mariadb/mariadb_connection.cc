@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "stores/secrets.h"
 #include "tandem/store.h"
 
 namespace tandem::maria {
@@ -98,23 +99,8 @@ Result<ConnectionSpec> ConnectionSpec::parse(std::string_view url) {
     std::string_view key = part.substr(0, eq);
     TANDEM_ASSIGN_OR_RETURN(std::string value,
                             percent_decode(eq == std::string_view::npos ? "" : part.substr(eq + 1), key));
-    if (key == "password_file") {
-      std::ifstream in(value);
-      if (!in) {
-        return Status::Config(fmt::format("{}: cannot read the password file '{}' named by password_file",
-                                          spec.display, value));
-      }
-      std::getline(in, spec.password);
-      while (!spec.password.empty() && (spec.password.back() == '\r' || spec.password.back() == ' ')) {
-        spec.password.pop_back();
-      }
-    } else if (key == "password_env") {
-      const char* v = std::getenv(value.c_str());
-      if (v == nullptr) {
-        return Status::Config(fmt::format(
-            "{}: the environment variable '{}' named by password_env is not set", spec.display, value));
-      }
-      spec.password = v;
+    if (is_password_option(key)) {
+      TANDEM_ASSIGN_OR_RETURN(spec.password, read_password_option(key, value, spec.display));
     } else if (key == "socket") {
       spec.socket = value;
     } else if (tls_options().contains(key)) {
@@ -449,43 +435,6 @@ Status Connection::exec_simple(const std::string& sql, std::string_view what) {
   // Discard any result set.
   if (MYSQL_RES* r = mysql_store_result(mysql_)) mysql_free_result(r);
   return Status::Ok();
-}
-
-Pool::Lease::~Lease() {
-  if (conn_ == nullptr || conn_->broken()) return;  // a broken connection is dropped
-  std::lock_guard lock(pool_->mutex_);
-  pool_->idle_.push_back(std::move(conn_));
-}
-
-Result<Pool::Lease> Pool::acquire() {
-  {
-    std::lock_guard lock(mutex_);
-    while (!idle_.empty()) {
-      auto conn = std::move(idle_.back());
-      idle_.pop_back();
-      if (!conn->broken()) return Lease(this, std::move(conn));
-    }
-  }
-  TANDEM_ASSIGN_OR_RETURN(auto conn, Connection::open(spec_));
-  return Lease(this, std::move(conn));
-}
-
-Result<std::unique_ptr<Transaction>> Transaction::begin(Connection& conn, std::string_view mode) {
-  TANDEM_RETURN_IF_ERROR(conn.exec_simple(fmt::format("START TRANSACTION{}{}", mode.empty() ? "" : " ", mode),
-                                          "beginning a transaction"));
-  return std::unique_ptr<Transaction>(new Transaction(conn));
-}
-
-Transaction::~Transaction() {
-  if (!done_ && !conn_.broken()) (void)conn_.exec_simple("ROLLBACK", "rolling back");
-}
-
-Status Transaction::commit() {
-  done_ = true;
-  Status s = conn_.exec_simple("COMMIT", "committing");
-  if (s.ok()) return s;
-  if (s.code() == Code::kUnavailable) return Status(s).outcome_unknown();
-  return s;
 }
 
 }  // namespace tandem::maria

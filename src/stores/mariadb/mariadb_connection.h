@@ -9,7 +9,9 @@
 
 #include <mysql.h>
 
+#include <fmt/format.h>
 #include <cstdint>
+
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -18,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "stores/connection_pool.h"
 #include "tandem/status.h"
 
 namespace tandem::maria {
@@ -121,46 +124,15 @@ class Connection {
   std::unordered_map<std::string, MYSQL_STMT*> statements_;
 };
 
-class Pool {
- public:
-  class Lease {
-   public:
-    Lease(Pool* pool, std::unique_ptr<Connection> conn) : pool_(pool), conn_(std::move(conn)) {}
-    ~Lease();
-    Lease(Lease&&) = default;
-    Lease& operator=(Lease&&) = delete;
-    Connection& operator*() const { return *conn_; }
-    Connection* operator->() const { return conn_.get(); }
+using Pool = ConnectionPool<Connection, ConnectionSpec>;
 
-   private:
-    Pool* pool_;
-    std::unique_ptr<Connection> conn_;
-  };
-  explicit Pool(ConnectionSpec spec) : spec_(std::move(spec)) {}
-  // An idle connection, or a new one (kUnavailable, retryable, if the server
-  // cannot be reached). Broken connections are dropped, not returned.
-  Result<Lease> acquire();
-
- private:
-  ConnectionSpec spec_;
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
-};
-
-// START TRANSACTION ... COMMIT on one connection; rolls back unless committed.
-class Transaction {
- public:
-  static Result<std::unique_ptr<Transaction>> begin(Connection& conn, std::string_view mode = "");
-  ~Transaction();
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  // A lost connection during COMMIT is kUnavailable with outcome_unknown.
-  Status commit();
-
- private:
-  explicit Transaction(Connection& conn) : conn_(conn) {}
-  Connection& conn_;
-  bool done_ = false;
+// START TRANSACTION [mode] ... COMMIT on one connection; rolls back unless committed.
+struct Transaction {
+  static Result<std::unique_ptr<SqlTransaction<Connection>>> begin(Connection& conn,
+                                                                   std::string_view mode = "") {
+    return SqlTransaction<Connection>::begin(
+        conn, mode.empty() ? std::string("START TRANSACTION") : fmt::format("START TRANSACTION {}", mode));
+  }
 };
 
 }  // namespace tandem::maria

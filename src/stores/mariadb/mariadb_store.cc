@@ -526,10 +526,13 @@ Result<std::vector<Lookup>> MariaDbStore::get_many(std::string_view collection, 
 }
 
 namespace {
-std::string lock_name(std::string_view database, std::string_view collection, std::string_view encoded_key) {
-  // Named locks are server-wide: the database is part of the name.
-  return fmt::format("tandem{:016x}",
-                     record_lock_hash(fmt::format("{}/{}", database, collection), encoded_key));
+// Named locks are server-wide: their names hash the database with the
+// collection (the scope, built once per call) and the key.
+std::string lock_scope(std::string_view database, std::string_view collection) {
+  return fmt::format("{}/{}", database, collection);
+}
+std::string lock_name(std::string_view scope, std::string_view encoded_key) {
+  return fmt::format("tandem{:016x}", record_lock_hash(scope, encoded_key));
 }
 
 // Releases the named locks a batch took on its connection, or closes the
@@ -579,13 +582,14 @@ Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_vi
   BatchLocks locks(*conn);
   if (policy == LockPolicy::kTryLockEach) {
     locks.taken();
+    const std::string scope = lock_scope(database_, collection);
     size_t begin = 0;
     for (size_t n : chunk_sizes(records.size(), 64)) {
       std::vector<Param> params;
       std::string sql = "SELECT ";
       for (size_t i = begin; i < begin + n; ++i) {
         sql += i == begin ? "GET_LOCK(?, 0)" : ", GET_LOCK(?, 0)";
-        params.push_back(Param::of(lock_name(database_, collection, encoded[i])));
+        params.push_back(Param::of(lock_name(scope, encoded[i])));
       }
       TANDEM_RETURN_IF_ERROR(conn->run(sql, params, what,
                                        [&](const Row& r) {
@@ -897,7 +901,7 @@ class NamedLock : public RecordLock::Handle {
 
 Result<RecordLock> MariaDbStore::try_lock(std::string_view collection, const Key& key) {
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  std::string name = lock_name(database_, collection, key.encode());
+  std::string name = lock_name(lock_scope(database_, collection), key.encode());
   bool held = false;
   TANDEM_RETURN_IF_ERROR(
       conn->run("SELECT GET_LOCK(?, 0)", {Param::of(name)},

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "stores/secrets.h"
 #include "tandem/store.h"
 
 namespace tandem::pg {
@@ -24,25 +25,10 @@ Result<ConnectionSpec> ConnectionSpec::parse(std::string_view url) {
   std::string part;
   while (std::getline(parts, part, '&')) {
     if (part.empty()) continue;
-    if (part.rfind("password_file=", 0) == 0) {
-      std::string path = part.substr(14);
-      std::ifstream in(path);
-      if (!in) {
-        return Status::Config(
-            fmt::format("{}: cannot read the password file '{}' named by password_file", spec.display, path));
-      }
-      std::getline(in, spec.password);
-      while (!spec.password.empty() && (spec.password.back() == '\r' || spec.password.back() == ' ')) {
-        spec.password.pop_back();
-      }
-    } else if (part.rfind("password_env=", 0) == 0) {
-      std::string var = part.substr(13);
-      const char* v = std::getenv(var.c_str());
-      if (v == nullptr) {
-        return Status::Config(fmt::format(
-            "{}: the environment variable '{}' named by password_env is not set", spec.display, var));
-      }
-      spec.password = v;
+    std::string option = part.substr(0, part.find('='));
+    if (is_password_option(option) && part.size() > option.size()) {
+      TANDEM_ASSIGN_OR_RETURN(spec.password,
+                              read_password_option(option, part.substr(option.size() + 1), spec.display));
     } else {
       kept.push_back(part);
     }
@@ -177,42 +163,6 @@ Status Connection::stream(const std::string& sql, const std::vector<Param>& para
     }
   }
   return first_error;
-}
-
-Pool::Lease::~Lease() {
-  if (conn_ == nullptr || conn_->broken()) return;  // a broken connection is dropped
-  std::lock_guard lock(pool_->mutex_);
-  pool_->idle_.push_back(std::move(conn_));
-}
-
-Result<Pool::Lease> Pool::acquire() {
-  {
-    std::lock_guard lock(mutex_);
-    while (!idle_.empty()) {
-      auto conn = std::move(idle_.back());
-      idle_.pop_back();
-      if (!conn->broken()) return Lease(this, std::move(conn));
-    }
-  }
-  TANDEM_ASSIGN_OR_RETURN(auto conn, Connection::open(spec_));
-  return Lease(this, std::move(conn));
-}
-
-Result<std::unique_ptr<Transaction>> Transaction::begin(Connection& conn, std::string_view mode) {
-  TANDEM_RETURN_IF_ERROR(conn.exec_simple(fmt::format("BEGIN {}", mode), "beginning a transaction"));
-  return std::unique_ptr<Transaction>(new Transaction(conn));
-}
-
-Transaction::~Transaction() {
-  if (!done_ && !conn_.broken()) (void)conn_.exec_simple("ROLLBACK", "rolling back");
-}
-
-Status Transaction::commit() {
-  done_ = true;
-  Status s = conn_.exec_simple("COMMIT", "committing");
-  if (s.ok()) return s;
-  if (s.code() == Code::kUnavailable) return Status(s).outcome_unknown();
-  return s;
 }
 
 }  // namespace tandem::pg

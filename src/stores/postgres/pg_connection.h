@@ -4,6 +4,8 @@
 
 #include <libpq-fe.h>
 
+#include <fmt/format.h>
+
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -12,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "stores/connection_pool.h"
 #include "tandem/status.h"
 
 namespace tandem::pg {
@@ -90,44 +93,15 @@ class Connection {
   std::unordered_map<std::string, std::string> statements_;  // sql -> prepared name
 };
 
-class Pool {
- public:
-  class Lease {
-   public:
-    Lease(Pool* pool, std::unique_ptr<Connection> conn) : pool_(pool), conn_(std::move(conn)) {}
-    ~Lease();
-    Lease(Lease&&) = default;
-    Lease& operator=(Lease&&) = delete;
-    Connection& operator*() const { return *conn_; }
-    Connection* operator->() const { return conn_.get(); }
+using Pool = ConnectionPool<Connection, ConnectionSpec>;
 
-   private:
-    Pool* pool_;
-    std::unique_ptr<Connection> conn_;
-  };
-  explicit Pool(ConnectionSpec spec) : spec_(std::move(spec)) {}
-  // An idle connection, or a new one (kUnavailable, retryable, if the server
-  // cannot be reached). Broken connections are dropped, not returned.
-  Result<Lease> acquire();
-  const ConnectionSpec& spec() const { return spec_; }
-
- private:
-  ConnectionSpec spec_;
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
-};
-
-// BEGIN ... COMMIT on one connection; rolls back unless committed.
-class Transaction {
- public:
-  static Result<std::unique_ptr<Transaction>> begin(Connection& conn, std::string_view mode = "");
-  ~Transaction();
-  Status commit();
-
- private:
-  explicit Transaction(Connection& conn) : conn_(conn) {}
-  Connection& conn_;
-  bool done_ = false;
+// BEGIN [mode] ... COMMIT on one connection; rolls back unless committed.
+struct Transaction {
+  static Result<std::unique_ptr<SqlTransaction<Connection>>> begin(Connection& conn,
+                                                                   std::string_view mode = "") {
+    return SqlTransaction<Connection>::begin(
+        conn, mode.empty() ? std::string("BEGIN") : fmt::format("BEGIN {}", mode));
+  }
 };
 
 }  // namespace tandem::pg
