@@ -33,7 +33,7 @@ class ConnectionPool {
       std::lock_guard lock(pool_->mutex_);
       pool_->idle_.push_back(std::move(conn_));
     }
-    Lease(Lease&&) = default;
+    Lease(Lease&&) noexcept = default;
     Lease& operator=(Lease&&) = delete;
     Connection& operator*() const { return *conn_; }
     Connection* operator->() const { return conn_.get(); }
