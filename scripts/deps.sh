@@ -1,14 +1,17 @@
 # Sourced by quickstart.sh and test.sh: installs the Debian 12 packages tandem
 # needs, only those missing, so that a second run needs no network.
-# Usage: install_packages build|test
+# Usage: install_packages build|test|bench
 
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libsqlite3-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev libpq-dev libmariadb-dev)
-TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format clang-tidy postgresql mariadb-server openssl spin)
+BENCH_PACKAGES=(libbenchmark-dev postgresql mariadb-server pgloader time)
+TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format clang-tidy postgresql mariadb-server openssl spin
+  libbenchmark-dev pgloader time)
 
 install_packages() {
   local wanted=("${BUILD_PACKAGES[@]}")
   if [[ "${1:-build}" == test ]]; then wanted+=("${TEST_PACKAGES[@]}"); fi
+  if [[ "${1:-build}" == bench ]]; then wanted+=("${BENCH_PACKAGES[@]}"); fi
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,15 +14,13 @@ SERVERS_DIR=""
 PG_BIN=""
 
 stop_servers() {
-  for data in "$SERVERS_DIR/pg" "$SERVERS_DIR/pg-restart"; do
-    if [[ -n "$PG_BIN" && -d "$data" ]]; then
+  local data pid
+  for data in "$SERVERS_DIR"/*/; do
+    if [[ -n "$PG_BIN" && -f "$data/PG_VERSION" ]]; then
       runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
     fi
-  done
-  for name in mariadb mariadb-restart; do
-    if [[ -f "$SERVERS_DIR/$name/mysqld.pid" ]]; then
-      kill -9 "$(cat "$SERVERS_DIR/$name/mysqld.pid")" 2>/dev/null || true
-    fi
+    pid="$data/mysqld.pid"
+    if [[ -f "$pid" ]]; then kill -9 "$(cat "$pid")" 2>/dev/null || true; fi
   done
   [[ -n "$SERVERS_DIR" ]] && rm -rf "$SERVERS_DIR"
 }
@@ -68,7 +66,8 @@ init_mariadb() {
   MARIADB_START="mariadbd --no-defaults --user=mysql --datadir=$run/data --port=$port --bind-address=127.0.0.1 \
 --socket=$run/mysqld.sock --pid-file=$run/mysqld.pid --log-error=$run/error.log \
 --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --skip-log-bin --max-connections=400 \
---character-set-server=utf8mb4 --collation-server=utf8mb4_bin --innodb-buffer-pool-size=256M"
+--character-set-server=utf8mb4 --collation-server=utf8mb4_bin --innodb-buffer-pool-size=256M \
+${MARIADB_EXTRA_OPTIONS:-}"
   if [[ "$name" == mariadb ]]; then
     local tls
     tls=$(tls_copy mysql mariadb)
@@ -100,6 +99,7 @@ while [ -e $SERVERS_DIR/mariadb-restart/mysqld.pid ]; do sleep 0.2; done"
 }
 
 # init_postgres NAME PORT: a fresh cluster in $SERVERS_DIR/NAME, started; sets PG_START.
+# PG_EXTRA_OPTIONS (server -c options) and MARIADB_EXTRA_OPTIONS add settings (the benchmark's).
 init_postgres() {
   local name="$1" port="$2" data="$SERVERS_DIR/$1"
   mkdir -p "$data"
@@ -114,7 +114,8 @@ init_postgres() {
     ssl="-c ssl=on -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key"
   fi
   PG_START="runuser -u postgres -- $PG_BIN/pg_ctl -D $data -l $SERVERS_DIR/$name.log -w -t 60 -o '-p $port \
--k $SERVERS_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 $ssl' start"
+-k $SERVERS_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 $ssl \
+${PG_EXTRA_OPTIONS:-}' start"
   bash -c "$PG_START" >/dev/null || { cat "$SERVERS_DIR/$name.log"; return 1; }
 }
 

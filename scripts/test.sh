@@ -17,7 +17,8 @@ clang-format --dry-run --Werror "${sources[@]}"
 sanitize="${TANDEM_SANITIZE:-address,undefined}"
 build="build-${sanitize//,/-}"
 echo "== build ($build, -fsanitize=$sanitize)"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_SANITIZE="$sanitize" >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_SANITIZE="$sanitize" \
+  -DTANDEM_BENCHMARKS=ON >/dev/null
 cmake --build "$build" -j2
 
 echo "== database servers"

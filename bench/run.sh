@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The copy benchmark: MariaDB 10.11 -> PostgreSQL 15 on loopback, N rows of a
+# `users` table, tandem's backfill against pgloader (its best configuration)
+# and psql's \copy from a file, each run several times, alternating. Prints
+# seconds, rows/s and peak RSS (/usr/bin/time -v) per run, checks each copy's
+# row count and a content checksum against the source, and the ratios.
+#
+#   bench/run.sh [--rows N] [--runs K] [--live] [--rate OPS] [--live-seconds S]
+#                [--only tandem,pgloader,copy] [--build DIR] [--workers W]
+#
+# --live adds the live-load mode: a workload process (tandem-bench-load) sends
+# OPS mixed reads and writes per second through the router, first without a
+# copy, then during a tandem backfill; it prints the copy rate against the
+# idle copy and the workload's p50/p99 in both phases (S seconds without a
+# copy, default 20), then verifies. --build uses an existing build folder.
+# Servers get fresh data directories under /tmp and are stopped on exit.
+# Needs root on Debian 12 (installs its packages, like scripts/test.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+rows=1000000
+runs=2
+live=0
+rate=1000
+only=""
+build=""
+workers=4
+live_seconds=20
+while (($#)); do
+  case "$1" in
+    --rows) rows="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --live) live=1; shift ;;
+    --rate) rate="$2"; shift 2 ;;
+    --live-seconds) live_seconds="$2"; shift 2 ;;
+    --only) only="$2"; shift 2 ;;
+    --build) build="$2"; shift 2 ;;
+    --workers) workers="$2"; shift 2 ;;
+    -h | --help) sed -n "2,19p" "$0"; exit 0 ;;
+    *) echo "bench/run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ "$rows" =~ ^[0-9]+$ && "$rows" -ge 100 ]] || { echo "--rows must be a number >= 100" >&2; exit 2; }
+[[ "$runs" =~ ^[0-9]+$ && "$runs" -ge 1 ]] || { echo "--runs must be a number >= 1" >&2; exit 2; }
+
+source scripts/deps.sh
+install_packages bench
+
+if [[ -z "$build" ]]; then
+  build=build-bench
+  echo "== build ($build, Release)"
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DTANDEM_BENCHMARKS=ON >/dev/null
+  cmake --build "$build" -j2 --target tandem_cli tandem_bench_load
+fi
+[[ "$build" == /* ]] || build="$root/$build"
+tandem="$build/tandem"
+load="$build/tandem-bench-load"
+
+echo "== servers"
+source scripts/servers.sh
+SERVERS_DIR=$(mktemp -d /tmp/tandem-bench-XXXXXX)
+chmod 755 "$SERVERS_DIR"
+trap stop_servers EXIT
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+mport="${TANDEM_BENCH_MARIADB_PORT:-53316}"
+pport="${TANDEM_BENCH_POSTGRES_PORT:-55442}"
+mkdir -p "$SERVERS_DIR/files" "$SERVERS_DIR/work"
+chown mysql:mysql "$SERVERS_DIR/files"
+# Same settings as the tests' servers, with caches big enough to keep 1M rows warm.
+MARIADB_EXTRA_OPTIONS="--innodb-buffer-pool-size=1G --secure-file-priv=$SERVERS_DIR/files" \
+  init_mariadb bench-mariadb "$mport"
+PG_EXTRA_OPTIONS="-c shared_buffers=512MB -c max_wal_size=4GB" init_postgres bench-pg "$pport"
+echo "MariaDB $(mariadbd --version | awk '{print $3}') on 127.0.0.1:$mport, PostgreSQL \
+$("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$pport"
+
+maria() { mariadb --no-defaults -uroot --socket="$SERVERS_DIR/bench-mariadb/mysqld.sock" "$@"; }
+pg() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pport" -U tandem "$@"; }
+
+echo "== dataset: $rows rows of users in MariaDB"
+t0=$(date +%s%N)
+maria -e "CREATE DATABASE bench"
+maria bench <"$root/bench/sql/mariadb_users.sql"
+chunk=500000
+for ((first = 1; first <= rows; first += chunk)); do
+  last=$((first + chunk - 1 < rows ? first + chunk - 1 : rows))
+  sed -e "s/@FIRST@/$first/g" -e "s/@LAST@/$last/g" "$root/bench/sql/mariadb_generate.sql" | maria bench
+done
+maria bench -e "ANALYZE TABLE users" >/dev/null
+# The file \copy reads: MariaDB's default OUTFILE format is PostgreSQL's text format.
+maria bench -e "SELECT * FROM users ORDER BY id INTO OUTFILE '$SERVERS_DIR/files/users.tsv'"
+source_sum=$(maria -N bench <"$root/bench/sql/mariadb_checksum.sql" | tr '\t' ' ')
+printf 'generated in %.1f s; file for \\copy: %s MB; source count and checksum: %s\n' \
+  "$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { print (b - a) / 1e9 }')" "$(($(stat -c %s "$SERVERS_DIR/files/users.tsv") / 1048576))" \
+  "$source_sum"
+
+fresh_target() {
+  pg -d postgres -c "DROP DATABASE IF EXISTS target" -c "CREATE DATABASE target"
+  if [[ "${1:-}" != empty ]]; then pg -d target -f "$root/bench/sql/postgres_users.sql"; fi
+}
+
+work="$SERVERS_DIR/work"
+cat >"$work/tandem.toml" <<EOF
+[migration]
+name = "bench"
+control = "sqlite:$work/control.db"
+refresh_interval_ms = 200
+
+[databases]
+old = "mariadb://tandem@127.0.0.1:$mport/bench"
+new = "postgres://tandem@127.0.0.1:$pport/target"
+
+[[collections]]
+name = "users"
+key = ["id"]
+columns = [
+  { name = "id", type = "int" },
+  { name = "email", type = "text", nullable = false },
+  { name = "name", type = "text" },
+  { name = "age", type = "int" },
+  { name = "balance", type = "decimal", nullable = false },
+  { name = "created_at", type = "timestamp", nullable = false },
+  { name = "doc", type = "json" },
+  { name = "active", type = "bool", nullable = false },
+]
+EOF
+
+cat >"$work/pgloader.load" <<EOF
+LOAD DATABASE
+  FROM mysql://tandem@127.0.0.1:$mport/bench
+  INTO postgresql://tandem@127.0.0.1:$pport/target
+WITH include drop, create tables, create indexes, reset no sequences, prefetch rows = 25000
+CAST type bigint to bigint drop typemod,
+     type int to integer drop typemod,
+     type varchar to varchar keep typemod,
+     type decimal to numeric keep typemod,
+     type datetime to timestamp keep typemod using zero-dates-to-null,
+     type tinyint when (= precision 1) to boolean drop typemod using tinyint-to-boolean,
+     column users.doc to jsonb
+ALTER SCHEMA 'bench' RENAME TO 'public';
+EOF
+
+# timed NAME COMMAND...: runs COMMAND under /usr/bin/time -v; sets SECONDS_TAKEN and PEAK_MB.
+timed() {
+  local name="$1" log="$work/$1.log"
+  shift
+  if ! /usr/bin/time -v -o "$work/$name.time" "$@" >"$log" 2>&1; then
+    echo "error: $name failed; its output:" >&2
+    tail -30 "$log" >&2
+    return 1
+  fi
+  local wall
+  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work/$name.time")
+  SECONDS_TAKEN=$(awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }' <<<"$wall")
+  PEAK_MB=$(awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$work/$name.time")
+}
+
+check_target() {
+  local got
+  got=$(pg -d target -A -t -F ' ' -f "$root/bench/sql/postgres_checksum.sql" 2>&1) || true
+  if [[ "$got" != "$source_sum" ]]; then
+    echo "error: $1 copy differs from the source: count and checksum $got, source $source_sum" >&2
+    [[ -f "$work/$1.log" ]] && tail -40 "$work/$1.log" >&2
+    return 1
+  fi
+}
+
+results=()
+record() {  # TOOL RUN
+  local rate
+  rate=$(awk -v n="$rows" -v s="$SECONDS_TAKEN" 'BEGIN { printf "%.0f", n / s }')
+  results+=("$1 $2 $SECONDS_TAKEN $rate $PEAK_MB")
+  printf '%-9s run %d: %8.2f s %9s rows/s %6s MB peak RSS, count and checksum match\n' "$1" "$2" \
+    "$SECONDS_TAKEN" "$rate" "$PEAK_MB"
+}
+
+run_tandem() {
+  fresh_target
+  rm -f "$work"/control.db*
+  timed tandem "$tandem" --config "$work/tandem.toml" backfill --old-is-frozen --workers "$workers"
+  check_target tandem
+}
+run_pgloader() {
+  fresh_target empty
+  timed pgloader pgloader --dynamic-space-size 4096 --no-ssl-cert-verification "$work/pgloader.load"
+  check_target pgloader
+}
+run_copy() {
+  fresh_target
+  timed copy psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pport" -U tandem -d target \
+    -c "\\copy users FROM '$SERVERS_DIR/files/users.tsv'"
+  check_target copy
+}
+
+tools=(tandem pgloader copy)
+[[ -n "$only" ]] && IFS=, read -r -a tools <<<"$only"
+echo "== copies ($runs runs each, alternating: ${tools[*]})"
+for ((run = 1; run <= runs; ++run)); do
+  for tool in "${tools[@]}"; do
+    "run_$tool"
+    record "$tool" "$run"
+    if [[ "$tool" == tandem && "$run" == "$runs" ]]; then
+      # Verify the pair the last tandem copy made (verify prints CLEAN and exits 0 only then).
+      timed verify "$tandem" --config "$work/tandem.toml" verify
+      grep -q CLEAN "$work/verify.log" || { cat "$work/verify.log"; exit 1; }
+      echo "$SECONDS_TAKEN" >"$work/verify.seconds"
+      echo "$PEAK_MB" >"$work/verify.mb"
+    fi
+  done
+done
+
+mean_rate() { printf '%s\n' "${results[@]}" | awk -v t="$1" '$1 == t { s += $4; n++ } END { if (n) printf "%.0f", s / n }'; }
+echo
+echo "| tool | run | seconds | rows/s | peak RSS MB |"
+echo "|---|---|---|---|---|"
+printf '%s\n' "${results[@]}" | awk '{ printf "| %s | %s | %.2f | %s | %s |\n", $1, $2, $3, $4, $5 }'
+tandem_rate=$(mean_rate tandem)
+for other in pgloader copy; do
+  other_rate=$(mean_rate "$other")
+  if [[ -n "$tandem_rate" && -n "$other_rate" ]]; then
+    awk -v a="$tandem_rate" -v b="$other_rate" -v o="$other" \
+      'BEGIN { printf "tandem/%s: %.2f (mean rows/s %d / %d)\n", o, a / b, a, b }'
+  fi
+done
+
+if [[ -f "$work/verify.time" ]]; then
+  SECONDS_TAKEN=$(cat "$work/verify.seconds") PEAK_MB=$(cat "$work/verify.mb")
+  awk -v n="$rows" -v s="$SECONDS_TAKEN" -v m="$PEAK_MB" \
+    'BEGIN { printf "verify (after the last tandem copy): %.2f s, %.0f rows/s, %s MB peak RSS, clean\n", s, n / s, m }'
+fi
+
+if ((live)); then
+  source "$root/bench/live.sh"
+fi
