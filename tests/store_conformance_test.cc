@@ -243,6 +243,59 @@ TEST_P(StoreConformance, EveryValueTypeRoundTripsWithCompositeTextKeys) {
   EXPECT_EQ(scanned[0].key, nulls.key);  // "" sorts before any other text
 }
 
+// A batch large enough for the bulk path (PostgreSQL: COPY after a query for
+// the present keys): keys and values with every character a text format
+// escapes, bytes of every value, nulls, and the four outcomes in one batch.
+TEST_P(StoreConformance, LargeBatchKeepsEveryCharacterAndReportsEachOutcome) {
+  CollectionSchema notes = all_types_schema();
+  notes.name = "notes";
+  notes.key_columns = {{"name", Type::kText, false}};
+  ASSERT_OK(store_->ensure_collection(notes, true));
+  const std::string tricky = "tab\there\nnew line\r\\N back\\slash \"quote\" ' {a,b} naïve ✓";
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte += static_cast<char>(b);
+  auto note = [&](int i) {
+    Record r;
+    r.key = Key{Value(fmt::format("{:03} {}", i, i % 2 == 0 ? tricky : "plain"))};
+    r.fields = {{"flag", Value(i % 3 == 0)},
+                {"count", Value(int64_t{i} * -1000003)},
+                {"ratio", Value(i * 0.25)},
+                {"amount", Value(Decimal::parse(fmt::format("{}.05", i)).value())},
+                {"label", i % 5 == 0 ? Value() : Value(tricky + std::to_string(i))},
+                {"blob", Value(Bytes{every_byte})},
+                {"at", Value(Timestamp{1700000000000000 + i})},
+                {"doc", Value(Json::parse(R"({"s": "a\tb\\c\"d\n", "n": [1, 2]})").value())},
+                {"uid", Value(Uuid::parse("123e4567-e89b-12d3-a456-426614174000").value())}};
+    return r;
+  };
+  std::vector<Record> batch;
+  for (int i = 0; i < 60; ++i) batch.push_back(note(i));
+  Record earlier = note(10);
+  earlier.fields["label"] = Value("written earlier");
+  ASSERT_OK(store_->upsert("notes", earlier));
+  ASSERT_OK(store_->remove("notes", note(20).key));
+  auto held = value_or_die(store_->lock("notes", note(30).key, std::chrono::milliseconds(100)));
+  std::vector<InsertOutcome> outcomes;
+  std::thread t(
+      [&] { outcomes = value_or_die(store_->insert_if_absent("notes", batch, LockPolicy::kTryLockEach)); });
+  t.join();
+  held.release();
+  ASSERT_EQ(outcomes.size(), batch.size());
+  for (int i = 0; i < 60; ++i) {
+    InsertOutcome want = i == 10   ? InsertOutcome::kAlreadyPresent
+                         : i == 20 ? InsertOutcome::kTombstoned
+                         : i == 30 ? InsertOutcome::kLocked
+                                   : InsertOutcome::kInserted;
+    EXPECT_EQ(outcomes[static_cast<size_t>(i)], want) << "record " << i;
+    Lookup got = value_or_die(store_->get("notes", batch[static_cast<size_t>(i)].key));
+    if (want == InsertOutcome::kInserted) {
+      EXPECT_EQ(got.record, batch[static_cast<size_t>(i)]) << "record " << i;
+    }
+  }
+  EXPECT_EQ(value_or_die(store_->get("notes", earlier.key)).record, earlier) << "never overwritten";
+  EXPECT_EQ(value_or_die(store_->count("notes", KeyRange::all())), 58u);
+}
+
 TEST_P(StoreConformance, DigestIsOrderIndependentAndSeesEveryChange) {
   // A second database of the same engine, filled in the opposite order.
   TempDir other_dir;

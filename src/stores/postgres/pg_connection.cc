@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -140,6 +141,27 @@ Status Connection::exec_simple(const std::string& sql, std::string_view what) {
   ExecStatusType st = PQresultStatus(r.get());
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return error(r.get(), what);
   return Status::Ok();
+}
+
+Status Connection::copy_in(const std::string& sql, std::string_view data, std::string_view what) {
+  PgResult start(PQexec(conn_, sql.c_str()));
+  if (PQresultStatus(start.get()) != PGRES_COPY_IN) return error(start.get(), what);
+  Status sent;
+  constexpr size_t kChunk = size_t{1} << 20;
+  for (size_t at = 0; at < data.size() && sent.ok(); at += kChunk) {
+    size_t n = std::min(kChunk, data.size() - at);
+    if (PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) != 1) sent = error(nullptr, what);
+  }
+  if (PQputCopyEnd(conn_, sent.ok() ? nullptr : "tandem could not send every row") != 1 && sent.ok()) {
+    sent = error(nullptr, what);
+  }
+  Status result;
+  for (;;) {
+    PgResult r(PQgetResult(conn_));
+    if (r.get() == nullptr) break;
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK && result.ok()) result = error(r.get(), what);
+  }
+  return sent.ok() ? result : sent;
 }
 
 Status Connection::stream(const std::string& sql, const std::vector<Param>& params, std::string_view what,

@@ -77,6 +77,9 @@ class Connection {
   // Runs a statement with parameters (prepared once per connection).
   Result<PgResult> exec(const std::string& sql, const std::vector<Param>& params, std::string_view what);
   Status exec_simple(const std::string& sql, std::string_view what);
+  // Runs `COPY ... FROM STDIN` (sql) and sends data, rows in COPY's text
+  // format. Errors as exec(): a row the server refuses is kInvalidArgument.
+  Status copy_in(const std::string& sql, std::string_view data, std::string_view what);
   // Streams the rows of a query one at a time (single-row mode).
   Status stream(const std::string& sql, const std::vector<Param>& params, std::string_view what,
                 const std::function<Status(const PgResult& row)>& visit);

@@ -56,8 +56,11 @@ class PostgresStore : public Store {
   Result<const Table*> table(std::string_view collection) const;
   // One transaction of insert_if_absent: at most kLocksPerTransaction records.
   Result<std::vector<InsertOutcome>> insert_part(const Table* t, std::string_view collection,
-                                                 std::span<const Record> records, LockPolicy policy);
+                                                 std::span<const Record> records, LockPolicy policy,
+                                                 bool use_copy);
   static constexpr size_t kLocksPerTransaction = 1000;
+  // Parts with at least this many records to insert go in by COPY.
+  static constexpr size_t kCopyMinRecords = 8;
   Result<Lookup> get_in(Connection& conn, const Table& t, const Key& key);
   Result<bool> tombstoned(Connection& conn, const Table& t, const Key& key);
   Status for_each_row(const Table& t, const KeyRange& range, std::string_view select, std::string_view suffix,
