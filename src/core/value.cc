@@ -7,6 +7,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "core/json_canonical.h"
+
 namespace tandem {
 
 std::string_view type_name(Type type) {
@@ -197,11 +199,36 @@ std::string Timestamp::to_string() const {
   int64_t y = 0;
   unsigned m = 0, d = 0;
   civil_from_days(days, y, m, d);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", y, m, d, rem / 3600, (rem % 3600) / 60,
-                     rem % 60, frac);
+  if (y < 0 || y > 9999) {
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", y, m, d, rem / 3600, (rem % 3600) / 60,
+                       rem % 60, frac);
+  }
+  // "YYYY-MM-DDTHH:MM:SS.ffffffZ" by hand: every copied timestamp passes here.
+  char buf[27];
+  auto put = [&buf](size_t at, int64_t v, size_t width) {
+    for (size_t i = width; i > 0; --i, v /= 10) buf[at + i - 1] = static_cast<char>('0' + v % 10);
+  };
+  put(0, y, 4);
+  buf[4] = '-';
+  put(5, m, 2);
+  buf[7] = '-';
+  put(8, d, 2);
+  buf[10] = 'T';
+  put(11, rem / 3600, 2);
+  buf[13] = ':';
+  put(14, (rem % 3600) / 60, 2);
+  buf[16] = ':';
+  put(17, rem % 60, 2);
+  buf[19] = '.';
+  put(20, frac, 6);
+  buf[26] = 'Z';
+  return {buf, sizeof buf};
 }
 
 Result<Json> Json::parse(std::string_view text) {
+  // Most documents (no floating-point numbers) take the fast path; it gives
+  // exactly what the general path below would.
+  if (std::optional<std::string> canonical = canonical_json_fast(text)) return Json{std::move(*canonical)};
   auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     return Status::InvalidArgument(fmt::format("invalid JSON: '{}'", text.substr(0, 64)));

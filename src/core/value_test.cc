@@ -27,6 +27,12 @@ TEST(Timestamp, ParsesZonesAndMicrosecondsAndFormatsUtc) {
   EXPECT_EQ(Timestamp::parse("1969-12-31T23:59:59.500000Z").value().to_string(),
             "1969-12-31T23:59:59.500000Z");
   EXPECT_EQ(Timestamp::parse("2000-01-01").value().to_string(), "2000-01-01T00:00:00.000000Z");
+  EXPECT_EQ(Timestamp{253402300799999999}.to_string(), "9999-12-31T23:59:59.999999Z");
+  EXPECT_EQ(Timestamp{-62135596800000000}.to_string(), "0001-01-01T00:00:00.000000Z");
+  // Formatting and parsing are inverse over the whole range (both directions of the epoch).
+  for (int64_t micros = -62135596800000000; micros < 253402300799999999; micros += 7777777777777) {
+    EXPECT_EQ(Timestamp::parse(Timestamp{micros}.to_string()).value().micros, micros);
+  }
   for (const char* bad : {"2024-13-01", "2024-01-01T25:00:00", "yesterday", "2024-01-01T00:00:00.Z"}) {
     EXPECT_FALSE(Timestamp::parse(bad).ok()) << bad;
   }

@@ -315,24 +315,16 @@ struct PostgresStore::Table : CollectionSql {
         }
         return;
       }
-      for (char c : p.value) {
-        switch (c) {
-          case '\\':
-            out += "\\\\";
-            break;
-          case '\n':
-            out += "\\n";
-            break;
-          case '\r':
-            out += "\\r";
-            break;
-          case '\t':
-            out += "\\t";
-            break;
-          default:
-            out += c;
-        }
+      size_t plain = 0;  // start of the run of bytes copied as they are
+      for (size_t i = 0; i < p.value.size(); ++i) {
+        char c = p.value[i];
+        if (c != '\\' && c != '\n' && c != '\r' && c != '\t') continue;
+        out.append(p.value, plain, i - plain);
+        plain = i + 1;
+        out += '\\';
+        out += c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
       }
+      out.append(p.value, plain);
     };
     bool first = true;
     for (const Value& v : r.key.parts()) {
