@@ -296,6 +296,27 @@ TEST_P(StoreConformance, LargeBatchKeepsEveryCharacterAndReportsEachOutcome) {
   EXPECT_EQ(value_or_die(store_->count("notes", KeyRange::all())), 58u);
 }
 
+// Split points make parts of roughly equal record counts, for dense integer
+// keys and for skewed ones (most keys small, a few far away).
+TEST_P(StoreConformance, SplitPointsBalanceDenseAndSkewedIntegerKeys) {
+  std::vector<Record> batch;
+  for (int64_t id = 1; id <= 2000; ++id) batch.push_back(user(id, "dense"));
+  for (int64_t id = 1; id <= 40; ++id) batch.push_back(user(id * 1000000000000, "far"));
+  ASSERT_OK(store_->insert_if_absent("users", batch, LockPolicy::kNone).status());
+  for (const KeyRange& range : {KeyRange{std::nullopt, Key{Value(int64_t{2001})}}, KeyRange::all()}) {
+    uint64_t n = value_or_die(store_->count("users", range));
+    std::vector<Key> splits = value_or_die(store_->split_points("users", range, 8));
+    ASSERT_GE(splits.size(), 6u) << range.to_display();
+    std::optional<Key> begin = range.begin;
+    for (size_t i = 0; i <= splits.size(); ++i) {
+      std::optional<Key> end = i < splits.size() ? std::optional<Key>(splits[i]) : range.end;
+      uint64_t part = value_or_die(store_->count("users", KeyRange{begin, end}));
+      EXPECT_LE(part, 2 * n / 8 + 1) << "part " << i << " of " << range.to_display();
+      begin = end;
+    }
+  }
+}
+
 TEST_P(StoreConformance, DigestIsOrderIndependentAndSeesEveryChange) {
   // A second database of the same engine, filled in the opposite order.
   TempDir other_dir;

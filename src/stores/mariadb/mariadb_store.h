@@ -60,6 +60,10 @@ class MariaDbStore : public Store {
   Result<bool> tombstoned(Connection& conn, const Table& t, const Key& key);
   Result<std::vector<std::string>> tombstoned_among(Connection& conn, const Table& t,
                                                     const std::vector<std::string>& encoded_keys);
+  // split_points for a one-integer key: evenly spaced bounds if the parts
+  // they make are balanced, none otherwise.
+  Result<std::vector<Key>> even_integer_split(const Table& t, const KeyRange& range, size_t parts,
+                                              uint64_t n);
   Status for_each_row(const Table& t, const KeyRange& range, std::string_view select, std::string_view suffix,
                       const std::function<Status(const Row&)>& visit);
 
