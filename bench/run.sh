@@ -211,8 +211,7 @@ for ((run = 1; run <= runs; ++run)); do
       # Verify the pair the last tandem copy made (verify prints CLEAN and exits 0 only then).
       timed verify "$tandem" --config "$work/tandem.toml" verify
       grep -q CLEAN "$work/verify.log" || { cat "$work/verify.log"; exit 1; }
-      echo "$SECONDS_TAKEN" >"$work/verify.seconds"
-      echo "$PEAK_MB" >"$work/verify.mb"
+      verify_seconds=$SECONDS_TAKEN verify_mb=$PEAK_MB
     fi
   done
 done
@@ -231,9 +230,8 @@ for other in pgloader copy; do
   fi
 done
 
-if [[ -f "$work/verify.time" ]]; then
-  SECONDS_TAKEN=$(cat "$work/verify.seconds") PEAK_MB=$(cat "$work/verify.mb")
-  awk -v n="$rows" -v s="$SECONDS_TAKEN" -v m="$PEAK_MB" \
+if [[ -n "${verify_seconds:-}" ]]; then
+  awk -v n="$rows" -v s="$verify_seconds" -v m="$verify_mb" \
     'BEGIN { printf "verify (after the last tandem copy): %.2f s, %.0f rows/s, %s MB peak RSS, clean\n", s, n / s, m }'
 fi
 

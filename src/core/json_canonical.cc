@@ -63,7 +63,7 @@ void write_integer(Int v, std::string& out) {
   out.append(buf, end);
 }
 
-bool write(element e, std::string& out, std::vector<std::pair<std::string_view, element>>& scratch) {
+bool write(element e, std::string& out) {
   switch (e.type()) {
     case element_type::ARRAY: {
       out += '[';
@@ -72,25 +72,22 @@ bool write(element e, std::string& out, std::vector<std::pair<std::string_view, 
       for (element child : array) {
         if (!first) out += ',';
         first = false;
-        if (!write(child, out, scratch)) return false;
+        if (!write(child, out)) return false;
       }
       out += ']';
       return true;
     }
     case element_type::OBJECT: {
-      size_t base = scratch.size();
-      simdjson::dom::object object = e.get_object().value_unsafe();
-      for (auto field : object) scratch.emplace_back(field.key, field.value);
-      auto begin = scratch.begin() + static_cast<std::ptrdiff_t>(base);
-      std::sort(begin, scratch.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-      if (std::adjacent_find(begin, scratch.end(), [](const auto& a, const auto& b) {
-            return a.first == b.first;
-          }) != scratch.end()) {
+      std::vector<std::pair<std::string_view, element>> members;
+      simdjson::dom::object object = e.get_object().value_unsafe();  // a copy, as above
+      for (auto field : object) members.emplace_back(field.key, field.value);
+      std::sort(members.begin(), members.end(),
+                [](const auto& x, const auto& y) { return x.first < y.first; });
+      if (std::adjacent_find(members.begin(), members.end(), [](const auto& x, const auto& y) {
+            return x.first == y.first;
+          }) != members.end()) {
         return false;  // nlohmann keeps the last of duplicate keys: its path decides
       }
-      // Copy out: nested objects reuse the scratch space above base.
-      std::vector<std::pair<std::string_view, element>> members(begin, scratch.end());
-      scratch.resize(base);
       out += '{';
       bool first = true;
       for (const auto& [key, value] : members) {
@@ -98,7 +95,7 @@ bool write(element e, std::string& out, std::vector<std::pair<std::string_view, 
         first = false;
         write_string(key, out);
         out += ':';
-        if (!write(value, out, scratch)) return false;
+        if (!write(value, out)) return false;
       }
       out += '}';
       return true;
@@ -134,8 +131,7 @@ std::optional<std::string> canonical_json_fast(std::string_view text) {
   }
   std::string out;
   out.reserve(text.size());
-  std::vector<std::pair<std::string_view, element>> scratch;
-  if (!write(root, out, scratch)) return std::nullopt;
+  if (!write(root, out)) return std::nullopt;
   return out;
 }
 

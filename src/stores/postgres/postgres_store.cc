@@ -116,17 +116,23 @@ Param to_param(const Value& v) {
   return p;
 }
 
+// Appends bytea's hex input form with its backslash doubled ("\\\\x0aff"), as
+// both an array literal's quoted element and COPY's text format need it.
+void append_escaped_bytea(std::string_view bytes, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += "\\\\x";
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+}
+
 // Appends p as one element of an array literal: "...", with \ and " escaped;
 // bytea as its hex input form.
 void append_array_element(const Param& p, std::string& out) {
   out += '"';
   if (p.binary) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += "\\\\x";
-    for (unsigned char c : p.value) {
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
+    append_escaped_bytea(p.value, out);
   } else {
     for (char c : p.value) {
       if (c == '\\' || c == '"') out += '\\';
@@ -305,26 +311,31 @@ struct PostgresStore::Table : CollectionSql {
         out += "\\N";
         return;
       }
-      Param p = to_param(*v);
-      if (p.binary) {  // bytea in hex: \\x..., the backslash escaped for COPY
-        static constexpr char kHex[] = "0123456789abcdef";
-        out += "\\\\x";
-        for (unsigned char c : p.value) {
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        }
+      if (v->type() == Type::kBytes) {
+        append_escaped_bytea(v->as<Bytes>().data, out);
         return;
       }
+      // Text and JSON are escaped from the value itself: no copy per value.
+      Param formatted;
+      std::string_view text;
+      if (v->type() == Type::kText) {
+        text = v->as<std::string>();
+      } else if (v->type() == Type::kJson) {
+        text = v->as<Json>().text;
+      } else {
+        formatted = to_param(*v);
+        text = formatted.value;
+      }
       size_t plain = 0;  // start of the run of bytes copied as they are
-      for (size_t i = 0; i < p.value.size(); ++i) {
-        char c = p.value[i];
+      for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
         if (c != '\\' && c != '\n' && c != '\r' && c != '\t') continue;
-        out.append(p.value, plain, i - plain);
+        out.append(text, plain, i - plain);
         plain = i + 1;
         out += '\\';
         out += c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
       }
-      out.append(p.value, plain);
+      out.append(text, plain);
     };
     bool first = true;
     for (const Value& v : r.key.parts()) {
@@ -545,12 +556,13 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_v
   outcomes.reserve(records.size());
   for (size_t begin = 0; begin < records.size(); begin += kLocksPerTransaction) {
     auto part = records.subspan(begin, std::min(kLocksPerTransaction, records.size() - begin));
-    auto done = insert_part(t, collection, part, policy, /*use_copy=*/true);
-    if (!done.ok() && done.status().code() == Code::kInvalidArgument && !t->present_sql.empty()) {
+    bool copy_refused = false;
+    auto done = insert_part(t, collection, part, policy, &copy_refused);
+    if (copy_refused) {
       // The copy refused a row (bad data, or a key that arrived since the
       // presence check, unlocked): nothing of the part was written. The
       // statement path finds which records, with the server's own error.
-      done = insert_part(t, collection, part, policy, /*use_copy=*/false);
+      done = insert_part(t, collection, part, policy, /*copy_refused=*/nullptr);
     }
     if (!done.ok()) return done.status();
     outcomes.insert(outcomes.end(), done->begin(), done->end());
@@ -560,7 +572,7 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_v
 
 Result<std::vector<InsertOutcome>> PostgresStore::insert_part(const Table* t, std::string_view collection,
                                                               std::span<const Record> records,
-                                                              LockPolicy policy, bool use_copy) {
+                                                              LockPolicy policy, bool* copy_refused) {
   std::vector<InsertOutcome> outcomes(records.size(), InsertOutcome::kInserted);
   if (records.empty()) return outcomes;
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
@@ -592,18 +604,13 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_part(const Table* t, st
   }
   // One round trip for the tombstones of the batch.
   if (options_.keep_tombstones) {
-    static constexpr char kHex[] = "0123456789abcdef";
     std::string keys = "{";
     bool first = true;
     for (size_t i = 0; i < records.size(); ++i) {
       if (outcomes[i] == InsertOutcome::kLocked) continue;
-      keys += first ? "\"\\\\x" : ",\"\\\\x";
+      if (!first) keys += ',';
       first = false;
-      for (unsigned char c : encoded[i]) {
-        keys += kHex[c >> 4];
-        keys += kHex[c & 15];
-      }
-      keys += '"';
+      append_array_element(bytes_param(encoded[i]), keys);
     }
     keys += '}';
     if (!first) {
@@ -632,7 +639,7 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_part(const Table* t, st
   // Nothing else inserts these keys meanwhile: their record locks are held
   // here or by the caller. If something does, the COPY fails on the key and
   // insert_if_absent runs the part again through the statements below.
-  if (use_copy && !t->present_sql.empty() && todo.size() >= kCopyMinRecords) {
+  if (copy_refused != nullptr && !t->present_sql.empty() && todo.size() >= kCopyMinRecords) {
     std::string keys = "{";
     for (size_t j = 0; j < todo.size(); ++j) {
       if (j > 0) keys += ',';
@@ -654,7 +661,11 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_part(const Table* t, st
       }
     }
     TANDEM_SYNC_POINT("postgres.before_copy");
-    if (!data.empty()) TANDEM_RETURN_IF_ERROR(conn->copy_in(t->copy_sql, data, what));
+    if (!data.empty()) {
+      Status copied = conn->copy_in(t->copy_sql, data, what);
+      if (copied.code() == Code::kInvalidArgument) *copy_refused = true;
+      TANDEM_RETURN_IF_ERROR(copied);
+    }
     TANDEM_RETURN_IF_ERROR(tx->commit());
     return outcomes;
   }

@@ -55,9 +55,11 @@ class PostgresStore : public Store {
   PostgresStore(std::string name, ConnectionSpec spec, StoreOptions options);
   Result<const Table*> table(std::string_view collection) const;
   // One transaction of insert_if_absent: at most kLocksPerTransaction records.
+  // With copy_refused, large parts go in by COPY, and a row the server
+  // refuses sets *copy_refused (nothing was written); without, by statements.
   Result<std::vector<InsertOutcome>> insert_part(const Table* t, std::string_view collection,
                                                  std::span<const Record> records, LockPolicy policy,
-                                                 bool use_copy);
+                                                 bool* copy_refused);
   static constexpr size_t kLocksPerTransaction = 1000;
   // Parts with at least this many records to insert go in by COPY.
   static constexpr size_t kCopyMinRecords = 8;
