@@ -3,7 +3,12 @@
 // like a service) to the benchmark's users collection, and prints one line of
 // figures when it stops (after --seconds, or at SIGINT/SIGTERM):
 //
-//   ops 60012 errors 0 rate 1000.2 p50_us 412 p99_us 2210 max_us 9120
+//   ops 60012 errors 0 rate 1000.2 p50_us 412 p99_us 2210 max_us 9120 read_p50_us 250 read_p99_us 900
+//   write_p50_us 800 write_p99_us 3100 service_p99_us 1900
+//
+// (one line). Reads are gets; writes are puts, patches and removes. The
+// service time counts from when an operation began instead of when it was
+// due: the difference is time spent queued behind a slow operation.
 //
 // The schedule is open-loop: operation i of a thread is due at start + i /
 // rate, and its latency counts from when it was due, so a stall shows in the
@@ -61,7 +66,10 @@ tandem::Record make_user(int64_t id, std::mt19937_64& rng) {
 }
 
 struct ThreadResult {
-  std::vector<uint32_t> micros;
+  std::vector<uint32_t> micros;          // every operation
+  std::vector<uint32_t> read_micros;     // gets only
+  std::vector<uint32_t> write_micros;    // puts, patches and removes
+  std::vector<uint32_t> service_micros;  // every operation, from when it began (not when it was due)
   int64_t errors = 0;
   std::string first_error;
 };
@@ -77,6 +85,7 @@ void run_thread(tandem::Collection& users, const Options& o, int index, Clock::t
     if (g_stop.load()) return;
     if (o.seconds > 0 && due - start > std::chrono::duration<double>(o.seconds)) return;
     std::this_thread::sleep_until(due);
+    auto began = Clock::now();
     int64_t id = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(o.keys));
     unsigned pick = rng() % 100;
     tandem::Status s;
@@ -96,7 +105,11 @@ void run_thread(tandem::Collection& users, const Options& o, int index, Clock::t
       s = users.remove(tandem::Key{tandem::Value(id)});
     }
     auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - due).count();
-    out.micros.push_back(static_cast<uint32_t>(std::min<int64_t>(took, UINT32_MAX)));
+    auto micros = static_cast<uint32_t>(std::min<int64_t>(took, UINT32_MAX));
+    out.micros.push_back(micros);
+    (pick < 60 ? out.read_micros : out.write_micros).push_back(micros);
+    out.service_micros.push_back(static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - began).count()));
     if (!s.ok()) {
       if (out.errors++ == 0) out.first_error = s.to_string();
     }
@@ -160,18 +173,27 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
 
-  std::vector<uint32_t> all;
+  std::vector<uint32_t> all, reads, writes, service;
   int64_t errors = 0;
   std::string first_error;
   for (auto& r : results) {
     all.insert(all.end(), r.micros.begin(), r.micros.end());
+    reads.insert(reads.end(), r.read_micros.begin(), r.read_micros.end());
+    writes.insert(writes.end(), r.write_micros.begin(), r.write_micros.end());
+    service.insert(service.end(), r.service_micros.begin(), r.service_micros.end());
     errors += r.errors;
     if (first_error.empty()) first_error = r.first_error;
   }
   std::sort(all.begin(), all.end());
-  fmt::print("ops {} errors {} rate {:.1f} p50_us {} p99_us {} max_us {}\n", all.size(), errors,
-             elapsed > 0 ? static_cast<double>(all.size()) / elapsed : 0.0, percentile(all, 0.50),
-             percentile(all, 0.99), all.empty() ? 0 : all.back());
+  std::sort(reads.begin(), reads.end());
+  std::sort(writes.begin(), writes.end());
+  std::sort(service.begin(), service.end());
+  fmt::print(
+      "ops {} errors {} rate {:.1f} p50_us {} p99_us {} max_us {} read_p50_us {} read_p99_us {} "
+      "write_p50_us {} write_p99_us {} service_p99_us {}\n",
+      all.size(), errors, elapsed > 0 ? static_cast<double>(all.size()) / elapsed : 0.0,
+      percentile(all, 0.50), percentile(all, 0.99), all.empty() ? 0 : all.back(), percentile(reads, 0.50),
+      percentile(reads, 0.99), percentile(writes, 0.50), percentile(writes, 0.99), percentile(service, 0.99));
   if (!first_error.empty()) fmt::print(stderr, "first error: {}\n", first_error);
   return errors == 0 ? 0 : 1;
 }

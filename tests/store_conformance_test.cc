@@ -302,8 +302,13 @@ TEST_P(StoreConformance, SplitPointsBalanceDenseAndSkewedIntegerKeys) {
   std::vector<Record> batch;
   for (int64_t id = 1; id <= 2000; ++id) batch.push_back(user(id, "dense"));
   for (int64_t id = 1; id <= 40; ++id) batch.push_back(user(id * 1000000000000, "far"));
+  for (int64_t id = 10000; id < 16000; id += 3) batch.push_back(user(id, "sparse"));  // a third dense
   ASSERT_OK(store_->insert_if_absent("users", batch, LockPolicy::kNone).status());
-  for (const KeyRange& range : {KeyRange{std::nullopt, Key{Value(int64_t{2001})}}, KeyRange::all()}) {
+  // Dense keys (split without counting), evenly sparse ones (counted, even),
+  // and skewed ones (counted, then split by row offsets).
+  for (const KeyRange& range :
+       {KeyRange{std::nullopt, Key{Value(int64_t{2001})}},
+        KeyRange{Key{Value(int64_t{10000})}, Key{Value(int64_t{16000})}}, KeyRange::all()}) {
     uint64_t n = value_or_die(store_->count("users", range));
     std::vector<Key> splits = value_or_die(store_->split_points("users", range, 8));
     ASSERT_GE(splits.size(), 6u) << range.to_display();
