@@ -13,6 +13,8 @@
 # copy, then during a tandem backfill; it prints the copy rate against the
 # idle copy and the workload's p50/p99 in both phases (S seconds without a
 # copy, default 20), then verifies. --build uses an existing build folder.
+# --workers sets the backfill's workers (default: the machine's cores, which
+# the servers share here; on 2 cores, 2 workers copy about 5 % faster than 4).
 # Servers get fresh data directories under /tmp and are stopped on exit.
 # Needs root on Debian 12 (installs its packages, like scripts/test.sh).
 set -euo pipefail
@@ -25,7 +27,7 @@ live=0
 rate=1000
 only=""
 build=""
-workers=4
+workers=$(nproc)
 live_seconds=20
 while (($#)); do
   case "$1" in

@@ -311,6 +311,12 @@ TEST(PostgresStore, AKeyInsertedBetweenThePresenceCheckAndTheCopyIsReportedPrese
   struct Clear {
     ~Clear() { SyncPoints::clear_all(); }
   } clear;
+  // A first batch meets a present key, so that the table's next batches ask
+  // for present keys before their COPY (see the next test).
+  ASSERT_OK(other->upsert("users", user(1000, "there")));
+  std::vector<Record> first;
+  for (int64_t id = 1000; id < 1010; ++id) first.push_back(user(id, "first"));
+  ASSERT_OK(store->insert_if_absent("users", first, LockPolicy::kNone).status());
   int hits = 0;
   SyncPoints::set("postgres.before_copy", [&] {
     if (hits++ == 0) ASSERT_OK(other->upsert("users", user(25, "arrived meanwhile")));
@@ -325,7 +331,51 @@ TEST(PostgresStore, AKeyInsertedBetweenThePresenceCheckAndTheCopyIsReportedPrese
   }
   EXPECT_EQ(value_or_die(store->get("users", Key{Value(int64_t{25})})).record.fields.at("name"),
             Value("arrived meanwhile"));
+  EXPECT_EQ(value_or_die(store->count("users", KeyRange::all())), 60u);
+}
+
+TEST(PostgresStore, ABlindCopyThatMeetsAPresentKeyIsUndoneAndTheBatchKeepsItsLocks) {
+  // A fresh table's batches COPY without asking which keys are present. A key
+  // that arrives first fails the COPY; it is undone to a savepoint (the
+  // batch's record locks stay held) and the batch asks, then copies the rest.
+  PostgresDatabase db("tandem_blind_copy");
+  auto store = value_or_die(open_store("new", db.url()));
+  auto other = value_or_die(open_store("other", db.url()));
+  ASSERT_OK(store->ensure_collection(users_schema(), true));
+  ASSERT_OK(other->ensure_collection(users_schema(), true));
+  struct Clear {
+    ~Clear() { SyncPoints::clear_all(); }
+  } clear;
+  int blind = 0, asked = 0;
+  SyncPoints::set("postgres.before_blind_copy", [&] {
+    if (blind++ == 0) ASSERT_OK(other->upsert("users", user(25, "arrived meanwhile")));
+  });
+  SyncPoints::set("postgres.before_copy", [&] {
+    if (asked++ > 0) return;  // the first batch's, after its unique violation
+    auto lock = value_or_die(other->try_lock("users", Key{Value(int64_t{3})}));
+    EXPECT_FALSE(lock.held()) << "the batch's record lock was released with the failed COPY";
+  });
+  std::vector<Record> batch;
+  for (int64_t id = 1; id <= 50; ++id) batch.push_back(user(id, "copied"));
+  auto outcomes = value_or_die(store->insert_if_absent("users", batch, LockPolicy::kTryLockEach));
+  EXPECT_EQ(blind, 1) << "the first batch copies without asking";
+  EXPECT_EQ(asked, 1) << "then asks, after the unique violation";
+  ASSERT_EQ(outcomes.size(), 50u);
+  for (size_t i = 0; i < 50; ++i) {
+    EXPECT_EQ(outcomes[i], i == 24 ? InsertOutcome::kAlreadyPresent : InsertOutcome::kInserted) << i;
+  }
+  EXPECT_EQ(value_or_die(store->get("users", Key{Value(int64_t{25})})).record.fields.at("name"),
+            Value("arrived meanwhile"));
   EXPECT_EQ(value_or_die(store->count("users", KeyRange::all())), 50u);
+  // After kBlindCopyAfter (4) batches that find nothing present, blind again.
+  for (int64_t b = 0; b < 5; ++b) {
+    std::vector<Record> more;
+    for (int64_t id = 100 + b * 10; id < 110 + b * 10; ++id) more.push_back(user(id, "more"));
+    auto done = value_or_die(store->insert_if_absent("users", more, LockPolicy::kTryLockEach));
+    for (InsertOutcome o : done) EXPECT_EQ(o, InsertOutcome::kInserted);
+  }
+  EXPECT_EQ(asked, 5);
+  EXPECT_EQ(blind, 2);
 }
 
 }  // namespace

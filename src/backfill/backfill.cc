@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -83,10 +84,13 @@ class CollectionBackfill {
     Store& old_store = m_.store(Side::kOld);
     TANDEM_ASSIGN_OR_RETURN(BackfillState state, control.backfill_state(schema_.name));
     if (!state.planned) {
-      TANDEM_ASSIGN_OR_RETURN(uint64_t total, old_store.count(schema_.name, KeyRange::all()));
-      TANDEM_ASSIGN_OR_RETURN(
-          std::vector<Key> splits,
-          old_store.split_points(schema_.name, KeyRange::all(), o_.workers * o_.ranges_per_worker));
+      // The count (for progress) and the split points are independent
+      // scans of old: both at once (stores are thread-safe).
+      auto counted =
+          std::async(std::launch::async, [&] { return old_store.count(schema_.name, KeyRange::all()); });
+      auto split = old_store.split_points(schema_.name, KeyRange::all(), o_.workers * o_.ranges_per_worker);
+      TANDEM_ASSIGN_OR_RETURN(uint64_t total, counted.get());
+      TANDEM_ASSIGN_OR_RETURN(std::vector<Key> splits, std::move(split));
       std::vector<std::pair<std::optional<std::string>, std::optional<std::string>>> ranges;
       std::optional<std::string> begin;
       for (const Key& k : splits) {

@@ -79,6 +79,7 @@ Connection::~Connection() { PQfinish(conn_); }
 Status Connection::error(const PGresult* r, std::string_view what) {
   const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   std::string sqlstate = state != nullptr ? state : "";
+  last_sqlstate_ = sqlstate;
   std::string msg = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   std::string full = fmt::format("{} on {}: {}{}", what, display_, msg,

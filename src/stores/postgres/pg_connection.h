@@ -84,6 +84,9 @@ class Connection {
   Status stream(const std::string& sql, const std::vector<Param>& params, std::string_view what,
                 const std::function<Status(const PgResult& row)>& visit);
   const std::string& display() const { return display_; }
+  // The SQLSTATE of the last error a call returned ("" if it had none), e.g.
+  // "23505" for a unique violation.
+  const std::string& last_sqlstate() const { return last_sqlstate_; }
 
  private:
   Connection(PGconn* conn, std::string display) : conn_(conn), display_(std::move(display)) {}
@@ -93,6 +96,7 @@ class Connection {
   PGconn* conn_;
   std::string display_;
   bool broken_ = false;
+  std::string last_sqlstate_;
   std::unordered_map<std::string, std::string> statements_;  // sql -> prepared name
 };
 
