@@ -67,6 +67,14 @@ class ConnectionPool {
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
 };
 
+// The status of one statement run in its own (implicit) transaction: a
+// connection lost while it ran may have committed it, so kUnavailable is
+// outcome_unknown, as for a COMMIT.
+inline Status single_statement_outcome(Status s) {
+  if (s.code() == Code::kUnavailable) return std::move(s).outcome_unknown();
+  return s;
+}
+
 // A transaction on one connection; rolls back unless committed.
 template <class Connection>
 class SqlTransaction {

@@ -702,14 +702,16 @@ Status MariaDbStore::upsert(std::string_view collection, const Record& record) {
   std::vector<Param> params;
   t->add_record(params, record);
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  if (!options_.keep_tombstones) {
+    // One statement, one round trip (old keeps no tombstones).
+    return single_statement_outcome(conn->run(sql, params, t->what("writing", record.key, name_)).status());
+  }
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
   TANDEM_RETURN_IF_ERROR(conn->run(sql, params, t->what("writing", record.key, name_)).status());
-  if (options_.keep_tombstones) {
-    TANDEM_RETURN_IF_ERROR(conn->run("DELETE FROM tandem_tombstones WHERE collection = ? AND \"key\" = ?",
-                                     {Param::of(t->schema.name), Param::bytes(record.key.encode())},
-                                     t->what("clearing the tombstone of", record.key, name_))
-                               .status());
-  }
+  TANDEM_RETURN_IF_ERROR(conn->run("DELETE FROM tandem_tombstones WHERE collection = ? AND \"key\" = ?",
+                                   {Param::of(t->schema.name), Param::bytes(record.key.encode())},
+                                   t->what("clearing the tombstone of", record.key, name_))
+                             .status());
   return tx->commit();
 }
 
@@ -745,18 +747,20 @@ Status MariaDbStore::remove(std::string_view collection, const Key& key) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, {}, true));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
   std::vector<Param> params;
   t->add_key(params, key);
-  TANDEM_RETURN_IF_ERROR(conn->run(t->delete_sql, params, t->what("deleting", key, name_)).status());
-  if (options_.keep_tombstones) {
-    TANDEM_RETURN_IF_ERROR(
-        conn->run("INSERT INTO tandem_tombstones (collection, \"key\") VALUES (?, ?) ON DUPLICATE KEY UPDATE "
-                  "deleted_at = CURRENT_TIMESTAMP(6)",
-                  {Param::of(t->schema.name), Param::bytes(key.encode())},
-                  t->what("writing the tombstone of", key, name_))
-            .status());
+  if (!options_.keep_tombstones) {
+    return single_statement_outcome(
+        conn->run(t->delete_sql, params, t->what("deleting", key, name_)).status());
   }
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
+  TANDEM_RETURN_IF_ERROR(conn->run(t->delete_sql, params, t->what("deleting", key, name_)).status());
+  TANDEM_RETURN_IF_ERROR(
+      conn->run("INSERT INTO tandem_tombstones (collection, \"key\") VALUES (?, ?) ON DUPLICATE KEY UPDATE "
+                "deleted_at = CURRENT_TIMESTAMP(6)",
+                {Param::of(t->schema.name), Param::bytes(key.encode())},
+                t->what("writing the tombstone of", key, name_))
+          .status());
   return tx->commit();
 }
 

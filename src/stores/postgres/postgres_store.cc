@@ -792,16 +792,18 @@ Status PostgresStore::upsert(std::string_view collection, const Record& record) 
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_record(record));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
-  TANDEM_RETURN_IF_ERROR(
-      conn->exec(t->upsert_sql, t->record_params(record), t->what("writing", record.key, name_)).status());
+  // One statement, one round trip (a write's latency is mostly round trips):
+  // the tombstone is cleared by a data-modifying WITH of the same statement.
+  std::vector<Param> params = t->record_params(record);
+  std::string sql = t->upsert_sql;
   if (options_.keep_tombstones) {
-    TANDEM_RETURN_IF_ERROR(conn->exec("DELETE FROM tandem_tombstones WHERE collection = $1 AND key = $2",
-                                      {text_param(t->schema.name), bytes_param(record.key.encode())},
-                                      t->what("clearing the tombstone of", record.key, name_))
-                               .status());
+    sql =
+        fmt::format("WITH cleared AS (DELETE FROM tandem_tombstones WHERE collection = ${} AND key = ${}) {}",
+                    params.size() + 1, params.size() + 2, t->upsert_sql);
+    params.push_back(text_param(t->schema.name));
+    params.push_back(bytes_param(record.key.encode()));
   }
-  return tx->commit();
+  return single_statement_outcome(conn->exec(sql, params, t->what("writing", record.key, name_)).status());
 }
 
 Result<PatchOutcome> PostgresStore::patch(std::string_view collection, const Key& key,
@@ -824,8 +826,9 @@ Result<PatchOutcome> PostgresStore::patch(std::string_view collection, const Key
     params.push_back(to_param(value));
   }
   std::string sql = fmt::format("UPDATE {} SET {} WHERE {}", t->quoted, fmt::join(sets, ", "), t->key_match);
-  TANDEM_ASSIGN_OR_RETURN(PgResult r, conn->exec(sql, params, t->what("patching", key, name_)));
-  if (r.affected() > 0) return PatchOutcome::kPatched;
+  Result<PgResult> r = conn->exec(sql, params, t->what("patching", key, name_));
+  if (!r.ok()) return single_statement_outcome(r.status());
+  if (r->affected() > 0) return PatchOutcome::kPatched;
   TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(*conn, *t, key));
   return dead ? PatchOutcome::kTombstoned : PatchOutcome::kNotFound;
 }
@@ -834,18 +837,20 @@ Status PostgresStore::remove(std::string_view collection, const Key& key) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, {}, true));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
+  // One statement, as upsert: the row is deleted by a data-modifying WITH
+  // of the statement that writes the tombstone.
   std::vector<Param> params;
   t->add_key(params, key);
-  TANDEM_RETURN_IF_ERROR(conn->exec(t->delete_sql, params, t->what("deleting", key, name_)).status());
+  std::string sql = t->delete_sql;
   if (options_.keep_tombstones) {
-    TANDEM_RETURN_IF_ERROR(conn->exec("INSERT INTO tandem_tombstones (collection, key) VALUES ($1, $2) "
-                                      "ON CONFLICT (collection, key) DO UPDATE SET deleted_at = now()",
-                                      {text_param(t->schema.name), bytes_param(key.encode())},
-                                      t->what("writing the tombstone of", key, name_))
-                               .status());
+    sql = fmt::format(
+        "WITH gone AS ({}) INSERT INTO tandem_tombstones (collection, key) VALUES (${}, ${}) "
+        "ON CONFLICT (collection, key) DO UPDATE SET deleted_at = now()",
+        t->delete_sql, params.size() + 1, params.size() + 2);
+    params.push_back(text_param(t->schema.name));
+    params.push_back(bytes_param(key.encode()));
   }
-  return tx->commit();
+  return single_statement_outcome(conn->exec(sql, params, t->what("deleting", key, name_)).status());
 }
 
 Status PostgresStore::for_each_row(const Table& t, const KeyRange& range, std::string_view select,
