@@ -334,6 +334,48 @@ TEST(PostgresStore, AKeyInsertedBetweenThePresenceCheckAndTheCopyIsReportedPrese
   EXPECT_EQ(value_or_die(store->count("users", KeyRange::all())), 60u);
 }
 
+// psql's output for one query (-At: unaligned, tuples only).
+std::string psql_output(const std::string& url, const std::string& sql) {
+  std::string cmd = fmt::format("psql '{}' -X -At -c \"{}\" 2>&1", url, sql);
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[256];
+  while (fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  pclose(p);
+  return out;
+}
+
+TEST(PostgresStore, AWriteWhoseConnectionIsLostWhileItRunsHasAnUnknownOutcome) {
+  // A write is one statement in its own transaction: once sent, it may have
+  // committed when the connection breaks, so the caller must not take it as
+  // not done. Another session holds the row so that the write waits in the
+  // server, and a third ends the writer's backend.
+  PostgresDatabase db("tandem_lost_write");
+  auto store = value_or_die(open_store("new", db.url()));
+  ASSERT_OK(store->ensure_collection(users_schema(), true));
+  ASSERT_OK(store->upsert("users", user(1, "before")));
+  std::thread holder([&] {
+    psql(db.url(), "BEGIN; SELECT 1 FROM users WHERE id = 1 FOR UPDATE; SELECT pg_sleep(3); COMMIT");
+  });
+  std::string killed;
+  std::thread killer([&] {
+    for (int i = 0; i < 200 && killed.find('t') == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      killed = psql_output(db.url(),
+                           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND query LIKE 'WITH cleared%' AND wait_event_type = 'Lock'");
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the holder has the row
+  Status s = store->upsert("users", user(1, "after"));
+  killer.join();
+  holder.join();
+  EXPECT_NE(killed.find('t'), std::string::npos) << "the write never waited: " << killed;
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.to_string();
+  EXPECT_TRUE(s.is_outcome_unknown()) << s.to_string();
+}
+
 TEST(PostgresStore, ABlindCopyThatMeetsAPresentKeyIsUndoneAndTheBatchKeepsItsLocks) {
   // A fresh table's batches COPY without asking which keys are present. A key
   // that arrives first fails the COPY; it is undone to a savepoint (the
