@@ -298,19 +298,32 @@ TEST(PostgresStore, ABatchLargerThanTheLockTableIsInsertedInParts) {
   EXPECT_EQ(value_or_die(store->count("users", KeyRange::all())), 60000u);
 }
 
+// A fresh database with the users collection, through two stores (the
+// copier's and another writer's); sync points are cleared at the end.
+struct TwoStores {
+  explicit TwoStores(const std::string& name)
+      : db(name),
+        store(value_or_die(open_store("new", db.url()))),
+        other(value_or_die(open_store("other", db.url()))) {
+    EXPECT_OK(store->ensure_collection(users_schema(), true));
+    EXPECT_OK(other->ensure_collection(users_schema(), true));
+  }
+  ~TwoStores() { SyncPoints::clear_all(); }
+  TwoStores(const TwoStores&) = delete;
+  TwoStores& operator=(const TwoStores&) = delete;
+
+  PostgresDatabase db;
+  std::unique_ptr<Store> store, other;
+};
+
 // The bulk path checks which keys are present, then COPYs the others. A key
 // that arrives in between (written without a record lock, which tandem's own
 // writers always take) makes the COPY fail; the part is then inserted by
 // statements, and that record is reported present, never overwritten.
 TEST(PostgresStore, AKeyInsertedBetweenThePresenceCheckAndTheCopyIsReportedPresent) {
-  PostgresDatabase db("tandem_copy_race");
-  auto store = value_or_die(open_store("new", db.url()));
-  auto other = value_or_die(open_store("other", db.url()));
-  ASSERT_OK(store->ensure_collection(users_schema(), true));
-  ASSERT_OK(other->ensure_collection(users_schema(), true));
-  struct Clear {
-    ~Clear() { SyncPoints::clear_all(); }
-  } clear;
+  TwoStores two("tandem_copy_race");
+  auto& store = two.store;
+  auto& other = two.other;
   // A first batch meets a present key, so that the table's next batches ask
   // for present keys before their COPY (see the next test).
   ASSERT_OK(other->upsert("users", user(1000, "there")));
@@ -380,14 +393,9 @@ TEST(PostgresStore, ABlindCopyThatMeetsAPresentKeyIsUndoneAndTheBatchKeepsItsLoc
   // A fresh table's batches COPY without asking which keys are present. A key
   // that arrives first fails the COPY; it is undone to a savepoint (the
   // batch's record locks stay held) and the batch asks, then copies the rest.
-  PostgresDatabase db("tandem_blind_copy");
-  auto store = value_or_die(open_store("new", db.url()));
-  auto other = value_or_die(open_store("other", db.url()));
-  ASSERT_OK(store->ensure_collection(users_schema(), true));
-  ASSERT_OK(other->ensure_collection(users_schema(), true));
-  struct Clear {
-    ~Clear() { SyncPoints::clear_all(); }
-  } clear;
+  TwoStores two("tandem_blind_copy");
+  auto& store = two.store;
+  auto& other = two.other;
   int blind = 0, asked = 0;
   SyncPoints::set("postgres.before_blind_copy", [&] {
     if (blind++ == 0) ASSERT_OK(other->upsert("users", user(25, "arrived meanwhile")));
