@@ -643,12 +643,19 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_part(const Table* t, st
   if (policy == LockPolicy::kTryLockEach) {
     BinaryArray keys(BinaryArray::kInt8);
     for (size_t i = 0; i < records.size(); ++i) keys.add_int8(lock_key(collection, encoded[i]));
+    // Only the positions (1-based) of the records whose lock is held elsewhere come back.
     TANDEM_ASSIGN_OR_RETURN(PgResult l,
-                            conn->exec("SELECT pg_try_advisory_xact_lock(k) FROM unnest($1::bigint[]) "
-                                       "WITH ORDINALITY AS u(k, i) ORDER BY i",
+                            conn->exec("SELECT i FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, i) "
+                                       "WHERE NOT pg_try_advisory_xact_lock(k)",
                                        {std::move(keys).param()}, what));
-    for (int i = 0; i < l.rows(); ++i) {
-      if (l.text(i, 0) != "t") outcomes[static_cast<size_t>(i)] = InsertOutcome::kLocked;
+    for (int row = 0; row < l.rows(); ++row) {
+      int64_t i = 0;
+      std::string_view v = l.text(row, 0);
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
+      if (ec != std::errc() || i < 1 || static_cast<size_t>(i) > records.size()) {
+        return Status::Internal(fmt::format("{}: the lock query returned position '{}'", what, v));
+      }
+      outcomes[static_cast<size_t>(i - 1)] = InsertOutcome::kLocked;
     }
   }
   // One round trip for the tombstones of the batch. A join, not "key =
