@@ -5,7 +5,8 @@
 # verify, and the source's count and checksum against the copy's.
 
 echo
-echo "== live load: $rate operations/s through the router at dual-write"
+echo "== live load: $rate operations/s through the router at dual-write$(
+  ((live_max_rate > 0)) && echo "; the copy throttled to $live_max_rate rows/s")"
 fresh_target
 rm -f "$work"/control.db*
 "$tandem" --config "$work/tandem.toml" step next >"$work/step.log" 2>&1 || { cat "$work/step.log"; exit 1; }
@@ -21,7 +22,8 @@ echo "workload without a copy: $(cat "$work/load-idle.out")"
   >"$work/load-copy.out" 2>"$work/load-copy.err" &
 load_pid=$!
 sleep 1
-if ! timed tandem-live "$tandem" --config "$work/tandem.toml" backfill --workers "$workers"; then
+if ! timed tandem-live "$tandem" --config "$work/tandem.toml" backfill --workers "$workers" \
+  --max-rows-per-second "$live_max_rate"; then
   kill "$load_pid" 2>/dev/null || true
   exit 1
 fi

@@ -6,13 +6,15 @@
 # row count and a content checksum against the source, and the ratios.
 #
 #   bench/run.sh [--rows N] [--runs K] [--live] [--rate OPS] [--live-seconds S]
-#                [--only tandem,pgloader,copy] [--build DIR] [--workers W]
+#                [--live-max-rows-per-second R] [--only tandem,pgloader,copy]
+#                [--build DIR] [--workers W]
 #
 # --live adds the live-load mode: a workload process (tandem-bench-load) sends
 # OPS mixed reads and writes per second through the router, first without a
 # copy, then during a tandem backfill; it prints the copy rate against the
 # idle copy and the workload's p50/p99 in both phases (S seconds without a
-# copy, default 20), then verifies. --build uses an existing build folder.
+# copy, default 20), then verifies; --live-max-rows-per-second throttles that
+# copy (the trade of copy rate for latency). --build uses an existing build folder.
 # --workers sets the backfill's workers (default: the machine's cores, which
 # the servers share here; on 2 cores, 2 workers copy about 5 % faster than 4).
 # Servers get fresh data directories under /tmp and are stopped on exit.
@@ -29,6 +31,7 @@ only=""
 build=""
 workers=$(nproc)
 live_seconds=20
+live_max_rate=0
 while (($#)); do
   case "$1" in
     --rows) rows="$2"; shift 2 ;;
@@ -36,15 +39,20 @@ while (($#)); do
     --live) live=1; shift ;;
     --rate) rate="$2"; shift 2 ;;
     --live-seconds) live_seconds="$2"; shift 2 ;;
+    --live-max-rows-per-second) live_max_rate="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --workers) workers="$2"; shift 2 ;;
-    -h | --help) sed -n "2,19p" "$0"; exit 0 ;;
+    -h | --help) sed -n "2,21p" "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ "$rows" =~ ^[0-9]+$ && "$rows" -ge 100 ]] || { echo "--rows must be a number >= 100" >&2; exit 2; }
 [[ "$runs" =~ ^[0-9]+$ && "$runs" -ge 1 ]] || { echo "--runs must be a number >= 1" >&2; exit 2; }
+[[ "$live_max_rate" =~ ^[0-9]+$ ]] || {
+  echo "--live-max-rows-per-second must be a whole number of rows (0: no limit)" >&2
+  exit 2
+}
 
 source scripts/deps.sh
 install_packages bench
