@@ -316,6 +316,17 @@ struct TwoStores {
   std::unique_ptr<Store> store, other;
 };
 
+// A batch of records 1..50 in which another writer wrote record 25 first:
+// it is reported present and keeps that writer's version; the rest are inserted.
+void expect_only_25_arrived_first(Store& store, const std::vector<InsertOutcome>& outcomes) {
+  ASSERT_EQ(outcomes.size(), 50u);
+  for (size_t i = 0; i < 50; ++i) {
+    EXPECT_EQ(outcomes[i], i == 24 ? InsertOutcome::kAlreadyPresent : InsertOutcome::kInserted) << i;
+  }
+  EXPECT_EQ(value_or_die(store.get("users", Key{Value(int64_t{25})})).record.fields.at("name"),
+            Value("arrived meanwhile"));
+}
+
 // The bulk path checks which keys are present, then COPYs the others. A key
 // that arrives in between (written without a record lock, which tandem's own
 // writers always take) makes the COPY fail; the part is then inserted by
@@ -338,12 +349,7 @@ TEST(PostgresStore, AKeyInsertedBetweenThePresenceCheckAndTheCopyIsReportedPrese
   for (int64_t id = 1; id <= 50; ++id) batch.push_back(user(id, "copied"));
   auto outcomes = value_or_die(store->insert_if_absent("users", batch, LockPolicy::kNone));
   EXPECT_GE(hits, 1) << "the bulk path ran";
-  ASSERT_EQ(outcomes.size(), 50u);
-  for (size_t i = 0; i < 50; ++i) {
-    EXPECT_EQ(outcomes[i], i == 24 ? InsertOutcome::kAlreadyPresent : InsertOutcome::kInserted) << i;
-  }
-  EXPECT_EQ(value_or_die(store->get("users", Key{Value(int64_t{25})})).record.fields.at("name"),
-            Value("arrived meanwhile"));
+  expect_only_25_arrived_first(*store, outcomes);
   EXPECT_EQ(value_or_die(store->count("users", KeyRange::all())), 60u);
 }
 
@@ -410,12 +416,7 @@ TEST(PostgresStore, ABlindCopyThatMeetsAPresentKeyIsUndoneAndTheBatchKeepsItsLoc
   auto outcomes = value_or_die(store->insert_if_absent("users", batch, LockPolicy::kTryLockEach));
   EXPECT_EQ(blind, 1) << "the first batch copies without asking";
   EXPECT_EQ(asked, 1) << "then asks, after the unique violation";
-  ASSERT_EQ(outcomes.size(), 50u);
-  for (size_t i = 0; i < 50; ++i) {
-    EXPECT_EQ(outcomes[i], i == 24 ? InsertOutcome::kAlreadyPresent : InsertOutcome::kInserted) << i;
-  }
-  EXPECT_EQ(value_or_die(store->get("users", Key{Value(int64_t{25})})).record.fields.at("name"),
-            Value("arrived meanwhile"));
+  expect_only_25_arrived_first(*store, outcomes);
   EXPECT_EQ(value_or_die(store->count("users", KeyRange::all())), 50u);
   // After kBlindCopyAfter (4) batches that find nothing present, blind again.
   for (int64_t b = 0; b < 5; ++b) {

@@ -87,6 +87,7 @@ Result<uint64_t> sum_mod_2_64(std::string_view decimal) {
   return negative ? ~v + 1 : v;
 }
 
+namespace {
 bool portable_digest_type(Type type) {
   switch (type) {
     case Type::kInt:
@@ -100,6 +101,19 @@ bool portable_digest_type(Type type) {
     default:
       return false;
   }
+}
+}  // namespace
+
+std::optional<std::vector<std::string>> portable_digest_terms(
+    const CollectionSchema& schema, const std::function<std::string(const Column&)>& term) {
+  std::vector<std::string> terms;
+  for (const auto* cols : {&schema.key_columns, &schema.columns}) {
+    for (const Column& c : *cols) {
+      if (!portable_digest_type(c.type)) return std::nullopt;
+      terms.push_back(term(c));
+    }
+  }
+  return terms;
 }
 
 }  // namespace tandem

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "tandem/schema.h"
 #include "tandem/status.h"
@@ -44,7 +46,10 @@ Status check_existing_columns(std::string_view store, const CollectionSchema& sc
 // (possibly negative, larger than 64 bits), reduced mod 2^64.
 Result<uint64_t> sum_mod_2_64(std::string_view decimal);
 
-// Whether the portable digest covers a column of this type.
-bool portable_digest_type(Type type);
+// The portable digest's per-column terms, key columns first, each rendered by
+// the engine's term(column); nullopt when a column has a type the portable
+// digest does not cover (the caller then digests rows in tandem).
+std::optional<std::vector<std::string>> portable_digest_terms(
+    const CollectionSchema& schema, const std::function<std::string(const Column&)>& term);
 
 }  // namespace tandem

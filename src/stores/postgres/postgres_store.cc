@@ -7,6 +7,7 @@
 #include <cmath>
 #include <iterator>
 #include <mutex>
+#include <numeric>
 #include <set>
 
 #include "core/encoding.h"
@@ -350,7 +351,10 @@ struct PostgresStore::Table : CollectionSql {
   // query for the present keys. Only for a one-column key of a type whose
   // array tandem can write (present_sql empty otherwise).
   std::string present_sql;  // SELECT t.key FROM unnest($1::type[]) AS u(k) JOIN t ON t.key = u.k
-  std::string copy_sql;     // COPY t (columns) FROM STDIN
+  std::string copy_sql;     // COPY t (key columns, then copy_order's columns) FROM STDIN
+  // Indexes into schema.columns by name, the order of a record's fields: a
+  // COPY row walks the columns and the fields together, without a lookup.
+  std::vector<size_t> copy_order;
   // Batches in a row whose presence query found no key: from kBlindCopyAfter
   // on, batches COPY without the query first (see insert_part).
   mutable std::atomic<int> batches_without_present{kBlindCopyAfter};
@@ -395,10 +399,12 @@ struct PostgresStore::Table : CollectionSql {
       first = false;
       field(&v);
     }
-    for (const Column& c : schema.columns) {
+    auto it = r.fields.begin();
+    for (size_t c : copy_order) {
+      const std::string& name = schema.columns[c].name;
+      while (it != r.fields.end() && it->first < name) ++it;
       out += '\t';
-      auto it = r.fields.find(c.name);
-      field(it == r.fields.end() ? nullptr : &it->second);
+      field(it != r.fields.end() && it->first == name ? &it->second : nullptr);
     }
     out += '\n';
   }
@@ -499,7 +505,13 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
       // A join, not "key = ANY($1)": see the tombstone query in insert_part.
       t->present_sql = fmt::format("SELECT t.{0} FROM unnest($1::{2}) AS u(k) JOIN {1} AS t ON t.{0} = u.k",
                                    t->key_columns, t->quoted, array_type);
-      t->copy_sql = fmt::format("COPY {} ({}) FROM STDIN", t->quoted, t->select_list);
+      t->copy_order.resize(schema.columns.size());
+      std::iota(t->copy_order.begin(), t->copy_order.end(), size_t{0});
+      std::sort(t->copy_order.begin(), t->copy_order.end(),
+                [&](size_t a, size_t b) { return schema.columns[a].name < schema.columns[b].name; });
+      std::vector<std::string> names{t->key_columns};
+      for (size_t c : t->copy_order) names.push_back(quote_identifier(schema.columns[c].name));
+      t->copy_sql = fmt::format("COPY {} ({}) FROM STDIN", t->quoted, fmt::join(names, ", "));
     }
   }
 
@@ -594,6 +606,87 @@ Result<std::vector<Lookup>> PostgresStore::get_many(std::string_view collection,
   TANDEM_RETURN_IF_ERROR(tx->commit());
   return out;
 }
+
+namespace {
+
+// A COPY's status; a row the server refused (bad data, a constraint) also
+// sets *copy_refused: nothing of the COPY was written.
+Status note_refused(Status copied, bool* copy_refused) {
+  if (copied.code() == Code::kInvalidArgument) *copy_refused = true;
+  return copied;
+}
+
+// The encoded keys among records[todo] that new already has.
+Result<std::set<std::string>> present_keys(Connection& conn, const PostgresStore::Table& t,
+                                           std::span<const Record> records, const std::vector<size_t>& todo,
+                                           std::string_view what) {
+  Param keys;
+  if (t.schema.key_columns[0].type == Type::kInt) {
+    BinaryArray ints(BinaryArray::kInt8);
+    for (size_t i : todo) ints.add_int8(records[i].key.parts()[0].as<int64_t>());
+    keys = std::move(ints).param();
+  } else {
+    keys.value = "{";
+    for (size_t j = 0; j < todo.size(); ++j) {
+      if (j > 0) keys.value += ',';
+      append_array_element(to_param(records[todo[j]].key.parts()[0]), keys.value);
+    }
+    keys.value += '}';
+  }
+  TANDEM_ASSIGN_OR_RETURN(PgResult present, conn.exec(t.present_sql, {std::move(keys)}, what));
+  std::set<std::string> found;
+  for (int row = 0; row < present.rows(); ++row) {
+    TANDEM_ASSIGN_OR_RETURN(Value v, from_text(t.schema.key_columns[0].type, present.text(row, 0)));
+    found.insert(Key{std::move(v)}.encode());
+  }
+  return found;
+}
+
+// insert_part's COPY of records[todo] (locked, not tombstoned), inside the
+// part's transaction. Nothing else inserts these keys meanwhile: their
+// record locks are held here or by the caller. If something does, the COPY
+// fails on the key and insert_if_absent runs the part again through the
+// statements.
+Status copy_absent(Connection& conn, const PostgresStore::Table& t, std::span<const Record> records,
+                   const std::vector<std::string>& encoded, const std::vector<size_t>& todo,
+                   std::vector<InsertOutcome>& outcomes, bool* copy_refused, std::string_view what) {
+  // While recent batches found none of their keys present (a copy into an
+  // empty table or range: the usual case), COPY without asking first: the
+  // query costs the server about as much as a fifth of the COPY. A key that
+  // is there fails the COPY with a unique violation; it is undone to the
+  // savepoint (the record locks stay), and the batch asks as below.
+  if (t.batches_without_present.load(std::memory_order_relaxed) >= PostgresStore::Table::kBlindCopyAfter) {
+    std::string data;
+    for (size_t i : todo) t.append_copy_row(records[i], data);
+    TANDEM_RETURN_IF_ERROR(conn.exec_simple("SAVEPOINT tandem_copy", what));
+    TANDEM_SYNC_POINT("postgres.before_blind_copy");
+    Status copied = conn.copy_in(t.copy_sql, data, what);
+    if (copied.ok() || conn.last_sqlstate() != "23505") return note_refused(copied, copy_refused);
+    t.batches_without_present.store(0, std::memory_order_relaxed);
+    TANDEM_RETURN_IF_ERROR(conn.exec_simple("ROLLBACK TO SAVEPOINT tandem_copy", what));
+  }
+  // One query for the keys already present, then one COPY of the others.
+  TANDEM_ASSIGN_OR_RETURN(std::set<std::string> found, present_keys(conn, t, records, todo, what));
+  if (!found.empty()) {
+    t.batches_without_present.store(0, std::memory_order_relaxed);
+  } else if (t.batches_without_present.load(std::memory_order_relaxed) <
+             PostgresStore::Table::kBlindCopyAfter) {
+    t.batches_without_present.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::string data;
+  for (size_t i : todo) {
+    if (found.contains(encoded[i])) {
+      outcomes[i] = InsertOutcome::kAlreadyPresent;
+    } else {
+      t.append_copy_row(records[i], data);
+    }
+  }
+  TANDEM_SYNC_POINT("postgres.before_copy");
+  if (data.empty()) return Status::Ok();
+  return note_refused(conn.copy_in(t.copy_sql, data, what), copy_refused);
+}
+
+}  // namespace
 
 Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_view collection,
                                                                    std::span<const Record> records,
@@ -690,72 +783,10 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_part(const Table* t, st
   for (size_t i = 0; i < records.size(); ++i) {
     if (outcomes[i] == InsertOutcome::kInserted) todo.push_back(i);
   }
-  // Larger batches: one query for the keys already present, then one COPY of
-  // the others, several times cheaper for the server than INSERT statements.
-  // Nothing else inserts these keys meanwhile: their record locks are held
-  // here or by the caller. If something does, the COPY fails on the key and
-  // insert_if_absent runs the part again through the statements below.
+  // Larger batches by COPY (copy_absent), several times cheaper for the
+  // server than INSERT statements.
   if (copy_refused != nullptr && !t->present_sql.empty() && todo.size() >= kCopyMinRecords) {
-    // While recent batches found none of their keys present (a copy into an
-    // empty table or range: the usual case), COPY without asking first: the
-    // query costs the server about as much as a fifth of the COPY. A key that
-    // is there fails the COPY with a unique violation; it is undone to the
-    // savepoint (the record locks stay), and the batch asks as below.
-    if (t->batches_without_present.load(std::memory_order_relaxed) >= Table::kBlindCopyAfter) {
-      std::string data;
-      for (size_t i : todo) t->append_copy_row(records[i], data);
-      TANDEM_RETURN_IF_ERROR(conn->exec_simple("SAVEPOINT tandem_copy", what));
-      TANDEM_SYNC_POINT("postgres.before_blind_copy");
-      Status copied = conn->copy_in(t->copy_sql, data, what);
-      if (copied.ok()) {
-        TANDEM_RETURN_IF_ERROR(tx->commit());
-        return outcomes;
-      }
-      if (conn->last_sqlstate() != "23505") {
-        if (copied.code() == Code::kInvalidArgument) *copy_refused = true;
-        return copied;
-      }
-      t->batches_without_present.store(0, std::memory_order_relaxed);
-      TANDEM_RETURN_IF_ERROR(conn->exec_simple("ROLLBACK TO SAVEPOINT tandem_copy", what));
-    }
-    Param keys;
-    if (t->schema.key_columns[0].type == Type::kInt) {
-      BinaryArray ints(BinaryArray::kInt8);
-      for (size_t i : todo) ints.add_int8(records[i].key.parts()[0].as<int64_t>());
-      keys = std::move(ints).param();
-    } else {
-      keys.value = "{";
-      for (size_t j = 0; j < todo.size(); ++j) {
-        if (j > 0) keys.value += ',';
-        append_array_element(to_param(records[todo[j]].key.parts()[0]), keys.value);
-      }
-      keys.value += '}';
-    }
-    TANDEM_ASSIGN_OR_RETURN(PgResult present, conn->exec(t->present_sql, {std::move(keys)}, what));
-    std::set<std::string> found;
-    for (int row = 0; row < present.rows(); ++row) {
-      TANDEM_ASSIGN_OR_RETURN(Value v, from_text(t->schema.key_columns[0].type, present.text(row, 0)));
-      found.insert(Key{std::move(v)}.encode());
-    }
-    if (!found.empty()) {
-      t->batches_without_present.store(0, std::memory_order_relaxed);
-    } else if (t->batches_without_present.load(std::memory_order_relaxed) < Table::kBlindCopyAfter) {
-      t->batches_without_present.fetch_add(1, std::memory_order_relaxed);
-    }
-    std::string data;
-    for (size_t i : todo) {
-      if (found.contains(encoded[i])) {
-        outcomes[i] = InsertOutcome::kAlreadyPresent;
-      } else {
-        t->append_copy_row(records[i], data);
-      }
-    }
-    TANDEM_SYNC_POINT("postgres.before_copy");
-    if (!data.empty()) {
-      Status copied = conn->copy_in(t->copy_sql, data, what);
-      if (copied.code() == Code::kInvalidArgument) *copy_refused = true;
-      TANDEM_RETURN_IF_ERROR(copied);
-    }
+    TANDEM_RETURN_IF_ERROR(copy_absent(*conn, *t, records, encoded, todo, outcomes, copy_refused, what));
     TANDEM_RETURN_IF_ERROR(tx->commit());
     return outcomes;
   }
@@ -1068,16 +1099,11 @@ std::string portable_pg(const Column& c) {
 Result<std::optional<Digest>> PostgresStore::portable_digest(std::string_view collection,
                                                              const KeyRange& range) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  std::vector<std::string> parts;
-  for (const auto* cols : {&t->schema.key_columns, &t->schema.columns}) {
-    for (const Column& c : *cols) {
-      if (!portable_digest_type(c.type)) return std::optional<Digest>();
-      parts.push_back(portable_pg(c));
-    }
-  }
+  std::optional<std::vector<std::string>> parts = portable_digest_terms(t->schema, portable_pg);
+  if (!parts) return std::optional<Digest>();
   std::string select = fmt::format(
       "COUNT(*)::text, COALESCE(SUM(('x' || substr(md5({}), 1, 16))::bit(64)::bigint::numeric), 0)::text",
-      fmt::join(parts, " || '|' || "));
+      fmt::join(*parts, " || '|' || "));
   Digest d;
   TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, select, "", [&](const PgResult& r) -> Status {
     d.count = std::stoull(std::string(r.text(0, 0)));
