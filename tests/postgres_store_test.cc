@@ -16,42 +16,6 @@
 namespace tandem::testing {
 namespace {
 
-std::string admin_url() {
-  const char* url = std::getenv("TANDEM_TEST_POSTGRES_URL");
-  if (url == nullptr) {
-    ADD_FAILURE() << "TANDEM_TEST_POSTGRES_URL is not set: run the tests through scripts/test.sh";
-    return "";
-  }
-  return url;
-}
-
-void psql(const std::string& url, const std::string& sql) {
-  std::string cmd = fmt::format("psql '{}' -q -v ON_ERROR_STOP=1 -c \"{}\" >/dev/null", url, sql);
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << sql;
-}
-
-// A fresh database with a users table, dropped at the end.
-class PostgresDatabase {
- public:
-  explicit PostgresDatabase(const std::string& name) : admin_(admin_url()), name_(name) {
-    psql(admin_, fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", name_));
-    psql(admin_, fmt::format("CREATE DATABASE {}", name_));
-  }
-  ~PostgresDatabase() {
-    std::string cmd = fmt::format("psql '{}' -q -c 'DROP DATABASE IF EXISTS {} WITH (FORCE)' >/dev/null 2>&1",
-                                  admin_, name_);
-    (void)std::system(cmd.c_str());
-  }
-  std::string url(const std::string& user = "tandem") const {
-    std::string base = admin_.substr(0, admin_.rfind('/') + 1) + name_;
-    return "postgres://" + user + base.substr(base.find('@'));
-  }
-
- private:
-  std::string admin_;
-  std::string name_;
-};
-
 TEST(PostgresOld, BackfillAndVerifyWithAnAccountThatCanOnlyRead) {
   PostgresDatabase db("tandem_readonly_old");
   std::string owner = db.url();
@@ -264,7 +228,7 @@ TEST(PostgresConnection, TlsOptionsPassThroughAndAreEnforced) {
   const char* other = std::getenv("TANDEM_TEST_OTHER_CA");
   ASSERT_TRUE(ca != nullptr && other != nullptr)
       << "run the tests through scripts/test.sh, which makes the CA";
-  std::string base = admin_url();
+  std::string base = postgres_admin_url();
   auto spec = value_or_die(pg::ConnectionSpec::parse(base + "?sslmode=verify-full&sslrootcert=" + ca));
   auto conn = value_or_die(pg::Connection::open(spec));
   auto r =

@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <libpq-fe.h>
+
 #include <fmt/format.h>
 #include <stdlib.h>
 
@@ -243,6 +245,64 @@ CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args) {
   ss << in.rdbuf();
   r.out = ss.str();
   return r;
+}
+
+std::string postgres_admin_url() {
+  const char* url = std::getenv("TANDEM_TEST_POSTGRES_URL");
+  if (url == nullptr) {
+    ADD_FAILURE() << "TANDEM_TEST_POSTGRES_URL is not set: run the tests through scripts/test.sh";
+    return "";
+  }
+  return url;
+}
+
+void psql(const std::string& url, const std::string& sql) {
+  std::string cmd = fmt::format("psql '{}' -q -v ON_ERROR_STOP=1 -c \"{}\" >/dev/null", url, sql);
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << sql;
+}
+
+std::vector<std::vector<std::string>> pg_rows(const std::string& url, const std::string& sql) {
+  std::vector<std::vector<std::string>> out;
+  PGconn* conn = PQconnectdb(url.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    ADD_FAILURE() << "cannot connect: " << PQerrorMessage(conn);
+    PQfinish(conn);
+    return out;
+  }
+  PGresult* r = PQexec(conn, sql.c_str());
+  if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+    ADD_FAILURE() << sql.substr(0, 200) << ": " << PQerrorMessage(conn);
+  } else {
+    for (int row = 0; row < PQntuples(r); ++row) {
+      std::vector<std::string> cols;
+      for (int col = 0; col < PQnfields(r); ++col) {
+        cols.push_back(PQgetisnull(r, row, col) ? "<NULL>"
+                                                : std::string(PQgetvalue(r, row, col),
+                                                              static_cast<size_t>(PQgetlength(r, row, col))));
+      }
+      out.push_back(std::move(cols));
+    }
+  }
+  PQclear(r);
+  PQfinish(conn);
+  return out;
+}
+
+PostgresDatabase::PostgresDatabase(const std::string& name, const std::string& create_options)
+    : admin_(postgres_admin_url()), name_(name) {
+  psql(admin_, fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", name_));
+  psql(admin_, fmt::format("CREATE DATABASE {} {}", name_, create_options));
+}
+
+PostgresDatabase::~PostgresDatabase() {
+  std::string cmd =
+      fmt::format("psql '{}' -q -c 'DROP DATABASE IF EXISTS {} WITH (FORCE)' >/dev/null 2>&1", admin_, name_);
+  (void)std::system(cmd.c_str());
+}
+
+std::string PostgresDatabase::url(const std::string& user) const {
+  std::string base = admin_.substr(0, admin_.rfind('/') + 1) + name_;
+  return "postgres://" + user + base.substr(base.find('@'));
 }
 
 }  // namespace tandem::testing

@@ -91,6 +91,29 @@ struct CliResult {
 // Runs the tandem CLI as a separate process and waits for it.
 CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args);
 
+// The PostgreSQL server scripts/test.sh started (an admin URL); fails the
+// test when it is not set.
+std::string postgres_admin_url();
+// Runs sql through the psql client.
+void psql(const std::string& url, const std::string& sql);
+// Runs sql through libpq and returns every row's columns as the server's own
+// text (NULL as "<NULL>"): an independent reading, not tandem's codec. An
+// error fails the test and returns no rows.
+std::vector<std::vector<std::string>> pg_rows(const std::string& url, const std::string& sql);
+
+// A fresh PostgreSQL database (create_options e.g. "ENCODING 'SQL_ASCII'
+// TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"), dropped at the end.
+class PostgresDatabase {
+ public:
+  explicit PostgresDatabase(const std::string& name, const std::string& create_options = "");
+  ~PostgresDatabase();
+  std::string url(const std::string& user = "tandem") const;
+
+ private:
+  std::string admin_;
+  std::string name_;
+};
+
 // Runs one SQL statement on the MariaDB server of url (an admin account).
 Status run_mariadb_admin(std::string_view url, const std::string& sql);
 // Starts the tandem CLI as a separate process (output to dir/name.log); returns its pid.

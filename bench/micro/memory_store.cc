@@ -124,6 +124,7 @@ Result<ScanBatch> MemoryStore::scan_batch(std::string_view collection, const Key
   ScanBatch out;
   TANDEM_ASSIGN_OR_RETURN(out.records, scan(collection, range, limit));
   if (!out.records.empty()) out.last_key = out.records.back().key;
+  out.end_of_range = out.records.size() < limit;
   return out;
 }
 

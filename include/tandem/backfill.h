@@ -55,6 +55,12 @@ struct BackfillOptions {
   // Allows a backfill at a step where new does not receive every write, for
   // data the operator knows is immutable (nothing writes old any more).
   bool old_is_frozen = false;
+  // Retryable failures (a database down, busy, a lock wait timed out) are
+  // retried with backoff for at most this long, then the backfill stops with
+  // the last error, naming the collection and range (run it again: it
+  // resumes from its checkpoints). Errors that retrying cannot fix stop it
+  // at once, or, when one record is at fault, quarantine that record.
+  std::chrono::milliseconds retry_for{300000};
   std::chrono::milliseconds lease{30000};
   std::chrono::milliseconds progress_interval{1000};
   std::function<void(const BackfillProgress&)> on_progress;  // from a progress thread

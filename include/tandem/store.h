@@ -91,11 +91,13 @@ struct BadRecord {
 };
 
 // One batch of a copy's read: the records that decode, the rows that do not,
-// and the last key read (good or bad): the next batch starts after it.
+// the last key that decodes (the next batch starts after it), and whether the
+// range has no row after those returned.
 struct ScanBatch {
   std::vector<Record> records;
   std::vector<BadRecord> bad;
-  std::optional<Key> last_key;  // nullopt when the range is exhausted
+  std::optional<Key> last_key;  // of the last row whose key decodes; nullopt if none did
+  bool end_of_range = false;    // no row of the range follows the rows returned
   size_t rows() const { return records.size() + bad.size(); }
 };
 
@@ -125,7 +127,11 @@ class Store {
   // Registers the collection. With create_if_missing, creates it when absent;
   // otherwise an absent collection is kFailedPrecondition naming it. If it
   // exists, checks that its columns match the schema (the error names the
-  // missing or mismatching column).
+  // missing or mismatching column) and that the configured key is a key of
+  // the table: its columns include all those of the primary key or of a
+  // unique index whose columns are NOT NULL (check_configured_key in
+  // stores/sql_text.h); otherwise kFailedPrecondition naming the configured
+  // key and the table's keys.
   virtual Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) = 0;
 
   // The statement ensure_collection(schema, true) runs to create the table
@@ -139,6 +145,15 @@ class Store {
   // consistent snapshot.
   virtual Result<std::vector<Lookup>> get_many(std::string_view collection, std::span<const Key> keys) = 0;
 
+  // Writes (insert_if_absent, upsert, patch) are exact or refused: a value
+  // this database cannot hold exactly and read back equal (a NUL byte in
+  // PostgreSQL text, a timestamp outside the column's range, a decimal with
+  // more digits than the column keeps, a row larger than the server accepts)
+  // is kInvalidArgument naming the collection, the record and the field,
+  // before anything is written; so is a value the server itself refuses for
+  // good (a data error, an index row too large). kInvalidArgument is never
+  // retryable: the backfill isolates and quarantines the record.
+  //
   // Inserts each record that is absent and has no tombstone; never overwrites.
   // One outcome per record, in order. Atomic per call for up to 1,000 records:
   // on error nothing of the batch was written (unless outcome_unknown); a
@@ -164,7 +179,15 @@ class Store {
                                            size_t limit) = 0;
 
   // As scan, for copying: a row that does not decode goes to bad with its
-  // reason instead of failing the call. limit counts good and bad rows.
+  // reason (naming the collection, the key and the field) instead of failing
+  // the call, also when the key itself does not decode (key nullopt,
+  // key_display the raw key). limit counts good and bad rows, but the batch
+  // never ends right after a row whose key does not decode: the store reads
+  // on to the next row whose key decodes (included) or to the range's end, so
+  // that the next batch, which starts after last_key, returns no row again
+  // and one bad row never stops a copy. Two rows with the same key are
+  // kCorruption naming the key (the configured key is not unique), never a
+  // silent merge.
   virtual Result<ScanBatch> scan_batch(std::string_view collection, const KeyRange& range, size_t limit) = 0;
 
   // Keys in range that carry a tombstone (whether or not a row exists: a row

@@ -48,18 +48,38 @@ struct Bytes {
   auto operator<=>(const Bytes&) const = default;
 };
 
-// Microseconds since 1970-01-01T00:00:00Z.
+// Microseconds since 1970-01-01T00:00:00Z, from 0001-01-01T00:00:00Z to
+// 9999-12-31T23:59:59.999999Z: the range every engine tandem supports can
+// hold and read back (in_range()). A store refuses to write a timestamp
+// outside it, and parse() refuses text that names no such instant exactly.
 struct Timestamp {
   int64_t micros = 0;
+  static constexpr int64_t kMinMicros = -62135596800LL * 1000000;           // 0001-01-01T00:00:00Z
+  static constexpr int64_t kMaxMicros = 253402300799LL * 1000000 + 999999;  // 9999-12-31T23:59:59.999999Z
+  bool in_range() const { return micros >= kMinMicros && micros <= kMaxMicros; }
   // Accepts RFC 3339 / ISO 8601: "2024-05-01T12:00:00.123456Z", offsets "+02:00",
-  // a space instead of 'T'; no zone means UTC.
+  // a space instead of 'T'; no zone means UTC. Refused (never adjusted): a day
+  // the month does not have ("2024-02-30", a zero date), a leap second, more
+  // than 6 fraction digits unless the rest are zeros, and an instant outside
+  // the range above once the offset is applied.
   static Result<Timestamp> parse(std::string_view text);
   std::string to_string() const;  // "2024-05-01T12:00:00.123456Z"
   auto operator<=>(const Timestamp&) const = default;
 };
 
-// A JSON document or array in canonical text (object keys sorted, no spaces).
+// A JSON value in canonical text, lossless: equal texts exactly when the
+// values are equal. Members sorted by key bytes; no whitespace; strings as
+// UTF-8 with only '"', '\\' and control characters escaped (\n, \t, ...,
+// \u00XX otherwise); numbers as exact decimals, never through a double:
+// no sign for zero ("-0" and "0.0" are "0"), no leading or trailing zeros,
+// plain digits while the exponent stays within [-6, 20] ("1.5", "100",
+// "0.000001"), else one digit before the point and an exponent ("1.5e+21",
+// "3e-7"). Refused (parse fails, naming why): invalid JSON or UTF-8, a
+// duplicate member key (engines disagree on which one wins), nesting deeper
+// than kMaxDepth, a number of magnitude beyond 1.1e4932 (the parser's
+// limit; smaller magnitudes such as 1e-5000 are kept exactly).
 struct Json {
+  static constexpr size_t kMaxDepth = 1000;
   std::string text;
   static Result<Json> parse(std::string_view text);
   auto operator<=>(const Json&) const = default;

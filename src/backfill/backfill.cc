@@ -185,13 +185,22 @@ class CollectionBackfill {
   }
 
   // Runs op until it succeeds, fails for good, or a stop is requested;
-  // retryable failures (a database down, busy) wait with backoff.
+  // retryable failures (a database down, busy) wait with backoff, for at
+  // most o_.retry_for: then the last error, which says how long it lasted.
   template <typename Op>
   auto with_retry(std::string_view what, Op op) -> decltype(op()) {
     auto pause = std::chrono::milliseconds(100);
+    const auto give_up = SteadyClock::now() + o_.retry_for;
     for (int attempt = 1;; ++attempt) {
       auto r = op();
       if (r.ok() || !r.status().is_retryable() || stop_requested()) return r;
+      if (SteadyClock::now() + pause > give_up) {
+        return Status(
+            r.status().code(),
+            fmt::format("{} failed {} times over {} s, giving up (retry_for): {}; fix the cause and "
+                        "run the backfill again, it resumes from its checkpoint",
+                        what, attempt, o_.retry_for.count() / 1000, r.status().message()));
+      }
       spdlog::warn("backfill of '{}': {} failed (attempt {}): {}; retrying in {} ms", schema_.name, what,
                    attempt, r.status().to_string(), pause.count());
       std::this_thread::sleep_for(pause);
@@ -240,7 +249,7 @@ class CollectionBackfill {
       TANDEM_ASSIGN_OR_RETURN(ScanBatch read,
                               with_retry(fmt::format("reading {} of old", keys.to_display()),
                                          [&] { return source.scan_batch(schema_.name, keys, batch); }));
-      bool exhausted = read.rows() < batch;
+      bool exhausted = read.end_of_range || !read.last_key;
       TANDEM_SYNC_POINT("backfill.after_read");
       BackfillCounts delta;
       delta.scanned = static_cast<int64_t>(read.rows());
@@ -279,35 +288,31 @@ class CollectionBackfill {
     return batch;
   }
 
-  // Inserts what is absent. A batch refused for a bad record is retried one
-  // record at a time, so that only the bad record is quarantined.
-  Status insert(const std::vector<Record>& records, BackfillCounts& delta) {
+  // Inserts what is absent. A batch that new refuses for a bad record
+  // (kInvalidArgument: a value new cannot hold, a row too large) is split
+  // in halves until the bad records are alone; each is quarantined with
+  // new's reason and the rest copied.
+  Status insert(std::span<const Record> records, BackfillCounts& delta) {
     if (records.empty()) return Status::Ok();
     Store& target = m_.store(Side::kNew);
-    auto outcomes = with_retry("inserting into new", [&] {
-      return target.insert_if_absent(schema_.name, records, LockPolicy::kTryLockEach);
-    });
+    auto outcomes = with_retry(
+        fmt::format("inserting {} records into new (first {})", records.size(), records[0].key.to_display()),
+        [&] { return target.insert_if_absent(schema_.name, records, LockPolicy::kTryLockEach); });
     if (outcomes.ok()) {
       count(*outcomes, delta);
       return Status::Ok();
     }
     if (outcomes.status().code() != Code::kInvalidArgument) return outcomes.status();
-    for (const Record& r : records) {
-      std::span<const Record> one(&r, 1);
-      auto single = with_retry("inserting into new", [&] {
-        return target.insert_if_absent(schema_.name, one, LockPolicy::kTryLockEach);
-      });
-      if (single.ok()) {
-        count(*single, delta);
-      } else if (single.status().code() == Code::kInvalidArgument) {
-        TANDEM_RETURN_IF_ERROR(
-            quarantine(r.key.encode(), r.key.to_display(), "", r.to_display(), single.status().message()));
-        ++delta.quarantined;
-      } else {
-        return single.status();
-      }
+    if (records.size() == 1) {
+      const Record& r = records[0];
+      TANDEM_RETURN_IF_ERROR(
+          quarantine(r.key.encode(), r.key.to_display(), "", r.to_display(), outcomes.status().message()));
+      ++delta.quarantined;
+      return Status::Ok();
     }
-    return Status::Ok();
+    const size_t half = records.size() / 2;
+    TANDEM_RETURN_IF_ERROR(insert(records.first(half), delta));
+    return insert(records.subspan(half), delta);
   }
 
   static void count(const std::vector<InsertOutcome>& outcomes, BackfillCounts& delta) {

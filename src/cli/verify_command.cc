@@ -43,6 +43,8 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
                                     {"resurrected", c.resurrected},
                                     {"repaired", c.repaired},
                                     {"remaining", c.remaining},
+                                    {"unexplained", c.unexplained},
+                                    {"unexplained_ranges", c.unexplained_ranges},
                                     {"seconds", c.seconds},
                                     {"differences", diffs}});
     }
@@ -68,10 +70,18 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
                      d.repaired ? "yes" : "no", d.source, d.copy);
         }
       }
-      fmt::print("  {}\n", c.clean() ? "CLEAN"
-                                     : (o.repair ? "NOT CLEAN: some differences could not be repaired"
-                                                 : "NOT CLEAN: `tandem verify --repair` copies the source "
-                                                   "of truth over them"));
+      if (c.unexplained > 0) {
+        fmt::print(
+            "  {} range(s) whose digests differ although no record read through tandem differs (the "
+            "databases' own text of some value differs; compare these ranges with SQL):\n",
+            c.unexplained);
+        for (const std::string& r : c.unexplained_ranges) fmt::print("    {}\n", r);
+      }
+      fmt::print("  {}\n", c.clean()           ? "CLEAN"
+                           : c.unexplained > 0 ? "NOT CLEAN: unexplained mismatches (above)"
+                           : o.repair          ? "NOT CLEAN: some differences could not be repaired"
+                                               : "NOT CLEAN: `tandem verify --repair` copies the source "
+                                                 "of truth over them");
     }
   }
   return verified->clean() ? kExitOk : kExitCheckFailed;

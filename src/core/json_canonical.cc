@@ -7,54 +7,14 @@
 #include <utility>
 #include <vector>
 
+#include "tandem/value.h"
+
 namespace tandem {
 
 namespace {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
-
-// As nlohmann's serializer::dump_escaped with ensure_ascii = false.
-void write_string(std::string_view s, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t plain = 0;  // start of the run of bytes written as they are
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + plain, i - plain);
-    plain = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-  }
-  out.append(s.data() + plain, s.size() - plain);
-  out += '"';
-}
 
 template <typename Int>
 void write_integer(Int v, std::string& out) {
@@ -63,21 +23,23 @@ void write_integer(Int v, std::string& out) {
   out.append(buf, end);
 }
 
-bool write(element e, std::string& out) {
+bool write(element e, std::string& out, size_t depth) {
   switch (e.type()) {
     case element_type::ARRAY: {
+      if (depth >= Json::kMaxDepth) return false;
       out += '[';
       bool first = true;
       simdjson::dom::array array = e.get_array().value_unsafe();  // a copy: the result is a temporary
       for (element child : array) {
         if (!first) out += ',';
         first = false;
-        if (!write(child, out)) return false;
+        if (!write(child, out, depth + 1)) return false;
       }
       out += ']';
       return true;
     }
     case element_type::OBJECT: {
+      if (depth >= Json::kMaxDepth) return false;
       std::vector<std::pair<std::string_view, element>> members;
       simdjson::dom::object object = e.get_object().value_unsafe();  // a copy, as above
       for (auto field : object) members.emplace_back(field.key, field.value);
@@ -93,9 +55,9 @@ bool write(element e, std::string& out) {
       for (const auto& [key, value] : members) {
         if (!first) out += ',';
         first = false;
-        write_string(key, out);
+        write_json_string(key, out);
         out += ':';
-        if (!write(value, out)) return false;
+        if (!write(value, out, depth + 1)) return false;
       }
       out += '}';
       return true;
@@ -109,7 +71,7 @@ bool write(element e, std::string& out) {
     case element_type::DOUBLE:
       return false;
     case element_type::STRING:
-      write_string(e.get_string().value_unsafe(), out);
+      write_json_string(e.get_string().value_unsafe(), out);
       return true;
     case element_type::BOOL:
       out += e.get_bool().value_unsafe() ? "true" : "false";
@@ -131,7 +93,7 @@ std::optional<std::string> canonical_json_fast(std::string_view text) {
   }
   std::string out;
   out.reserve(text.size());
-  if (!write(root, out)) return std::nullopt;
+  if (!write(root, out, 0)) return std::nullopt;
   return out;
 }
 

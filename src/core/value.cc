@@ -5,7 +5,6 @@
 #include <bit>
 #include <charconv>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 #include "core/json_canonical.h"
 
@@ -118,6 +117,12 @@ bool parse_fixed(std::string_view s, size_t pos, size_t len, int64_t& out) {
   return true;
 }
 
+int64_t days_in_month(int64_t year, unsigned month) {
+  static constexpr int64_t kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -148,7 +153,13 @@ Result<Timestamp> Timestamp::parse(std::string_view s) {
       ++pos;
       int digits = 0;
       while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-        if (digits < 6) micros = micros * 10 + (s[pos] - '0');
+        if (digits < 6) {
+          micros = micros * 10 + (s[pos] - '0');
+        } else if (s[pos] != '0') {
+          return Status::InvalidArgument(fmt::format(
+              "'{}' has more than 6 fraction digits: tandem keeps microseconds and would round it",
+              s.substr(0, 64)));
+        }
         ++digits;
         ++pos;
       }
@@ -170,17 +181,26 @@ Result<Timestamp> Timestamp::parse(std::string_view s) {
         if (!parse_fixed(s, mpos, 2, om)) return bad();
         mpos += 2;
       }
+      if (oh > 23 || om > 59) return bad();
       offset_minutes = sign * (oh * 60 + om);
       pos = mpos;
     }
   }
-  if (pos != s.size() || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-      second > 60) {
-    return bad();
+  if (pos != s.size() || hour > 23 || minute > 59 || second > 59) return bad();
+  if (year < 1 || month < 1 || month > 12 || day < 1 ||
+      day > days_in_month(year, static_cast<unsigned>(month))) {
+    return Status::InvalidArgument(fmt::format(
+        "'{}' is not a date of the calendar (year 0001 to 9999, a month's own days; no zero date)",
+        s.substr(0, 64)));
   }
   int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  return Timestamp{secs * 1000000 + micros};
+  Timestamp out{secs * 1000000 + micros};
+  if (!out.in_range()) {
+    return Status::InvalidArgument(fmt::format(
+        "'{}' is outside 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z once in UTC", s.substr(0, 64)));
+  }
+  return out;
 }
 
 std::string Timestamp::to_string() const {
@@ -227,19 +247,10 @@ std::string Timestamp::to_string() const {
 
 Result<Json> Json::parse(std::string_view text) {
   // Most documents (no floating-point numbers) take the fast path; it gives
-  // exactly what the general path below would.
+  // exactly what the exact path would.
   if (std::optional<std::string> canonical = canonical_json_fast(text)) return Json{std::move(*canonical)};
-  auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    return Status::InvalidArgument(fmt::format("invalid JSON: '{}'", text.substr(0, 64)));
-  }
-  // dump() throws on invalid UTF-8 in strings; replace keeps the value usable
-  // but such input is reported so that it can be quarantined.
-  try {
-    return Json{doc.dump()};
-  } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument(fmt::format("invalid JSON text: {}", e.what()));
-  }
+  TANDEM_ASSIGN_OR_RETURN(std::string canonical, canonical_json_exact(text));
+  return Json{std::move(canonical)};
 }
 
 Result<Uuid> Uuid::parse(std::string_view text) {

@@ -38,6 +38,28 @@ TEST(Timestamp, ParsesZonesAndMicrosecondsAndFormatsUtc) {
   }
 }
 
+// Issue 12, class 3 and 7: text that names no instant exactly is refused,
+// never moved to another day ("2024-02-30" was read as 2024-03-01).
+TEST(Timestamp, RefusesWhatNamesNoInstantExactly) {
+  for (const char* bad :
+       {"2024-02-30", "2023-02-29", "2024-04-31 00:00:00", "0000-00-00 00:00:00", "2024-00-10", "2024-05-00",
+        "0000-01-01T00:00:00Z", "2024-01-01T23:59:60Z", "2024-01-01T00:00:00.1234567Z",
+        "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-00:01", "infinity", "-infinity",
+        "2024-01-01T00:00:00+24:00"}) {
+    EXPECT_FALSE(Timestamp::parse(bad).ok()) << bad;
+  }
+  EXPECT_EQ(Timestamp::parse("2024-02-29").value().to_string(), "2024-02-29T00:00:00.000000Z");
+  EXPECT_EQ(Timestamp::parse("2000-02-29").value().to_string(), "2000-02-29T00:00:00.000000Z");
+  EXPECT_EQ(Timestamp::parse("2024-01-01T00:00:00.123456000Z").value().micros % 1000000, 123456)
+      << "trailing zeros beyond microseconds lose nothing";
+  EXPECT_EQ(Timestamp::parse("0001-01-01T00:00:00Z").value().micros, Timestamp::kMinMicros);
+  EXPECT_EQ(Timestamp::parse("9999-12-31T23:59:59.999999Z").value().micros, Timestamp::kMaxMicros);
+  EXPECT_TRUE(Timestamp{Timestamp::kMaxMicros}.in_range());
+  EXPECT_FALSE(Timestamp{Timestamp::kMaxMicros + 1}.in_range());
+  EXPECT_FALSE(Timestamp{INT64_MAX}.in_range());
+  EXPECT_FALSE(Timestamp{Timestamp::kMinMicros - 1}.in_range());
+}
+
 TEST(Json, CanonicalFormSortsKeysAndRejectsBrokenText) {
   EXPECT_EQ(Json::parse(R"({ "b": 1, "a": [true, null] })").value().text, R"({"a":[true,null],"b":1})");
   auto bad = Json::parse(R"({"a": )");

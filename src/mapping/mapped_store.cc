@@ -126,6 +126,7 @@ Result<ScanBatch> MappedStore::scan_batch(std::string_view c, const KeyRange& ra
   TANDEM_ASSIGN_OR_RETURN(ScanBatch batch, StoreWrapper::scan_batch(m->old_schema().name, range, limit));
   ScanBatch out;
   out.last_key = std::move(batch.last_key);
+  out.end_of_range = batch.end_of_range;
   out.bad = std::move(batch.bad);
   for (Record& r : batch.records) {
     std::string field;
@@ -173,7 +174,7 @@ Result<Digest> MappedStore::digest(std::string_view c, const KeyRange& range) {
       d.hash += record_hash(m->new_schema(), r);
     }
     d.undecodable += batch.bad.size();
-    if (!batch.last_key || batch.rows() < 2000) break;
+    if (batch.end_of_range || !batch.last_key) break;
     rest = KeyRange::after(*batch.last_key, range.end);
   }
   return d;

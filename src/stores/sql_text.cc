@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace tandem {
@@ -72,6 +73,36 @@ Status check_existing_columns(std::string_view store, const CollectionSchema& sc
   for (const Column& c : schema.key_columns) TANDEM_RETURN_IF_ERROR(check(c));
   for (const Column& c : schema.columns) TANDEM_RETURN_IF_ERROR(check(c));
   return Status::Ok();
+}
+
+Status check_configured_key(std::string_view store, const CollectionSchema& schema,
+                            const std::vector<TableKey>& keys) {
+  std::vector<std::string> configured;
+  for (const Column& c : schema.key_columns) configured.push_back(c.name);
+  std::vector<std::string> described;
+  for (const TableKey& k : keys) {
+    bool covered = true;
+    for (const std::string& column : k.columns) {
+      if (std::find(configured.begin(), configured.end(), column) == configured.end()) covered = false;
+    }
+    if (covered && !k.columns.empty() && !k.nullable) return Status::Ok();
+    described.push_back(fmt::format("{} ({}){}", k.name, fmt::join(k.columns, ", "),
+                                    k.nullable ? " with a nullable column" : ""));
+  }
+  return Status::FailedPrecondition(fmt::format(
+      "{} database: the configured key ({}) of collection '{}' is not a key of table '{}', whose keys are: "
+      "{}; two rows could share a configured key and one would be lost. Set key = [...] to the columns of "
+      "the primary key or of a unique index of NOT NULL columns",
+      store, fmt::join(configured, ", "), schema.name, schema.name,
+      described.empty() ? std::string("none (no primary key, no unique index)")
+                        : fmt::format("{}", fmt::join(described, "; "))));
+}
+
+Status duplicate_key_error(std::string_view store, const CollectionSchema& schema, const Key& key) {
+  return Status::Corruption(fmt::format(
+      "{} database: collection '{}' holds key {} twice: the configured key is not unique in the table "
+      "(configure the primary key or a unique index of NOT NULL columns)",
+      store, schema.name, key.to_display()));
 }
 
 Result<uint64_t> sum_mod_2_64(std::string_view decimal) {

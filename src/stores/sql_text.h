@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tandem/key.h"
 #include "tandem/schema.h"
 #include "tandem/status.h"
 
@@ -41,6 +42,26 @@ CollectionSql build_collection_sql(const CollectionSchema& schema,
 Status check_existing_columns(std::string_view store, const CollectionSchema& schema,
                               const std::unordered_map<std::string, std::string>& existing,
                               const std::function<bool(Type, std::string_view)>& readable);
+
+// A key of an existing table, as the engine's catalog describes it: the
+// primary key or a unique index, its columns, and whether any is nullable.
+struct TableKey {
+  std::string name;  // "primary key" or the index's name
+  std::vector<std::string> columns;
+  bool nullable = false;
+};
+
+// Checks that the configured key of schema is a key of the table: its
+// columns include all of some entry of keys that is not nullable (pass an
+// engine's primary key as not nullable when the engine enforces it, e.g.
+// SQLite's). kFailedPrecondition otherwise, naming the store, the table, the
+// configured key and the table's keys, and what to do.
+Status check_configured_key(std::string_view store, const CollectionSchema& schema,
+                            const std::vector<TableKey>& keys);
+
+// The error of a scan that met the same key twice: kCorruption naming the
+// store, the collection and the key (the configured key is not unique).
+Status duplicate_key_error(std::string_view store, const CollectionSchema& schema, const Key& key);
 
 // The portable digest's sum, given by the database as a decimal integer
 // (possibly negative, larger than 64 bits), reduced mod 2^64.

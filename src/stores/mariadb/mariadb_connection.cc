@@ -203,6 +203,12 @@ Result<std::unique_ptr<Connection>> Connection::open(const ConnectionSpec& spec)
       "NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_BACKSLASH_ESCAPES', "
       "NAMES utf8mb4 COLLATE utf8mb4_bin",
       "setting up the session"));
+  TANDEM_RETURN_IF_ERROR(
+      c->run("SELECT @@max_allowed_packet", {}, "reading max_allowed_packet", [&](const Row& r) {
+         std::string v = r.as_text(0);
+         c->max_packet_ = std::strtoull(v.c_str(), nullptr, 10);
+         return Status::Ok();
+       }).status());
   if (spec.read_only) {
     TANDEM_RETURN_IF_ERROR(
         c->exec_simple("SET SESSION TRANSACTION READ ONLY", "making the session read-only"));
@@ -238,8 +244,24 @@ Status Connection::error(unsigned number, std::string_view sqlstate, std::string
     case ER_CON_COUNT_ERROR:
     case ER_TOO_MANY_USER_CONNECTIONS:
       return Status::Busy(full);
+    case ER_NET_PACKET_TOO_LARGE:
+    case CR_NET_PACKET_TOO_LARGE:
+      broken_ = true;  // the server closes the session after this
+      return Status::InvalidArgument(full + "; raise max_allowed_packet on the server");
     case ER_DUP_ENTRY:
     case ER_DATA_TOO_LONG:
+    case ER_DATA_OUT_OF_RANGE:
+    case ER_WARN_ALLOWED_PACKET_OVERFLOWED:
+    case ER_TOO_BIG_ROWSIZE:
+    case ER_UNDO_RECORD_TOO_BIG:
+    case ER_INDEX_COLUMN_TOO_LONG:
+    case ER_TOO_LONG_KEY:
+    case ER_WARN_INVALID_TIMESTAMP:
+    case ER_INVALID_CHARACTER_STRING:
+    case ER_WRONG_VALUE_FOR_TYPE:
+    case ER_DATETIME_FUNCTION_OVERFLOW:
+    case ER_DIVISION_BY_ZERO:
+    case ER_CANT_CREATE_GEOMETRY_OBJECT:
     case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
     case ER_TRUNCATED_WRONG_VALUE:
     case ER_BAD_NULL_ERROR:
@@ -251,6 +273,7 @@ Status Connection::error(unsigned number, std::string_view sqlstate, std::string
       return Status::InvalidArgument(full);
     case ER_NO_SUCH_TABLE:
     case ER_BAD_FIELD_ERROR:
+    case ER_NO_DEFAULT_FOR_FIELD:  // a column of the table the config does not name
       return Status::FailedPrecondition(full);
     case ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION:
     case ER_OPTION_PREVENTS_STATEMENT:

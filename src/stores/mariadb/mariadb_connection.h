@@ -1,6 +1,9 @@
 // RAII over MariaDB Connector/C: a connection with a cache of server-side
 // prepared statements (binary protocol, every value a bound parameter), rows
-// streamed one at a time, a pool, and error classification by error number.
+// streamed one at a time, a pool, and error classification by error number:
+// a value the server refuses for good (too long, out of range, a wrong value,
+// a packet over max_allowed_packet, a row too large) is kInvalidArgument,
+// never retryable.
 // Connector/C types never leave src/.
 //
 // Thread safety: a Connection is used by one thread at a time (the pool hands
@@ -110,6 +113,8 @@ class Connection {
   Status exec_simple(const std::string& sql, std::string_view what);
   // The server's error number of the last failed call (0 if none yet).
   unsigned last_error() const { return last_error_; }
+  // The session's max_allowed_packet: no statement may be larger.
+  size_t max_packet() const { return max_packet_; }
 
  private:
   Connection(MYSQL* mysql, std::string display) : mysql_(mysql), display_(std::move(display)) {}
@@ -121,6 +126,7 @@ class Connection {
   std::string display_;
   bool broken_ = false;
   unsigned last_error_ = 0;
+  size_t max_packet_ = 1024 * 1024;  // read from the server at open
   std::unordered_map<std::string, MYSQL_STMT*> statements_;
 };
 

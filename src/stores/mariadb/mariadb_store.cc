@@ -11,203 +11,12 @@
 #include "core/encoding.h"
 #include "core/lock_wait.h"
 #include "core/utf8.h"
+#include "stores/mariadb/mariadb_codec.h"
 #include "stores/sql_text.h"
 
 namespace tandem::maria {
 
 namespace {
-
-std::string_view key_sql_type(Type type) {
-  switch (type) {
-    case Type::kText:
-      // nopad: "a" and "a " are different keys; bin: ordered by bytes.
-      return "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin";
-    case Type::kBytes:
-      return "VARBINARY(255)";
-    case Type::kUuid:
-      return "CHAR(36) CHARACTER SET ascii COLLATE ascii_bin";
-    case Type::kTimestamp:
-      return "DATETIME(6)";
-    default:
-      return "BIGINT";
-  }
-}
-
-std::string_view sql_type(Type type) {
-  switch (type) {
-    case Type::kBool:
-      return "BOOLEAN";
-    case Type::kInt:
-      return "BIGINT";
-    case Type::kDouble:
-      return "DOUBLE";
-    case Type::kDecimal:
-      return "DECIMAL(65,30)";
-    case Type::kText:
-      return "LONGTEXT";
-    case Type::kBytes:
-      return "LONGBLOB";
-    case Type::kTimestamp:
-      return "DATETIME(6)";
-    case Type::kJson:
-      return "JSON";
-    case Type::kUuid:
-      return "CHAR(36) CHARACTER SET ascii COLLATE ascii_bin";
-    case Type::kNull:
-      break;
-  }
-  return "LONGTEXT";
-}
-
-// information_schema DATA_TYPEs each tandem type reads from an existing table.
-bool compatible(Type type, std::string_view t) {
-  auto any = [&](std::initializer_list<std::string_view> names) {
-    return std::find(names.begin(), names.end(), t) != names.end();
-  };
-  switch (type) {
-    case Type::kBool:
-      return any({"tinyint", "smallint", "int", "bigint"});
-    case Type::kInt:
-      return any({"bigint", "int", "mediumint", "smallint", "tinyint"});
-    case Type::kDouble:
-      return any({"double", "float"});
-    case Type::kDecimal:
-      return any({"decimal", "bigint", "int"});
-    case Type::kText:
-      return any({"varchar", "char", "text", "tinytext", "mediumtext", "longtext", "enum", "set"});
-    case Type::kBytes:
-      return any({"varbinary", "binary", "blob", "tinyblob", "mediumblob", "longblob"});
-    case Type::kTimestamp:
-      return any({"datetime", "timestamp"});
-    case Type::kJson:
-      return any({"json", "longtext", "mediumtext", "text"});
-    case Type::kUuid:
-      return any({"uuid", "char", "varchar", "binary"});
-    case Type::kNull:
-      break;
-  }
-  return false;
-}
-
-// "2024-05-01 12:00:00.123456": DATETIME(6) in UTC, the session's time zone.
-std::string datetime_text(const Timestamp& t) {
-  std::string s = t.to_string();  // "2024-05-01T12:00:00.123456Z"
-  if (!s.empty() && s.back() == 'Z') s.pop_back();
-  if (s.size() > 10 && s[10] == 'T') s[10] = ' ';
-  return s;
-}
-
-Param to_param(const Value& v) {
-  switch (v.type()) {
-    case Type::kNull:
-      return Param::null();
-    case Type::kBool:
-      return Param::of(int64_t{v.as<bool>() ? 1 : 0});
-    case Type::kInt:
-      return Param::of(v.as<int64_t>());
-    case Type::kDouble:
-      return Param::of(v.as<double>());
-    case Type::kDecimal:
-      return Param::of(v.as<Decimal>().text);
-    case Type::kText:
-      return Param::of(v.as<std::string>());
-    case Type::kBytes:
-      return Param::bytes(v.as<Bytes>().data);
-    case Type::kTimestamp:
-      return Param::of(datetime_text(v.as<Timestamp>()));
-    case Type::kJson:
-      return Param::of(v.as<Json>().text);
-    case Type::kUuid:
-      return Param::of(v.as<Uuid>().to_string());
-  }
-  return Param::null();
-}
-
-// MariaDB has no NaN or infinity: refuse them naming the record and field.
-Status check_storable(const CollectionSchema& schema, const Record& r, std::string_view store) {
-  for (const auto& [name, value] : r.fields) {
-    if (value.type() == Type::kDouble && !std::isfinite(value.as<double>())) {
-      return Status::InvalidArgument(fmt::format(
-          "{} collection '{}', record {}, field '{}': {} cannot be stored in MariaDB (no NaN or infinity)",
-          store, schema.name, r.key.to_display(), name, value.to_display()));
-    }
-  }
-  return Status::Ok();
-}
-
-Result<Value> from_row(Type type, const Row& r, size_t col) {
-  const Row::Kind kind = r.kind(col);
-  std::string_view s = kind == Row::Kind::kText ? r.text(col) : std::string_view();
-  auto bad = [&](std::string_view what) {
-    return Status::Corruption(fmt::format("'{}' is not {}", r.as_text(col).substr(0, 64), what));
-  };
-  switch (type) {
-    case Type::kBool:
-      if (kind == Row::Kind::kInt && (r.integer(col) == 0 || r.integer(col) == 1))
-        return Value(r.integer(col) == 1);
-      if (s == "0" || s == "1") return Value(s == "1");
-      return bad("a boolean (0 or 1)");
-    case Type::kInt: {
-      if (kind == Row::Kind::kInt) return Value(r.integer(col));
-      int64_t v = 0;
-      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (kind != Row::Kind::kText || ec != std::errc() || p != s.data() + s.size())
-        return bad("a 64-bit integer");
-      return Value(v);
-    }
-    case Type::kDouble: {
-      if (kind == Row::Kind::kDouble) return Value(r.real(col));
-      if (kind == Row::Kind::kInt) return Value(static_cast<double>(r.integer(col)));
-      std::string copy(s);
-      char* end = nullptr;
-      double d = std::strtod(copy.c_str(), &end);
-      if (copy.empty() || end != copy.c_str() + copy.size()) return bad("a double");
-      return Value(d);
-    }
-    case Type::kDecimal: {
-      if (kind == Row::Kind::kInt) return Value(Decimal::parse(std::to_string(r.integer(col))).value());
-      auto d = Decimal::parse(s);
-      if (kind != Row::Kind::kText || !d.ok()) return bad("a decimal");
-      return Value(std::move(*d));
-    }
-    case Type::kText:
-      if (kind != Row::Kind::kText) return bad("text");
-      if (!valid_utf8(s)) return Status::Corruption("text is not valid UTF-8");
-      return Value(std::string(s));
-    case Type::kBytes:
-      if (kind != Row::Kind::kText) return bad("bytes");
-      return Value(Bytes{std::string(s)});
-    case Type::kTimestamp: {
-      if (s.starts_with("0000-") || s.substr(4, 4) == "-00-" || s.substr(7, 4) == "-00 ") {
-        return bad("a timestamp (a zero date)");
-      }
-      auto t = Timestamp::parse(s);
-      if (kind != Row::Kind::kText || !t.ok()) return bad("a timestamp");
-      return Value(*t);
-    }
-    case Type::kJson: {
-      if (kind != Row::Kind::kText) return bad("JSON");
-      if (!valid_utf8(s)) return Status::Corruption("JSON text is not valid UTF-8");
-      auto j = Json::parse(s);
-      if (!j.ok()) return Status::Corruption(j.status().message());
-      return Value(std::move(*j));
-    }
-    case Type::kUuid: {
-      if (kind != Row::Kind::kText) return bad("a UUID");
-      if (s.size() == 16) {  // BINARY(16)
-        Uuid u;
-        std::copy(s.begin(), s.end(), u.bytes.begin());
-        return Value(u);
-      }
-      auto u = Uuid::parse(s);
-      if (!u.ok()) return Status::Corruption(u.status().message());
-      return Value(*u);
-    }
-    case Type::kNull:
-      break;
-  }
-  return Status::Internal("column without type");
-}
 
 // Statement sizes: full chunks of max, then powers of two, so that batches of
 // any size use a handful of statement shapes, each prepared once a session.
@@ -228,6 +37,24 @@ std::string placeholders(size_t n) {
   return out;
 }
 
+// A raw value for messages: the text, or x'..' if it is not UTF-8.
+std::string raw_display(const Row& r, size_t col) {
+  std::string text = r.as_text(col);
+  if (r.is_null(col)) return text;
+  return valid_utf8(text) ? Value(text).to_display() : Value(Bytes{text}).to_display();
+}
+
+int64_t optional_int(const Row& r, size_t col) {
+  if (r.is_null(col)) return -1;
+  if (r.kind(col) == Row::Kind::kInt) return r.integer(col);
+  std::string s = r.as_text(col);
+  int64_t v = -1;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+std::string optional_text(const Row& r, size_t col) { return r.is_null(col) ? "" : std::string(r.text(col)); }
+
 }  // namespace
 
 struct MariaDbStore::Table : CollectionSql {
@@ -235,32 +62,48 @@ struct MariaDbStore::Table : CollectionSql {
   // The record and whether it has a tombstone, in one statement (one snapshot).
   std::string get_with_tombstone_sql;
   std::vector<std::string> quoted_keys;
+  // The engine's type of each column: key columns, then value columns.
+  std::vector<ColumnType> types;
+  std::unordered_map<std::string, size_t> value_index;  // value column name -> index in types
+  // The table's unique indexes within the configured key: a duplicate entry
+  // on one of them is a record of the same key.
+  std::set<std::string> key_indexes;
+
+  const ColumnType& key_type(size_t i) const { return types[i]; }
+  const ColumnType& value_type(size_t i) const { return types[schema.key_columns.size() + i]; }
+
+  // The raw key for messages: "x" or "(x, y)".
+  std::string raw_key(const Row& r) const {
+    std::vector<std::string> parts;
+    for (size_t i = 0; i < schema.key_columns.size(); ++i) parts.push_back(raw_display(r, i));
+    return parts.size() == 1 ? parts[0] : fmt::format("({})", fmt::join(parts, ", "));
+  }
 
   Result<Key> read_key(const Row& r, std::string_view store, std::string* bad_field = nullptr) const {
     std::vector<Value> parts;
-    size_t col = 0;
-    for (const Column& c : schema.key_columns) {
-      auto v = r.is_null(col) ? Result<Value>(Status::Corruption("NULL")) : from_row(c.type, r, col);
+    for (size_t col = 0; col < schema.key_columns.size(); ++col) {
+      const Column& c = schema.key_columns[col];
+      auto v = r.is_null(col) ? Result<Value>(Status::Corruption("NULL in a key column"))
+                              : from_row(c.type, key_type(col), r, col);
       if (!v.ok()) {
         if (bad_field != nullptr) *bad_field = c.name;
-        return Status::Corruption(fmt::format("{} collection '{}', key column '{}': {}", store, schema.name,
-                                              c.name, v.status().message()));
+        return Status::Corruption(
+            fmt::format("{} collection '{}', key {}, field '{}': the key does not decode: {}", store,
+                        schema.name, raw_key(r), c.name, v.status().message()));
       }
-      ++col;
       parts.push_back(std::move(*v));
     }
     return Key(std::move(parts));
   }
 
-  Result<Record> read_row(const Row& r, std::string_view store, std::string* bad_field = nullptr,
-                          std::optional<Key>* key = nullptr) const {
+  Result<Record> read_fields(const Row& r, Key key, std::string_view store,
+                             std::string* bad_field = nullptr) const {
     Record out;
-    TANDEM_ASSIGN_OR_RETURN(out.key, read_key(r, store, bad_field));
-    if (key != nullptr) *key = out.key;
+    out.key = std::move(key);
     size_t col = schema.key_columns.size();
-    for (const Column& c : schema.columns) {
-      size_t i = col++;
-      if (r.is_null(i)) {
+    for (size_t i = 0; i < schema.columns.size(); ++i, ++col) {
+      const Column& c = schema.columns[i];
+      if (r.is_null(col)) {
         if (!c.nullable) {
           if (bad_field != nullptr) *bad_field = c.name;
           return Status::Corruption(
@@ -270,7 +113,7 @@ struct MariaDbStore::Table : CollectionSql {
         out.fields.emplace(c.name, Value());
         continue;
       }
-      auto v = from_row(c.type, r, i);
+      auto v = from_row(c.type, value_type(i), r, col);
       if (!v.ok()) {
         if (bad_field != nullptr) *bad_field = c.name;
         return Status::Corruption(fmt::format("{} collection '{}', record {}, field '{}': {}", store,
@@ -282,31 +125,59 @@ struct MariaDbStore::Table : CollectionSql {
     return out;
   }
 
+  Result<Record> read_row(const Row& r, std::string_view store) const {
+    TANDEM_ASSIGN_OR_RETURN(Key key, read_key(r, store));
+    return read_fields(r, std::move(key), store);
+  }
+
   std::string raw_row(const Row& r) const {
     std::string out;
     size_t col = 0;
     auto add = [&](const Column& c) {
       if (!out.empty()) out += ", ";
-      size_t i = col++;
-      std::string text = r.as_text(i);
-      out += c.name + "=" +
-             (r.is_null(i)       ? text
-              : valid_utf8(text) ? Value(text).to_display()
-                                 : Value(Bytes{text}).to_display());
+      out += c.name + "=" + raw_display(r, col++);
     };
     for (const Column& c : schema.key_columns) add(c);
     for (const Column& c : schema.columns) add(c);
     return out;
   }
 
+  // Refuses, naming the record and the field, a value the column would not
+  // read back equal (mariadb_codec.h), and a text key ending in a space under
+  // a PAD SPACE collation (it would equal the key without the space).
+  Status check_exact_values(std::string_view store, const Key& key, const FieldMap& fields) const {
+    auto refuse = [&](std::string_view field, const std::string& why) {
+      return Status::InvalidArgument(
+          fmt::format("{} collection '{}', record {}, field '{}': {}; refused rather than stored altered",
+                      store, schema.name, key.to_display(), field, why));
+    };
+    for (size_t i = 0; i < key.size() && i < schema.key_columns.size(); ++i) {
+      std::string why = check_exact(key_type(i), key[i]);
+      const ColumnType& ct = key_type(i);
+      if (why.empty() && key[i].type() == Type::kText && !ct.is_binary_string() &&
+          ct.collation.find("nopad") == std::string::npos && key[i].as<std::string>().ends_with(' ')) {
+        why =
+            fmt::format("a key ending in a space equals the key without it under collation {}", ct.collation);
+      }
+      if (!why.empty()) return refuse(schema.key_columns[i].name, why);
+    }
+    for (const auto& [name, value] : fields) {
+      auto it = value_index.find(name);
+      if (it == value_index.end()) continue;
+      std::string why = check_exact(value_type(it->second), value);
+      if (!why.empty()) return refuse(name, why);
+    }
+    return Status::Ok();
+  }
+
   void add_key(std::vector<Param>& params, const Key& key) const {
-    for (const Value& v : key.parts()) params.push_back(to_param(v));
+    for (size_t i = 0; i < key.size(); ++i) params.push_back(to_param(key_type(i), key[i]));
   }
   void add_record(std::vector<Param>& params, const Record& r) const {
     add_key(params, r.key);
-    for (const Column& c : schema.columns) {
-      auto it = r.fields.find(c.name);
-      params.push_back(it == r.fields.end() ? Param::null() : to_param(it->second));
+    for (size_t i = 0; i < schema.columns.size(); ++i) {
+      auto it = r.fields.find(schema.columns[i].name);
+      params.push_back(it == r.fields.end() ? Param::null() : to_param(value_type(i), it->second));
     }
   }
   std::string what(std::string_view action, const Key& key, std::string_view store) const {
@@ -321,11 +192,11 @@ struct MariaDbStore::Table : CollectionSql {
     std::string last = lower ? (inclusive ? ">=" : ">") : "<";
     std::function<std::string(size_t)> expand = [&](size_t i) -> std::string {
       if (i + 1 == quoted_keys.size()) {
-        params.push_back(to_param(key[i]));
+        params.push_back(to_param(key_type(i), key[i]));
         return fmt::format("{} {} ?", quoted_keys[i], last);
       }
-      params.push_back(to_param(key[i]));
-      params.push_back(to_param(key[i]));
+      params.push_back(to_param(key_type(i), key[i]));
+      params.push_back(to_param(key_type(i), key[i]));
       std::string inner = expand(i + 1);
       return fmt::format("{0} {1} ? AND ({0} {2} ? OR ({3}))", quoted_keys[i], weak, strict, inner);
     };
@@ -390,30 +261,77 @@ Status MariaDbStore::ensure_collection(const CollectionSchema& schema, bool crea
     TANDEM_ASSIGN_OR_RETURN(std::string create, create_table_sql(schema));
     TANDEM_RETURN_IF_ERROR(conn->exec_simple(create, fmt::format("creating table '{}'", schema.name)));
   }
-  std::unordered_map<std::string, std::string> existing, collations;
+  std::unordered_map<std::string, std::string> existing;
+  std::unordered_map<std::string, ColumnType> types;
   TANDEM_RETURN_IF_ERROR(
-      conn->run("SELECT COLUMN_NAME, DATA_TYPE, COLLATION_NAME FROM information_schema.COLUMNS "
-                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-                {Param::of(schema.name)}, "reading the table's columns",
-                [&](const Row& r) {
-                  existing.emplace(r.text(0), r.text(1));
-                  if (!r.is_null(2)) collations.emplace(r.text(0), r.text(2));
-                  return Status::Ok();
-                })
+      conn->run(
+              "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, IS_NULLABLE, "
+              "NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_MAXIMUM_LENGTH, "
+              "CHARACTER_OCTET_LENGTH FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+              "TABLE_NAME = ?",
+              {Param::of(schema.name)}, fmt::format("reading the columns of table '{}'", schema.name),
+              [&](const Row& r) {
+                ColumnType ct{optional_text(r, 1), optional_text(r, 2), optional_text(r, 3),
+                              optional_text(r, 4), r.text(5) == "YES",  optional_int(r, 6),
+                              optional_int(r, 7),  optional_int(r, 8),  optional_int(r, 9),
+                              optional_int(r, 10)};
+                if (ct.charset == "binary") ct.charset.clear();
+                existing.emplace(r.text(0), ct.data_type);
+                types.emplace(r.text(0), std::move(ct));
+                return Status::Ok();
+              })
           .status());
   TANDEM_RETURN_IF_ERROR(check_existing_columns(name_, schema, existing, compatible));
+  for (const auto* columns : {&schema.key_columns, &schema.columns}) {
+    for (const Column& c : *columns) {
+      const ColumnType& ct = types.at(c.name);
+      if (std::string why = unusable(c.type, ct); !why.empty()) {
+        return Status::FailedPrecondition(
+            fmt::format("{} database: column '{}.{}' is {}", name_, schema.name, c.name, why));
+      }
+      if (columns == &schema.columns)
+        t->value_index.emplace(c.name, t->types.size() - schema.key_columns.size());
+      t->types.push_back(ct);
+    }
+  }
   // Keys must order by bytes: a case-insensitive collation orders "B" before
   // "a" and equates them, which would split ranges wrongly.
   for (const Column& c : schema.key_columns) {
-    auto it = collations.find(c.name);
-    if (c.type == Type::kText && it != collations.end() && !it->second.ends_with("_bin") &&
-        it->second != "binary") {
+    const std::string& collation = types.at(c.name).collation;
+    if (c.type == Type::kText && !collation.empty() && !collation.ends_with("_bin") &&
+        collation != "binary") {
       return Status::FailedPrecondition(fmt::format(
           "{} database: key column '{}.{}' uses the collation {}, which does not order keys by bytes; tandem "
           "needs a binary collation on text key columns (e.g. ALTER TABLE ... MODIFY {} ... COLLATE "
           "utf8mb4_bin) or a copy through a view",
-          name_, schema.name, c.name, it->second, c.name));
+          name_, schema.name, c.name, collation, c.name));
     }
+  }
+  // The configured key must be a key of the table: its primary key or a
+  // unique index of NOT NULL columns, else two rows may share a key.
+  std::vector<TableKey> keys;
+  TANDEM_RETURN_IF_ERROR(
+      conn->run("SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = "
+                "DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME <> 'PRIMARY', "
+                "INDEX_NAME, SEQ_IN_INDEX",
+                {Param::of(schema.name)}, fmt::format("reading the keys of table '{}'", schema.name),
+                [&](const Row& r) {
+                  std::string index(r.text(0)), column(r.text(1));
+                  std::string name = index == "PRIMARY" ? "primary key" : "unique index " + index;
+                  if (keys.empty() || keys.back().name != name) keys.push_back(TableKey{name, {}, false});
+                  keys.back().columns.push_back(column);
+                  auto it = types.find(column);
+                  if (it != types.end() && it->second.nullable) keys.back().nullable = true;
+                  return Status::Ok();
+                })
+          .status());
+  TANDEM_RETURN_IF_ERROR(check_configured_key(name_, schema, keys));
+  for (const TableKey& k : keys) {
+    bool within = !k.nullable && std::all_of(k.columns.begin(), k.columns.end(), [&](const std::string& c) {
+      return std::any_of(schema.key_columns.begin(), schema.key_columns.end(),
+                         [&](const Column& kc) { return kc.name == c; });
+    });
+    if (within) t->key_indexes.insert(k.name == "primary key" ? "PRIMARY" : k.name.substr(13));
   }
   std::unique_lock lock(tables_mutex_);
   tables_[schema.name] = std::move(t);
@@ -556,20 +474,65 @@ class BatchLocks {
 };
 }  // namespace
 
+namespace {
+// A write's bytes in its statement: its key and fields.
+size_t write_bytes(const Key& key, const FieldMap& fields) {
+  size_t n = 0;
+  for (const Value& v : key.parts()) n += param_bytes(v);
+  for (const auto& [name, v] : fields) n += param_bytes(v);
+  return n;
+}
+
+// The unique index a duplicate-entry error names: "... for key 'name'".
+std::string duplicate_index(std::string_view message) {
+  size_t at = message.rfind("for key '");
+  if (at == std::string_view::npos) return {};
+  std::string_view rest = message.substr(at + 9);
+  rest = rest.substr(0, rest.find('\''));
+  if (size_t dot = rest.rfind('.'); dot != std::string_view::npos) rest.remove_prefix(dot + 1);
+  return std::string(rest);
+}
+}  // namespace
+
+Status MariaDbStore::check_writable(Connection& conn, const Table& t, const Key& key, const FieldMap& fields,
+                                    size_t bytes) const {
+  TANDEM_RETURN_IF_ERROR(t.check_exact_values(name_, key, fields));
+  // The statement carries the record in one packet: one over the server's
+  // max_allowed_packet would be refused, the connection closed, and a retry
+  // refused again.
+  if (bytes + kStatementOverhead > conn.max_packet()) {
+    return Status::InvalidArgument(fmt::format(
+        "{} collection '{}', record {}: record {} is {} bytes, more than {}'s max_allowed_packet ({}): raise "
+        "max_allowed_packet on the {} server (SET GLOBAL max_allowed_packet = ...) or leave this record out",
+        name_, t.schema.name, key.to_display(), key.to_display(), bytes, name_, conn.max_packet(), name_));
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_view collection,
                                                                   std::span<const Record> records,
                                                                   LockPolicy policy) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  for (const Record& r : records) {
-    TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
-    TANDEM_RETURN_IF_ERROR(check_storable(t->schema, r, name_));
-  }
+  for (const Record& r : records) TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
   std::vector<InsertOutcome> outcomes(records.size(), InsertOutcome::kInserted);
   if (records.empty()) return outcomes;
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  // Each record's parameters, checked before anything is sent.
+  std::vector<size_t> row_bytes(records.size());
   std::vector<std::string> encoded;
   encoded.reserve(records.size());
-  for (const Record& r : records) encoded.push_back(r.key.encode());
+  std::set<std::string> distinct;
+  for (size_t i = 0; i < records.size(); ++i) {
+    encoded.push_back(records[i].key.encode());
+    if (!distinct.insert(encoded.back()).second) {
+      return Status::Corruption(fmt::format(
+          "{} collection '{}': the batch holds record {} twice (the source's configured key is not unique); "
+          "nothing written",
+          name_, t->schema.name, records[i].key.to_display()));
+    }
+    row_bytes[i] = write_bytes(records[i].key, records[i].fields);
+    TANDEM_RETURN_IF_ERROR(check_writable(*conn, *t, records[i].key, records[i].fields, row_bytes[i]));
+  }
   const std::string what =
       records.size() == 1
           ? fmt::format("inserting record {} into {} collection '{}'", records.front().key.to_display(),
@@ -658,31 +621,45 @@ Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_vi
       todo.push_back(i);
     }
   }
-  // Strict multi-row inserts of the absent ones, up to 64 rows a statement:
-  // a value new refuses fails the batch naming the record. A record the
-  // application wrote since the read above fails it on its key: the batch is
-  // then retryable (kBusy) and the next try sees the record present.
+  // Strict multi-row inserts of the absent ones, up to 64 rows and at most
+  // max_allowed_packet bytes a statement: a value new refuses fails the batch
+  // naming the record. A record the application wrote since the read above
+  // fails it on its key: the batch is then retryable (kBusy) and the next
+  // try sees the record present.
   const size_t width = t->schema.key_columns.size() + t->schema.columns.size();
-  std::string row = "(" + placeholders(width) + ")";
-  begin = 0;
-  for (size_t n : chunk_sizes(todo.size(), 64)) {
-    std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", t->quoted, t->select_list);
-    std::vector<Param> params;
-    params.reserve(n * width);
-    for (size_t j = 0; j < n; ++j) {
-      sql += j == 0 ? row : ", " + row;
-      t->add_record(params, records[todo[begin + j]]);
+  const std::string row = "(" + placeholders(width) + ")";
+  const size_t budget = std::max(conn->max_packet(), 2 * kStatementOverhead) - kStatementOverhead;
+  for (size_t first = 0; first < todo.size();) {
+    size_t last = first, bytes = 0;  // the records [first, last) fit one packet
+    while (last < todo.size() && last - first < 64 &&
+           (last == first || bytes + row_bytes[todo[last]] <= budget)) {
+      bytes += row_bytes[todo[last++]];
     }
-    auto inserted = conn->run(sql, params, what);
-    if (!inserted.ok()) {
-      if (conn->last_error() == ER_DUP_ENTRY) {
-        return Status::Busy(
-            fmt::format("{}: a record of the batch was written meanwhile; retry the batch ({})", what,
-                        inserted.status().message()));
+    for (size_t n : chunk_sizes(last - first, 64)) {
+      std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", t->quoted, t->select_list);
+      std::vector<Param> params;
+      params.reserve(n * width);
+      for (size_t j = 0; j < n; ++j) {
+        sql += j == 0 ? row : ", " + row;
+        t->add_record(params, records[todo[first + j]]);
       }
-      return inserted.status();
+      auto inserted = conn->run(sql, params, what);
+      if (!inserted.ok()) {
+        if (conn->last_error() == ER_DUP_ENTRY) {
+          std::string index = duplicate_index(inserted.status().message());
+          if (!index.empty() && !t->key_indexes.contains(index)) {
+            return Status::InvalidArgument(fmt::format(
+                "{}: a record's value is already held by another record under unique index '{}' of {} ({})",
+                what, index, name_, inserted.status().message()));
+          }
+          return Status::Busy(
+              fmt::format("{}: a record of the batch was written meanwhile; retry the batch ({})", what,
+                          inserted.status().message()));
+        }
+        return inserted.status();
+      }
+      first += n;
     }
-    begin += n;
   }
   TANDEM_RETURN_IF_ERROR(tx->commit());
   return outcomes;
@@ -691,7 +668,6 @@ Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_vi
 Status MariaDbStore::upsert(std::string_view collection, const Record& record) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_record(record));
-  TANDEM_RETURN_IF_ERROR(check_storable(t->schema, record, name_));
   std::vector<std::string> sets;
   for (const Column& c : t->schema.columns)
     sets.push_back(fmt::format("{0} = VALUES({0})", quote_identifier(c.name)));
@@ -702,6 +678,8 @@ Status MariaDbStore::upsert(std::string_view collection, const Record& record) {
   std::vector<Param> params;
   t->add_record(params, record);
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_RETURN_IF_ERROR(
+      check_writable(*conn, *t, record.key, record.fields, write_bytes(record.key, record.fields)));
   if (!options_.keep_tombstones) {
     // One statement, one round trip (old keeps no tombstones).
     return single_statement_outcome(conn->run(sql, params, t->what("writing", record.key, name_)).status());
@@ -719,8 +697,6 @@ Result<PatchOutcome> MariaDbStore::patch(std::string_view collection, const Key&
                                          const FieldMap& fields) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, fields, /*partial=*/true));
-  Record probe{key, fields};
-  TANDEM_RETURN_IF_ERROR(check_storable(t->schema, probe, name_));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   if (fields.empty()) {
     TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, key));
@@ -732,9 +708,12 @@ Result<PatchOutcome> MariaDbStore::patch(std::string_view collection, const Key&
   std::vector<Param> params;
   for (const auto& [name, value] : fields) {
     sets.push_back(fmt::format("{} = ?", quote_identifier(name)));
-    params.push_back(to_param(value));
+    auto it = t->value_index.find(name);
+    params.push_back(it == t->value_index.end() ? to_param(ColumnType{}, value)
+                                                : to_param(t->value_type(it->second), value));
   }
   t->add_key(params, key);
+  TANDEM_RETURN_IF_ERROR(check_writable(*conn, *t, key, fields, write_bytes(key, fields)));
   std::string sql = fmt::format("UPDATE {} SET {} WHERE {}", t->quoted, fmt::join(sets, ", "), t->key_match);
   // The connection reports rows matched (CLIENT_FOUND_ROWS), not rows changed.
   TANDEM_ASSIGN_OR_RETURN(uint64_t matched, conn->run(sql, params, t->what("patching", key, name_)));
@@ -764,19 +743,25 @@ Status MariaDbStore::remove(std::string_view collection, const Key& key) {
   return tx->commit();
 }
 
-Status MariaDbStore::for_each_row(const Table& t, const KeyRange& range, std::string_view select,
-                                  std::string_view suffix, const std::function<Status(const Row&)>& visit) {
-  std::vector<Param> params;
+std::string MariaDbStore::range_sql(const Table& t, const KeyRange& range, std::string_view select,
+                                    std::string_view suffix, std::vector<Param>& params) const {
   std::vector<std::string> conds;
-  for (const auto* k : {range.begin ? &*range.begin : nullptr, range.end ? &*range.end : nullptr}) {
-    if (k != nullptr)
-      TANDEM_RETURN_IF_ERROR(t.schema.check_fields(*k, {}, true).with_context("key range bound"));
-  }
   if (range.begin) conds.push_back(t.bound(*range.begin, true, range.begin_inclusive, params));
   if (range.end) conds.push_back(t.bound(*range.end, false, false, params));
   std::string sql = fmt::format("SELECT {} FROM {}", select, t.quoted);
   if (!conds.empty()) sql += fmt::format(" WHERE {}", fmt::join(conds, " AND "));
   sql += suffix;
+  return sql;
+}
+
+Status MariaDbStore::for_each_row(const Table& t, const KeyRange& range, std::string_view select,
+                                  std::string_view suffix, const std::function<Status(const Row&)>& visit) {
+  for (const auto* k : {range.begin ? &*range.begin : nullptr, range.end ? &*range.end : nullptr}) {
+    if (k != nullptr)
+      TANDEM_RETURN_IF_ERROR(t.schema.check_fields(*k, {}, true).with_context("key range bound"));
+  }
+  std::vector<Param> params;
+  std::string sql = range_sql(t, range, select, suffix, params);
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   return conn
       ->run(sql, params,
@@ -786,8 +771,10 @@ Status MariaDbStore::for_each_row(const Table& t, const KeyRange& range, std::st
 }
 
 namespace {
-std::string order_limit(const MariaDbStore::Table& t, size_t limit) {
-  return fmt::format(" ORDER BY {} LIMIT {}", t.key_columns, std::min<size_t>(limit, INT64_MAX));
+std::string order_limit(const MariaDbStore::Table& t, size_t limit, size_t offset = 0) {
+  std::string out = fmt::format(" ORDER BY {} LIMIT {}", t.key_columns, std::min<size_t>(limit, INT64_MAX));
+  if (offset > 0) out += fmt::format(" OFFSET {}", offset);
+  return out;
 }
 }  // namespace
 
@@ -809,22 +796,58 @@ Result<ScanBatch> MariaDbStore::scan_batch(std::string_view collection, const Ke
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   ScanBatch out;
   if (limit == 0) return out;
-  TANDEM_RETURN_IF_ERROR(
-      for_each_row(*t, range, t->select_list, order_limit(*t, limit), [&](const Row& r) -> Status {
-        std::string field;
-        std::optional<Key> key;
-        auto rec = t->read_row(r, name_, &field, &key);
-        if (rec.ok()) {
-          out.last_key = rec->key;
-          out.records.push_back(std::move(*rec));
+  std::set<std::string> seen;  // a key met twice is an error, never a merge
+  size_t undecoded = 0;        // rows since the last key that decodes: their keys do not
+  bool reading_on = false;     // past limit: up to the next key that decodes
+  KeyRange part = range;
+  size_t ask = limit, offset = 0;
+  for (;;) {
+    size_t got = 0;
+    bool done = false, left = false;
+    TANDEM_RETURN_IF_ERROR(
+        for_each_row(*t, part, t->select_list, order_limit(*t, ask, offset), [&](const Row& r) -> Status {
+          ++got;
+          if (done) {
+            left = true;  // read by the next batch
+            return Status::Ok();
+          }
+          std::string field;
+          auto key = t->read_key(r, name_, &field);
+          if (!key.ok()) {
+            ++undecoded;
+            out.bad.push_back(
+                BadRecord{std::nullopt, t->raw_key(r), field, t->raw_row(r), key.status().message()});
+            return Status::Ok();
+          }
+          if (!seen.insert(key->encode()).second ||
+              (range.begin && !range.begin_inclusive && *key == *range.begin)) {
+            return duplicate_key_error(name_, t->schema, *key);
+          }
+          undecoded = 0;
+          out.last_key = *key;
+          done = reading_on;
+          auto rec = t->read_fields(r, std::move(*key), name_, &field);
+          if (rec.ok()) {
+            out.records.push_back(std::move(*rec));
+          } else {
+            out.bad.push_back(BadRecord{out.last_key, out.last_key->to_display(), field, t->raw_row(r),
+                                        rec.status().message()});
+          }
           return Status::Ok();
-        }
-        if (!key) return rec.status();
-        out.last_key = key;
-        out.bad.push_back(BadRecord{key, key->to_display(), field, t->raw_row(r), rec.status().message()});
-        return Status::Ok();
-      }));
-  return out;
+        }));
+    if (got < ask && !left) {
+      out.end_of_range = true;
+      return out;
+    }
+    if (undecoded == 0) return out;
+    // The batch would end on rows whose keys do not decode, and the next one
+    // (after last_key) would read them again: read on past them, in their
+    // order, to the next key that decodes.
+    reading_on = true;
+    part = out.last_key ? KeyRange::after(*out.last_key, range.end) : range;
+    offset = undecoded;
+    ask = 256;
+  }
 }
 
 Result<std::vector<Key>> MariaDbStore::tombstones(std::string_view collection, const KeyRange& range,
@@ -935,8 +958,8 @@ Result<std::vector<Key>> MariaDbStore::split_points(std::string_view collection,
     if (offset == 0) continue;
     std::string suffix = fmt::format(" ORDER BY {} LIMIT 1 OFFSET {}", t->key_columns, offset);
     TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, t->key_columns, suffix, [&](const Row& r) -> Status {
-      TANDEM_ASSIGN_OR_RETURN(Key k, t->read_key(r, name_));
-      if (out.empty() || out.back() < k) out.push_back(std::move(k));
+      auto k = t->read_key(r, name_);  // a key that does not decode is no split point
+      if (k.ok() && (out.empty() || out.back() < *k)) out.push_back(std::move(*k));
       return Status::Ok();
     }));
   }
@@ -985,59 +1008,48 @@ Result<RecordLock> MariaDbStore::lock(std::string_view collection, const Key& ke
                        fmt::format("{} collection '{}', record {}", name_, collection, key.to_display()));
 }
 
-namespace {
-// The canonical text of one column for the portable digest (see store.h).
-std::string portable_maria(const Column& c) {
-  std::string q = quote_identifier(c.name);
-  std::string v;
-  switch (c.type) {
-    case Type::kInt:
-      v = fmt::format("CAST({} AS CHAR)", q);
-      break;
-    case Type::kBool:
-      v = fmt::format("IF({}, '1', '0')", q);
-      break;
-    case Type::kText:
-      v = fmt::format("CONCAT(LENGTH({0}), ':', {0})", q);
-      break;
-    case Type::kBytes:
-      v = fmt::format("LOWER(HEX({}))", q);
-      break;
-    case Type::kTimestamp:
-      v = fmt::format("CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {}) AS CHAR)", q);
-      break;
-    case Type::kDecimal:  // without trailing fraction zeros, as tandem's canonical decimal
-      v = fmt::format(
-          "IF(LOCATE('.', CAST({0} AS CHAR)) > 0, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({0} AS "
-          "CHAR))), "
-          "CAST({0} AS CHAR))",
-          q);
-      break;
-    default:  // uuid
-      v = fmt::format("LOWER(CAST({} AS CHAR))", q);
-      break;
-  }
-  // As bytes: the columns' collations differ (keys are nopad_bin) and may not mix.
-  return fmt::format("CAST(IF({} IS NULL, 'N', CONCAT('V', {})) AS BINARY)", q, v);
-}
-}  // namespace
-
 Result<std::optional<Digest>> MariaDbStore::portable_digest(std::string_view collection,
                                                             const KeyRange& range) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  std::optional<std::vector<std::string>> parts = portable_digest_terms(t->schema, portable_maria);
-  if (!parts) return std::optional<Digest>();
-  std::string select = fmt::format(
-      "CAST(COUNT(*) AS CHAR), CAST(COALESCE(SUM(CAST(CONV(SUBSTRING(MD5(CONCAT_WS('|', {})), 1, 16), 16, "
-      "10) AS "
-      "UNSIGNED)), 0) AS CHAR)",
-      fmt::join(*parts, ", "));
+  // Per row: whether it decodes (rows that do not are left out, as digest()
+  // leaves them out) and the MD5 of its canonical text (store.h).
+  std::vector<std::string> terms, decodable;
+  for (size_t i = 0; i < t->types.size(); ++i) {
+    const Column& c = i < t->schema.key_columns.size() ? t->schema.key_columns[i]
+                                                       : t->schema.columns[i - t->schema.key_columns.size()];
+    std::string term = portable_term(c, t->types[i]);
+    if (term.empty()) return std::optional<Digest>();  // a type the portable digest does not cover
+    terms.push_back(std::move(term));
+    decodable.push_back(decodable_condition(c, t->types[i]));
+  }
+  std::vector<Param> params;
+  std::string rows = range_sql(*t, range,
+                               fmt::format("{} AS tandem_ok, MD5(CONCAT_WS('|', {})) AS tandem_md5",
+                                           fmt::join(decodable, " AND "), fmt::join(terms, ", ")),
+                               "", params);
+  // A row whose text exceeds max_allowed_packet has no MD5 (NULL, with a
+  // warning): then this range is digested in tandem instead.
+  std::string sql = fmt::format(
+      "SELECT CAST(COUNT(*) AS CHAR), CAST(COALESCE(SUM(tandem_ok), 0) AS CHAR), "
+      "CAST(COALESCE(SUM(IF(tandem_ok, CAST(CONV(SUBSTRING(tandem_md5, 1, 16), 16, 10) AS UNSIGNED), 0)), 0) "
+      "AS CHAR), CAST(COALESCE(SUM(tandem_ok AND tandem_md5 IS NULL), 0) AS CHAR) FROM ({}) AS tandem_rows",
+      rows);
   Digest d;
-  TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, select, "", [&](const Row& r) -> Status {
-    d.count = std::stoull(std::string(r.text(0)));
-    TANDEM_ASSIGN_OR_RETURN(d.hash, sum_mod_2_64(r.text(1)));
-    return Status::Ok();
-  }));
+  bool overflow = false;
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_RETURN_IF_ERROR(conn->run(sql, params,
+                                   fmt::format("digesting {} collection '{}' range {}", name_, t->schema.name,
+                                               range.to_display()),
+                                   [&](const Row& r) -> Status {
+                                     uint64_t rows_total = std::stoull(std::string(r.text(0)));
+                                     d.count = std::stoull(std::string(r.text(1)));
+                                     d.undecodable = rows_total - d.count;
+                                     TANDEM_ASSIGN_OR_RETURN(d.hash, sum_mod_2_64(r.text(2)));
+                                     overflow = r.text(3) != "0";
+                                     return Status::Ok();
+                                   })
+                             .status());
+  if (overflow) return std::optional<Digest>();
   return std::optional<Digest>(d);
 }
 

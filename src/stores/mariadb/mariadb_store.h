@@ -1,13 +1,16 @@
 // MariaDbStore: a Store over MariaDB Connector/C (MariaDB 10.6+, InnoDB).
 // Each collection is a table with typed columns (int BIGINT, bool BOOLEAN,
 // double DOUBLE, decimal DECIMAL(65,30), text LONGTEXT, bytes LONGBLOB,
-// timestamp DATETIME(6) in UTC, json JSON, uuid CHAR(36)); text key columns
+// timestamp DATETIME(6) in UTC, json JSON, uuid CHAR(36), read from an
+// existing BINARY(16) as its bytes); text key columns
 // are VARCHAR(255) with the utf8mb4_nopad_bin collation so that keys order by
 // bytes and "a" differs from "a ", as in every store. Tombstones live in
 // tandem_tombstones. Record locks are named locks (GET_LOCK) on a hash of
 // (collection, key), held by a session that the lock keeps until release; the
 // server drops them when the session ends, so a dead process holds none.
-// Reads stream rows one at a time; no snapshot outlives one call.
+// Reads stream rows one at a time; no snapshot outlives one call. Values are
+// coded by each column's engine type (mariadb_codec.h); writes the column
+// would not read back equal, or larger than max_allowed_packet, are refused.
 // Contract: see tandem/store.h.
 #pragma once
 
@@ -64,8 +67,18 @@ class MariaDbStore : public Store {
   // they make are balanced, none otherwise.
   Result<std::vector<Key>> even_integer_split(const Table& t, const KeyRange& range, size_t parts,
                                               uint64_t n);
+  // The SELECT of select over range's rows, then suffix; its parameters to params.
+  std::string range_sql(const Table& t, const KeyRange& range, std::string_view select,
+                        std::string_view suffix, std::vector<Param>& params) const;
   Status for_each_row(const Table& t, const KeyRange& range, std::string_view select, std::string_view suffix,
                       const std::function<Status(const Row&)>& visit);
+  // Refuses (kInvalidArgument, naming the record and the field) a write the
+  // table would not read back equal, or whose statement, of bytes for the
+  // record, exceeds the server's max_allowed_packet.
+  Status check_writable(Connection& conn, const Table& t, const Key& key, const FieldMap& fields,
+                        size_t bytes) const;
+  // A statement's bytes besides its records' values (header, null bitmap).
+  static constexpr size_t kStatementOverhead = 512;
 
   std::string name_;
   std::string database_;  // part of every record lock's name: named locks are server-wide

@@ -67,10 +67,17 @@ Result<std::unique_ptr<Connection>> Connection::open(const ConnectionSpec& spec)
     TANDEM_RETURN_IF_ERROR(
         c->exec_simple("SET default_transaction_read_only = on", "making the session read-only"));
   }
-  TANDEM_RETURN_IF_ERROR(
-      c->exec_simple("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3; "
-                     "SET client_encoding = 'UTF8'; SET client_min_messages = warning",
-                     "setting up the session"));
+  // A database in SQL_ASCII holds bytes it never checked; asked for UTF8,
+  // the server refuses to send a row with a byte that is not, failing a
+  // whole scan. Its bytes come as they are, and a value that is not UTF-8
+  // is refused by tandem for that row alone (quarantined).
+  const char* server_encoding = PQparameterStatus(conn, "server_encoding");
+  bool raw = server_encoding != nullptr && std::string_view(server_encoding) == "SQL_ASCII";
+  TANDEM_RETURN_IF_ERROR(c->exec_simple(
+      fmt::format("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3; "
+                  "SET client_encoding = '{}'; SET client_min_messages = warning",
+                  raw ? "SQL_ASCII" : "UTF8"),
+      "setting up the session"));
   return c;
 }
 
@@ -93,7 +100,11 @@ Status Connection::error(const PGresult* r, std::string_view what) {
       sqlstate == "53200") {
     return Status::Busy(full);
   }
-  if (sqlstate.rfind("23", 0) == 0 || sqlstate.rfind("22", 0) == 0) return Status::InvalidArgument(full);
+  // Data the server refuses for good: a data exception (22), a constraint
+  // (23), a program limit such as an index row too large (54).
+  if (sqlstate.rfind("23", 0) == 0 || sqlstate.rfind("22", 0) == 0 || sqlstate.rfind("54", 0) == 0) {
+    return Status::InvalidArgument(full);
+  }
   if (sqlstate == "42P01" || sqlstate == "42703") return Status::FailedPrecondition(full);
   if (sqlstate == "25006" || sqlstate.rfind("42501", 0) == 0) {
     return Status::FailedPrecondition(full + " (the account or transaction is read-only)");

@@ -13,6 +13,8 @@
 #include "core/encoding.h"
 #include "core/lock_wait.h"
 #include "core/sync_point.h"
+#include "core/utf8.h"
+#include "stores/postgres/postgres_checks.h"
 #include "stores/sql_text.h"
 
 namespace tandem::pg {
@@ -242,6 +244,8 @@ Result<Value> from_text(Type type, std::string_view s) {
       return Value(std::move(*d));
     }
     case Type::kText:
+      // A database in SQL_ASCII hands over its bytes unconverted.
+      if (!valid_utf8(s)) return Status::Corruption("text is not valid UTF-8");
       return Value(std::string(s));
     case Type::kBytes: {
       if (s.size() < 2 || s[0] != '\\' || s[1] != 'x' || s.size() % 2 != 0) return bad("hex bytea");
@@ -285,6 +289,7 @@ int64_t lock_key(std::string_view collection, std::string_view encoded_key) {
 
 struct PostgresStore::Table : CollectionSql {
   CollectionSchema schema;
+  std::unordered_map<std::string, NumericLimit> numeric;  // NUMERIC(p, s) columns
   // The record and whether it has a tombstone, in one statement (one snapshot).
   std::string get_with_tombstone_sql;
   std::string key_tuple;  // for ORDER BY and row comparisons, text keys in "C" collation
@@ -328,6 +333,16 @@ struct PostgresStore::Table : CollectionSql {
       out.fields.emplace(c.name, std::move(*v));
     }
     return out;
+  }
+
+  // The key columns' raw text, for a row whose key does not decode.
+  std::string raw_key(const PgResult& r, int row) const {
+    std::string out;
+    for (int col = 0; col < static_cast<int>(schema.key_columns.size()); ++col) {
+      if (col > 0) out += ", ";
+      out += r.is_null(row, col) ? std::string("NULL") : Value(std::string(r.text(row, col))).to_display();
+    }
+    return schema.key_columns.size() == 1 ? out : "(" + out + ")";
   }
 
   std::string raw_row(const PgResult& r, int row) const {
@@ -527,6 +542,9 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
   std::unordered_map<std::string, std::string> existing;
   for (int i = 0; i < cols.rows(); ++i) existing.emplace(cols.text(i, 0), cols.text(i, 1));
   TANDEM_RETURN_IF_ERROR(check_existing_columns(name_, schema, existing, compatible));
+  TANDEM_ASSIGN_OR_RETURN(std::vector<TableKey> keys, read_table_keys(*conn, schema.name));
+  TANDEM_RETURN_IF_ERROR(check_configured_key(name_, schema, keys));
+  TANDEM_ASSIGN_OR_RETURN(t->numeric, read_numeric_limits(*conn, schema.name));
   std::unique_lock lock(tables_mutex_);
   tables_[schema.name] = std::move(t);
   return Status::Ok();
@@ -692,7 +710,10 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_v
                                                                    std::span<const Record> records,
                                                                    LockPolicy policy) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  for (const Record& r : records) TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
+  for (const Record& r : records) {
+    TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
+    TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, r.key, r.fields));
+  }
   // A transaction holds one advisory lock per record until it commits, and
   // the server's lock table is small (max_locks_per_transaction x
   // max_connections: 6,400 by default): a batch of 10,000 failed with "out of
@@ -829,6 +850,7 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_part(const Table* t, st
 Status PostgresStore::upsert(std::string_view collection, const Record& record) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_record(record));
+  TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, record.key, record.fields));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   // One statement, one round trip (a write's latency is mostly round trips):
   // the tombstone is cleared by a data-modifying WITH of the same statement.
@@ -848,6 +870,7 @@ Result<PatchOutcome> PostgresStore::patch(std::string_view collection, const Key
                                           const FieldMap& fields) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, fields, /*partial=*/true));
+  TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, key, fields));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   if (fields.empty()) {
     TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, key));
@@ -920,9 +943,10 @@ Status PostgresStore::for_each_row(const Table& t, const KeyRange& range, std::s
 }
 
 namespace {
-std::string order_limit(const PostgresStore::Table& t, size_t limit) {
+std::string order_limit(const PostgresStore::Table& t, size_t limit, size_t offset = 0) {
   std::string out = fmt::format(" ORDER BY {}", t.key_tuple.substr(1, t.key_tuple.size() - 2));
   if (limit > 0) out += fmt::format(" LIMIT {}", std::min<size_t>(limit, INT64_MAX));
+  if (offset > 0) out += fmt::format(" OFFSET {}", offset);
   return out;
 }
 }  // namespace
@@ -946,22 +970,42 @@ Result<ScanBatch> PostgresStore::scan_batch(std::string_view collection, const K
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   ScanBatch out;
   if (limit == 0) return out;
-  TANDEM_RETURN_IF_ERROR(
-      for_each_row(*t, range, t->select_list, order_limit(*t, limit), [&](const PgResult& r) -> Status {
-        std::string field;
-        std::optional<Key> key;
-        auto rec = t->read_row(r, 0, name_, &field, &key);
-        if (rec.ok()) {
-          out.last_key = rec->key;
-          out.records.push_back(std::move(*rec));
+  KeyRange from = range;
+  size_t since_last_key = 0;  // rows read after last_key, whose keys do not decode
+  for (;;) {
+    size_t got = 0;
+    TANDEM_RETURN_IF_ERROR(for_each_row(
+        *t, from, t->select_list, order_limit(*t, limit, since_last_key), [&](const PgResult& r) -> Status {
+          ++got;
+          std::string field;
+          std::optional<Key> key;
+          auto rec = t->read_row(r, 0, name_, &field, &key);
+          if (!key) {
+            out.bad.push_back(
+                BadRecord{std::nullopt, t->raw_key(r, 0), field, t->raw_row(r, 0), rec.status().message()});
+            ++since_last_key;
+            return Status::Ok();
+          }
+          if (out.last_key && *out.last_key == *key) return duplicate_key_error(name_, t->schema, *key);
+          out.last_key = key;
+          since_last_key = 0;
+          if (rec.ok()) {
+            out.records.push_back(std::move(*rec));
+          } else {
+            out.bad.push_back(
+                BadRecord{key, key->to_display(), field, t->raw_row(r, 0), rec.status().message()});
+          }
           return Status::Ok();
-        }
-        if (!key) return rec.status();
-        out.last_key = key;
-        out.bad.push_back(BadRecord{key, key->to_display(), field, t->raw_row(r, 0), rec.status().message()});
-        return Status::Ok();
-      }));
-  return out;
+        }));
+    if (got < limit) {
+      out.end_of_range = true;
+      return out;
+    }
+    if (since_last_key == 0) return out;
+    // The batch ended on rows whose keys do not decode: read on past them
+    // (they are the first since_last_key rows after last_key).
+    from = out.last_key ? KeyRange::after(*out.last_key, range.end) : range;
+  }
 }
 
 Result<std::vector<Key>> PostgresStore::tombstones(std::string_view collection, const KeyRange& range,
@@ -1017,8 +1061,11 @@ Result<std::vector<Key>> PostgresStore::split_points(std::string_view collection
       std::vector<Value> key_parts;
       int col = 0;
       for (const Column& c : t->schema.key_columns) {
-        TANDEM_ASSIGN_OR_RETURN(Value v, from_text(c.type, r.text(0, col++)));
-        key_parts.push_back(std::move(v));
+        Result<Value> v = from_text(c.type, r.text(0, col++));
+        // A key that does not decode (its row is quarantined) is no split
+        // point: the part goes on to the next one.
+        if (!v.ok() || r.is_null(0, col - 1)) return Status::Ok();
+        key_parts.push_back(std::move(*v));
       }
       Key k(std::move(key_parts));
       if (out.empty() || out.back() < k) out.push_back(std::move(k));
@@ -1083,7 +1130,12 @@ std::string portable_pg(const Column& c) {
       v = fmt::format("encode({}, 'hex')", q);
       break;
     case Type::kTimestamp:
-      v = fmt::format("(EXTRACT(EPOCH FROM {}) * 1000000)::numeric(30,0)::text", q);
+      // 'infinity' has no epoch: such a row is quarantined, and its term
+      // only has to not fail the whole range's digest.
+      v = fmt::format(
+          "CASE WHEN isfinite({0}) THEN (EXTRACT(EPOCH FROM {0}) * 1000000)::numeric(30,0)::text "
+          "ELSE {0}::text END",
+          q);
       break;
     case Type::kDecimal:
       v = fmt::format("trim_scale({})::text", q);

@@ -17,6 +17,8 @@ Status error_status(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_NOTADB:
       return Status::Corruption(message);
     case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
       return Status::InvalidArgument(message);
     case SQLITE_FULL:
     case SQLITE_IOERR:
@@ -112,16 +114,18 @@ Pool::Lease::~Lease() {
 }
 
 Result<Pool::Lease> Pool::acquire() {
+  std::unique_ptr<Connection> conn;
   {
     std::lock_guard lock(mutex_);
     if (!idle_.empty()) {
-      auto conn = std::move(idle_.back());
+      conn = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(conn));
     }
   }
-  TANDEM_ASSIGN_OR_RETURN(auto conn,
-                          Connection::open(path_, /*create=*/false, configure_, 30000, read_only_));
+  if (conn == nullptr) {
+    TANDEM_ASSIGN_OR_RETURN(conn, Connection::open(path_, /*create=*/false, configure_, 30000, read_only_));
+  }
+  if (int limit = length_limit_.load(); limit > 0) sqlite3_limit(conn->db(), SQLITE_LIMIT_LENGTH, limit);
   return Lease(this, std::move(conn));
 }
 

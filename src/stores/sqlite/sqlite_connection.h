@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,8 +19,9 @@
 namespace tandem::sqlite {
 
 // Maps an SQLite result code to a Status: BUSY/LOCKED are kBusy (retryable),
-// CANTOPEN is kUnavailable, CORRUPT/NOTADB kCorruption, CONSTRAINT
-// kInvalidArgument. what says what was being done ("insert into users").
+// CANTOPEN is kUnavailable, CORRUPT/NOTADB kCorruption, CONSTRAINT, TOOBIG
+// and MISMATCH kInvalidArgument (never retryable: the value is refused). what says what was being done
+// ("insert into users").
 Status error_status(sqlite3* db, int rc, std::string_view what);
 
 class Connection {
@@ -58,14 +60,18 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
 
   sqlite3_stmt* get() const { return stmt_; }
-  void bind_int(int index, int64_t v) { sqlite3_bind_int64(stmt_, index, v); }
-  void bind_text(int index, std::string_view v) {
-    sqlite3_bind_text(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  // Binds return SQLite's result code (SQLITE_TOOBIG for a value over the
+  // length limit, which would otherwise be bound as NULL). Text and blobs are
+  // bound with their length: NUL bytes are kept.
+  int bind_int(int index, int64_t v) { return sqlite3_bind_int64(stmt_, index, v); }
+  int bind_text(int index, std::string_view v) {
+    return sqlite3_bind_text64(stmt_, index, v.data() != nullptr ? v.data() : "", v.size(), SQLITE_TRANSIENT,
+                               SQLITE_UTF8);
   }
-  void bind_blob(int index, std::string_view v) {
-    sqlite3_bind_blob(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  int bind_blob(int index, std::string_view v) {
+    return sqlite3_bind_blob64(stmt_, index, v.data() != nullptr ? v.data() : "", v.size(), SQLITE_TRANSIENT);
   }
-  void bind_null(int index) { sqlite3_bind_null(stmt_, index); }
+  int bind_null(int index) { return sqlite3_bind_null(stmt_, index); }
   // SQLITE_ROW -> true, SQLITE_DONE -> false, else error.
   Result<bool> step(std::string_view what);
   // Runs to completion (for writes).
@@ -112,6 +118,10 @@ class Pool {
   Pool(std::string path, bool configure, bool read_only = false)
       : path_(std::move(path)), configure_(configure), read_only_(read_only) {}
   Result<Lease> acquire();
+  // Lowers SQLite's limit on the bytes of one value or row
+  // (SQLITE_LIMIT_LENGTH) on every connection handed out from now on; for
+  // tests of values over the limit. 0 keeps SQLite's own.
+  void set_length_limit(int limit) { length_limit_ = limit; }
   // The first connection, created here; fails if the file cannot be opened.
   Status prime(bool create);
   const std::string& path() const { return path_; }
@@ -120,6 +130,7 @@ class Pool {
   std::string path_;
   bool configure_;
   bool read_only_;
+  std::atomic<int> length_limit_{0};
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
 };

@@ -5,220 +5,11 @@
 #include <mutex>
 
 #include "core/encoding.h"
-#include "core/utf8.h"
 #include "stores/sql_text.h"
+#include "stores/sqlite/sqlite_codec.h"
+#include "stores/sqlite/sqlite_table.h"
 
 namespace tandem::sqlite {
-
-namespace {
-
-std::string_view sql_type(Type type) {
-  switch (type) {
-    case Type::kBool:
-    case Type::kInt:
-    case Type::kTimestamp:
-      return "INTEGER";
-    case Type::kDouble:
-      return "REAL";
-    case Type::kDecimal:
-    case Type::kText:
-    case Type::kJson:
-      return "TEXT";
-    case Type::kBytes:
-    case Type::kUuid:
-      return "BLOB";
-    case Type::kNull:
-      break;
-  }
-  return "ANY";
-}
-
-void bind_value(Statement& st, int index, const Value& v) {
-  switch (v.type()) {
-    case Type::kNull:
-      st.bind_null(index);
-      break;
-    case Type::kBool:
-      st.bind_int(index, v.as<bool>() ? 1 : 0);
-      break;
-    case Type::kInt:
-      st.bind_int(index, v.as<int64_t>());
-      break;
-    case Type::kDouble:
-      sqlite3_bind_double(st.get(), index, v.as<double>());
-      break;
-    case Type::kDecimal:
-      st.bind_text(index, v.as<Decimal>().text);
-      break;
-    case Type::kText:
-      st.bind_text(index, v.as<std::string>());
-      break;
-    case Type::kBytes:
-      st.bind_blob(index, v.as<Bytes>().data);
-      break;
-    case Type::kTimestamp:
-      st.bind_int(index, v.as<Timestamp>().micros);
-      break;
-    case Type::kJson:
-      st.bind_text(index, v.as<Json>().text);
-      break;
-    case Type::kUuid:
-      st.bind_blob(index, std::string_view(reinterpret_cast<const char*>(v.as<Uuid>().bytes.data()), 16));
-      break;
-  }
-}
-
-}  // namespace
-
-struct SqliteStore::Table : CollectionSql {
-  CollectionSchema schema;
-  std::string key_tuple;  // ("k1", "k2"): for key order and row comparisons
-
-  // Reads one row (select_list order) into a Record; Corruption names the
-  // record and field when a stored value does not match the schema. On
-  // failure, *bad_field names the field and *key holds the key if it decoded.
-  Result<Record> read_row(const Statement& st, std::string_view store, std::string* bad_field = nullptr,
-                          std::optional<Key>* key = nullptr) const {
-    Record r;
-    std::vector<Value> key_parts;
-    key_parts.reserve(schema.key_columns.size());
-    int col = 0;
-    for (const Column& c : schema.key_columns) {
-      auto v = read_value(st, col++, c);
-      if (!v.ok()) {
-        if (bad_field != nullptr) *bad_field = c.name;
-        return Status::Corruption(fmt::format("{} collection '{}', key column '{}': {}", store, schema.name,
-                                              c.name, v.status().message()));
-      }
-      key_parts.push_back(std::move(*v));
-    }
-    r.key = Key(std::move(key_parts));
-    if (key != nullptr) *key = r.key;
-    for (const Column& c : schema.columns) {
-      auto v = read_value(st, col++, c);
-      if (!v.ok()) {
-        if (bad_field != nullptr) *bad_field = c.name;
-        return Status::Corruption(fmt::format("{} collection '{}', record {}, field '{}': {}", store,
-                                              schema.name, r.key.to_display(), c.name, v.status().message()));
-      }
-      r.fields.emplace(c.name, std::move(*v));
-    }
-    return r;
-  }
-
-  // The row's raw values as text, for the quarantine: "id=5, age='abc'".
-  std::string raw_row(const Statement& st) const {
-    std::string out;
-    int col = 0;
-    auto add = [&](const Column& c) {
-      if (!out.empty()) out += ", ";
-      out += c.name;
-      out += '=';
-      int i = col++;
-      switch (sqlite3_column_type(st.get(), i)) {
-        case SQLITE_NULL:
-          out += "NULL";
-          break;
-        case SQLITE_BLOB:
-          out += Value(Bytes{st.column_blob(i)}).to_display();
-          break;
-        case SQLITE_TEXT: {
-          std::string text = st.column_text(i);
-          out += valid_utf8(text) ? Value(text).to_display() : Value(Bytes{text}).to_display();
-          break;
-        }
-        default:
-          out += st.column_text(i);
-      }
-    };
-    for (const Column& c : schema.key_columns) add(c);
-    for (const Column& c : schema.columns) add(c);
-    return out;
-  }
-
-  static Result<Value> read_value(const Statement& st, int i, const Column& c) {
-    int t = sqlite3_column_type(st.get(), i);
-    if (t == SQLITE_NULL) {
-      if (!c.nullable) return Status::Corruption("NULL in a NOT NULL column");
-      return Value();
-    }
-    auto expect = [&](int want) -> Status {
-      if (t == want) return Status::Ok();
-      return Status::Corruption(fmt::format("stored SQLite type {} where {} ({}) was expected", t,
-                                            sql_type(c.type), type_name(c.type)));
-    };
-    switch (c.type) {
-      case Type::kBool:
-        TANDEM_RETURN_IF_ERROR(expect(SQLITE_INTEGER));
-        return Value(st.column_int(i) != 0);
-      case Type::kInt:
-        TANDEM_RETURN_IF_ERROR(expect(SQLITE_INTEGER));
-        return Value(st.column_int(i));
-      case Type::kTimestamp:
-        TANDEM_RETURN_IF_ERROR(expect(SQLITE_INTEGER));
-        return Value(Timestamp{st.column_int(i)});
-      case Type::kDouble:
-        if (t == SQLITE_INTEGER) return Value(static_cast<double>(st.column_int(i)));
-        TANDEM_RETURN_IF_ERROR(expect(SQLITE_FLOAT));
-        return Value(sqlite3_column_double(st.get(), i));
-      case Type::kDecimal: {
-        TANDEM_RETURN_IF_ERROR(expect(SQLITE_TEXT));
-        auto d = Decimal::parse(st.column_text(i));
-        if (!d.ok()) return Status::Corruption(d.status().message());
-        return Value(std::move(*d));
-      }
-      case Type::kText: {
-        TANDEM_RETURN_IF_ERROR(expect(SQLITE_TEXT));
-        std::string text = st.column_text(i);
-        if (!valid_utf8(text)) return Status::Corruption("text is not valid UTF-8");
-        return Value(std::move(text));
-      }
-      case Type::kJson: {
-        TANDEM_RETURN_IF_ERROR(expect(SQLITE_TEXT));
-        std::string text = st.column_text(i);
-        if (!valid_utf8(text)) return Status::Corruption("JSON text is not valid UTF-8");
-        // Canonical form, as every store returns it: a service's own JSON
-        // ("{\"b\": 1, \"a\": 2}") must hash like PostgreSQL's normalized JSONB.
-        auto json = Json::parse(text);
-        if (!json.ok()) return Status::Corruption(json.status().message());
-        return Value(std::move(*json));
-      }
-      case Type::kBytes:
-        TANDEM_RETURN_IF_ERROR(expect(SQLITE_BLOB));
-        return Value(Bytes{st.column_blob(i)});
-      case Type::kUuid: {
-        TANDEM_RETURN_IF_ERROR(expect(SQLITE_BLOB));
-        std::string b = st.column_blob(i);
-        if (b.size() != 16) return Status::Corruption(fmt::format("a UUID of {} bytes", b.size()));
-        Uuid u;
-        std::copy(b.begin(), b.end(), u.bytes.begin());
-        return Value(u);
-      }
-      case Type::kNull:
-        break;
-    }
-    return Status::Internal("column without type");
-  }
-
-  int bind_key(Statement& st, const Key& key, int first = 1) const {
-    for (size_t i = 0; i < key.size(); ++i) bind_value(st, first + static_cast<int>(i), key[i]);
-    return first + static_cast<int>(key.size());
-  }
-
-  // Binds key then every value column (missing fields as null).
-  void bind_record(Statement& st, const Record& r) const {
-    int index = bind_key(st, r.key);
-    static const Value kNull;
-    for (const Column& c : schema.columns) {
-      auto it = r.fields.find(c.name);
-      bind_value(st, index++, it == r.fields.end() ? kNull : it->second);
-    }
-  }
-
-  std::string what(std::string_view action, const Key& key, std::string_view store) const {
-    return fmt::format("{} {} collection '{}', record {}", action, store, schema.name, key.to_display());
-  }
-};
 
 SqliteStore::SqliteStore(std::string name, std::string path, std::shared_ptr<RecordLockFile> locks,
                          StoreOptions options)
@@ -238,6 +29,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(std::string name, const s
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(name), path, std::move(locks), options));
   TANDEM_RETURN_IF_ERROR(store->pool_.prime(/*create=*/options.configure)
                              .with_context(fmt::format("opening the {} database", store->name_)));
+  {
+    TANDEM_ASSIGN_OR_RETURN(auto conn, store->pool_.acquire());
+    store->length_limit_ = sqlite3_limit(conn->db(), SQLITE_LIMIT_LENGTH, -1);
+  }
   if (options.keep_tombstones) {
     TANDEM_ASSIGN_OR_RETURN(auto conn, store->pool_.acquire());
     TANDEM_RETURN_IF_ERROR(conn->exec(
@@ -264,32 +59,42 @@ Result<std::string> SqliteStore::create_table_sql(const CollectionSchema& schema
                      integer_key ? "STRICT" : "STRICT, WITHOUT ROWID");
 }
 
+void SqliteStore::set_length_limit_for_testing(int limit) {
+  pool_.set_length_limit(limit);
+  length_limit_ = limit;
+}
+
 Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool create_if_missing) {
   TANDEM_RETURN_IF_ERROR(schema.validate());
   auto t = std::make_unique<Table>();
   t->schema = schema;
   static_cast<CollectionSql&>(*t) =
       build_collection_sql(schema, [](size_t i) { return fmt::format("?{}", i); });
-  t->key_tuple = fmt::format("({})", t->key_columns);
 
-  // Create, or check the existing table's columns.
+  // Create, or check the existing table's columns and keys.
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   if (create_if_missing) {
     TANDEM_ASSIGN_OR_RETURN(std::string create, create_table_sql(schema));
     TANDEM_RETURN_IF_ERROR(conn->exec(create));
   }
-  {
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(fmt::format("PRAGMA table_info({})", t->quoted)));
-    Statement st(*conn, raw);
-    std::unordered_map<std::string, std::string> existing;
-    for (;;) {
-      TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading table_info"));
-      if (!row) break;
-      existing.emplace(st.column_text(1), st.column_text(2));
-    }
-    TANDEM_RETURN_IF_ERROR(check_existing_columns(
-        name_, schema, existing, [](Type type, std::string_view found) { return found == sql_type(type); }));
+  TANDEM_ASSIGN_OR_RETURN(TableCatalog catalog, read_catalog(*conn, schema.name));
+  TANDEM_RETURN_IF_ERROR(
+      check_existing_columns(name_, schema, catalog.column_types,
+                             [](Type type, std::string_view found) { return found == sql_type(type); }));
+  TANDEM_RETURN_IF_ERROR(check_configured_key(name_, schema, catalog.keys));
+  bool may_tie = false;
+  for (const Column& c : schema.key_columns) {
+    std::string expr = quote_identifier(c.name);
+    if (sqlite3_stricmp(catalog.collation[c.name].c_str(), "BINARY") != 0) expr += " COLLATE BINARY";
+    t->key_exprs.push_back(std::move(expr));
+    t->key_may_be_null.push_back(catalog.may_hold_null[c.name]);
+    may_tie = may_tie || t->key_may_be_null.back();
   }
+  t->key_tuple = fmt::format("({})", fmt::join(t->key_exprs, ", "));
+  t->order_by = fmt::format("{}", fmt::join(t->key_exprs, ", "));
+  // Rows whose keys hold NULLs can tie: the rowid orders them, so that a
+  // follow-up query with an OFFSET meets them in the same order.
+  if (may_tie && !catalog.rowid.empty()) t->order_by += ", " + catalog.rowid;
   std::unique_lock lock(tables_mutex_);
   tables_[schema.name] = std::move(t);
   return Status::Ok();
@@ -320,7 +125,7 @@ Result<Lookup> SqliteStore::get_in(Connection& conn, const Table& t, const Key& 
   {
     TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare(t.get_sql));
     Statement st(conn, raw);
-    t.bind_key(st, key);
+    TANDEM_RETURN_IF_ERROR(Table::bind_key(st, key).with_context(t.what("reading", key, name_)));
     TANDEM_ASSIGN_OR_RETURN(bool row, st.step(t.what("reading", key, name_)));
     if (row) {
       TANDEM_ASSIGN_OR_RETURN(out.record, t.read_row(st, name_));
@@ -364,7 +169,10 @@ Result<std::vector<InsertOutcome>> SqliteStore::insert_if_absent(std::string_vie
                                                                  std::span<const Record> records,
                                                                  LockPolicy policy) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  for (const Record& r : records) TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
+  for (const Record& r : records) {
+    TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
+    TANDEM_RETURN_IF_ERROR(check_record_exact(name_, t->schema, r.key, r.fields, length_limit_));
+  }
   std::vector<InsertOutcome> outcomes(records.size(), InsertOutcome::kInserted);
   std::vector<std::string> encoded;  // each key encoded once, for its lock and its tombstone
   encoded.reserve(records.size());
@@ -397,7 +205,7 @@ Result<std::vector<InsertOutcome>> SqliteStore::insert_if_absent(std::string_vie
       continue;
     }
     Statement st(*conn, insert);
-    t->bind_record(st, r);
+    TANDEM_RETURN_IF_ERROR(t->bind_record(st, r).with_context(t->what("inserting into", r.key, name_)));
     TANDEM_RETURN_IF_ERROR(st.run_described([&] { return t->what("inserting into", r.key, name_); }));
     outcomes[i] = st.changes() == 1 ? InsertOutcome::kInserted : InsertOutcome::kAlreadyPresent;
   }
@@ -408,12 +216,13 @@ Result<std::vector<InsertOutcome>> SqliteStore::insert_if_absent(std::string_vie
 Status SqliteStore::upsert(std::string_view collection, const Record& record) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_record(record));
+  TANDEM_RETURN_IF_ERROR(check_record_exact(name_, t->schema, record.key, record.fields, length_limit_));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
   {
     TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(t->upsert_sql));
     Statement st(*conn, raw);
-    t->bind_record(st, record);
+    TANDEM_RETURN_IF_ERROR(t->bind_record(st, record).with_context(t->what("writing", record.key, name_)));
     TANDEM_RETURN_IF_ERROR(st.run(t->what("writing", record.key, name_)));
   }
   if (options_.keep_tombstones) {
@@ -430,6 +239,7 @@ Status SqliteStore::upsert(std::string_view collection, const Record& record) {
 Result<PatchOutcome> SqliteStore::patch(std::string_view collection, const Key& key, const FieldMap& fields) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, fields, /*partial=*/true));
+  TANDEM_RETURN_IF_ERROR(check_record_exact(name_, t->schema, key, fields, length_limit_));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
   PatchOutcome outcome = PatchOutcome::kPatched;
@@ -447,8 +257,13 @@ Result<PatchOutcome> SqliteStore::patch(std::string_view collection, const Key& 
         fmt::format("UPDATE {} SET {} WHERE {}", t->quoted, fmt::join(sets, ", "), t->key_match);
     TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(sql));
     Statement st(*conn, raw);
-    index = t->bind_key(st, key);
-    for (const auto& [name, value] : fields) bind_value(st, index++, value);
+    index = 1;
+    TANDEM_RETURN_IF_ERROR(Table::bind_key(st, key, &index).with_context(t->what("patching", key, name_)));
+    for (const auto& [name, value] : fields) {
+      TANDEM_RETURN_IF_ERROR(
+          bind_value(st, index++, value)
+              .with_context(fmt::format("{}, field '{}'", t->what("patching", key, name_), name)));
+    }
     TANDEM_RETURN_IF_ERROR(st.run(t->what("patching", key, name_)));
     if (st.changes() == 0) {
       TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(*conn, *t, key.encode()));
@@ -467,7 +282,7 @@ Status SqliteStore::remove(std::string_view collection, const Key& key) {
   {
     TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(t->delete_sql));
     Statement st(*conn, raw);
-    t->bind_key(st, key);
+    TANDEM_RETURN_IF_ERROR(Table::bind_key(st, key).with_context(t->what("deleting", key, name_)));
     TANDEM_RETURN_IF_ERROR(st.run(t->what("deleting", key, name_)));
   }
   if (options_.keep_tombstones) {
@@ -486,55 +301,37 @@ Status SqliteStore::remove(std::string_view collection, const Key& key) {
   return tx->commit();
 }
 
-std::string SqliteStore::range_where(const Table& t, const KeyRange& range) {
-  auto placeholders = [&](int first) {
-    std::vector<std::string> p;
-    for (size_t i = 0; i < t.schema.key_columns.size(); ++i) {
-      p.push_back(fmt::format("?{}", first + static_cast<int>(i)));
-    }
-    return fmt::format("({})", fmt::join(p, ", "));
-  };
-  int next = 1;
-  std::vector<std::string> conds;
-  if (range.begin) {
-    conds.push_back(
-        fmt::format("{} {} {}", t.key_tuple, range.begin_inclusive ? ">=" : ">", placeholders(next)));
-    next += static_cast<int>(t.schema.key_columns.size());
-  }
-  if (range.end) conds.push_back(fmt::format("{} < {}", t.key_tuple, placeholders(next)));
-  if (conds.empty()) return "";
-  return fmt::format(" WHERE {}", fmt::join(conds, " AND "));
-}
-
-Status SqliteStore::for_each_row(const Table& t, const KeyRange& range, std::string_view select,
-                                 std::string_view suffix,
-                                 const std::function<Status(const Statement&)>& visit) {
+Status SqliteStore::query_range(Connection& conn, const Table& t, const KeyRange& range,
+                                std::string_view select, std::string_view suffix, const NamedInts& named,
+                                const std::function<Result<bool>(const Statement&)>& visit) {
   for (const auto* k : {range.begin ? &*range.begin : nullptr, range.end ? &*range.end : nullptr}) {
     if (k != nullptr) {
       TANDEM_RETURN_IF_ERROR(t.schema.check_fields(*k, {}, true).with_context("key range bound"));
     }
   }
-  std::string sql = fmt::format("SELECT {} FROM {}{}{}", select, t.quoted, range_where(t, range), suffix);
-  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(sql));
-  Statement st(*conn, raw);
-  int next = 1;
-  if (range.begin) next = t.bind_key(st, *range.begin, next);
-  if (range.end) t.bind_key(st, *range.end, next);
   std::string what =
       fmt::format("scanning {} collection '{}' range {}", name_, t.schema.name, range.to_display());
+  std::string sql = fmt::format("SELECT {} FROM {}{}{}", select, t.quoted, t.range_where(range), suffix);
+  TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare(sql));
+  Statement st(conn, raw);
+  int next = 1;
+  if (range.begin) TANDEM_RETURN_IF_ERROR(Table::bind_key(st, *range.begin, &next).with_context(what));
+  if (range.end) TANDEM_RETURN_IF_ERROR(Table::bind_key(st, *range.end, &next).with_context(what));
+  for (const auto& [name, value] : named) st.bind_int(sqlite3_bind_parameter_index(raw, name), value);
   for (;;) {
     TANDEM_ASSIGN_OR_RETURN(bool row, st.step(what));
     if (!row) break;
-    TANDEM_RETURN_IF_ERROR(visit(st));
+    TANDEM_ASSIGN_OR_RETURN(bool more, visit(st));
+    if (!more) break;
   }
   return Status::Ok();
 }
 
-std::string SqliteStore::order_and_limit(const Table& t, size_t limit) {
-  std::string out = fmt::format(" ORDER BY {}", t.key_tuple.substr(1, t.key_tuple.size() - 2));
-  if (limit > 0) out += fmt::format(" LIMIT {}", limit);
-  return out;
+Status SqliteStore::for_each_row(const Table& t, const KeyRange& range, std::string_view select,
+                                 std::string_view suffix, const NamedInts& named,
+                                 const std::function<Result<bool>(const Statement&)>& visit) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  return query_range(*conn, t, range, select, suffix, named, visit);
 }
 
 Result<std::vector<Record>> SqliteStore::scan(std::string_view collection, const KeyRange& range,
@@ -544,12 +341,17 @@ Result<std::vector<Record>> SqliteStore::scan(std::string_view collection, const
   if (limit == 0) return out;
   out.reserve(std::min<size_t>(limit, 4096));
   TANDEM_RETURN_IF_ERROR(
-      for_each_row(*t, range, t->select_list, order_and_limit(*t, limit), [&](const Statement& st) -> Status {
-        TANDEM_ASSIGN_OR_RETURN(Record r, t->read_row(st, name_));
-        out.push_back(std::move(r));
-        return Status::Ok();
-      }));
+      for_each_row(*t, range, t->select_list, fmt::format(" ORDER BY {} LIMIT :limit", t->order_by),
+                   {{":limit", sql_limit(limit)}}, [&](const Statement& st) -> Result<bool> {
+                     TANDEM_ASSIGN_OR_RETURN(Record r, t->read_row(st, name_));
+                     out.push_back(std::move(r));
+                     return true;
+                   }));
   return out;
+}
+
+int64_t SqliteStore::sql_limit(size_t limit) {
+  return limit >= static_cast<size_t>(INT64_MAX) ? -1 : static_cast<int64_t>(limit);
 }
 
 Result<ScanBatch> SqliteStore::scan_batch(std::string_view collection, const KeyRange& range, size_t limit) {
@@ -557,27 +359,60 @@ Result<ScanBatch> SqliteStore::scan_batch(std::string_view collection, const Key
   ScanBatch out;
   if (limit == 0) return out;
   out.records.reserve(std::min<size_t>(limit, 4096));
-  TANDEM_RETURN_IF_ERROR(
-      for_each_row(*t, range, t->select_list, order_and_limit(*t, limit), [&](const Statement& st) -> Status {
-        std::string field;
-        std::optional<Key> key;
-        auto r = t->read_row(st, name_, &field, &key);
-        if (r.ok()) {
-          out.last_key = r->key;
-          out.records.push_back(std::move(*r));
-          return Status::Ok();
-        }
-        if (!key) {
-          // Without its key the row has no place in the key order: the copy
-          // cannot step past it, so this is an error for the operator.
-          return r.status().with_context(fmt::format(
-              "a row after {} has a key that does not decode; fix or remove it in the {} database",
-              out.last_key ? out.last_key->to_display() : "the range start", name_));
-        }
-        out.last_key = key;
-        out.bad.push_back(BadRecord{key, key->to_display(), field, t->raw_row(st), r.status().message()});
-        return Status::Ok();
-      }));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  // One snapshot for both queries: the second one's OFFSET counts rows of the first.
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kRead));
+  size_t read = 0;           // rows stepped on, returned or not
+  bool last_decoded = true;  // the key of the last row returned decodes
+  bool more = false;         // a row of the range follows those returned
+  auto visit = [&](const Statement& st) -> Result<bool> {
+    ++read;
+    std::string field;
+    if (out.rows() >= limit && last_decoded) {
+      // The row after the batch: the range goes on. The same key again means
+      // the configured key is not unique (never drop one of the two).
+      auto next = t->read_key(st, &field);
+      if (next.ok() && out.last_key && *next == *out.last_key) {
+        return duplicate_key_error(name_, t->schema, *next);
+      }
+      more = true;
+      return false;
+    }
+    std::optional<Key> key;
+    auto r = t->read_row(st, name_, &field, &key);
+    if (key) {
+      if (out.last_key && *key <= *out.last_key) {
+        if (*key == *out.last_key) return duplicate_key_error(name_, t->schema, *key);
+        return Status::Corruption(fmt::format("{} collection '{}': key {} comes after {} in SQLite's order",
+                                              name_, t->schema.name, key->to_display(),
+                                              out.last_key->to_display()));
+      }
+      out.last_key = key;
+    }
+    // Never stop right after a row whose key does not decode: the next batch
+    // starts after last_key and would meet it again.
+    last_decoded = key.has_value();
+    if (r.ok()) {
+      out.records.push_back(std::move(*r));
+    } else {
+      out.bad.push_back(BadRecord{key, key ? key->to_display() : t->raw_key(st), field, t->raw_row(st),
+                                  r.status().message()});
+    }
+    return true;
+  };
+  // The batch and one row more; if rows whose keys do not decode run past
+  // that, the rest of the range from there, until a key that decodes.
+  int64_t first = sql_limit(limit) < 0 ? -1 : static_cast<int64_t>(limit) + 1;
+  TANDEM_RETURN_IF_ERROR(query_range(*conn, *t, range, t->select_list,
+                                     fmt::format(" ORDER BY {} LIMIT :limit", t->order_by),
+                                     {{":limit", first}}, visit));
+  if (!more && static_cast<int64_t>(read) == first) {
+    TANDEM_RETURN_IF_ERROR(query_range(*conn, *t, range, t->select_list,
+                                       fmt::format(" ORDER BY {} LIMIT -1 OFFSET :offset", t->order_by),
+                                       {{":offset", static_cast<int64_t>(read)}}, visit));
+  }
+  out.end_of_range = !more;
+  TANDEM_RETURN_IF_ERROR(tx->commit());
   return out;
 }
 
@@ -609,10 +444,11 @@ Result<std::vector<Key>> SqliteStore::tombstones(std::string_view collection, co
 Result<uint64_t> SqliteStore::count(std::string_view collection, const KeyRange& range) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   uint64_t n = 0;
-  TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, "COUNT(*)", "", [&](const Statement& st) {
-    n = static_cast<uint64_t>(st.column_int(0));
-    return Status::Ok();
-  }));
+  TANDEM_RETURN_IF_ERROR(
+      for_each_row(*t, range, "COUNT(*)", "", {}, [&](const Statement& st) -> Result<bool> {
+        n = static_cast<uint64_t>(st.column_int(0));
+        return true;
+      }));
   return n;
 }
 
@@ -622,22 +458,23 @@ Result<std::vector<Key>> SqliteStore::split_points(std::string_view collection, 
   std::vector<Key> out;
   if (parts < 2) return out;
   TANDEM_ASSIGN_OR_RETURN(uint64_t n, count(collection, range));
-  std::string keys = t->key_tuple.substr(1, t->key_tuple.size() - 2);
+  std::string suffix = fmt::format(" ORDER BY {} LIMIT -1 OFFSET :offset", t->order_by);
   for (size_t i = 1; i < parts; ++i) {
     uint64_t offset = n * i / parts;
     if (offset == 0) continue;
-    std::string suffix = fmt::format(" ORDER BY {} LIMIT 1 OFFSET {}", keys, offset);
-    TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, keys, suffix, [&](const Statement& st) -> Status {
-      std::vector<Value> parts_of_key;
-      int col = 0;
-      for (const Column& c : t->schema.key_columns) {
-        TANDEM_ASSIGN_OR_RETURN(Value v, Table::read_value(st, col++, c));
-        parts_of_key.push_back(std::move(v));
-      }
-      Key k(std::move(parts_of_key));
-      if (out.empty() || out.back() < k) out.push_back(std::move(k));
-      return Status::Ok();
-    }));
+    // The first key from offset on that decodes (rows with NULL key parts,
+    // ordered first, fall in the range below it).
+    TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, t->key_columns, suffix,
+                                        {{":offset", static_cast<int64_t>(offset)}},
+                                        [&](const Statement& st) -> Result<bool> {
+                                          std::string field;
+                                          auto k = t->read_key(st, &field);
+                                          if (!k.ok()) return true;
+                                          bool after_begin = !range.begin || *range.begin < *k;
+                                          if (after_begin && (out.empty() || out.back() < *k))
+                                            out.push_back(std::move(*k));
+                                          return false;
+                                        }));
   }
   return out;
 }
@@ -660,16 +497,17 @@ Result<Digest> SqliteStore::digest(std::string_view collection, const KeyRange& 
   // One streamed, unordered pass over the range (the hash is
   // order-independent): memory stays constant whatever the range's size.
   Digest d;
-  TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, t->select_list, "", [&](const Statement& st) -> Status {
-    auto r = t->read_row(st, name_);
-    if (!r.ok()) {
-      d.undecodable += 1;
-      return Status::Ok();
-    }
-    d.count += 1;
-    d.hash += record_hash(t->schema, *r);
-    return Status::Ok();
-  }));
+  TANDEM_RETURN_IF_ERROR(
+      for_each_row(*t, range, t->select_list, "", {}, [&](const Statement& st) -> Result<bool> {
+        auto r = t->read_row(st, name_);
+        if (!r.ok()) {
+          d.undecodable += 1;
+          return true;
+        }
+        d.count += 1;
+        d.hash += record_hash(t->schema, *r);
+        return true;
+      }));
   return d;
 }
 

@@ -4,6 +4,7 @@
 // (record_lock_file.h). Contract: see tandem/store.h.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <shared_mutex>
@@ -46,6 +47,11 @@ class SqliteStore : public Store {
   Result<RecordLock> try_lock(std::string_view collection, const Key& key) override;
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override;
 
+  // Lowers SQLite's limit on the bytes of one value or row on every
+  // connection (SQLITE_LIMIT_LENGTH, 1e9 by default), for tests of the
+  // values over it, which writes refuse naming them.
+  void set_length_limit_for_testing(int limit);
+
   struct Table;  // per-collection SQL, built once
 
  private:
@@ -54,16 +60,23 @@ class SqliteStore : public Store {
   Result<const Table*> table(std::string_view collection) const;
   Result<Lookup> get_in(Connection& conn, const Table& t, const Key& key);
   Result<bool> tombstoned(Connection& conn, const Table& t, const std::string& encoded_key);
-  // Runs SELECT select FROM table WHERE <range> suffix, calling visit per row.
+  using NamedInts = std::vector<std::pair<const char*, int64_t>>;  // ":limit" -> 10
+  // Runs SELECT select FROM table WHERE <range> suffix on conn (suffix's
+  // named parameters bound from named), calling visit per row until it
+  // returns false or an error.
+  Status query_range(Connection& conn, const Table& t, const KeyRange& range, std::string_view select,
+                     std::string_view suffix, const NamedInts& named,
+                     const std::function<Result<bool>(const Statement&)>& visit);
+  // As query_range, on a connection of the pool.
   Status for_each_row(const Table& t, const KeyRange& range, std::string_view select, std::string_view suffix,
-                      const std::function<Status(const Statement&)>& visit);
-  static std::string range_where(const Table& t, const KeyRange& range);
-  static std::string order_and_limit(const Table& t, size_t limit);
+                      const NamedInts& named, const std::function<Result<bool>(const Statement&)>& visit);
+  static int64_t sql_limit(size_t limit);  // -1 (no limit) when it does not fit
 
   std::string name_;
   Pool pool_;
   std::shared_ptr<RecordLockFile> locks_;
   StoreOptions options_;
+  std::atomic<int64_t> length_limit_{1000000000};  // SQLITE_LIMIT_LENGTH of the connections
   mutable std::shared_mutex tables_mutex_;
   std::unordered_map<std::string, std::unique_ptr<Table>> tables_;  // guarded by tables_mutex_
 };
