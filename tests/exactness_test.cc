@@ -263,8 +263,71 @@ TEST(Exactness, NulBytesIntoPostgresAreQuarantinedAndTheirBatchIsCopied) {
   EXPECT_EQ(rows, (std::vector<std::vector<std::string>>{{"500", "0"}})) << "nothing cut, nothing merged";
   auto quarantined = value_or_die(m->control().quarantine(10));
   ASSERT_EQ(quarantined.size(), 3u);
-  for (const QuarantineEntry& e : quarantined)
+  for (const QuarantineEntry& e : quarantined) {
     EXPECT_NE(e.reason.find("NUL byte"), std::string::npos) << e.reason;
+  }
+  // Verify counts them apart (the quarantine's business), not as missing.
+  auto report = value_or_die(run_verify(*m, VerifyOptions{}));
+  EXPECT_TRUE(report.clean());
+  EXPECT_EQ(report.collections[0].quarantined, 3);
+  EXPECT_EQ(report.collections[0].missing, 0);
+}
+
+// Issue 12, classes 1 and 5: JSON numbers arrive exactly (PostgreSQL's own
+// text of them, read with libpq, equals old's), a hand edit of one digit in
+// new is found by verify, and a document nested 100,000 levels deep is
+// quarantined instead of crashing the backfill and verify.
+TEST(Exactness, JsonNumbersArriveExactlyAndAnEditOfOneDigitIsFound) {
+  PostgresDatabase db("tandem_exact_json");
+  TempDir dir;
+  CollectionSchema schema{"docs", {{"id", Type::kInt, false}}, {{"doc", Type::kJson, true}}};
+  const std::vector<std::string> numbers = {"3.141592653589793238462643383279", "18446744073709551616",
+                                            "1e-400", "-12345678901234567890.000000000000000000001"};
+  std::vector<Record> records;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    records.push_back(Record{Key{Value(static_cast<int64_t>(i + 1))},
+                             {{"doc", Value(Json::parse("{\"a\": " + numbers[i] + "}").value())}}});
+  }
+  (void)create_old_database(dir.file("old.db"), schema, records);
+  {
+    // Written by hand, as a service would have: tandem's own writer refuses it.
+    auto conn = value_or_die(sqlite::Connection::open(dir.file("old.db"), false, false));
+    std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    ASSERT_OK(conn->exec("INSERT INTO docs (id, doc) VALUES (99, '" + deep + "')"));
+  }
+  Config config;
+  config.migration_name = "json";
+  config.control_url = "sqlite:" + dir.file("control.db");
+  config.old_url = "sqlite:" + dir.file("old.db");
+  config.new_url = db.url();
+  config.collections = {schema};
+  {
+    auto new_store = value_or_die(open_store("new", config.new_url));
+    ASSERT_OK(new_store->ensure_collection(schema, true));
+  }
+  MigrationOptions options;
+  options.register_instance = false;
+  auto m = value_or_die(Migration::open(config, options));
+  ASSERT_OK(m->change_step(1, "test", /*force=*/true));
+  auto summary = value_or_die(run_backfill(*m, BackfillOptions{}));
+  ASSERT_TRUE(summary.complete);
+  EXPECT_EQ(summary.collections[0].state.counts.copied, 4);
+  EXPECT_EQ(summary.collections[0].state.counts.quarantined, 1);
+  auto q = value_or_die(m->control().quarantine(10));
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_NE(q[0].reason.find("nested deeper than 1000"), std::string::npos) << q[0].reason;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    // numeric equality in PostgreSQL itself, then its own text of the value
+    auto rows = pg_rows(
+        db.url(),
+        fmt::format("SELECT (doc->'a')::numeric = {}::numeric FROM docs WHERE id = {}", numbers[i], i + 1));
+    EXPECT_EQ(rows, (std::vector<std::vector<std::string>>{{"t"}})) << numbers[i];
+  }
+  ASSERT_TRUE(value_or_die(run_verify(*m, VerifyOptions{})).clean());
+  pg_rows(db.url(), "UPDATE docs SET doc = '{\"a\": 3.141592653589793238462643383278}' WHERE id = 1");
+  auto report = value_or_die(run_verify(*m, VerifyOptions{}));
+  EXPECT_FALSE(report.clean());
+  EXPECT_EQ(report.collections[0].different, 1);
 }
 
 }  // namespace

@@ -51,6 +51,10 @@ struct BackfillOptions {
   // The batch size grows while a batch's insert takes less than half this,
   // and shrinks when it takes longer.
   std::chrono::milliseconds target_batch_latency{250};
+  // A batch holds at most about this many bytes of records, whatever its
+  // row count (capped by this over the last batch's average row size), so
+  // that documents of megabytes copy in bounded memory.
+  size_t max_batch_bytes = 32 << 20;
   double max_rows_per_second = 0;  // 0: no limit
   // Allows a backfill at a step where new does not receive every write, for
   // data the operator knows is immutable (nothing writes old any more).

@@ -128,8 +128,8 @@ class Store {
   // otherwise an absent collection is kFailedPrecondition naming it. If it
   // exists, checks that its columns match the schema (the error names the
   // missing or mismatching column) and that the configured key is a key of
-  // the table: its columns include all those of the primary key or of a
-  // unique index whose columns are NOT NULL (check_configured_key in
+  // the table: the columns of its primary key or of a unique index whose
+  // columns are NOT NULL (check_configured_key in
   // stores/sql_text.h); otherwise kFailedPrecondition naming the configured
   // key and the table's keys.
   virtual Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) = 0;

@@ -56,14 +56,16 @@ struct CollectionVerify {
   Side source = Side::kOld;
   int64_t records = 0;      // in the source of truth
   int64_t undecodable = 0;  // rows of the source that do not decode (see the quarantine)
+  int64_t quarantined = 0;  // records of the source absent from the copy because quarantined
   int64_t ranges_checked = 0;
   int64_t ranges_mismatched = 0;
   int64_t missing = 0, extra = 0, different = 0, resurrected = 0;
   int64_t repaired = 0;
   int64_t remaining = 0;  // differences still there at the end
-  // Ranges whose digests differ although no record differs and no row fails
-  // to decode: a difference that tandem's decoding of both sides hides (the
-  // databases' own text differs). Never clean; the ranges are listed.
+  // Ranges whose digests differ although no record differs and no row of
+  // the source fails to decode, still after the rechecks: a difference that
+  // tandem's decoding of both sides hides (the databases' own text differs).
+  // Never clean; the ranges are listed.
   int64_t unexplained = 0;
   std::vector<std::string> unexplained_ranges;
   std::vector<Difference> differences;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <future>
 #include <mutex>
@@ -244,11 +245,16 @@ class CollectionBackfill {
     SteadyClock::time_point last_pause_check{};
     while (!stop_requested()) {
       TANDEM_RETURN_IF_ERROR(wait_while_paused(last_pause_check));
-      limiter_.acquire(batch);
+      // Rows, capped by bytes: a batch of 16 MB documents holds a few.
+      const size_t row_bytes = row_bytes_.load();
+      const size_t rows = row_bytes == 0 ? std::min(batch, kProbeRows)
+                                         : std::clamp<size_t>(o_.max_batch_bytes / row_bytes, 1, batch);
+      limiter_.acquire(rows);
       TANDEM_SYNC_POINT("backfill.before_read");
       TANDEM_ASSIGN_OR_RETURN(ScanBatch read,
                               with_retry(fmt::format("reading {} of old", keys.to_display()),
-                                         [&] { return source.scan_batch(schema_.name, keys, batch); }));
+                                         [&] { return source.scan_batch(schema_.name, keys, rows); }));
+      if (read.rows() > 0) row_bytes_ = std::max<size_t>(1, batch_bytes(read) / read.rows());
       bool exhausted = read.end_of_range || !read.last_key;
       TANDEM_SYNC_POINT("backfill.after_read");
       BackfillCounts delta;
@@ -315,6 +321,23 @@ class CollectionBackfill {
     return insert(records.subspan(half), delta);
   }
 
+  // About what the batch's records take in memory.
+  static size_t batch_bytes(const ScanBatch& read) {
+    size_t bytes = 0;
+    for (const Record& r : read.records) {
+      bytes += 64 + r.key.size() * 16;
+      for (const auto& [name, v] : r.fields) {
+        bytes += 32 + name.size();
+        if (const auto* t = v.get_if<std::string>()) bytes += t->size();
+        if (const auto* b = v.get_if<Bytes>()) bytes += b->data.size();
+        if (const auto* j = v.get_if<Json>()) bytes += j->text.size();
+        if (const auto* d = v.get_if<Decimal>()) bytes += d->text.size();
+      }
+    }
+    for (const BadRecord& b : read.bad) bytes += 64 + b.raw.size() + b.reason.size();
+    return bytes;
+  }
+
   static void count(const std::vector<InsertOutcome>& outcomes, BackfillCounts& delta) {
     for (InsertOutcome o : outcomes) {
       switch (o) {
@@ -353,6 +376,10 @@ class CollectionBackfill {
   RateLimiter limiter_;
   SteadyClock::time_point start_{};
   std::atomic<size_t> batch_size_{0};
+  // The average row of the last batch read, in bytes (0: none read yet).
+  std::atomic<size_t> row_bytes_{0};
+  // The first batch reads this many rows, to learn how large rows are.
+  static constexpr size_t kProbeRows = 16;
   RunCounts run_counts_;
   std::atomic<bool> failed_{false};
   std::mutex error_mutex_;

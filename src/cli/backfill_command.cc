@@ -79,6 +79,8 @@ int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptio
   options.initial_batch = std::clamp(o.batch, o.min_batch, o.max_batch);
   options.min_batch = o.min_batch;
   options.max_batch = o.max_batch;
+  options.retry_for = std::chrono::seconds(o.retry_for_seconds);
+  options.max_batch_bytes = static_cast<size_t>(o.max_batch_mb) << 20;
   options.target_batch_latency = std::chrono::milliseconds(o.target_latency_ms);
   options.max_rows_per_second = o.max_rows_per_second;
   options.old_is_frozen = o.old_is_frozen;

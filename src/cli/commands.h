@@ -40,6 +40,8 @@ struct BackfillCommandOptions {
   size_t max_batch = 10000;
   int64_t target_latency_ms = 250;
   double max_rows_per_second = 0;
+  int64_t retry_for_seconds = 300;
+  int64_t max_batch_mb = 32;
   bool old_is_frozen = false;
   bool pause = false;
   bool resume = false;

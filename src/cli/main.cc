@@ -83,6 +83,16 @@ int run(int argc, char** argv) {
   backfill->add_option("--max-rows-per-second", bf.max_rows_per_second, "Throttle (0: no limit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  backfill
+      ->add_option("--retry-for-seconds", bf.retry_for_seconds,
+                   "Retry a database that is down or busy this long, then stop (it resumes when run again)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  backfill
+      ->add_option("--max-batch-mb", bf.max_batch_mb,
+                   "A batch holds at most about this many megabytes of records (large documents)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   backfill->add_flag(
       "--old-is-frozen", bf.old_is_frozen,
       "Allow a backfill at a step where new is not written, because nothing writes old any more");

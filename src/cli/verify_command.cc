@@ -35,6 +35,7 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
                                     {"source_of_truth", std::string(side_name(c.source))},
                                     {"records", c.records},
                                     {"undecodable", c.undecodable},
+                                    {"quarantined", c.quarantined},
                                     {"ranges_checked", c.ranges_checked},
                                     {"ranges_mismatched", c.ranges_mismatched},
                                     {"missing", c.missing},
@@ -57,6 +58,12 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
           "checked, {} mismatched\n",
           c.collection, side_name(c.source), c.records, c.seconds, rate, c.ranges_checked,
           c.ranges_mismatched);
+      if (c.quarantined > 0) {
+        fmt::print(
+            "  {} record(s) of {} are not in the copy because they are quarantined (see `tandem "
+            "quarantine list`)\n",
+            c.quarantined, side_name(c.source));
+      }
       if (c.undecodable > 0) {
         fmt::print("  {} row(s) of {} do not decode and were not compared (see `tandem quarantine list`)\n",
                    c.undecodable, side_name(c.source));

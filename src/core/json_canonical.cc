@@ -86,7 +86,14 @@ bool write(element e, std::string& out, size_t depth) {
 }  // namespace
 
 std::optional<std::string> canonical_json_fast(std::string_view text) {
-  thread_local simdjson::dom::parser parser;
+  // A parser keeps the buffers of the largest document it parsed (several
+  // times the document's size): each thread keeps one for documents up to
+  // 1 MiB, and a larger document gets its own, freed when done, so that one
+  // 16 MB document does not pin a hundred megabytes per worker thread.
+  constexpr size_t kKeptParserBytes = 1 << 20;
+  thread_local simdjson::dom::parser kept;
+  std::optional<simdjson::dom::parser> own;
+  simdjson::dom::parser& parser = text.size() <= kKeptParserBytes ? kept : own.emplace();
   element root;
   if (parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true).get(root) != simdjson::SUCCESS) {
     return std::nullopt;

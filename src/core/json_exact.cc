@@ -23,8 +23,8 @@ constexpr int64_t kMaxExponent = 100'000'000;
 // nlohmann's parser refuses a number that overflows its floating-point type
 // before the SAX handler sees the number's text; long double moves that
 // limit from 1.8e308 to 1.1e4932. The value itself is never used.
-using LongJson = nlohmann::basic_json<std::map, std::vector, std::string, bool, std::int64_t, std::uint64_t,
-                                      long double>;
+using LongJson =
+    nlohmann::basic_json<std::map, std::vector, std::string, bool, std::int64_t, std::uint64_t, long double>;
 
 // The SAX handler: writes canonical text as the parser goes. Arrays are
 // written in place; an object's members are buffered until it ends, then
@@ -100,7 +100,8 @@ class CanonicalWriter : public nlohmann::json_sax<LongJson> {
                    const nlohmann::detail::exception& e) override {
     if (!error_.empty()) return false;
     if (e.id == 406) {
-      error_ = fmt::format("the JSON number at byte {} is beyond +/-1.1e4932, which tandem cannot read", position);
+      error_ =
+          fmt::format("the JSON number at byte {} is beyond +/-1.1e4932, which tandem cannot read", position);
     } else {
       error_ = fmt::format("invalid JSON at byte {}: {}", position, e.what());
     }
@@ -282,8 +283,9 @@ Result<std::string> canonical_json_number(std::string_view text) {
 
 Result<std::string> canonical_json_exact(std::string_view text) {
   CanonicalWriter writer;
-  bool ok = LongJson::sax_parse(text.data(), text.data() + text.size(), &writer, LongJson::input_format_t::json,
-                                /*strict=*/true);
+  bool ok =
+      LongJson::sax_parse(text.data(), text.data() + text.size(), &writer, LongJson::input_format_t::json,
+                          /*strict=*/true);
   if (!ok || !writer.error().empty()) {
     return Status::InvalidArgument(writer.error().empty() ? std::string("invalid JSON") : writer.error());
   }

@@ -312,9 +312,24 @@ std::strong_ordering Value::operator<=>(const Value& other) const {
 }
 
 namespace {
+// Text for messages: at most max bytes, control characters escaped (a NUL
+// or a newline in a key must not cut or split a log line).
 std::string abbreviate(std::string_view s, size_t max) {
-  if (s.size() <= max) return std::string(s);
-  return fmt::format("{}...({} bytes)", s.substr(0, max), s.size());
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < max; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > max) out += fmt::format("...({} bytes)", s.size());
+  return out;
 }
 }  // namespace
 

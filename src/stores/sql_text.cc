@@ -81,11 +81,14 @@ Status check_configured_key(std::string_view store, const CollectionSchema& sche
   for (const Column& c : schema.key_columns) configured.push_back(c.name);
   std::vector<std::string> described;
   for (const TableKey& k : keys) {
-    bool covered = true;
+    // The same columns in any order: a wider key would also be unique, but
+    // writes name the key in ON CONFLICT, which needs a unique index on
+    // exactly those columns.
+    bool same = k.columns.size() == configured.size();
     for (const std::string& column : k.columns) {
-      if (std::find(configured.begin(), configured.end(), column) == configured.end()) covered = false;
+      if (std::find(configured.begin(), configured.end(), column) == configured.end()) same = false;
     }
-    if (covered && !k.columns.empty() && !k.nullable) return Status::Ok();
+    if (same && !k.nullable) return Status::Ok();
     described.push_back(fmt::format("{} ({}){}", k.name, fmt::join(k.columns, ", "),
                                     k.nullable ? " with a nullable column" : ""));
   }

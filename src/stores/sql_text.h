@@ -52,7 +52,9 @@ struct TableKey {
 };
 
 // Checks that the configured key of schema is a key of the table: its
-// columns include all of some entry of keys that is not nullable (pass an
+// columns are those (in any order) of some entry of keys that is not
+// nullable (a wider key would be unique too, but writes name the key in ON
+// CONFLICT, which needs a unique index on exactly those columns) (pass an
 // engine's primary key as not nullable when the engine enforces it, e.g.
 // SQLite's). kFailedPrecondition otherwise, naming the store, the table, the
 // configured key and the table's keys, and what to do.

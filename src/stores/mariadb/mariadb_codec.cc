@@ -30,6 +30,10 @@ bool uuid_text(std::string_view s) {
   return true;
 }
 
+// Whether a uuid key in text must be lower case: under a case-sensitive
+// collation upper-case hex orders apart from the UUID's bytes.
+bool lower_case_only(const ColumnType& ct) { return !ct.collation.ends_with("_ci"); }
+
 // TIMESTAMP columns hold 1970-01-01 00:00:01 to 2038-01-19 03:14:07.999999 UTC.
 constexpr int64_t kTimestampMinMicros = 1000000;
 constexpr int64_t kTimestampMaxMicros = 2147483647LL * 1000000 + 999999;
@@ -180,7 +184,7 @@ size_t param_bytes(const Value& v) {
   return 12 + data;
 }
 
-Result<Value> from_row(Type type, const ColumnType& ct, const Row& r, size_t col) {
+Result<Value> from_row(Type type, const ColumnType& ct, const Row& r, size_t col, bool key) {
   const Row::Kind kind = r.kind(col);
   std::string_view s = kind == Row::Kind::kText ? r.text(col) : std::string_view();
   auto bad = [&](std::string_view what) {
@@ -225,7 +229,7 @@ Result<Value> from_row(Type type, const ColumnType& ct, const Row& r, size_t col
       if (kind != Row::Kind::kText) return bad("bytes");
       return Value(Bytes{std::string(s)});
     case Type::kTimestamp: {
-      if (kind != Row::Kind::kText) return bad("a timestamp");
+      if (kind != Row::Kind::kText || s.size() < 10) return bad("a timestamp");
       if (s.starts_with("0000-00-00") || s.substr(4, 4) == "-00-" || s.substr(7, 3) == "-00") {
         return bad("a timestamp (a zero date)");
       }
@@ -252,6 +256,13 @@ Result<Value> from_row(Type type, const ColumnType& ct, const Row& r, size_t col
         return Value(u);
       }
       if (!uuid_text(s)) return bad("a UUID (8-4-4-4-12 hex digits)");
+      if (key && lower_case_only(ct) &&
+          std::any_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'F'; })) {
+        return bad(fmt::format(
+            "a UUID key in lower case (under collation {} upper-case text orders apart from the UUID and may "
+            "repeat a lower-case twin)",
+            ct.collation));
+      }
       auto u = Uuid::parse(s);
       if (!u.ok()) return Status::Corruption(u.status().message());
       return Value(*u);
@@ -386,7 +397,7 @@ std::string portable_term(const Column& c, const ColumnType& ct) {
   return fmt::format("CAST(IF({} IS NULL, 'N', CONCAT('V', {})) AS BINARY)", q, v);
 }
 
-std::string decodable_condition(const Column& c, const ColumnType& ct) {
+std::string decodable_condition(const Column& c, const ColumnType& ct, bool key) {
   std::string q = quote_identifier(c.name);
   std::string cond;
   switch (c.type) {
@@ -404,14 +415,14 @@ std::string decodable_condition(const Column& c, const ColumnType& ct) {
       cond = fmt::format(
           "YEAR({0}) >= 1 AND DAYOFMONTH({0}) >= 1 AND DAYOFMONTH({0}) <= DAYOFMONTH(LAST_DAY({0}))", q);
       break;
-    case Type::kUuid:
-      cond = ct.data_type == "binary" ? fmt::format("LENGTH({}) = 16", q)
-                                      : fmt::format(
-                                            "CAST({} AS BINARY) REGEXP "
-                                            "'^[0-9A-Fa-f]{{8}}-[0-9A-Fa-f]{{4}}-[0-9A-Fa-f]{{4}}-[0-9A-Fa-f]"
-                                            "{{4}}-[0-9A-Fa-f]{{12}}$'",
-                                            q);
+    case Type::kUuid: {
+      std::string hex = key && lower_case_only(ct) ? "[0-9a-f]" : "[0-9A-Fa-f]";
+      cond = ct.data_type == "binary"
+                 ? fmt::format("LENGTH({}) = 16", q)
+                 : fmt::format("CAST({0} AS BINARY) REGEXP '^{1}{{8}}-{1}{{4}}-{1}{{4}}-{1}{{4}}-{1}{{12}}$'",
+                               q, hex);
       break;
+    }
     default:
       break;
   }

@@ -57,8 +57,10 @@ size_t param_bytes(const Value& v);
 // The value of column col of row r as type, read from a column of type ct;
 // kCorruption with the reason (naming neither record nor field) if it is not
 // one: a zero or impossible date, invalid UTF-8, a uuid that is not 8-4-4-4-12
-// text or 16 bytes, an integer out of range, ...
-Result<Value> from_row(Type type, const ColumnType& ct, const Row& r, size_t col);
+// text or 16 bytes, an integer out of range, ... A uuid key in text under a
+// case-sensitive collation must be lower case: upper-case text orders apart
+// from the UUID (ranges would miss it) and can repeat a lower-case twin.
+Result<Value> from_row(Type type, const ColumnType& ct, const Row& r, size_t col, bool key = false);
 
 // Whether v can be written to a column of type ct and read back equal: the
 // reason it cannot (naming neither record nor field), else empty.
@@ -68,6 +70,6 @@ std::string check_exact(const ColumnType& ct, const Value& v);
 // condition (0 or 1, never NULL) true when the row's value decodes. nullopt
 // terms mean the column's type is not covered.
 std::string portable_term(const Column& c, const ColumnType& ct);
-std::string decodable_condition(const Column& c, const ColumnType& ct);
+std::string decodable_condition(const Column& c, const ColumnType& ct, bool key);
 
 }  // namespace tandem::maria

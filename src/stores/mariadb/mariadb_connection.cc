@@ -127,7 +127,7 @@ std::string_view Row::text(size_t col) const {
   const Column& c = columns_[col];
   if (c.temporal) {
     const MYSQL_TIME& t = c.time;
-    if (t.time_type == MYSQL_TIMESTAMP_DATE) {
+    if (c.date_only) {
       time_text_ = fmt::format("{:04}-{:02}-{:02}", t.year, t.month, t.day);
     } else {
       time_text_ = fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}", t.year, t.month, t.day, t.hour,
@@ -403,6 +403,7 @@ Result<uint64_t> Connection::run(const std::string& sql, const std::vector<Param
       case MYSQL_TYPE_TIMESTAMP2:
       case MYSQL_TYPE_NEWDATE:
         c.temporal = true;
+        c.date_only = fields[i].type == MYSQL_TYPE_DATE || fields[i].type == MYSQL_TYPE_NEWDATE;
         b.buffer_type = fields[i].type == MYSQL_TYPE_DATE ? MYSQL_TYPE_DATE : MYSQL_TYPE_DATETIME;
         b.buffer = &c.time;
         b.buffer_length = sizeof(c.time);

@@ -80,6 +80,7 @@ class Row {
   struct Column {
     Kind kind = Kind::kText;
     bool temporal = false;
+    bool date_only = false;  // a DATE column (else DATETIME or TIMESTAMP: with the time, even a zero date)
     int64_t integer = 0;
     double real = 0;
     MYSQL_TIME time{};

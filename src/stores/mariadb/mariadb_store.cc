@@ -84,7 +84,7 @@ struct MariaDbStore::Table : CollectionSql {
     for (size_t col = 0; col < schema.key_columns.size(); ++col) {
       const Column& c = schema.key_columns[col];
       auto v = r.is_null(col) ? Result<Value>(Status::Corruption("NULL in a key column"))
-                              : from_row(c.type, key_type(col), r, col);
+                              : from_row(c.type, key_type(col), r, col, /*key=*/true);
       if (!v.ok()) {
         if (bad_field != nullptr) *bad_field = c.name;
         return Status::Corruption(
@@ -501,10 +501,20 @@ Status MariaDbStore::check_writable(Connection& conn, const Table& t, const Key&
   // max_allowed_packet would be refused, the connection closed, and a retry
   // refused again.
   if (bytes + kStatementOverhead > conn.max_packet()) {
+    std::string largest;
+    size_t largest_bytes = 0;
+    for (const auto& [name, value] : fields) {
+      if (param_bytes(value) > largest_bytes) {
+        largest = name;
+        largest_bytes = param_bytes(value);
+      }
+    }
     return Status::InvalidArgument(fmt::format(
-        "{} collection '{}', record {}: record {} is {} bytes, more than {}'s max_allowed_packet ({}): raise "
-        "max_allowed_packet on the {} server (SET GLOBAL max_allowed_packet = ...) or leave this record out",
-        name_, t.schema.name, key.to_display(), key.to_display(), bytes, name_, conn.max_packet(), name_));
+        "{} collection '{}', record {}, field '{}': record {} is {} bytes, more than {}'s max_allowed_packet "
+        "({}): raise max_allowed_packet on the {} server (SET GLOBAL max_allowed_packet = ...) or leave this "
+        "record out",
+        name_, t.schema.name, key.to_display(), largest, key.to_display(), bytes, name_, conn.max_packet(),
+        name_));
   }
   return Status::Ok();
 }
@@ -1020,7 +1030,7 @@ Result<std::optional<Digest>> MariaDbStore::portable_digest(std::string_view col
     std::string term = portable_term(c, t->types[i]);
     if (term.empty()) return std::optional<Digest>();  // a type the portable digest does not cover
     terms.push_back(std::move(term));
-    decodable.push_back(decodable_condition(c, t->types[i]));
+    decodable.push_back(decodable_condition(c, t->types[i], i < t->schema.key_columns.size()));
   }
   std::vector<Param> params;
   std::string rows = range_sql(*t, range,

@@ -73,11 +73,11 @@ Result<std::unique_ptr<Connection>> Connection::open(const ConnectionSpec& spec)
   // is refused by tandem for that row alone (quarantined).
   const char* server_encoding = PQparameterStatus(conn, "server_encoding");
   bool raw = server_encoding != nullptr && std::string_view(server_encoding) == "SQL_ASCII";
-  TANDEM_RETURN_IF_ERROR(c->exec_simple(
-      fmt::format("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3; "
-                  "SET client_encoding = '{}'; SET client_min_messages = warning",
-                  raw ? "SQL_ASCII" : "UTF8"),
-      "setting up the session"));
+  TANDEM_RETURN_IF_ERROR(
+      c->exec_simple(fmt::format("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3; "
+                                 "SET client_encoding = '{}'; SET client_min_messages = warning",
+                                 raw ? "SQL_ASCII" : "UTF8"),
+                     "setting up the session"));
   return c;
 }
 
@@ -89,6 +89,9 @@ Status Connection::error(const PGresult* r, std::string_view what) {
   last_sqlstate_ = sqlstate;
   std::string msg = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  // One line (messages go into logs and the quarantine's list): the
+  // server's DETAIL and CONTEXT lines joined with "; ".
+  for (size_t at = msg.find('\n'); at != std::string::npos; at = msg.find('\n', at)) msg.replace(at, 1, "; ");
   std::string full = fmt::format("{} on {}: {}{}", what, display_, msg,
                                  sqlstate.empty() ? "" : fmt::format(" (SQLSTATE {})", sqlstate));
   if (PQstatus(conn_) != CONNECTION_OK || sqlstate.rfind("08", 0) == 0 || sqlstate == "57P01" ||

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cmath>
 
 namespace tandem::pg {
 
@@ -18,6 +19,18 @@ std::string refusal(const Value& v, const NumericLimit* limit) {
         return "PostgreSQL text cannot hold a NUL byte (the value would be cut there)";
       }
       break;
+    case Type::kJson: {
+      // jsonb refuses the escape \u0000 ("unsupported Unicode escape
+      // sequence"); in canonical text it is a NUL when the backslashes
+      // before its 'u' are odd in number (an even run is an escaped '\').
+      const std::string& j = v.as<Json>().text;
+      for (size_t at = j.find("u0000"); at != std::string::npos; at = j.find("u0000", at + 1)) {
+        size_t run = 0;
+        while (run < at && j[at - 1 - run] == '\\') ++run;
+        if (run % 2 == 1) return "PostgreSQL's jsonb cannot hold the character U+0000 (\\u0000) in a string";
+      }
+      break;
+    }
     case Type::kTimestamp:
       if (!v.as<Timestamp>().in_range()) {
         return fmt::format("the timestamp ({} microseconds since 1970) is outside 0001-01-01 .. 9999-12-31",
@@ -90,9 +103,19 @@ Result<std::unordered_map<std::string, NumericLimit>> read_numeric_limits(Connec
   return out;
 }
 
+Result<std::set<std::string>> read_float4_columns(Connection& conn, std::string_view table) {
+  TANDEM_ASSIGN_OR_RETURN(
+      PgResult r, conn.exec("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                            "current_schema() AND table_name = $1 AND data_type = 'real'",
+                            {text(table)}, fmt::format("reading the real columns of table '{}'", table)));
+  std::set<std::string> out;
+  for (int row = 0; row < r.rows(); ++row) out.emplace(r.text(row, 0));
+  return out;
+}
+
 Status check_storable(std::string_view store, const CollectionSchema& schema,
-                      const std::unordered_map<std::string, NumericLimit>& numeric, const Key& key,
-                      const FieldMap& fields) {
+                      const std::unordered_map<std::string, NumericLimit>& numeric,
+                      const std::set<std::string>& float4_columns, const Key& key, const FieldMap& fields) {
   for (size_t i = 0; i < key.size() && i < schema.key_columns.size(); ++i) {
     std::string why = refusal(key[i], nullptr);
     if (!why.empty()) {
@@ -104,6 +127,12 @@ Status check_storable(std::string_view store, const CollectionSchema& schema,
   for (const auto& [name, value] : fields) {
     auto limit = numeric.find(name);
     std::string why = refusal(value, limit == numeric.end() ? nullptr : &limit->second);
+    if (why.empty() && value.type() == Type::kDouble && float4_columns.contains(name)) {
+      double d = value.as<double>();
+      if (std::isfinite(d) && static_cast<double>(static_cast<float>(d)) != d) {
+        why = fmt::format("{} is not exactly a REAL (float4) value: the column would round it", d);
+      }
+    }
     if (!why.empty()) {
       return Status::InvalidArgument(fmt::format("{} collection '{}', record {}, field '{}': {}", store,
                                                  schema.name, key.to_display(), name, why));

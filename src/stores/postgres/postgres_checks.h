@@ -3,6 +3,7 @@
 // hold exactly (refused before anything is sent, never rounded or cut).
 #pragma once
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -37,8 +38,15 @@ Result<std::unordered_map<std::string, NumericLimit>> read_numeric_limits(Connec
 // decimal with more digits than its NUMERIC(p, s) column keeps (PostgreSQL
 // would round it). Values the server refuses by itself (a JSON string with
 // \u0000, a key too large for its index) come back as kInvalidArgument too.
+// A double into a REAL (float4) column is refused unless float4 holds it
+// exactly (float4_columns names those columns).
 Status check_storable(std::string_view store, const CollectionSchema& schema,
-                      const std::unordered_map<std::string, NumericLimit>& numeric, const Key& key,
-                      const FieldMap& fields);
+                      const std::unordered_map<std::string, NumericLimit>& numeric,
+                      const std::set<std::string>& float4_columns, const Key& key, const FieldMap& fields);
+
+// The REAL (float4) columns of the table: read as float, then widened to
+// double exactly (read as a double from their shortest text, 0.1f would
+// become 0.1, another number).
+Result<std::set<std::string>> read_float4_columns(Connection& conn, std::string_view table);
 
 }  // namespace tandem::pg

@@ -280,6 +280,20 @@ Result<Value> from_text(Type type, std::string_view s) {
   return Status::Internal("column without type");
 }
 
+// A REAL (float4) column's text, as the float it is, widened exactly.
+Result<Value> float4_from_text(std::string_view s) {
+  if (s == "NaN") return Value(std::nan(""));
+  if (s == "Infinity") return Value(HUGE_VAL);
+  if (s == "-Infinity") return Value(-HUGE_VAL);
+  std::string copy(s);
+  char* end = nullptr;
+  float f = std::strtof(copy.c_str(), &end);
+  if (copy.empty() || end != copy.c_str() + copy.size()) {
+    return Status::Corruption(fmt::format("'{}' is not a real", s.substr(0, 64)));
+  }
+  return Value(static_cast<double>(f));
+}
+
 // The advisory-lock key of a record (the same hash as every store's record lock).
 int64_t lock_key(std::string_view collection, std::string_view encoded_key) {
   return static_cast<int64_t>(record_lock_hash(collection, encoded_key));
@@ -290,6 +304,7 @@ int64_t lock_key(std::string_view collection, std::string_view encoded_key) {
 struct PostgresStore::Table : CollectionSql {
   CollectionSchema schema;
   std::unordered_map<std::string, NumericLimit> numeric;  // NUMERIC(p, s) columns
+  std::set<std::string> float4;                           // REAL columns (read_float4_columns)
   // The record and whether it has a tombstone, in one statement (one snapshot).
   std::string get_with_tombstone_sql;
   std::string key_tuple;  // for ORDER BY and row comparisons, text keys in "C" collation
@@ -323,7 +338,8 @@ struct PostgresStore::Table : CollectionSql {
         out.fields.emplace(c.name, Value());
         continue;
       }
-      auto v = from_text(c.type, r.text(row, i));
+      auto v = c.type == Type::kDouble && float4.contains(c.name) ? float4_from_text(r.text(row, i))
+                                                                  : from_text(c.type, r.text(row, i));
       if (!v.ok()) {
         if (bad_field != nullptr) *bad_field = c.name;
         return Status::Corruption(fmt::format("{} collection '{}', record {}, field '{}': {}", store,
@@ -545,9 +561,16 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
   TANDEM_ASSIGN_OR_RETURN(std::vector<TableKey> keys, read_table_keys(*conn, schema.name));
   TANDEM_RETURN_IF_ERROR(check_configured_key(name_, schema, keys));
   TANDEM_ASSIGN_OR_RETURN(t->numeric, read_numeric_limits(*conn, schema.name));
+  TANDEM_ASSIGN_OR_RETURN(t->float4, read_float4_columns(*conn, schema.name));
   std::unique_lock lock(tables_mutex_);
   tables_[schema.name] = std::move(t);
   return Status::Ok();
+}
+
+bool PostgresStore::holds_key(const Table& t, const Key& key) const {
+  static const std::unordered_map<std::string, NumericLimit> kNone;
+  static const std::set<std::string> kNoFloat4;
+  return check_storable(name_, t.schema, kNone, kNoFloat4, key, {}).ok();
 }
 
 Result<const PostgresStore::Table*> PostgresStore::table(std::string_view collection) const {
@@ -569,6 +592,15 @@ Result<bool> PostgresStore::tombstoned(Connection& conn, const Table& t, const K
 }
 
 Result<Lookup> PostgresStore::get_in(Connection& conn, const Table& t, const Key& key) {
+  if (!holds_key(t, key)) {
+    // No row has a key PostgreSQL cannot hold; asked for it, libpq would
+    // cut it at its NUL and find another record.
+    Lookup out;
+    out.record.key = key;
+    TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(conn, t, key));
+    out.state = dead ? Lookup::State::kTombstoned : Lookup::State::kAbsent;
+    return out;
+  }
   std::vector<Param> params;
   t.add_key(params, key);
   Lookup out;
@@ -712,7 +744,7 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_v
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   for (const Record& r : records) {
     TANDEM_RETURN_IF_ERROR(t->schema.check_record(r));
-    TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, r.key, r.fields));
+    TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, t->float4, r.key, r.fields));
   }
   // A transaction holds one advisory lock per record until it commits, and
   // the server's lock table is small (max_locks_per_transaction x
@@ -730,6 +762,14 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_v
       // presence check, unlocked): nothing of the part was written. The
       // statement path finds which records, with the server's own error.
       done = insert_part(t, collection, part, policy, /*copy_refused=*/nullptr);
+    }
+    if (!done.ok() && part.size() == 1 && done.status().code() == Code::kInvalidArgument &&
+        done.status().message().find("index row size") != std::string::npos) {
+      // The key is too large for its index: say so, naming the key.
+      return Status::InvalidArgument(fmt::format(
+          "{} collection '{}', record {}, key column '{}': too large for PostgreSQL's index on the key: {}",
+          name_, t->schema.name, part[0].key.to_display(), t->schema.key_columns[0].name,
+          done.status().message()));
     }
     if (!done.ok()) return done.status();
     outcomes.insert(outcomes.end(), done->begin(), done->end());
@@ -850,7 +890,7 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_part(const Table* t, st
 Status PostgresStore::upsert(std::string_view collection, const Record& record) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_record(record));
-  TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, record.key, record.fields));
+  TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, t->float4, record.key, record.fields));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   // One statement, one round trip (a write's latency is mostly round trips):
   // the tombstone is cleared by a data-modifying WITH of the same statement.
@@ -870,7 +910,7 @@ Result<PatchOutcome> PostgresStore::patch(std::string_view collection, const Key
                                           const FieldMap& fields) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, fields, /*partial=*/true));
-  TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, key, fields));
+  TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, t->float4, key, fields));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   if (fields.empty()) {
     TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, key));
@@ -901,8 +941,17 @@ Status PostgresStore::remove(std::string_view collection, const Key& key) {
   // One statement, as upsert: the row is deleted by a data-modifying WITH
   // of the statement that writes the tombstone.
   std::vector<Param> params;
-  t->add_key(params, key);
   std::string sql = t->delete_sql;
+  if (!holds_key(*t, key)) {
+    // No row to delete (a key PostgreSQL cannot hold), only the tombstone.
+    if (!options_.keep_tombstones) return Status::Ok();
+    return single_statement_outcome(
+        conn->exec("INSERT INTO tandem_tombstones (collection, key) VALUES ($1, $2) ON CONFLICT (collection, "
+                   "key) DO UPDATE SET deleted_at = now()",
+                   {text_param(t->schema.name), bytes_param(key.encode())}, t->what("deleting", key, name_))
+            .status());
+  }
+  t->add_key(params, key);
   if (options_.keep_tombstones) {
     sql = fmt::format(
         "WITH gone AS ({}) INSERT INTO tandem_tombstones (collection, key) VALUES (${}, ${}) "

@@ -65,6 +65,10 @@ class PostgresStore : public Store {
   static constexpr size_t kCopyMinRecords = 8;
   Result<Lookup> get_in(Connection& conn, const Table& t, const Key& key);
   Result<bool> tombstoned(Connection& conn, const Table& t, const Key& key);
+  // Whether PostgreSQL can hold the key (no NUL in its text): no row has a
+  // key it cannot, and asking for one would find another (libpq cuts text
+  // at a NUL).
+  bool holds_key(const Table& t, const Key& key) const;
   Status for_each_row(const Table& t, const KeyRange& range, std::string_view select, std::string_view suffix,
                       const std::function<Status(const PgResult&)>& visit);
 
