@@ -4,16 +4,17 @@
 # floating-point numbers, so the exact path canonicalises them), copied into
 # new (SQLite, or --new URL) by `tandem backfill`, then `tandem verify`; prints
 # the peak RSS of each (GNU time) and checks the copy with sqlite3 (not tandem).
-# Usage: bench/large_documents.sh TANDEM_BINARY [--docs N] [--mb M] [--new URL]
+# Usage: bench/large_documents.sh TANDEM_BINARY [--docs N] [--mb M] [--new URL] [--workers W]
 set -euo pipefail
 tandem="$1"
 shift
-docs=2 mb=16 new=""
+docs=2 mb=16 new="" workers=4
 while (($#)); do
   case "$1" in
     --docs) docs="$2"; shift 2 ;;
     --mb) mb="$2"; shift 2 ;;
     --new) new="$2"; shift 2 ;;
+    --workers) workers="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -54,8 +55,8 @@ measure() {  # measure NAME COMMAND...: runs it, prints seconds and peak RSS
   read -r secs kb <"$dir/time"
   printf '%-9s %6.2f s  peak RSS %5d MB\n' "$name" "$secs" $((kb / 1024))
 }
-echo "$docs documents of $mb MB each"
-measure backfill "$tandem" -c tandem.toml backfill
+echo "$docs documents of $mb MB each, $workers backfill workers"
+measure backfill "$tandem" -c tandem.toml backfill --workers "$workers"
 measure verify "$tandem" -c tandem.toml verify
 grep -q CLEAN "$dir/verify.log" || { cat "$dir/verify.log"; exit 1; }
 if [[ -z "$new" ]]; then

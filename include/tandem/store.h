@@ -220,7 +220,9 @@ class Store {
   // summed mod 2^64; see docs/ARCHITECTURE.md). nullopt when this store or
   // this collection's column types cannot (SQLite, double and json columns):
   // verify then uses digest() on both sides. Portable and plain digests
-  // never compare with each other, and undecodable rows are not told apart.
+  // never compare with each other. MariaDB leaves rows that do not decode
+  // out (as digest() does); PostgreSQL counts them: either way a mismatch
+  // only sends verify to the records, where the quarantine explains them.
   virtual Result<std::optional<Digest>> portable_digest(std::string_view collection, const KeyRange& range) {
     (void)collection;
     (void)range;
