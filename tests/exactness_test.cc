@@ -14,6 +14,26 @@
 namespace tandem::testing {
 namespace {
 
+// A migration of one collection from old_url to new_url (new's table
+// created), moved to dual-write: where a backfill runs.
+std::unique_ptr<Migration> dual_write_migration(const TempDir& dir, const std::string& old_url,
+                                                const std::string& new_url, const CollectionSchema& schema) {
+  Config config;
+  config.migration_name = "exact";
+  config.control_url = "sqlite:" + dir.file("control.db");
+  config.old_url = old_url;
+  config.new_url = new_url;
+  config.collections = {schema};
+  auto new_store = value_or_die(open_store("new", config.new_url));
+  EXPECT_OK(new_store->ensure_collection(schema, true));
+  new_store.reset();
+  MigrationOptions options;
+  options.register_instance = false;
+  auto m = value_or_die(Migration::open(config, options));
+  EXPECT_OK(m->change_step(1, "test", /*force=*/true));
+  return m;
+}
+
 // Adds 1 to every digest of new: what a difference that only the databases'
 // own text shows looks like to verify (equal records, different digests).
 class SkewedDigestStore : public StoreWrapper {
@@ -179,11 +199,6 @@ TEST(Exactness, UnreadableRowsOfAPostgresOldAreQuarantinedAndTheCopyGoesOn) {
   psql(db.url(), "INSERT INTO users VALUES ('u0100x', 'inf@x', 'n', 1, 1, 'infinity')");
   psql(db.url(), "INSERT INTO users VALUES (E'u0200\\\\xff', 'bad@x', 'n', 1, 1, '2024-01-01')");
   TempDir dir;
-  Config config;
-  config.migration_name = "exact";
-  config.control_url = "sqlite:" + dir.file("control.db");
-  config.old_url = db.url();
-  config.new_url = "sqlite:" + dir.file("new.db");
   CollectionSchema schema{"users",
                           {{"id", Type::kText, false}},
                           {{"email", Type::kText, false},
@@ -191,15 +206,7 @@ TEST(Exactness, UnreadableRowsOfAPostgresOldAreQuarantinedAndTheCopyGoesOn) {
                            {"age", Type::kInt, true},
                            {"balance", Type::kDecimal, true},
                            {"seen", Type::kTimestamp, true}}};
-  config.collections = {schema};
-  {
-    auto new_store = value_or_die(open_store("new", config.new_url));
-    ASSERT_OK(new_store->ensure_collection(schema, true));
-  }
-  MigrationOptions options;
-  options.register_instance = false;
-  auto m = value_or_die(Migration::open(config, options));
-  ASSERT_OK(m->change_step(1, "test", /*force=*/true));
+  auto m = dual_write_migration(dir, db.url(), "sqlite:" + dir.file("new.db"), schema);
   BackfillOptions o;
   o.workers = 1;
   o.initial_batch = o.min_batch = 100;
@@ -236,20 +243,7 @@ TEST(Exactness, NulBytesIntoPostgresAreQuarantinedAndTheirBatchIsCopied) {
   records.push_back(Record{Key{Value(std::string("k\0y", 3))}, {{"v", Value("y")}}});
   records.push_back(Record{Key{Value("v")}, {{"v", Value(std::string("cut\0here", 8))}}});
   (void)create_old_database(dir.file("old.db"), schema, records);
-  Config config;
-  config.migration_name = "nul";
-  config.control_url = "sqlite:" + dir.file("control.db");
-  config.old_url = "sqlite:" + dir.file("old.db");
-  config.new_url = db.url();
-  config.collections = {schema};
-  {
-    auto new_store = value_or_die(open_store("new", config.new_url));
-    ASSERT_OK(new_store->ensure_collection(schema, true));
-  }
-  MigrationOptions options;
-  options.register_instance = false;
-  auto m = value_or_die(Migration::open(config, options));
-  ASSERT_OK(m->change_step(1, "test", /*force=*/true));
+  auto m = dual_write_migration(dir, "sqlite:" + dir.file("old.db"), db.url(), schema);
   BackfillOptions o;
   o.workers = 1;
   o.ranges_per_worker = 1;
@@ -295,20 +289,7 @@ TEST(Exactness, JsonNumbersArriveExactlyAndAnEditOfOneDigitIsFound) {
     std::string deep = std::string(100000, '[') + std::string(100000, ']');
     ASSERT_OK(conn->exec("INSERT INTO docs (id, doc) VALUES (99, '" + deep + "')"));
   }
-  Config config;
-  config.migration_name = "json";
-  config.control_url = "sqlite:" + dir.file("control.db");
-  config.old_url = "sqlite:" + dir.file("old.db");
-  config.new_url = db.url();
-  config.collections = {schema};
-  {
-    auto new_store = value_or_die(open_store("new", config.new_url));
-    ASSERT_OK(new_store->ensure_collection(schema, true));
-  }
-  MigrationOptions options;
-  options.register_instance = false;
-  auto m = value_or_die(Migration::open(config, options));
-  ASSERT_OK(m->change_step(1, "test", /*force=*/true));
+  auto m = dual_write_migration(dir, "sqlite:" + dir.file("old.db"), db.url(), schema);
   auto summary = value_or_die(run_backfill(*m, BackfillOptions{}));
   ASSERT_TRUE(summary.complete);
   EXPECT_EQ(summary.collections[0].state.counts.copied, 4);
