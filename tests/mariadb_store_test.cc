@@ -813,8 +813,9 @@ TEST(MariaDbStore, PortableDigestEqualsPostgresAndLeavesOutRowsThatDoNotDecode) 
     ASSERT_OK(maria->upsert("things", r));
     ASSERT_OK(pg->upsert("things", r));
   }
-  lax_sql(maria_db.url(), {"INSERT INTO things (id, name, at) VALUES (10, 'zero', '0000-00-00 00:00:00'), "
-                           "(11, 'no day', '2024-02-30 00:00:00'), (12, 'year 0', '0000-06-15 00:00:00')",
+  lax_sql(maria_db.url(), {std::string("INSERT INTO things (id, name, at) VALUES (10, 'zero', '0000-00-00 "
+                                       "00:00:00'), (11, 'no day', '2024-02-30 00:00:00'), ") +
+                               "(12, 'year 0', '0000-06-15 00:00:00')",
                            "INSERT INTO things (id, name, ref2) VALUES (13, 'short', '0123456789abcdef')",
                            "INSERT INTO things (id, name, flag) VALUES (15, 'flag', 7)",
                            "INSERT INTO things (id, name, raw) VALUES (16, 'raw', x'FF00')",

@@ -127,7 +127,7 @@ class Connection {
   std::string display_;
   bool broken_ = false;
   unsigned last_error_ = 0;
-  size_t max_packet_ = 1024 * 1024;  // read from the server at open
+  size_t max_packet_ = size_t{1} << 20;  // read from the server at open
   std::unordered_map<std::string, MYSQL_STMT*> statements_;
 };
 

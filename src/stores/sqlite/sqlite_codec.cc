@@ -339,7 +339,8 @@ Result<TableCatalog> read_catalog(Connection& conn, const std::string& table) {
   // A rowid table's primary key without an index of its own is the rowid
   // (INTEGER PRIMARY KEY): never NULL. A WITHOUT ROWID table's never is either.
   bool pk_never_null = !has_rowid || !pk_has_index;
-  for (const auto& [name, type] : cat.column_types) {
+  for (const auto& column : cat.column_types) {
+    const std::string& name = column.first;  // a named reference: lambdas cannot capture bindings in clang 14
     bool in_pk = std::any_of(pk.begin(), pk.end(), [&](const auto& p) { return p.second == name; });
     cat.may_hold_null[name] = !not_null[name] && !(in_pk && pk_never_null);
     const char* collation = nullptr;
