@@ -7,7 +7,7 @@
 #
 #   bench/run.sh [--rows N] [--runs K] [--live] [--rate OPS] [--live-seconds S]
 #                [--live-max-rows-per-second R] [--only tandem,pgloader,copy]
-#                [--build DIR] [--workers W]
+#                [--build DIR] [--workers W] [--baseline TANDEM]
 #
 # --live adds the live-load mode: a workload process (tandem-bench-load) sends
 # OPS mixed reads and writes per second through the router, first without a
@@ -17,6 +17,8 @@
 # copy (the trade of copy rate for latency). --build uses an existing build folder.
 # --workers sets the backfill's workers (default: the machine's cores, which
 # the servers share here; on 2 cores, 2 workers copy about 5 % faster than 4).
+# --baseline adds another tandem binary (e.g. built from an earlier commit) as
+# the tool "baseline", alternating with this one, and prints tandem/baseline.
 # Servers get fresh data directories under /tmp and are stopped on exit.
 # Needs root on Debian 12 (installs its packages, like scripts/test.sh).
 set -euo pipefail
@@ -32,6 +34,7 @@ build=""
 workers=$(nproc)
 live_seconds=20
 live_max_rate=0
+baseline=""
 while (($#)); do
   case "$1" in
     --rows) rows="$2"; shift 2 ;;
@@ -43,7 +46,8 @@ while (($#)); do
     --only) only="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --workers) workers="$2"; shift 2 ;;
-    -h | --help) sed -n "2,21p" "$0"; exit 0 ;;
+    --baseline) baseline="$2"; shift 2 ;;
+    -h | --help) sed -n "2,23p" "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -100,6 +104,10 @@ maria bench -e "ANALYZE TABLE users" >/dev/null
 # The file \copy reads: MariaDB's default OUTFILE format is PostgreSQL's text format.
 tools=(tandem pgloader copy)
 [[ -n "$only" ]] && IFS=, read -r -a tools <<<"$only"
+if [[ -n "$baseline" ]]; then
+  [[ -x "$baseline" ]] || { echo "--baseline: '$baseline' is not an executable tandem" >&2; exit 2; }
+  tools+=(baseline)
+fi
 if [[ " ${tools[*]} " == *" copy "* ]]; then
   maria bench -e "SELECT * FROM users ORDER BY id INTO OUTFILE '$SERVERS_DIR/files/users.tsv'"
 else
@@ -196,6 +204,12 @@ run_tandem() {
   timed tandem "$tandem" --config "$work/tandem.toml" backfill --old-is-frozen --workers "$workers"
   check_target tandem
 }
+run_baseline() {
+  fresh_target
+  rm -f "$work"/control.db*
+  timed baseline "$baseline" --config "$work/tandem.toml" backfill --old-is-frozen --workers "$workers"
+  check_target baseline
+}
 run_pgloader() {
   fresh_target empty
   timed pgloader pgloader --dynamic-space-size 4096 --no-ssl-cert-verification "$work/pgloader.load"
@@ -232,7 +246,7 @@ echo "| tool | run | seconds | rows/s | peak RSS MB |"
 echo "|---|---|---|---|---|"
 printf '%s\n' "${results[@]}" | awk '{ printf "| %s | %s | %.2f | %s | %s |\n", $1, $2, $3, $4, $5 }'
 tandem_rate=$(mean_rate tandem)
-for other in pgloader copy; do
+for other in pgloader copy baseline; do
   other_rate=$(mean_rate "$other")
   if [[ -n "$tandem_rate" && -n "$other_rate" ]]; then
     awk -v a="$tandem_rate" -v b="$other_rate" -v o="$other" \

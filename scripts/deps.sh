@@ -5,7 +5,7 @@
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libsqlite3-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev libpq-dev libmariadb-dev libsimdjson-dev)
 BENCH_PACKAGES=(libbenchmark-dev postgresql mariadb-server pgloader time)
-TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format clang-tidy postgresql mariadb-server openssl spin python3 sqlite3
+TEST_PACKAGES=(libgtest-dev libgmock-dev clang clang-format clang-tidy postgresql mariadb-server openssl spin python3 sqlite3
   libbenchmark-dev pgloader time)
 
 install_packages() {

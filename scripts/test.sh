@@ -3,7 +3,7 @@
 # included), checks formatting, starts PostgreSQL on loopback on its own port
 # with a fresh data directory (stopped on exit, also on failure), builds with
 # AddressSanitizer and UndefinedBehaviorSanitizer and runs every test through
-# CTest, then clang-tidy.
+# CTest, then a clang build with -Wthread-safety -Werror and clang-tidy.
 # TANDEM_SANITIZE=thread scripts/test.sh builds with ThreadSanitizer instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +30,11 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 ctest --test-dir "$build" -j2 --output-on-failure --timeout 600
+
+echo "== thread-safety analysis (clang -Wthread-safety -Werror, the library and programs)"
+cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_CXX_FLAGS="-Wthread-safety -Werror" -DBUILD_TESTING=OFF >/dev/null
+cmake --build build-clang -j2
 
 echo "== static analysis (clang-tidy, checks in .clang-tidy)"
 set +e
