@@ -34,7 +34,7 @@ echo "workload during the copy: $(cat "$work/load-copy.out")"
 
 timed verify-live "$tandem" --config "$work/tandem.toml" verify
 grep -q CLEAN "$work/verify-live.log" || { cat "$work/verify-live.log"; exit 1; }
-source_sum=$(maria -N bench <"$root/bench/sql/mariadb_checksum.sql" | tr '\t' ' ')
+source_sum=$(mariadb_client -N bench <"$root/bench/sql/mariadb_checksum.sql" | tr '\t' ' ')
 check_target "live"
 
 idle_p50=$(load_figure "$work/load-idle.out" p50_us) idle_p99=$(load_figure "$work/load-idle.out" p99_us)

@@ -76,7 +76,7 @@ source scripts/servers.sh
 SERVERS_DIR=$(mktemp -d /tmp/tandem-bench-XXXXXX)
 chmod 755 "$SERVERS_DIR"
 trap stop_servers EXIT
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+POSTGRES_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 mport="${TANDEM_BENCH_MARIADB_PORT:-53316}"
 pport="${TANDEM_BENCH_POSTGRES_PORT:-55442}"
 mkdir -p "$SERVERS_DIR/files" "$SERVERS_DIR/work"
@@ -84,23 +84,23 @@ chown mysql:mysql "$SERVERS_DIR/files"
 # Same settings as the tests' servers, with caches big enough to keep 1M rows warm.
 MARIADB_EXTRA_OPTIONS="--innodb-buffer-pool-size=1G --secure-file-priv=$SERVERS_DIR/files" \
   init_mariadb bench-mariadb "$mport"
-PG_EXTRA_OPTIONS="-c shared_buffers=512MB -c max_wal_size=4GB" init_postgres bench-pg "$pport"
+POSTGRES_EXTRA_OPTIONS="-c shared_buffers=512MB -c max_wal_size=4GB" init_postgres bench-postgres "$pport"
 echo "MariaDB $(mariadbd --version | awk '{print $3}') on 127.0.0.1:$mport, PostgreSQL \
-$("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$pport"
+$("$POSTGRES_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$pport"
 
-maria() { mariadb --no-defaults -uroot --socket="$SERVERS_DIR/bench-mariadb/mysqld.sock" "$@"; }
-pg() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pport" -U tandem "$@"; }
+mariadb_client() { mariadb --no-defaults -uroot --socket="$SERVERS_DIR/bench-mariadb/mysqld.sock" "$@"; }
+postgres_client() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pport" -U tandem "$@"; }
 
 echo "== dataset: $rows rows of users in MariaDB"
 t0=$(date +%s%N)
-maria -e "CREATE DATABASE bench"
-maria bench <"$root/bench/sql/mariadb_users.sql"
+mariadb_client -e "CREATE DATABASE bench"
+mariadb_client bench <"$root/bench/sql/mariadb_users.sql"
 chunk=500000
 for ((first = 1; first <= rows; first += chunk)); do
   last=$((first + chunk - 1 < rows ? first + chunk - 1 : rows))
-  sed -e "s/@FIRST@/$first/g" -e "s/@LAST@/$last/g" "$root/bench/sql/mariadb_generate.sql" | maria bench
+  sed -e "s/@FIRST@/$first/g" -e "s/@LAST@/$last/g" "$root/bench/sql/mariadb_generate.sql" | mariadb_client bench
 done
-maria bench -e "ANALYZE TABLE users" >/dev/null
+mariadb_client bench -e "ANALYZE TABLE users" >/dev/null
 # The file \copy reads: MariaDB's default OUTFILE format is PostgreSQL's text format.
 tools=(tandem pgloader copy)
 [[ -n "$only" ]] && IFS=, read -r -a tools <<<"$only"
@@ -109,18 +109,18 @@ if [[ -n "$baseline" ]]; then
   tools+=(baseline)
 fi
 if [[ " ${tools[*]} " == *" copy "* ]]; then
-  maria bench -e "SELECT * FROM users ORDER BY id INTO OUTFILE '$SERVERS_DIR/files/users.tsv'"
+  mariadb_client bench -e "SELECT * FROM users ORDER BY id INTO OUTFILE '$SERVERS_DIR/files/users.tsv'"
 else
   : >"$SERVERS_DIR/files/users.tsv"
 fi
-source_sum=$(maria -N bench <"$root/bench/sql/mariadb_checksum.sql" | tr '\t' ' ')
+source_sum=$(mariadb_client -N bench <"$root/bench/sql/mariadb_checksum.sql" | tr '\t' ' ')
 printf 'generated in %.1f s; file for \\copy: %s MB; source count and checksum: %s\n' \
   "$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { print (b - a) / 1e9 }')" "$(($(stat -c %s "$SERVERS_DIR/files/users.tsv") / 1048576))" \
   "$source_sum"
 
 fresh_target() {
-  pg -d postgres -c "DROP DATABASE IF EXISTS target" -c "CREATE DATABASE target"
-  if [[ "${1:-}" != empty ]]; then pg -d target -f "$root/bench/sql/postgres_users.sql"; fi
+  postgres_client -d postgres -c "DROP DATABASE IF EXISTS target" -c "CREATE DATABASE target"
+  if [[ "${1:-}" != empty ]]; then postgres_client -d target -f "$root/bench/sql/postgres_users.sql"; fi
 }
 
 work="$SERVERS_DIR/work"
@@ -181,7 +181,7 @@ timed() {
 
 check_target() {
   local got
-  got=$(pg -d target -A -t -F ' ' -f "$root/bench/sql/postgres_checksum.sql" 2>&1) || true
+  got=$(postgres_client -d target -A -t -F ' ' -f "$root/bench/sql/postgres_checksum.sql" 2>&1) || true
   if [[ "$got" != "$source_sum" ]]; then
     echo "error: $1 copy differs from the source: count and checksum $got, source $source_sum" >&2
     [[ -f "$work/$1.log" ]] && tail -40 "$work/$1.log" >&2

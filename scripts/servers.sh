@@ -11,13 +11,13 @@
 # one that did not.
 
 SERVERS_DIR=""
-PG_BIN=""
+POSTGRES_BIN=""
 
 stop_servers() {
   local data pid
   for data in "$SERVERS_DIR"/*/; do
-    if [[ -n "$PG_BIN" && -f "$data/PG_VERSION" ]]; then
-      runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
+    if [[ -n "$POSTGRES_BIN" && -f "$data/PG_VERSION" ]]; then
+      runuser -u postgres -- "$POSTGRES_BIN/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
     fi
     pid="$data/mysqld.pid"
     if [[ -f "$pid" ]]; then kill -9 "$(cat "$pid")" 2>/dev/null || true; fi
@@ -98,37 +98,37 @@ while [ -e $SERVERS_DIR/mariadb-restart/mysqld.pid ]; do sleep 0.2; done"
   echo "MariaDB (for the restart test) on 127.0.0.1:$((port + 1))"
 }
 
-# init_postgres NAME PORT: a fresh cluster in $SERVERS_DIR/NAME, started; sets PG_START.
-# PG_EXTRA_OPTIONS (server -c options) and MARIADB_EXTRA_OPTIONS add settings (the benchmark's).
+# init_postgres NAME PORT: a fresh cluster in $SERVERS_DIR/NAME, started; sets POSTGRES_START.
+# POSTGRES_EXTRA_OPTIONS (server -c options) and MARIADB_EXTRA_OPTIONS add settings (the benchmark's).
 init_postgres() {
   local name="$1" port="$2" data="$SERVERS_DIR/$1"
   mkdir -p "$data"
   chown postgres:postgres "$SERVERS_DIR"
   chown -R postgres:postgres "$data"
-  runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U tandem -A trust -E UTF8 --locale=C.UTF-8 \
+  runuser -u postgres -- "$POSTGRES_BIN/initdb" -D "$data" -U tandem -A trust -E UTF8 --locale=C.UTF-8 \
     --no-sync >"$SERVERS_DIR/$name-initdb.log" 2>&1 || { cat "$SERVERS_DIR/$name-initdb.log"; return 1; }
   local ssl=""
-  if [[ "$name" == pg ]]; then
+  if [[ "$name" == postgres ]]; then
     local tls
-    tls=$(tls_copy postgres pg)
+    tls=$(tls_copy postgres postgres)
     ssl="-c ssl=on -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key"
   fi
-  PG_START="runuser -u postgres -- $PG_BIN/pg_ctl -D $data -l $SERVERS_DIR/$name.log -w -t 60 -o '-p $port \
+  POSTGRES_START="runuser -u postgres -- $POSTGRES_BIN/pg_ctl -D $data -l $SERVERS_DIR/$name.log -w -t 60 -o '-p $port \
 -k $SERVERS_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 $ssl \
-${PG_EXTRA_OPTIONS:-}' start"
-  bash -c "$PG_START" >/dev/null || { cat "$SERVERS_DIR/$name.log"; return 1; }
+${POSTGRES_EXTRA_OPTIONS:-}' start"
+  bash -c "$POSTGRES_START" >/dev/null || { cat "$SERVERS_DIR/$name.log"; return 1; }
 }
 
 start_postgres() {
   local port="${TANDEM_TEST_POSTGRES_PORT:-55432}"
-  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  init_postgres pg "$port" || return 1
+  POSTGRES_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  init_postgres postgres "$port" || return 1
   export TANDEM_TEST_POSTGRES_URL="postgres://tandem@127.0.0.1:$port/postgres"
-  echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
-  init_postgres pg-restart $((port + 1)) || return 1
+  echo "PostgreSQL $("$POSTGRES_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+  init_postgres postgres-restart $((port + 1)) || return 1
   export TANDEM_TEST_POSTGRES_RESTART_URL="postgres://tandem@127.0.0.1:$((port + 1))/postgres"
-  export TANDEM_TEST_POSTGRES_RESTART_START="$PG_START"
-  export TANDEM_TEST_POSTGRES_RESTART_STOP="runuser -u postgres -- $PG_BIN/pg_ctl -D $SERVERS_DIR/pg-restart \
+  export TANDEM_TEST_POSTGRES_RESTART_START="$POSTGRES_START"
+  export TANDEM_TEST_POSTGRES_RESTART_STOP="runuser -u postgres -- $POSTGRES_BIN/pg_ctl -D $SERVERS_DIR/postgres-restart \
 -m fast -w stop"
   echo "PostgreSQL (for the restart test) on 127.0.0.1:$((port + 1))"
 }

@@ -129,13 +129,14 @@ TEST(Exactness, AConfiguredKeyThatIsNotAKeyOfOldIsRefused) {
   PostgresDatabase db("tandem_exact_keys");
   psql(db.url(), "CREATE TABLE items (a BIGINT, b BIGINT, v TEXT, PRIMARY KEY (a, b))");
   CollectionSchema narrow{"items", {{"a", Type::kInt, false}}, {{"v", Type::kText, true}}};
-  auto pg = value_or_die(open_store("old", db.url(), {.keep_tombstones = false, .configure = false}));
-  s = pg->ensure_collection(narrow, false);
+  auto postgres_store =
+      value_or_die(open_store("old", db.url(), {.keep_tombstones = false, .configure = false}));
+  s = postgres_store->ensure_collection(narrow, false);
   EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.to_string();
   EXPECT_NE(s.message().find("primary key (a, b)"), std::string::npos) << s.to_string();
   CollectionSchema full{
       "items", {{"a", Type::kInt, false}, {"b", Type::kInt, false}}, {{"v", Type::kText, true}}};
-  EXPECT_OK(pg->ensure_collection(full, false));
+  EXPECT_OK(postgres_store->ensure_collection(full, false));
 }
 
 // Issue 12, classes 4, 7, 8: values PostgreSQL would cut, or cannot hold, are
@@ -143,19 +144,20 @@ TEST(Exactness, AConfiguredKeyThatIsNotAKeyOfOldIsRefused) {
 // record's fault too (not retryable), so a backfill quarantines it and goes on.
 TEST(Exactness, PostgresRefusesWhatItWouldCutOrRoundNamingTheField) {
   PostgresDatabase db("tandem_exact_values");
-  auto pg = value_or_die(open_store("new", db.url()));
+  auto postgres_store = value_or_die(open_store("new", db.url()));
   CollectionSchema schema{
       "vals",
       {{"k", Type::kText, false}},
       {{"t", Type::kText, true}, {"ts", Type::kTimestamp, true}, {"d", Type::kDecimal, true}}};
-  ASSERT_OK(pg->ensure_collection(schema, true));
+  ASSERT_OK(postgres_store->ensure_collection(schema, true));
   auto refused = [&](const Record& r, std::string_view field) {
-    auto out = pg->insert_if_absent("vals", std::span<const Record>(&r, 1), LockPolicy::kTryLockEach);
+    auto out =
+        postgres_store->insert_if_absent("vals", std::span<const Record>(&r, 1), LockPolicy::kTryLockEach);
     ASSERT_FALSE(out.ok()) << r.to_display();
     EXPECT_EQ(out.status().code(), Code::kInvalidArgument) << out.status().to_string();
     EXPECT_FALSE(out.status().is_retryable());
     EXPECT_NE(out.status().message().find(field), std::string::npos) << out.status().to_string();
-    EXPECT_FALSE(pg->upsert("vals", r).ok());
+    EXPECT_FALSE(postgres_store->upsert("vals", r).ok());
   };
   refused(Record{Key{Value(std::string("k\0x", 3))}, {}}, "key column 'k'");
   refused(Record{Key{Value("a")}, {{"t", Value(std::string("cut\0here", 8))}}}, "field 't'");
@@ -165,18 +167,20 @@ TEST(Exactness, PostgresRefusesWhatItWouldCutOrRoundNamingTheField) {
     big_key += static_cast<char>('a' + (x >> 59) % 26);
   }
   refused(Record{Key{Value(big_key)}, {}}, "index");
-  EXPECT_TRUE(pg_rows(db.url(), "SELECT k FROM vals").empty()) << "nothing written";
+  EXPECT_TRUE(postgres_rows(db.url(), "SELECT k FROM vals").empty()) << "nothing written";
 
   // A NUMERIC(6, 2) column of an existing table: PostgreSQL would round 1.005.
   psql(db.url(), "CREATE TABLE money (k TEXT PRIMARY KEY, d NUMERIC(6, 2))");
   CollectionSchema money{"money", {{"k", Type::kText, false}}, {{"d", Type::kDecimal, true}}};
-  ASSERT_OK(pg->ensure_collection(money, false));
+  ASSERT_OK(postgres_store->ensure_collection(money, false));
   Record over{Key{Value("m")}, {{"d", Value(Decimal::parse("1.005").value())}}};
-  auto out = pg->insert_if_absent("money", std::span<const Record>(&over, 1), LockPolicy::kTryLockEach);
+  auto out =
+      postgres_store->insert_if_absent("money", std::span<const Record>(&over, 1), LockPolicy::kTryLockEach);
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.status().message().find("NUMERIC(6, 2)"), std::string::npos) << out.status().to_string();
-  ASSERT_OK(pg->upsert("money", Record{Key{Value("m")}, {{"d", Value(Decimal::parse("1234.5").value())}}}));
-  EXPECT_EQ(pg_rows(db.url(), "SELECT d::text FROM money"),
+  ASSERT_OK(postgres_store->upsert(
+      "money", Record{Key{Value("m")}, {{"d", Value(Decimal::parse("1234.5").value())}}}));
+  EXPECT_EQ(postgres_rows(db.url(), "SELECT d::text FROM money"),
             (std::vector<std::vector<std::string>>{{"1234.50"}}));
 }
 
@@ -252,8 +256,8 @@ TEST(Exactness, NulBytesIntoPostgresAreQuarantinedAndTheirBatchIsCopied) {
   const BackfillCounts& n = summary.collections[0].state.counts;
   EXPECT_EQ(n.quarantined, 3);
   EXPECT_EQ(n.copied, 500);
-  auto rows =
-      pg_rows(db.url(), "SELECT count(*), count(*) FILTER (WHERE k LIKE 'k%' OR v LIKE 'cut%') FROM notes");
+  auto rows = postgres_rows(
+      db.url(), "SELECT count(*), count(*) FILTER (WHERE k LIKE 'k%' OR v LIKE 'cut%') FROM notes");
   EXPECT_EQ(rows, (std::vector<std::vector<std::string>>{{"500", "0"}})) << "nothing cut, nothing merged";
   auto quarantined = value_or_die(m->control().quarantine(10));
   ASSERT_EQ(quarantined.size(), 3u);
@@ -299,13 +303,13 @@ TEST(Exactness, JsonNumbersArriveExactlyAndAnEditOfOneDigitIsFound) {
   EXPECT_NE(q[0].reason.find("nested deeper than 1000"), std::string::npos) << q[0].reason;
   for (size_t i = 0; i < numbers.size(); ++i) {
     // numeric equality in PostgreSQL itself, then its own text of the value
-    auto rows = pg_rows(
+    auto rows = postgres_rows(
         db.url(),
         fmt::format("SELECT (doc->'a')::numeric = {}::numeric FROM docs WHERE id = {}", numbers[i], i + 1));
     EXPECT_EQ(rows, (std::vector<std::vector<std::string>>{{"t"}})) << numbers[i];
   }
   ASSERT_TRUE(value_or_die(run_verify(*m, VerifyOptions{})).clean());
-  pg_rows(db.url(), "UPDATE docs SET doc = '{\"a\": 3.141592653589793238462643383278}' WHERE id = 1");
+  postgres_rows(db.url(), "UPDATE docs SET doc = '{\"a\": 3.141592653589793238462643383278}' WHERE id = 1");
   auto report = value_or_die(run_verify(*m, VerifyOptions{}));
   EXPECT_FALSE(report.clean());
   EXPECT_EQ(report.collections[0].different, 1);

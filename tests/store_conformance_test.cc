@@ -526,18 +526,18 @@ namespace {
 // compute the portable digest in SQL, alike for equal data.
 TEST(CrossEngine, PortableDigestsComputedInSqlAgreeBetweenPostgresAndMariaDb) {
   TempDir a_dir, b_dir;
-  std::string pg_url = fresh_postgres(a_dir);
-  std::string maria_url = fresh_mariadb(b_dir);
-  ASSERT_FALSE(pg_url.empty() || maria_url.empty());
-  auto pg = value_or_die(open_store("postgres", pg_url));
-  auto maria = value_or_die(open_store("mariadb", maria_url));
+  std::string postgres_url = fresh_postgres(a_dir);
+  std::string mariadb_url = fresh_mariadb(b_dir);
+  ASSERT_FALSE(postgres_url.empty() || mariadb_url.empty());
+  auto postgres_store = value_or_die(open_store("postgres", postgres_url));
+  auto mariadb_store = value_or_die(open_store("mariadb", mariadb_url));
   CollectionSchema s;
   s.name = "things";
   s.key_columns = {{"region", Type::kText, false}, {"id", Type::kInt, false}};
   s.columns = {{"flag", Type::kBool, true},  {"count", Type::kInt, true},  {"amount", Type::kDecimal, true},
                {"label", Type::kText, true}, {"blob", Type::kBytes, true}, {"at", Type::kTimestamp, true},
                {"uid", Type::kUuid, true}};
-  for (Store* st : {pg.get(), maria.get()}) ASSERT_OK(st->ensure_collection(s, true));
+  for (Store* st : {postgres_store.get(), mariadb_store.get()}) ASSERT_OK(st->ensure_collection(s, true));
   for (int64_t i = -20; i < 30; ++i) {
     Record r;
     r.key = Key{Value(i % 3 == 0 ? "zürich" : "ab"), Value(i)};
@@ -549,21 +549,21 @@ TEST(CrossEngine, PortableDigestsComputedInSqlAgreeBetweenPostgresAndMariaDb) {
         {"blob", Value(Bytes{std::string(static_cast<size_t>(i + 20), '\x01')})},
         {"at", Value(Timestamp{1700000000000000 + i * 1000001})},
         {"uid", Value(Uuid::parse(fmt::format("123E4567-e89b-12d3-a456-4266141740{:02}", i + 20)).value())}};
-    ASSERT_OK(pg->upsert("things", r));
-    ASSERT_OK(maria->upsert("things", r));
+    ASSERT_OK(postgres_store->upsert("things", r));
+    ASSERT_OK(mariadb_store->upsert("things", r));
   }
-  auto a = value_or_die(pg->portable_digest("things", KeyRange::all()));
-  auto b = value_or_die(maria->portable_digest("things", KeyRange::all()));
+  auto a = value_or_die(postgres_store->portable_digest("things", KeyRange::all()));
+  auto b = value_or_die(mariadb_store->portable_digest("things", KeyRange::all()));
   ASSERT_TRUE(a && b);
   EXPECT_EQ(a->count, 50u);
   EXPECT_EQ(*a, *b);
   KeyRange part{Key{Value("ab"), Value(int64_t{0})}, Key{Value("zürich"), Value(int64_t{3})}};
-  EXPECT_EQ(*value_or_die(pg->portable_digest("things", part)),
-            *value_or_die(maria->portable_digest("things", part)));
+  EXPECT_EQ(*value_or_die(postgres_store->portable_digest("things", part)),
+            *value_or_die(mariadb_store->portable_digest("things", part)));
   // A change on one side shows.
-  ASSERT_OK(maria->patch("things", Key{Value("ab"), Value(int64_t{1})},
-                         {{"amount", Value(Decimal::parse("1.1").value())}}));
-  EXPECT_NE(*a, *value_or_die(maria->portable_digest("things", KeyRange::all())));
+  ASSERT_OK(mariadb_store->patch("things", Key{Value("ab"), Value(int64_t{1})},
+                                 {{"amount", Value(Decimal::parse("1.1").value())}}));
+  EXPECT_NE(*a, *value_or_die(mariadb_store->portable_digest("things", KeyRange::all())));
   // Columns it does not cover (double, json), and SQLite, leave verify to the streamed digest.
   TempDir c_dir;
   auto sqlite = value_or_die(open_store("sqlite", "sqlite:" + c_dir.file("c.db")));
@@ -572,10 +572,10 @@ TEST(CrossEngine, PortableDigestsComputedInSqlAgreeBetweenPostgresAndMariaDb) {
   CollectionSchema with_double = s;
   with_double.name = "measures";
   with_double.columns.push_back({"ratio", Type::kDouble, true});
-  ASSERT_OK(pg->ensure_collection(with_double, true));
-  EXPECT_FALSE(value_or_die(pg->portable_digest("measures", KeyRange::all())).has_value());
-  pg.reset();
-  maria.reset();
+  ASSERT_OK(postgres_store->ensure_collection(with_double, true));
+  EXPECT_FALSE(value_or_die(postgres_store->portable_digest("measures", KeyRange::all())).has_value());
+  postgres_store.reset();
+  mariadb_store.reset();
   drop_server_databases();
 }
 

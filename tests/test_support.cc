@@ -24,6 +24,35 @@ Status run_mariadb_admin(std::string_view url, const std::string& sql) {
   return conn->exec_simple(sql, "running an admin statement");
 }
 
+std::string mariadb_admin_url(const char* variable) {
+  const char* url = std::getenv(variable);
+  if (url == nullptr) {
+    ADD_FAILURE() << variable << " is not set: run the tests through scripts/test.sh, which starts MariaDB";
+    return "";
+  }
+  return url;
+}
+
+void mariadb_sql(const std::string& url, const std::string& statement) {
+  Status s = run_mariadb_admin(url, statement);
+  ASSERT_TRUE(s.ok()) << statement << ": " << s.to_string();
+}
+
+MariaDbDatabase::MariaDbDatabase(const std::string& name, const char* variable)
+    : admin_(mariadb_admin_url(variable)), name_(name) {
+  mariadb_sql(admin_, fmt::format("DROP DATABASE IF EXISTS {}", name_));
+  mariadb_sql(admin_, fmt::format("CREATE DATABASE {}", name_));
+}
+
+MariaDbDatabase::~MariaDbDatabase() {
+  (void)run_mariadb_admin(admin_, fmt::format("DROP DATABASE IF EXISTS {}", name_));
+}
+
+std::string MariaDbDatabase::url(const std::string& user, const std::string& query) const {
+  std::string base = admin_.substr(0, admin_.rfind('/') + 1) + name_;
+  return "mariadb://" + user + base.substr(base.find('@')) + query;
+}
+
 TempDir::TempDir() {
   std::string templ = (std::filesystem::temp_directory_path() / "tandem-test-XXXXXX").string();
   std::vector<char> buf(templ.begin(), templ.end());
@@ -247,10 +276,10 @@ CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args) {
   return r;
 }
 
-std::string postgres_admin_url() {
-  const char* url = std::getenv("TANDEM_TEST_POSTGRES_URL");
+std::string postgres_admin_url(const char* variable) {
+  const char* url = std::getenv(variable);
   if (url == nullptr) {
-    ADD_FAILURE() << "TANDEM_TEST_POSTGRES_URL is not set: run the tests through scripts/test.sh";
+    ADD_FAILURE() << variable << " is not set: run the tests through scripts/test.sh";
     return "";
   }
   return url;
@@ -261,7 +290,7 @@ void psql(const std::string& url, const std::string& sql) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << sql;
 }
 
-std::vector<std::vector<std::string>> pg_rows(const std::string& url, const std::string& sql) {
+std::vector<std::vector<std::string>> postgres_rows(const std::string& url, const std::string& sql) {
   std::vector<std::vector<std::string>> out;
   PGconn* conn = PQconnectdb(url.c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
@@ -288,8 +317,9 @@ std::vector<std::vector<std::string>> pg_rows(const std::string& url, const std:
   return out;
 }
 
-PostgresDatabase::PostgresDatabase(const std::string& name, const std::string& create_options)
-    : admin_(postgres_admin_url()), name_(name) {
+PostgresDatabase::PostgresDatabase(const std::string& name, const std::string& create_options,
+                                   const char* variable)
+    : admin_(postgres_admin_url(variable)), name_(name) {
   psql(admin_, fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", name_));
   psql(admin_, fmt::format("CREATE DATABASE {} {}", name_, create_options));
 }

@@ -91,21 +91,24 @@ struct CliResult {
 // Runs the tandem CLI as a separate process and waits for it.
 CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args);
 
-// The PostgreSQL server scripts/test.sh started (an admin URL); fails the
-// test when it is not set.
-std::string postgres_admin_url();
+// The PostgreSQL server scripts/test.sh started (an admin URL, from the
+// environment variable); fails the test when it is not set.
+std::string postgres_admin_url(const char* variable = "TANDEM_TEST_POSTGRES_URL");
 // Runs sql through the psql client.
 void psql(const std::string& url, const std::string& sql);
 // Runs sql through libpq and returns every row's columns as the server's own
 // text (NULL as "<NULL>"): an independent reading, not tandem's codec. An
 // error fails the test and returns no rows.
-std::vector<std::vector<std::string>> pg_rows(const std::string& url, const std::string& sql);
+std::vector<std::vector<std::string>> postgres_rows(const std::string& url, const std::string& sql);
 
 // A fresh PostgreSQL database (create_options e.g. "ENCODING 'SQL_ASCII'
-// TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"), dropped at the end.
+// TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"), dropped at the end; on the
+// server whose admin URL is in the environment variable `variable` (the
+// restart test's server has its own).
 class PostgresDatabase {
  public:
-  explicit PostgresDatabase(const std::string& name, const std::string& create_options = "");
+  explicit PostgresDatabase(const std::string& name, const std::string& create_options = "",
+                            const char* variable = "TANDEM_TEST_POSTGRES_URL");
   ~PostgresDatabase();
   std::string url(const std::string& user = "tandem") const;
 
@@ -116,6 +119,26 @@ class PostgresDatabase {
 
 // Runs one SQL statement on the MariaDB server of url (an admin account).
 Status run_mariadb_admin(std::string_view url, const std::string& sql);
+// The URL in the environment variable (a MariaDB server scripts/test.sh
+// started); fails the test when it is not set.
+std::string mariadb_admin_url(const char* variable = "TANDEM_TEST_MARIADB_URL");
+// Runs one statement through run_mariadb_admin; an error fails the test.
+void mariadb_sql(const std::string& url, const std::string& statement);
+
+// A fresh MariaDB database, dropped at the end; on the server whose admin URL
+// is in the environment variable `variable`.
+class MariaDbDatabase {
+ public:
+  explicit MariaDbDatabase(const std::string& name, const char* variable = "TANDEM_TEST_MARIADB_URL");
+  ~MariaDbDatabase();
+  // The database's URL for user (the admin account by default).
+  std::string url(const std::string& user = "tandem", const std::string& query = "") const;
+  const std::string& admin() const { return admin_; }
+
+ private:
+  std::string admin_;
+  std::string name_;
+};
 // Starts the tandem CLI as a separate process (output to dir/name.log); returns its pid.
 pid_t spawn_cli(const TempDir& dir, const std::vector<std::string>& args, const std::string& name);
 // Waits for pid; its exit code, or -signal if killed.

@@ -33,6 +33,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tandem/record.h"
@@ -80,13 +81,25 @@ class Mapper {
   // old that no column of new maps).
   bool needs_existing() const { return needs_existing_; }
 
+  // A conversion of the config ("", "bool", "json", "text", "decimal",
+  // "decimal:SCALE", "timestamp:FORMAT") as create() parses it, once: the
+  // per-value code never reads the config's text again.
+  struct Conversion {
+    enum class Kind : uint8_t { kNone, kBool, kJson, kText, kDecimal, kTimestamp };
+    Kind kind = Kind::kNone;
+    std::optional<int> scale;  // decimal:SCALE
+    std::string format;        // timestamp:FORMAT (strftime)
+    // nullopt: not a conversion tandem knows.
+    static std::optional<Conversion> parse(std::string_view text);
+  };
+
  private:
   struct Resolved {
     Column column;  // new's
     std::string from;
     std::vector<std::string> path;     // document path (document sources)
     std::optional<Column> old_column;  // relational sources
-    std::string convert;
+    Conversion convert;
   };
   CollectionSchema new_schema_;
   CollectionMapping mapping_;

@@ -21,7 +21,7 @@ std::string age(TimePoint then, TimePoint now) {
 
 }  // namespace
 
-int run_plan(const GlobalOptions& global) {
+int run_plan_command(const GlobalOptions& global) {
   auto m = open_operator(global);
   if (!m.ok()) return report(m.status());
   auto current = (*m)->control().current_step();
@@ -43,7 +43,7 @@ int run_plan(const GlobalOptions& global) {
   return kExitOk;
 }
 
-int run_status(const GlobalOptions& global, bool json) {
+int run_status_command(const GlobalOptions& global, bool json) {
   auto m = open_operator(global);
   if (!m.ok()) return report(m.status());
   ControlStore& control = (*m)->control();
@@ -171,8 +171,8 @@ int run_status(const GlobalOptions& global, bool json) {
   return kExitOk;
 }
 
-int run_step(const GlobalOptions& global, const std::string& action, int64_t step_number,
-             const std::string& reason, bool force) {
+int run_step_command(const GlobalOptions& global, const std::string& action, int64_t step_number,
+                     const std::string& reason, bool force) {
   auto m = open_operator(global);
   if (!m.ok()) return report(m.status());
   auto current = (*m)->control().current_step();
@@ -211,7 +211,7 @@ int run_step(const GlobalOptions& global, const std::string& action, int64_t ste
   return kExitOk;
 }
 
-int run_repair(const GlobalOptions& global, int64_t limit) {
+int run_repair_command(const GlobalOptions& global, int64_t limit) {
   auto m = open_operator(global);
   if (!m.ok()) return report(m.status());
   auto repaired = (*m)->drain_repair_queue(static_cast<size_t>(limit));

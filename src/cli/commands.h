@@ -25,12 +25,12 @@ struct GlobalOptions {
   std::string config_path = "tandem.toml";
 };
 
-int run_plan(const GlobalOptions& global);
-int run_status(const GlobalOptions& global, bool json);
-int run_step(const GlobalOptions& global, const std::string& action, int64_t step_number,
-             const std::string& reason, bool force);
-int run_repair(const GlobalOptions& global, int64_t limit);
-int run_init(const GlobalOptions& global, bool dry_run);
+int run_plan_command(const GlobalOptions& global);
+int run_status_command(const GlobalOptions& global, bool json);
+int run_step_command(const GlobalOptions& global, const std::string& action, int64_t step_number,
+                     const std::string& reason, bool force);
+int run_repair_command(const GlobalOptions& global, int64_t limit);
+int run_init_command(const GlobalOptions& global, bool dry_run);
 
 struct BackfillCommandOptions {
   std::vector<std::string> collections;
@@ -68,6 +68,6 @@ struct DemoOptions {
   bool old_documents = false;  // old keeps each user as a JSON document, mapped to new's columns
   uint64_t seed = 42;
 };
-int run_demo(const DemoOptions& options);
+int run_demo_command(const DemoOptions& options);
 
 }  // namespace tandem::cli

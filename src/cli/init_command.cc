@@ -10,7 +10,7 @@
 
 namespace tandem::cli {
 
-int run_init(const GlobalOptions& global, bool dry_run) {
+int run_init_command(const GlobalOptions& global, bool dry_run) {
   auto config = Config::load_file(global.config_path);
   if (!config.ok()) return report(config.status());
   // A dry run creates nothing, not even tandem's side table.

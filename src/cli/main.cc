@@ -164,19 +164,19 @@ int run(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-  if (*plan) return run_plan(global);
-  if (*status) return run_status(global, json);
+  if (*plan) return run_plan_command(global);
+  if (*status) return run_status_command(global, json);
   if (*step) {
     if (action == "set" && step_number <= 0) {
       fmt::print(stderr, "tandem step set: give the step number N (1-based), e.g. `tandem step set 2`\n");
       return kExitUsage;
     }
-    return run_step(global, action, step_number, reason, force);
+    return run_step_command(global, action, step_number, reason, force);
   }
-  if (*repair) return run_repair(global, limit);
+  if (*repair) return run_repair_command(global, limit);
   if (*backfill) return run_backfill_command(global, bf);
   if (*verify) return run_verify_command(global, vo);
-  if (*init) return run_init(global, init_dry_run);
+  if (*init) return run_init_command(global, init_dry_run);
   if (*quarantine) {
     if (q_action == "show" && q_key.empty()) {
       fmt::print(stderr, "tandem quarantine show: give the KEY, as `tandem quarantine list` prints it\n");
@@ -184,7 +184,7 @@ int run(int argc, char** argv) {
     }
     return run_quarantine_command(global, q_action, q_key, q_limit);
   }
-  if (*demo) return run_demo(demo_options);
+  if (*demo) return run_demo_command(demo_options);
   return kExitUsage;
 }
 }  // namespace

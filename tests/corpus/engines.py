@@ -369,7 +369,7 @@ class Postgres(Engine):
 
 
 # ------------------------------------------------------------------------------
-class MariaDb(Engine):
+class Mariadb(Engine):
     name = "mariadb"
     native = {"int": "BIGINT", "bool": "BOOLEAN", "double": "DOUBLE", "decimal": "DECIMAL(65,30)",
               "text": "LONGTEXT", "bytes": "LONGBLOB", "timestamp": "DATETIME(6)", "json": "JSON",
@@ -474,4 +474,4 @@ class MariaDb(Engine):
         raise ValueError(ttype)
 
 
-ENGINES = {"sqlite": Sqlite, "postgres": Postgres, "mariadb": MariaDb}
+ENGINES = {"sqlite": Sqlite, "postgres": Postgres, "mariadb": Mariadb}

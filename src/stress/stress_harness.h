@@ -1,0 +1,101 @@
+// Harness: one tandem-stress run. Client threads write and read through the
+// router on a small key space with hot keys while the plan is walked forward
+// and back at random, the backfill runs in separate processes that are
+// SIGKILLed and resumed, and faults are injected into both databases. At the
+// end every invariant is checked against the history of acknowledged
+// operations. run() returns the exit code: 0 no violation; 1 violations (the
+// first ones printed with the history of their key); 2 the harness itself
+// could not run.
+//
+// Split by what it does: stress_harness.cc (setup, the threads and worker
+// processes), stress_activities.cc (the walk, the backfill, repairs, the
+// server restart), stress_checks.cc (the checks at the end),
+// stress_report.cc (the report).
+//
+// Thread safety: run() from one thread; the members it starts share the
+// atomics below and the Migration (itself thread-safe).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "stress/fault_store.h"
+#include "stress/history.h"
+#include "stress/stress_databases.h"
+#include "stress/stress_options.h"
+#include "stress/stress_workers.h"
+#include "tandem/backfill.h"
+#include "tandem/config.h"
+#include "tandem/control_store.h"
+#include "tandem/migration.h"
+
+namespace tandem::stress {
+
+class Harness {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit Harness(Options o) : o_(std::move(o)), rng_(o_.seed) {}
+
+  int run();
+
+ private:
+  // stress_harness.cc
+  Status setup();
+  pid_t spawn_worker(int index);
+  // Waits for a worker and adds its history and counts to this run's.
+  void collect_worker(pid_t pid, int index);
+  bool running() const;
+  void client(int index);
+  pid_t spawn(const std::vector<std::string>& args);
+  void violation(std::string what);
+
+  // stress_activities.cc
+  // Walks the plan between dual-write (index 1) and write-new (index 4), the
+  // steps where both databases are written, forward and back, as far as the
+  // preconditions let.
+  void walk();
+  // The backfill: separate `tandem backfill` processes killed at random
+  // moments, then resumed in this process until complete.
+  void backfill();
+  void repair_loop();
+  // Stops new's server for 1.5 s in the middle of the run, and starts it again.
+  void restart_server();
+
+  // stress_checks.cc: faults off, drain the repair queue, complete the
+  // backfill, verify, then check both databases and every read against the
+  // history.
+  void finish();
+
+  // stress_report.cc: prints the run's figures and violations; the exit code.
+  int report(double seconds);
+
+  Options o_;
+  SharedCounters* shared_ = nullptr;
+  std::unique_ptr<History> history_;
+  int64_t worker_faults_[kFaultKinds] = {};
+  std::mt19937_64 rng_;
+  std::string dir_;
+  Config config_;
+  std::unique_ptr<ServerDatabase> server_db_;
+  std::unique_ptr<Store> old_, new_;
+  std::unique_ptr<FaultStore> old_faults_, new_faults_;
+  std::unique_ptr<ControlStore> control_;
+  std::unique_ptr<Migration> m_;
+  Collection* users_ = nullptr;
+  Clock::time_point deadline_;
+  std::atomic<bool> stop_{false};
+  Counters counters_;
+  BackfillSummary backfill_;
+  int64_t violations_ = 0;
+  std::vector<std::string> listed_;
+};
+
+}  // namespace tandem::stress

@@ -1,0 +1,55 @@
+// The report of a stress run (see stress_harness.h).
+#include "stress/stress_harness.h"
+
+#include <fmt/format.h>
+
+namespace tandem::stress {
+
+int Harness::report(double seconds) {
+  fmt::print("tandem-stress: engine {} (old sqlite), seed {}, {} clients, {} keys ({} hot), {:.1f} s\n",
+             o_.engine, o_.seed, o_.clients, o_.keys, o_.hot_keys, seconds);
+  const int64_t all_ops = counters_.ops + counters_.worker_ops;
+  fmt::print(
+      "operations: {} in all, {:.0f} ops/s (this process: {} reads, {} writes, {} returned an error)\n",
+      all_ops, static_cast<double>(all_ops) / seconds, counters_.reads.load(), counters_.writes.load(),
+      counters_.errors.load());
+  fmt::print("collisions: {} writes in flight together on one key\n", history_->collisions());
+  fmt::print(
+      "step moves: {} forward, {} back, {} refused by a precondition; verifies before read-new: {} ({} not "
+      "clean)\n",
+      counters_.forward.load(), counters_.back.load(), counters_.refused.load(), counters_.verifies.load(),
+      counters_.unclean_verifies.load());
+  fmt::print("backfill processes killed: {}; repairs drained during the run: {}\n", counters_.kills.load(),
+             counters_.repaired.load());
+  fmt::print("faults injected:");
+  int64_t faults[kFaultKinds];
+  for (int k = 0; k < kFaultKinds; ++k) {
+    auto kind = static_cast<FaultKind>(k);
+    faults[k] = old_faults_->count(kind) + new_faults_->count(kind) + worker_faults_[k];
+    fmt::print(" {} {}{}", fault_kind_name(kind), faults[k], k + 1 < kFaultKinds ? "," : "\n");
+  }
+  if (o_.processes > 1 || o_.restart) {
+    fmt::print("worker processes: {} ({} operations of the total); server restarts: {}\n", o_.processes - 1,
+               counters_.worker_ops.load(), counters_.restarts.load());
+  }
+  if (o_.require_coverage) {  // the run must have exercised what it claims to
+    for (int k = 0; k < kFaultKinds; ++k) {
+      if (faults[k] == 0)
+        violation(fmt::format("coverage: no {} was injected", fault_kind_name(static_cast<FaultKind>(k))));
+    }
+    if (counters_.kills == 0) violation("coverage: no backfill process was killed");
+    if (counters_.back == 0) violation("coverage: the plan never moved back");
+    if (o_.restart && counters_.restarts == 0) violation("coverage: the server was not restarted");
+    if (o_.processes > 1 && counters_.worker_ops == 0)
+      violation("coverage: the worker processes made no operation");
+  }
+  fmt::print("violations: {}\n", violations_);
+  for (const std::string& v : listed_) fmt::print("  VIOLATION {}\n", v);
+  if (violations_ > 0) {
+    fmt::print("re-run: tandem-stress --engine {} --seed {}; the run's files are kept in {}\n", o_.engine,
+               o_.seed, dir_);
+  }
+  return violations_ == 0 ? 0 : 1;
+}
+
+}  // namespace tandem::stress
