@@ -1,3 +1,4 @@
+// Long file: the SQLite store's own cases (files, locks across processes, WAL), one fixture.
 // What is particular to the SQLite store (the rest is in the conformance suite).
 #include <sys/wait.h>
 #include <unistd.h>

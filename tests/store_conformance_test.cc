@@ -1,3 +1,4 @@
+// Long file: one parameterised suite of the Store contract, every case run on every engine.
 // The Store conformance suite: the same tests, unchanged, against every
 // engine (SQLite files; PostgreSQL started by scripts/test.sh on loopback).
 // A test whose server is missing fails, it does not skip.

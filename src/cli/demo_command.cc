@@ -115,7 +115,7 @@ int seed_old(const Config& config, const DemoOptions& options, Model& model) {
   auto opened = open_store("old", config.old_url, StoreOptions{false, true, false});
   if (!opened.ok()) return fmt::print(stderr, "tandem demo: {}\n", opened.status().to_string()), kExitError;
   // Seeded in new's shape; with a mapping, written as old's documents.
-  auto old_store = MappedStore::create(opened->get(), config);
+  auto old_store = MappedStore::create(opened->get(), config.collections, config.mappings);
   if (!old_store.ok())
     return fmt::print(stderr, "tandem demo: {}\n", old_store.status().to_string()), kExitError;
   Status s = (*old_store)->ensure_collection(config.collections[0], true);

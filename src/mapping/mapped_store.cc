@@ -2,14 +2,20 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/encoding.h"
 
 namespace tandem {
 
-Result<std::unique_ptr<MappedStore>> MappedStore::create(Store* inner, const Config& config) {
+Result<std::unique_ptr<MappedStore>> MappedStore::create(
+    Store* inner, std::span<const CollectionSchema> collections,
+    const std::map<std::string, CollectionMapping>& mappings) {
   std::unique_ptr<MappedStore> store(new MappedStore(inner));
-  for (const auto& [name, mapping] : config.mappings) {
-    const CollectionSchema* schema = config.find_collection(name);
+  for (const auto& [name, mapping] : mappings) {
+    auto found = std::find_if(collections.begin(), collections.end(),
+                              [&name = name](const CollectionSchema& c) { return c.name == name; });
+    const CollectionSchema* schema = found == collections.end() ? nullptr : &*found;
     if (schema == nullptr)
       return Status::Config(fmt::format("a mapping names collection '{}', which has no entry", name));
     TANDEM_ASSIGN_OR_RETURN(Mapper m, Mapper::create(*schema, mapping));

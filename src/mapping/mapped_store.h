@@ -16,16 +16,22 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <string>
 
-#include "tandem/config.h"
 #include "tandem/mapping.h"
+#include "tandem/schema.h"
 #include "tandem/store_wrapper.h"
 
 namespace tandem {
 
 class MappedStore : public StoreWrapper {
  public:
-  static Result<std::unique_ptr<MappedStore>> create(Store* inner, const Config& config);
+  // mappings: per collection name, how old's records become new's (Config::mappings);
+  // each name must be one of collections (Config::collections).
+  static Result<std::unique_ptr<MappedStore>> create(
+      Store* inner, std::span<const CollectionSchema> collections,
+      const std::map<std::string, CollectionMapping>& mappings);
 
   Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override;
   Result<Lookup> get(std::string_view c, const Key& k) override;

@@ -53,7 +53,8 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
   state->config = config;
   state->options = std::move(options);
   if (!config.mappings.empty()) {  // old, seen in new's shape
-    TANDEM_ASSIGN_OR_RETURN(state->mapped_old, MappedStore::create(old_store, config));
+    TANDEM_ASSIGN_OR_RETURN(state->mapped_old,
+                            MappedStore::create(old_store, config.collections, config.mappings));
     old_store = state->mapped_old.get();
   }
   state->old_store = old_store;
