@@ -7,6 +7,7 @@
 
 #include "stores/sqlite/sqlite_connection.h"
 #include "tandem/backfill.h"
+#include "tandem/operator_tools.h"
 #include "tandem/verify.h"
 #include "test_support.h"
 
@@ -150,7 +151,8 @@ TEST_P(MappingFromDocuments, BadDocumentsAreQuarantinedWithFieldAndReasonAndCoun
   EXPECT_EQ(c.quarantined, bad);
   EXPECT_EQ(c.scanned, c.copied + c.present + c.locked + c.tombstoned + c.quarantined);
   std::map<std::string, QuarantineEntry> q;
-  for (const QuarantineEntry& e : value_or_die(m->control().quarantine(20))) q[e.key_display] = e;
+  for (const QuarantineEntry& e : value_or_die(OperatorTools(*m).control().quarantine(20)))
+    q[e.key_display] = e;
   EXPECT_EQ(q["21"].field, "contact.email");
   EXPECT_NE(q["21"].reason.find("not a string"), std::string::npos) << q["21"].reason;
   EXPECT_EQ(q["22"].field, "surprise");
@@ -164,7 +166,7 @@ TEST_P(MappingFromDocuments, BadDocumentsAreQuarantinedWithFieldAndReasonAndCoun
     EXPECT_NE(q["27"].reason.find("JSON"), std::string::npos) << q["27"].reason;
   }
   // The good records arrived typed, and verify compares them through the mapping.
-  auto in_new = value_or_die(m->store(Side::kNew).get("users", Key{Value(int64_t{7})}));
+  auto in_new = value_or_die(OperatorTools(*m).store(Side::kNew).get("users", Key{Value(int64_t{7})}));
   ASSERT_TRUE(in_new.present());
   EXPECT_EQ(in_new.record.fields.at("email"), Value("u7@example.com"));
   EXPECT_EQ(in_new.record.fields.at("balance"), Value(Decimal::parse("7.25").value()));

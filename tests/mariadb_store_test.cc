@@ -11,6 +11,7 @@
 #include "stores/mariadb/mariadb_connection.h"
 #include "stores/sqlite/sqlite_connection.h"
 #include "tandem/backfill.h"
+#include "tandem/operator_tools.h"
 #include "tandem/verify.h"
 #include "test_support.h"
 
@@ -77,7 +78,7 @@ TEST(MariaDbOld, BackfillAndVerifyWithAnAccountThatCanOnlyReadAndAPasswordFile) 
   options.register_instance = false;
   auto m = value_or_die(Migration::open(config, options));
   // The account really cannot write old.
-  Status refused = m->store(Side::kOld).upsert("users", user(1, "x"));
+  Status refused = OperatorTools(*m).store(Side::kOld).upsert("users", user(1, "x"));
   EXPECT_FALSE(refused.ok());
   EXPECT_NE(refused.message().find("read-only"), std::string::npos) << refused.message();
   EXPECT_EQ(refused.message().find("reader-s3cret"), std::string::npos) << refused.message();
@@ -87,7 +88,7 @@ TEST(MariaDbOld, BackfillAndVerifyWithAnAccountThatCanOnlyReadAndAPasswordFile) 
   ASSERT_TRUE(summary.complete);
   EXPECT_EQ(summary.collections[0].state.counts.copied, 500);
   // DECIMAL(12,2) gives "10.50"; the canonical decimal is 10.5 on both sides.
-  EXPECT_EQ(value_or_die(m->store(Side::kNew).get("users", Key{Value(int64_t{7})})).record,
+  EXPECT_EQ(value_or_die(OperatorTools(*m).store(Side::kNew).get("users", Key{Value(int64_t{7})})).record,
             user(7, "user 7"));
   auto report = value_or_die(run_verify(*m, VerifyOptions{}));
   EXPECT_TRUE(report.clean());
@@ -233,7 +234,7 @@ TEST(MariaDbTarget, RecordsNewRefusesOrOldCannotDecodeAreQuarantinedAndCountsBal
   EXPECT_EQ(c.quarantined, 5);
   EXPECT_EQ(c.scanned, c.copied + c.present + c.locked + c.tombstoned + c.quarantined);
   std::map<std::string, std::string> reasons;
-  for (const QuarantineEntry& e : value_or_die(m->control().quarantine(10)))
+  for (const QuarantineEntry& e : value_or_die(OperatorTools(*m).control().quarantine(10)))
     reasons[e.key_display] = e.reason;
   EXPECT_NE(reasons["51"].find("Data too long"), std::string::npos) << reasons["51"];
   EXPECT_NE(reasons["51"].find("record 51"), std::string::npos) << reasons["51"];
@@ -242,12 +243,12 @@ TEST(MariaDbTarget, RecordsNewRefusesOrOldCannotDecodeAreQuarantinedAndCountsBal
   EXPECT_NE(reasons["54"].find("UTF-8"), std::string::npos) << reasons["54"];
   EXPECT_NE(reasons["55"].find("'pages'"), std::string::npos) << reasons["55"];
   // Nothing else is lost: the 50 good records are equal on both sides.
-  auto in_new = value_or_die(m->store(Side::kNew).get("docs", Key{Value(int64_t{7})}));
+  auto in_new = value_or_die(OperatorTools(*m).store(Side::kNew).get("docs", Key{Value(int64_t{7})}));
   EXPECT_EQ(in_new.record.fields.at("body"), Value(Json::parse(R"({"a":7,"b":[1,2]})").value()));
   KeyRange first_fifty{std::nullopt, Key{Value(int64_t{51})}};
-  EXPECT_EQ(value_or_die(m->store(Side::kOld).digest("docs", first_fifty)),
-            value_or_die(m->store(Side::kNew).digest("docs", first_fifty)));
-  EXPECT_EQ(value_or_die(m->store(Side::kNew).count("docs", KeyRange::all())), 50u);
+  EXPECT_EQ(value_or_die(OperatorTools(*m).store(Side::kOld).digest("docs", first_fifty)),
+            value_or_die(OperatorTools(*m).store(Side::kNew).digest("docs", first_fifty)));
+  EXPECT_EQ(value_or_die(OperatorTools(*m).store(Side::kNew).count("docs", KeyRange::all())), 50u);
 }
 
 // Bad input in a MariaDB old: a zero date, a JSON column whose text is not
@@ -288,13 +289,14 @@ TEST(MariaDbOld, RowsThatDoNotDecodeAreQuarantinedWithTheirField) {
   EXPECT_EQ(c.copied, 20);
   EXPECT_EQ(c.quarantined, 3);
   std::map<std::string, QuarantineEntry> entries;
-  for (const QuarantineEntry& e : value_or_die(m->control().quarantine(10))) entries[e.key_display] = e;
+  for (const QuarantineEntry& e : value_or_die(OperatorTools(*m).control().quarantine(10)))
+    entries[e.key_display] = e;
   EXPECT_EQ(entries["21"].field, "at");
   EXPECT_NE(entries["21"].reason.find("zero date"), std::string::npos) << entries["21"].reason;
   EXPECT_EQ(entries["22"].field, "doc");
   EXPECT_EQ(entries["23"].field, "n");
   EXPECT_NE(entries["23"].raw.find("18446744073709551615"), std::string::npos) << entries["23"].raw;
-  auto copied = value_or_die(m->store(Side::kNew).get("events", Key{Value(int64_t{3})}));
+  auto copied = value_or_die(OperatorTools(*m).store(Side::kNew).get("events", Key{Value(int64_t{3})}));
   EXPECT_EQ(copied.record.fields.at("at"), Value(Timestamp::parse("2024-01-02T03:04:05.678901Z").value()));
   auto report = value_or_die(run_verify(*m, VerifyOptions{}));
   EXPECT_TRUE(report.clean());

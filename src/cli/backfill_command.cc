@@ -9,7 +9,10 @@
 #include "cli/common.h"
 #include "tandem/backfill.h"
 #include "tandem/config.h"
+#include "tandem/control_store.h"
 #include "tandem/migration.h"
+#include "tandem/operator_tools.h"
+#include "tandem/store.h"
 
 namespace tandem::cli {
 
@@ -60,7 +63,7 @@ int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptio
   }
   if (o.pause || o.resume) {
     for (const std::string& name : names) {
-      Status s = (*m)->control().set_backfill_paused(name, o.pause);
+      Status s = OperatorTools(**m).control().set_backfill_paused(name, o.pause);
       if (!s.ok()) return report(s);
       fmt::print("backfill of '{}' {}\n", name,
                  o.pause ? "paused (running workers stop after their current batch)" : "resumed");
@@ -69,7 +72,7 @@ int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptio
   }
   if (o.restart) {
     for (const std::string& name : names) {
-      Status s = (*m)->control().reset_backfill(name);
+      Status s = OperatorTools(**m).control().reset_backfill(name);
       if (!s.ok()) return report(s);
     }
   }
@@ -119,7 +122,7 @@ int run_quarantine_command(const GlobalOptions& global, const std::string& actio
                            int64_t limit) {
   auto m = open_operator(global);
   if (!m.ok()) return report(m.status());
-  auto entries = (*m)->control().quarantine(static_cast<size_t>(limit));
+  auto entries = OperatorTools(**m).control().quarantine(static_cast<size_t>(limit));
   if (!entries.ok()) return report(entries.status());
   if (action == "list") {
     fmt::print(
@@ -158,19 +161,20 @@ int run_quarantine_command(const GlobalOptions& global, const std::string& actio
       ++still_bad;
       continue;
     }
-    auto batch = (*m)->store(Side::kOld).scan_batch(e.collection, KeyRange{*k, std::nullopt}, 1);
+    auto batch = OperatorTools(**m).store(Side::kOld).scan_batch(e.collection, KeyRange{*k, std::nullopt}, 1);
     if (!batch.ok()) return report(batch.status());
     if (batch->records.empty() || batch->records[0].key != *k) {
       ++still_bad;
       continue;
     }
-    auto inserted =
-        (*m)->store(Side::kNew).insert_if_absent(e.collection, batch->records, LockPolicy::kTryLockEach);
+    auto inserted = OperatorTools(**m)
+                        .store(Side::kNew)
+                        .insert_if_absent(e.collection, batch->records, LockPolicy::kTryLockEach);
     if (!inserted.ok() || (*inserted)[0] == InsertOutcome::kLocked) {
       ++still_bad;
       continue;
     }
-    Status s = (*m)->control().remove_quarantine(e.id);
+    Status s = OperatorTools(**m).control().remove_quarantine(e.id);
     if (!s.ok()) return report(s);
     ++fixed;
   }

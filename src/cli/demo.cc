@@ -22,7 +22,10 @@
 #include "cli/commands.h"
 #include "mapping/mapped_store.h"
 #include "tandem/backfill.h"
+#include "tandem/config.h"
+#include "tandem/control_store.h"
 #include "tandem/migration.h"
+#include "tandem/operator_tools.h"
 #include "tandem/store.h"
 #include "tandem/verify.h"
 
@@ -381,8 +384,9 @@ int run_demo(const DemoOptions& options) {
   auto wait_acknowledged = [&]() -> Status {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     for (;;) {
-      TANDEM_ASSIGN_OR_RETURN(StepState current, m.control().current_step());
-      TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances, m.control().instances());
+      TANDEM_ASSIGN_OR_RETURN(StepState current, OperatorTools(m).control().current_step());
+      TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances,
+                              OperatorTools(m).control().instances());
       bool all = true;
       for (const InstanceHeartbeat& h : instances) all = all && h.applied_version == current.version;
       if (all) return Status::Ok();
@@ -442,7 +446,7 @@ int run_demo(const DemoOptions& options) {
   // Old has been the write primary until now: it must hold exactly the
   // service's own writes (tandem only read it).
   pause_workload(w, options.threads);
-  auto old_check = check_store(m.store(Side::kOld), model);
+  auto old_check = check_store(OperatorTools(m).store(Side::kOld), model);
   resume_workload(w);
   if (!old_check.ok()) return fail("checking old", old_check.status());
 
@@ -457,8 +461,8 @@ int run_demo(const DemoOptions& options) {
   stop_workload();
 
   auto drained = m.drain_repair_queue(1000000);
-  auto repairs_left = m.control().repair_counts();
-  auto new_check = check_store(m.store(Side::kNew), model);
+  auto repairs_left = OperatorTools(m).control().repair_counts();
+  auto new_check = check_store(OperatorTools(m).store(Side::kNew), model);
   if (!new_check.ok() || !drained.ok() || !repairs_left.ok()) {
     for (const Status* s : {&new_check.status(), &drained.status(), &repairs_left.status()}) {
       if (!s->ok()) fmt::print(stderr, "tandem demo: final check failed to run: {}\n", s->to_string());

@@ -28,8 +28,11 @@
 #include "stress/fault_store.h"
 #include "stress/history.h"
 #include "tandem/backfill.h"
+#include "tandem/config.h"
 #include "tandem/control_store.h"
 #include "tandem/migration.h"
+#include "tandem/operator_tools.h"
+#include "tandem/store.h"
 #include "tandem/verify.h"
 
 extern char** environ;
@@ -452,7 +455,7 @@ columns = [
     std::mt19937_64 rng(o_.seed * 7 + 3);
     while (running()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 150));
-      auto current = m_->control().current_step();
+      auto current = OperatorTools(*m_).control().current_step();
       if (!current.ok()) continue;
       size_t at = current->step_index;
       size_t to = at;
@@ -485,7 +488,7 @@ columns = [
     std::mt19937_64 rng(o_.seed * 11 + 5);
     bool complete = false;
     while (running() && !complete) {
-      auto step = m_->control().current_step();
+      auto step = OperatorTools(*m_).control().current_step();
       if (!step.ok() || step->step_index < 1) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         continue;
@@ -548,7 +551,7 @@ columns = [
     (void)m_->refresh();
     for (int i = 0; i < 100; ++i) {
       auto n = m_->drain_repair_queue(100000);
-      auto left = m_->control().repair_counts();
+      auto left = OperatorTools(*m_).control().repair_counts();
       if (n.ok() && left.ok() && (*left)[Side::kOld] == 0 && (*left)[Side::kNew] == 0) break;
     }
     BackfillOptions bo;
