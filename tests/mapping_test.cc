@@ -112,7 +112,7 @@ TEST_P(MappingFromDocuments, BadDocumentsAreQuarantinedWithFieldAndReasonAndCoun
   docs.key_columns = {{"id", Type::kInt, false}};
   docs.columns = {{"doc", Type::kJson, true}};
   {  // Old as a document service wrote it.
-    auto old_store = value_or_die(open_store("old", old_db.url(), StoreOptions{false, true, false}));
+    auto old_store = value_or_die(open_store("old", old_db.url(), StoreOptions{.keep_tombstones = false}));
     ASSERT_OK(old_store->ensure_collection(docs, true));
     std::vector<Record> records;
     for (int64_t id = 1; id <= 20; ++id) {
@@ -192,8 +192,8 @@ TEST_P(InitCommand, DryRunPrintsTheTableAndInitCreatesIt) {
   Database new_db(engine, dir, "tandem_init_" + engine);
   ASSERT_FALSE(new_db.url().empty());
   {
-    auto old_store =
-        value_or_die(open_store("old", "sqlite:" + dir.file("old.db"), StoreOptions{false, true, false}));
+    auto old_store = value_or_die(
+        open_store("old", "sqlite:" + dir.file("old.db"), StoreOptions{.keep_tombstones = false}));
     CollectionSchema docs;
     docs.name = "user_docs";
     docs.key_columns = {{"id", Type::kInt, false}};

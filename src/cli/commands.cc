@@ -63,8 +63,7 @@ int run_status(const GlobalOptions& global, bool json) {
   const Step& step = (*m)->plan().at(current->step_index);
   TimePoint now = now_micros();
   auto is_live = [&](const InstanceHeartbeat& h) {
-    return now - h.heartbeat_at <=
-           std::chrono::duration_cast<std::chrono::microseconds>(config.instance_timeout);
+    return instance_is_live(h, now, config.instance_timeout);
   };
   if (json) {
     nlohmann::json out;

@@ -322,7 +322,7 @@ int run_demo(const DemoOptions& options) {
   auto seed_start = std::chrono::steady_clock::now();
   {
     // As the service made it: tandem's own tables are never added to old.
-    auto opened = open_store("old", config->old_url, StoreOptions{false, true, false});
+    auto opened = open_store("old", config->old_url, StoreOptions{.keep_tombstones = false});
     if (!opened.ok()) return fmt::print(stderr, "tandem demo: {}\n", opened.status().to_string()), kExitError;
     // Seeded in new's shape; with a mapping, written as old's documents.
     auto old_store = MappedStore::create(opened->get(), *config);
@@ -349,7 +349,7 @@ int run_demo(const DemoOptions& options) {
   double seed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - seed_start).count();
   fmt::print("old: {} users written in {:.2f}s\n", options.records, seed_seconds);
 
-  auto migration = Migration::open(*config, MigrationOptions{true, "demo-service"});
+  auto migration = Migration::open(*config, MigrationOptions{.instance_label = "demo-service"});
   if (!migration.ok())
     return fmt::print(stderr, "tandem demo: {}\n", migration.status().to_string()), kExitError;
   Migration& m = **migration;

@@ -180,8 +180,9 @@ struct Opened {
 Result<Opened> open_with_faults(const Config& config, const Options& o, uint64_t seed,
                                 const std::string& label) {
   Opened out;
-  TANDEM_ASSIGN_OR_RETURN(out.old_store,
-                          open_store("old", config.old_url, StoreOptions{false, false, false}));
+  TANDEM_ASSIGN_OR_RETURN(
+      out.old_store,
+      open_store("old", config.old_url, StoreOptions{.keep_tombstones = false, .configure = false}));
   TANDEM_ASSIGN_OR_RETURN(out.new_store, open_store("new", config.new_url));
   out.old_faults = std::make_unique<FaultStore>(out.old_store.get(), o.fault_rate, seed * 31 + 1);
   out.new_faults = std::make_unique<FaultStore>(out.new_store.get(), o.fault_rate, seed * 31 + 2);
@@ -335,7 +336,7 @@ class Harness {
     }
     {  // Old as the service has it: half of the keys seeded.
       TANDEM_ASSIGN_OR_RETURN(auto seed,
-                              open_store("old", config_.old_url, StoreOptions{false, true, false}));
+                              open_store("old", config_.old_url, StoreOptions{.keep_tombstones = false}));
       TANDEM_RETURN_IF_ERROR(seed->ensure_collection(users_schema(), true));
       std::vector<Record> records;
       for (size_t k = 0; k < o_.keys; k += 2) {
