@@ -1,5 +1,7 @@
 // Migration and Collection: what a service links against.
 //
+//   #include "tandem/config.h"
+//   #include "tandem/migration.h"
 //   auto config = tandem::Config::load_file("tandem.toml");
 //   auto migration = tandem::Migration::open(*config);
 //   auto users = (*migration)->collection("users");
