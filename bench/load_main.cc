@@ -26,7 +26,9 @@
 #include <vector>
 
 #include "tandem/config.h"
+#include "tandem/control_store.h"
 #include "tandem/migration.h"
+#include "tandem/store.h"
 
 namespace {
 

@@ -8,6 +8,7 @@
 
 #include "stores/sqlite/sqlite_connection.h"
 #include "tandem/backfill.h"
+#include "tandem/operator_tools.h"
 #include "tandem/verify.h"
 #include "test_support.h"
 
@@ -220,7 +221,7 @@ TEST(Exactness, UnreadableRowsOfAPostgresOldAreQuarantinedAndTheCopyGoesOn) {
   EXPECT_EQ(n.quarantined, 2);
   EXPECT_EQ(n.copied, 300);
   EXPECT_EQ(n.scanned, 302) << "source count = copied + quarantined";
-  auto quarantined = value_or_die(m->control().quarantine(10));
+  auto quarantined = value_or_die(OperatorTools(*m).control().quarantine(10));
   ASSERT_EQ(quarantined.size(), 2u);
   std::string reasons =
       quarantined[0].key_display + quarantined[0].reason + quarantined[1].key_display + quarantined[1].reason;
@@ -259,7 +260,7 @@ TEST(Exactness, NulBytesIntoPostgresAreQuarantinedAndTheirBatchIsCopied) {
   auto rows = postgres_rows(
       db.url(), "SELECT count(*), count(*) FILTER (WHERE k LIKE 'k%' OR v LIKE 'cut%') FROM notes");
   EXPECT_EQ(rows, (std::vector<std::vector<std::string>>{{"500", "0"}})) << "nothing cut, nothing merged";
-  auto quarantined = value_or_die(m->control().quarantine(10));
+  auto quarantined = value_or_die(OperatorTools(*m).control().quarantine(10));
   ASSERT_EQ(quarantined.size(), 3u);
   for (const QuarantineEntry& e : quarantined) {
     EXPECT_NE(e.reason.find("NUL byte"), std::string::npos) << e.reason;
@@ -298,7 +299,7 @@ TEST(Exactness, JsonNumbersArriveExactlyAndAnEditOfOneDigitIsFound) {
   ASSERT_TRUE(summary.complete);
   EXPECT_EQ(summary.collections[0].state.counts.copied, 4);
   EXPECT_EQ(summary.collections[0].state.counts.quarantined, 1);
-  auto q = value_or_die(m->control().quarantine(10));
+  auto q = value_or_die(OperatorTools(*m).control().quarantine(10));
   ASSERT_EQ(q.size(), 1u);
   EXPECT_NE(q[0].reason.find("nested deeper than 1000"), std::string::npos) << q[0].reason;
   for (size_t i = 0; i < numbers.size(); ++i) {

@@ -7,6 +7,7 @@
 
 #include "stores/sqlite/sqlite_connection.h"
 #include "tandem/backfill.h"
+#include "tandem/operator_tools.h"
 #include "tandem/verify.h"
 #include "test_support.h"
 
@@ -111,7 +112,7 @@ TEST_P(MappingFromDocuments, BadDocumentsAreQuarantinedWithFieldAndReasonAndCoun
   docs.key_columns = {{"id", Type::kInt, false}};
   docs.columns = {{"doc", Type::kJson, true}};
   {  // Old as a document service wrote it.
-    auto old_store = value_or_die(open_store("old", old_db.url(), StoreOptions{false, true, false}));
+    auto old_store = value_or_die(open_store("old", old_db.url(), StoreOptions{.keep_tombstones = false}));
     ASSERT_OK(old_store->ensure_collection(docs, true));
     std::vector<Record> records;
     for (int64_t id = 1; id <= 20; ++id) {
@@ -150,7 +151,8 @@ TEST_P(MappingFromDocuments, BadDocumentsAreQuarantinedWithFieldAndReasonAndCoun
   EXPECT_EQ(c.quarantined, bad);
   EXPECT_EQ(c.scanned, c.copied + c.present + c.locked + c.tombstoned + c.quarantined);
   std::map<std::string, QuarantineEntry> q;
-  for (const QuarantineEntry& e : value_or_die(m->control().quarantine(20))) q[e.key_display] = e;
+  for (const QuarantineEntry& e : value_or_die(OperatorTools(*m).control().quarantine(20)))
+    q[e.key_display] = e;
   EXPECT_EQ(q["21"].field, "contact.email");
   EXPECT_NE(q["21"].reason.find("not a string"), std::string::npos) << q["21"].reason;
   EXPECT_EQ(q["22"].field, "surprise");
@@ -164,7 +166,7 @@ TEST_P(MappingFromDocuments, BadDocumentsAreQuarantinedWithFieldAndReasonAndCoun
     EXPECT_NE(q["27"].reason.find("JSON"), std::string::npos) << q["27"].reason;
   }
   // The good records arrived typed, and verify compares them through the mapping.
-  auto in_new = value_or_die(m->store(Side::kNew).get("users", Key{Value(int64_t{7})}));
+  auto in_new = value_or_die(OperatorTools(*m).store(Side::kNew).get("users", Key{Value(int64_t{7})}));
   ASSERT_TRUE(in_new.present());
   EXPECT_EQ(in_new.record.fields.at("email"), Value("u7@example.com"));
   EXPECT_EQ(in_new.record.fields.at("balance"), Value(Decimal::parse("7.25").value()));
@@ -190,8 +192,8 @@ TEST_P(InitCommand, DryRunPrintsTheTableAndInitCreatesIt) {
   Database new_db(engine, dir, "tandem_init_" + engine);
   ASSERT_FALSE(new_db.url().empty());
   {
-    auto old_store =
-        value_or_die(open_store("old", "sqlite:" + dir.file("old.db"), StoreOptions{false, true, false}));
+    auto old_store = value_or_die(
+        open_store("old", "sqlite:" + dir.file("old.db"), StoreOptions{.keep_tombstones = false}));
     CollectionSchema docs;
     docs.name = "user_docs";
     docs.key_columns = {{"id", Type::kInt, false}};

@@ -43,7 +43,8 @@ TEST(MariaDbStore, TheConfiguredKeyMustBeAKeyOfTheTable) {
       db.url(),
       "CREATE TABLE tight (rowid BIGINT PRIMARY KEY AUTO_INCREMENT, id BIGINT NOT NULL, name VARCHAR(20), "
       "UNIQUE KEY by_id (id))");
-  auto store = value_or_die(open_store("old", db.url(), StoreOptions{false, false, false}));
+  auto store =
+      value_or_die(open_store("old", db.url(), StoreOptions{.keep_tombstones = false, .configure = false}));
   std::vector<Column> name = {{"name", Type::kText, true}};
 
   Status s = store->ensure_collection(schema_of("nokey", {{"id", Type::kInt, false}}, name), false);
@@ -81,7 +82,8 @@ TEST(MariaDbOld, KeysThatDoNotDecodeAreBadRecordsAndTheScanGoesOn) {
   lax_sql(db.url(), {"INSERT INTO dated VALUES ('0000-00-00 00:00:00', 0), ('2024-01-01 00:00:00', 1), "
                      "('2024-02-29 00:00:00', 2), ('2024-02-30 00:00:00', 3), ('2024-03-01 00:00:00', 4), "
                      "('2024-04-31 00:00:00', 5), ('2024-05-01 00:00:00', 6), ('2024-06-31 00:00:00', 7)"});
-  auto store = value_or_die(open_store("old", db.url(), StoreOptions{false, false, false}));
+  auto store =
+      value_or_die(open_store("old", db.url(), StoreOptions{.keep_tombstones = false, .configure = false}));
   ASSERT_OK(store->ensure_collection(dated_schema(), false));
 
   std::vector<std::string> good, bad;
@@ -128,7 +130,8 @@ TEST(MariaDbOld, ATextKeyThatIsNotUtf8IsABadRecord) {
   MariaDbDatabase db("tandem_bad_text_key");
   mariadb_sql(db.url(), "CREATE TABLE names (k VARBINARY(20) PRIMARY KEY, n INT)");
   mariadb_sql(db.url(), "INSERT INTO names VALUES ('a', 1), (x'6869FF', 2), ('zz', 3)");
-  auto store = value_or_die(open_store("old", db.url(), StoreOptions{false, false, false}));
+  auto store =
+      value_or_die(open_store("old", db.url(), StoreOptions{.keep_tombstones = false, .configure = false}));
   ASSERT_OK(store->ensure_collection(
       schema_of("names", {{"k", Type::kText, false}}, {{"n", Type::kInt, true}}), false));
   ScanBatch b = value_or_die(store->scan_batch("names", KeyRange::all(), 2));
@@ -147,7 +150,8 @@ TEST(MariaDbOld, ATextKeyThatIsNotUtf8IsABadRecord) {
 TEST(MariaDbOld, TwoRowsWithTheSameKeyAreAnError) {
   MariaDbDatabase db("tandem_dup_keys");
   mariadb_sql(db.url(), "CREATE TABLE twice (id BIGINT PRIMARY KEY, n INT)");
-  auto store = value_or_die(open_store("old", db.url(), StoreOptions{false, false, false}));
+  auto store =
+      value_or_die(open_store("old", db.url(), StoreOptions{.keep_tombstones = false, .configure = false}));
   ASSERT_OK(store->ensure_collection(
       schema_of("twice", {{"id", Type::kInt, false}}, {{"n", Type::kInt, true}}), false));
   mariadb_sql(db.url(), "ALTER TABLE twice DROP PRIMARY KEY");
@@ -173,7 +177,8 @@ TEST(MariaDbOld, UpperCaseUuidKeysUnderABinaryCollationAreBadRecords) {
               "INSERT INTO ids VALUES ('b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 1), "
               "('B0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 2), ('A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 3)");
   mariadb_sql(db.url(), "INSERT INTO ids_ci VALUES ('B0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 2)");
-  auto store = value_or_die(open_store("old", db.url(), StoreOptions{false, false, false}));
+  auto store =
+      value_or_die(open_store("old", db.url(), StoreOptions{.keep_tombstones = false, .configure = false}));
   CollectionSchema ids = schema_of("ids", {{"id", Type::kUuid, false}}, {{"n", Type::kInt, true}});
   ASSERT_OK(store->ensure_collection(ids, false));
   ids.name = "ids_ci";

@@ -9,6 +9,7 @@
 
 #include "stores/mariadb/mariadb_connection.h"
 #include "tandem/backfill.h"
+#include "tandem/operator_tools.h"
 #include "tandem/verify.h"
 #include "test_support.h"
 
@@ -54,13 +55,14 @@ TEST(MariaDbOld, RowsThatDoNotDecodeAreQuarantinedWithTheirField) {
   EXPECT_EQ(c.copied, 20);
   EXPECT_EQ(c.quarantined, 3);
   std::map<std::string, QuarantineEntry> entries;
-  for (const QuarantineEntry& e : value_or_die(m->control().quarantine(10))) entries[e.key_display] = e;
+  for (const QuarantineEntry& e : value_or_die(OperatorTools(*m).control().quarantine(10)))
+    entries[e.key_display] = e;
   EXPECT_EQ(entries["21"].field, "at");
   EXPECT_NE(entries["21"].reason.find("zero date"), std::string::npos) << entries["21"].reason;
   EXPECT_EQ(entries["22"].field, "doc");
   EXPECT_EQ(entries["23"].field, "n");
   EXPECT_NE(entries["23"].raw.find("18446744073709551615"), std::string::npos) << entries["23"].raw;
-  auto copied = value_or_die(m->store(Side::kNew).get("events", Key{Value(int64_t{3})}));
+  auto copied = value_or_die(OperatorTools(*m).store(Side::kNew).get("events", Key{Value(int64_t{3})}));
   EXPECT_EQ(copied.record.fields.at("at"), Value(Timestamp::parse("2024-01-02T03:04:05.678901Z").value()));
   auto report = value_or_die(run_verify(*m, VerifyOptions{}));
   EXPECT_TRUE(report.clean());

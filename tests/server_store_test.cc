@@ -15,6 +15,7 @@
 #include "stores/mariadb/mariadb_connection.h"
 #include "stores/sqlite/sqlite_connection.h"
 #include "tandem/backfill.h"
+#include "tandem/operator_tools.h"
 #include "tandem/verify.h"
 #include "test_support.h"
 
@@ -111,7 +112,7 @@ TEST_P(ServerStoreTest, OldBackfillAndVerifyWithAnAccountThatCanOnlyRead) {
   options.register_instance = false;
   auto m = value_or_die(Migration::open(config, options));
   // The account really cannot write old.
-  Status refused = m->store(Side::kOld).upsert("users", user(1, "x"));
+  Status refused = OperatorTools(*m).store(Side::kOld).upsert("users", user(1, "x"));
   EXPECT_FALSE(refused.ok());
   EXPECT_NE(refused.message().find(postgres() ? "permission denied" : "read-only"), std::string::npos)
       << refused.message();
@@ -124,7 +125,7 @@ TEST_P(ServerStoreTest, OldBackfillAndVerifyWithAnAccountThatCanOnlyRead) {
   ASSERT_TRUE(summary.complete);
   EXPECT_EQ(summary.collections[0].state.counts.copied, 500);
   // NUMERIC(12,2) / DECIMAL(12,2) give "10.50"; the canonical decimal is 10.5 on both sides.
-  EXPECT_EQ(value_or_die(m->store(Side::kNew).get("users", Key{Value(int64_t{7})})).record,
+  EXPECT_EQ(value_or_die(OperatorTools(*m).store(Side::kNew).get("users", Key{Value(int64_t{7})})).record,
             user(7, "user 7"));
   auto report = value_or_die(run_verify(*m, VerifyOptions{}));
   EXPECT_TRUE(report.clean());
@@ -292,7 +293,7 @@ TEST_P(ServerStoreTest, TargetRecordsNewRefusesOrOldCannotDecodeAreQuarantinedAn
   EXPECT_EQ(c.quarantined, 5);
   EXPECT_EQ(c.scanned, c.copied + c.present + c.locked + c.tombstoned + c.quarantined);
   std::map<std::string, std::string> reasons;
-  for (const QuarantineEntry& e : value_or_die(m->control().quarantine(10)))
+  for (const QuarantineEntry& e : value_or_die(OperatorTools(*m).control().quarantine(10)))
     reasons[e.key_display] = e.reason;
   if (postgres()) {
     EXPECT_NE(reasons["51"].find("too long"), std::string::npos) << reasons["51"];
@@ -307,13 +308,14 @@ TEST_P(ServerStoreTest, TargetRecordsNewRefusesOrOldCannotDecodeAreQuarantinedAn
   EXPECT_NE(reasons["55"].find("'pages'"), std::string::npos) << reasons["55"];
   // Nothing else is lost: the 50 good records are equal on both sides, and
   // non-canonical JSON in old compares equal to new's JSON.
-  auto in_new = value_or_die(m->store(Side::kNew).get("docs", Key{Value(int64_t{7})}));
+  auto in_new = value_or_die(OperatorTools(*m).store(Side::kNew).get("docs", Key{Value(int64_t{7})}));
   EXPECT_EQ(in_new.record.fields.at("body"), Value(Json::parse(R"({"a":7,"b":[1,2]})").value()));
-  EXPECT_EQ(in_new.record, value_or_die(m->store(Side::kOld).get("docs", Key{Value(int64_t{7})})).record);
+  EXPECT_EQ(in_new.record,
+            value_or_die(OperatorTools(*m).store(Side::kOld).get("docs", Key{Value(int64_t{7})})).record);
   KeyRange first_fifty{std::nullopt, Key{Value(int64_t{51})}};
-  EXPECT_EQ(value_or_die(m->store(Side::kOld).digest("docs", first_fifty)),
-            value_or_die(m->store(Side::kNew).digest("docs", first_fifty)));
-  EXPECT_EQ(value_or_die(m->store(Side::kNew).count("docs", KeyRange::all())), 50u);
+  EXPECT_EQ(value_or_die(OperatorTools(*m).store(Side::kOld).digest("docs", first_fifty)),
+            value_or_die(OperatorTools(*m).store(Side::kNew).digest("docs", first_fifty)));
+  EXPECT_EQ(value_or_die(OperatorTools(*m).store(Side::kNew).count("docs", KeyRange::all())), 50u);
 }
 
 // A password in the URL itself never reaches an error message.

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tandem/move_problem.h"
 #include "test_support.h"
 
 namespace tandem::testing {

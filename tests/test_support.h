@@ -17,6 +17,7 @@
 #include "tandem/config.h"
 #include "tandem/control_store.h"
 #include "tandem/migration.h"
+#include "tandem/operator_tools.h"
 #include "tandem/store.h"
 #include "tandem/store_wrapper.h"
 

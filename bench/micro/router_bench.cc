@@ -12,7 +12,9 @@
 
 #include "memory_store.h"
 #include "tandem/config.h"
+#include "tandem/control_store.h"
 #include "tandem/migration.h"
+#include "tandem/store.h"
 #include "tandem/store_wrapper.h"
 
 namespace tandem::bench {

@@ -1,5 +1,6 @@
 // Backfill: copies every record of old into new while the service keeps
-// writing through the router.
+// writing through the router. The records it keeps in the control store
+// (counts, ranges, state) are in backfill_ledger.h.
 //
 // The key space of each collection is split once into ranges, kept in the
 // control store. Workers (threads here; processes sharing a control store
@@ -22,11 +23,13 @@
 #include <string>
 #include <vector>
 
-#include "tandem/control_store.h"
-#include "tandem/migration.h"
+#include "tandem/backfill_ledger.h"
+#include "tandem/move_problem.h"
 #include "tandem/status.h"
 
 namespace tandem {
+
+class Migration;
 
 struct BackfillProgress {
   std::string collection;
@@ -89,7 +92,8 @@ struct BackfillSummary {
 // kFailedPrecondition names what is missing; other errors name the range.
 Result<BackfillSummary> run_backfill(Migration& migration, const BackfillOptions& options);
 
-// The preconditions alone (also used by `tandem step`): empty if the backfill may run.
+// The preconditions alone (the rule is check_backfill_start in the router's
+// step rules): empty if the backfill may run.
 Result<std::vector<MoveProblem>> check_backfill_allowed(Migration& migration, bool old_is_frozen);
 
 }  // namespace tandem

@@ -1,7 +1,10 @@
 // ControlStore: the migration's persistent, shared state. Every process of a
 // migration (service instances, the CLI, later backfill workers) opens the
 // same control store. SQLite file by default; PostgreSQL/MySQL implementations
-// can serve when processes run on several machines.
+// can serve when processes run on several machines. The records of the
+// backfill and verify ledgers are declared in backfill_ledger.h and
+// verify_ledger.h; the SQLite implementation is split by concern in
+// src/control/sqlite/.
 //
 // Thread safety: every method is safe to call from many threads.
 // Errors: kUnavailable (retryable) when the store cannot be reached, kBusy when
@@ -18,15 +21,13 @@
 #include <string_view>
 #include <vector>
 
+#include "tandem/backfill_ledger.h"
+#include "tandem/clock.h"
 #include "tandem/plan.h"
 #include "tandem/status.h"
+#include "tandem/verify_ledger.h"
 
 namespace tandem {
-
-using Clock = std::chrono::system_clock;
-using TimePoint = std::chrono::time_point<Clock, std::chrono::microseconds>;
-TimePoint now_micros();
-std::string format_time(TimePoint t);  // "2026-11-25T10:00:00.000000Z"
 
 // The current step: index into the plan and a version that increases by one
 // with every change (forward, back or forced).
@@ -55,6 +56,12 @@ struct InstanceHeartbeat {
   int64_t applied_version = 0;  // step version this instance routes by
   size_t applied_step_index = 0;
 };
+
+// Whether the instance counts as live at now: its last heartbeat is at most
+// instance_timeout old. The one liveness test: step moves, the start of a
+// backfill and `tandem status` all count instances by it.
+bool instance_is_live(const InstanceHeartbeat& heartbeat, TimePoint now,
+                      std::chrono::milliseconds instance_timeout);
 
 // A key whose write-secondary copy failed; drained by a locked copy from the
 // write primary. target is the database that must be brought up to date.
@@ -95,65 +102,6 @@ struct ShadowSample {
   std::string primary;    // RP's answer, abbreviated
   std::string secondary;  // RS's answer, abbreviated
   TimePoint at{};
-};
-
-// What a backfill did with the rows it read; scanned is the sum of the rest.
-struct BackfillCounts {
-  int64_t scanned = 0;
-  int64_t copied = 0;
-  int64_t present = 0;      // already in new (the live path wrote or transferred it)
-  int64_t locked = 0;       // being transferred by the live path at that moment
-  int64_t tombstoned = 0;   // deleted through tandem meanwhile
-  int64_t quarantined = 0;  // could not be read or converted
-  BackfillCounts& operator+=(const BackfillCounts& o) {
-    scanned += o.scanned;
-    copied += o.copied;
-    present += o.present;
-    locked += o.locked;
-    tombstoned += o.tombstoned;
-    quarantined += o.quarantined;
-    return *this;
-  }
-};
-
-// One key range of a collection's backfill: its bounds, how far it got, and
-// which worker holds its lease. Keys are Key::encode()d.
-struct BackfillRange {
-  std::string collection;
-  int64_t id = 0;
-  std::optional<std::string> begin;   // inclusive; nullopt = from the first key
-  std::optional<std::string> end;     // exclusive; nullopt = to the last key
-  std::optional<std::string> cursor;  // last key read; the copy resumes after it
-  bool done = false;
-  std::string lease_owner;
-  TimePoint lease_until{};
-  BackfillCounts counts;
-};
-
-struct BackfillState {
-  bool planned = false;
-  bool paused = false;
-  bool complete = false;  // planned and every range done
-  int64_t total_estimate = 0;
-  TimePoint started_at{};
-  TimePoint completed_at{};
-  size_t ranges = 0;
-  size_t ranges_done = 0;
-  BackfillCounts counts;
-};
-
-struct VerifyRun {
-  int64_t id = 0;
-  std::string collection;
-  TimePoint at{};
-  int64_t step_version = 0;  // the step version the verify ran at
-  bool clean = false;
-  int64_t records = 0;  // records in the source of truth
-  int64_t missing = 0;
-  int64_t extra = 0;
-  int64_t different = 0;
-  int64_t resurrected = 0;
-  double seconds = 0;
 };
 
 class ControlStore {

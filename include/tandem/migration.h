@@ -1,5 +1,7 @@
 // Migration and Collection: what a service links against.
 //
+//   #include "tandem/config.h"
+//   #include "tandem/migration.h"
 //   auto config = tandem::Config::load_file("tandem.toml");
 //   auto migration = tandem::Migration::open(*config);
 //   auto users = (*migration)->collection("users");
@@ -19,32 +21,38 @@
 //   patch: if the record is missing in WP, it is first transferred from the
 //          other database under the record lock, then patched.
 //
+// What bypasses the routing (the databases and the control store themselves)
+// is reached through OperatorTools (operator_tools.h), for the CLI, backfill,
+// verify and tests; a service uses collection() only.
+//
 // Thread safety: Migration and Collection are safe to share across threads.
 // Ownership: Migration owns what open() opened; with open_with() the caller
 // owns the stores and control store and keeps them alive longer.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "tandem/config.h"
-#include "tandem/control_store.h"
-#include "tandem/plan.h"
 #include "tandem/record.h"
+#include "tandem/schema.h"
 #include "tandem/status.h"
-#include "tandem/store.h"
 
 namespace tandem {
 
+struct Config;
+class ControlStore;
 class Migration;
+class OperatorTools;
+struct Plan;
+class Store;
 struct MigrationState;
+struct MoveProblem;  // tandem/move_problem.h
+struct Step;
+struct StepState;  // tandem/control_store.h
 
 class Collection {
  public:
@@ -91,12 +99,6 @@ struct StepStats {
   int64_t transfers = 0;                 // records copied into WP before a patch
 };
 
-// A reason a step move is refused, and what the operator can do about it.
-struct MoveProblem {
-  std::string what;
-  std::string fix;
-};
-
 class Migration {
  public:
   static Result<std::unique_ptr<Migration>> open(const Config& config, MigrationOptions options = {});
@@ -134,11 +136,12 @@ class Migration {
   // This instance's counters, one per plan step.
   std::vector<StepStats> stats() const;
 
-  ControlStore& control();
-  Store& store(Side side);
   const std::string& instance_id() const;
 
  private:
+  // The databases and the control store, bypassing the routing: for
+  // operator tools only (tandem/operator_tools.h), not a service's handle.
+  friend class OperatorTools;
   explicit Migration(std::unique_ptr<MigrationState> state);
   static Result<std::unique_ptr<Migration>> open_parts(const Config& config, Store* old_store,
                                                        Store* new_store, ControlStore* control,

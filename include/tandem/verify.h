@@ -11,7 +11,8 @@
 // difference under the copy's record lock (a record deleted in the source is
 // deleted in the copy, leaving a tombstone), and the keys are checked again.
 // Verify only reads the source when old is the source: it works with a
-// read-only account on old.
+// read-only account on old. Each run is recorded in the control store as a
+// VerifyRun (verify_ledger.h).
 #pragma once
 
 #include <atomic>
@@ -20,10 +21,13 @@
 #include <vector>
 
 #include "tandem/key.h"
-#include "tandem/migration.h"
+#include "tandem/plan.h"
 #include "tandem/status.h"
+#include "tandem/verify_ledger.h"
 
 namespace tandem {
+
+class Migration;
 
 enum class DifferenceKind : uint8_t {
   kMissing,      // the source of truth has it, the copy does not

@@ -7,11 +7,18 @@
 #include <algorithm>
 #include <csignal>
 #include <future>
-#include <mutex>
+#include <span>
 #include <thread>
 
 #include "core/process.h"
 #include "core/sync_point.h"
+#include "core/thread_annotations.h"
+#include "router/step_rules.h"
+#include "tandem/config.h"
+#include "tandem/control_store.h"
+#include "tandem/migration.h"
+#include "tandem/operator_tools.h"
+#include "tandem/store.h"
 
 namespace tandem {
 
@@ -44,7 +51,7 @@ class RateLimiter {
     if (rate_ <= 0) return;
     SteadyClock::time_point start;
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       start = std::max(SteadyClock::now(), next_free_);
       next_free_ = start + std::chrono::duration_cast<SteadyClock::duration>(
                                std::chrono::duration<double>(static_cast<double>(rows) / rate_));
@@ -54,25 +61,25 @@ class RateLimiter {
 
  private:
   double rate_;
-  std::mutex mutex_;
-  SteadyClock::time_point next_free_{};  // guarded by mutex_
+  Mutex mutex_;
+  SteadyClock::time_point next_free_ GUARDED_BY(mutex_) = {};
 };
 
 // This run's counts, added to once per batch by every worker.
 class RunCounts {
  public:
   void add(const BackfillCounts& delta) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     counts_ += delta;
   }
   BackfillCounts load() const {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return counts_;
   }
 
  private:
-  mutable std::mutex mutex_;
-  BackfillCounts counts_;  // guarded by mutex_
+  mutable Mutex mutex_;
+  BackfillCounts counts_ GUARDED_BY(mutex_);
 };
 
 class CollectionBackfill {
@@ -81,8 +88,8 @@ class CollectionBackfill {
       : m_(m), schema_(schema), o_(o), limiter_(o.max_rows_per_second) {}
 
   Status run(BackfillSummary::PerCollection& out, bool& stopped) {
-    ControlStore& control = m_.control();
-    Store& old_store = m_.store(Side::kOld);
+    ControlStore& control = OperatorTools(m_).control();
+    Store& old_store = OperatorTools(m_).store(Side::kOld);
     TANDEM_ASSIGN_OR_RETURN(BackfillState state, control.backfill_state(schema_.name));
     if (!state.planned) {
       // The count (for progress) and the split points are independent
@@ -142,7 +149,7 @@ class CollectionBackfill {
     out.rows_per_second = out.seconds > 0 ? static_cast<double>(out.this_run.scanned) / out.seconds : 0;
     TANDEM_ASSIGN_OR_RETURN(out.state, control.backfill_state(schema_.name));
     if (stop_requested()) stopped = true;
-    std::lock_guard lock(error_mutex_);
+    MutexLock lock(error_mutex_);
     return error_;
   }
 
@@ -150,13 +157,13 @@ class CollectionBackfill {
   bool stop_requested() const { return failed_.load() || (o_.stop != nullptr && o_.stop->load()); }
 
   void fail(const Status& s) {
-    std::lock_guard lock(error_mutex_);
+    MutexLock lock(error_mutex_);
     if (error_.ok()) error_ = s;
     failed_ = true;
   }
 
   Result<BackfillProgress> progress_now() {
-    TANDEM_ASSIGN_OR_RETURN(BackfillState st, m_.control().backfill_state(schema_.name));
+    TANDEM_ASSIGN_OR_RETURN(BackfillState st, OperatorTools(m_).control().backfill_state(schema_.name));
     BackfillProgress p;
     p.collection = schema_.name;
     p.total_estimate = st.total_estimate;
@@ -179,7 +186,7 @@ class CollectionBackfill {
     if (now - last_check < std::chrono::milliseconds(500)) return Status::Ok();
     last_check = now;
     for (;;) {
-      TANDEM_ASSIGN_OR_RETURN(BackfillState st, m_.control().backfill_state(schema_.name));
+      TANDEM_ASSIGN_OR_RETURN(BackfillState st, OperatorTools(m_).control().backfill_state(schema_.name));
       if (!st.paused || stop_requested()) return Status::Ok();
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -210,7 +217,7 @@ class CollectionBackfill {
   }
 
   Status work(const std::string& owner) {
-    ControlStore& control = m_.control();
+    ControlStore& control = OperatorTools(m_).control();
     while (!stop_requested()) {
       TANDEM_ASSIGN_OR_RETURN(std::optional<BackfillRange> range,
                               control.claim_backfill_range(schema_.name, owner, o_.lease, owner_is_gone));
@@ -225,8 +232,8 @@ class CollectionBackfill {
   }
 
   Status copy_range(const BackfillRange& range, const std::string& owner) {
-    Store& source = m_.store(Side::kOld);
-    ControlStore& control = m_.control();
+    Store& source = OperatorTools(m_).store(Side::kOld);
+    ControlStore& control = OperatorTools(m_).control();
     std::optional<Key> end;
     if (range.end) {
       TANDEM_ASSIGN_OR_RETURN(end, Key::decode(*range.end));
@@ -300,7 +307,7 @@ class CollectionBackfill {
   // new's reason and the rest copied.
   Status insert(std::span<const Record> records, BackfillCounts& delta) {
     if (records.empty()) return Status::Ok();
-    Store& target = m_.store(Side::kNew);
+    Store& target = OperatorTools(m_).store(Side::kNew);
     auto outcomes = with_retry(
         fmt::format("inserting {} records into new (first {})", records.size(), records[0].key.to_display()),
         [&] { return target.insert_if_absent(schema_.name, records, LockPolicy::kTryLockEach); });
@@ -360,14 +367,14 @@ class CollectionBackfill {
   Status quarantine(std::string key, std::string key_display, std::string field, std::string raw,
                     std::string reason) {
     spdlog::warn("backfill of '{}': record {} quarantined: {}", schema_.name, key_display, reason);
-    return m_.control().add_quarantine(QuarantineEntry{0,
-                                                       schema_.name,
-                                                       std::move(key),
-                                                       std::move(key_display),
-                                                       std::move(field),
-                                                       std::move(raw),
-                                                       std::move(reason),
-                                                       {}});
+    return OperatorTools(m_).control().add_quarantine(QuarantineEntry{0,
+                                                                      schema_.name,
+                                                                      std::move(key),
+                                                                      std::move(key_display),
+                                                                      std::move(field),
+                                                                      std::move(raw),
+                                                                      std::move(reason),
+                                                                      {}});
   }
 
   Migration& m_;
@@ -382,40 +389,24 @@ class CollectionBackfill {
   static constexpr size_t kProbeRows = 16;
   RunCounts run_counts_;
   std::atomic<bool> failed_{false};
-  std::mutex error_mutex_;
-  Status error_;  // guarded by error_mutex_
+  Mutex error_mutex_;
+  Status error_ GUARDED_BY(error_mutex_);
 };
 
 }  // namespace
 
 Result<std::vector<MoveProblem>> check_backfill_allowed(Migration& migration, bool old_is_frozen) {
-  std::vector<MoveProblem> problems;
-  if (old_is_frozen) return problems;
-  ControlStore& control = migration.control();
-  const Plan& plan = migration.plan();
-  TANDEM_ASSIGN_OR_RETURN(StepState current, control.current_step());
-  const Step& step = plan.at(current.step_index);
-  if (!step.writes(Side::kNew)) {
-    problems.push_back(
-        {fmt::format("at step {} ({}) new does not receive every write, so records written during the copy "
-                     "would be missing in new",
-                     current.step_index + 1, step.name),
-         "move to a step where new is written (`tandem step next` to dual-write), or pass --old-is-frozen "
-         "if nothing writes old any more"});
-    return problems;
+  if (old_is_frozen) return std::vector<MoveProblem>{};
+  ControlStore& control = OperatorTools(migration).control();
+  BackfillStartContext context;
+  context.plan = &migration.plan();
+  TANDEM_ASSIGN_OR_RETURN(context.current, control.current_step());
+  if (migration.plan().at(context.current.step_index).writes(Side::kNew)) {
+    TANDEM_ASSIGN_OR_RETURN(context.instances, control.instances());
   }
-  TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances, control.instances());
-  auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(migration.config().instance_timeout);
-  for (const InstanceHeartbeat& h : instances) {
-    if (now_micros() - h.heartbeat_at > timeout) continue;
-    if (h.applied_step_index < plan.size() && plan.at(h.applied_step_index).writes(Side::kNew)) continue;
-    problems.push_back(
-        {fmt::format("instance {} (host {}, pid {}) still routes by step {}, where new receives no "
-                     "writes",
-                     h.instance_id, h.host, h.pid, h.applied_step_index + 1),
-         "wait until every instance has applied the current step (`tandem status`)"});
-  }
-  return problems;
+  context.now = now_micros();
+  context.instance_timeout = migration.config().instance_timeout;
+  return check_backfill_start(context);
 }
 
 Result<BackfillSummary> run_backfill(Migration& migration, const BackfillOptions& options) {
@@ -425,9 +416,7 @@ Result<BackfillSummary> run_backfill(Migration& migration, const BackfillOptions
   TANDEM_ASSIGN_OR_RETURN(std::vector<MoveProblem> problems,
                           check_backfill_allowed(migration, options.old_is_frozen));
   if (!problems.empty()) {
-    std::string list;
-    for (const MoveProblem& p : problems) list += fmt::format("\n  - {}\n    what to do: {}", p.what, p.fix);
-    return Status::FailedPrecondition("refused to start the backfill:" + list);
+    return Status::FailedPrecondition("refused to start the backfill:" + format_move_problems(problems));
   }
   TANDEM_ASSIGN_OR_RETURN(std::vector<const CollectionSchema*> schemas,
                           migration.config().select_collections(options.collections));

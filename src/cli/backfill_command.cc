@@ -9,7 +9,10 @@
 #include "cli/common.h"
 #include "tandem/backfill.h"
 #include "tandem/config.h"
+#include "tandem/control_store.h"
 #include "tandem/migration.h"
+#include "tandem/operator_tools.h"
+#include "tandem/store.h"
 
 namespace tandem::cli {
 
@@ -60,7 +63,7 @@ int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptio
   }
   if (o.pause || o.resume) {
     for (const std::string& name : names) {
-      Status s = (*m)->control().set_backfill_paused(name, o.pause);
+      Status s = OperatorTools(**m).control().set_backfill_paused(name, o.pause);
       if (!s.ok()) return report(s);
       fmt::print("backfill of '{}' {}\n", name,
                  o.pause ? "paused (running workers stop after their current batch)" : "resumed");
@@ -69,7 +72,7 @@ int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptio
   }
   if (o.restart) {
     for (const std::string& name : names) {
-      Status s = (*m)->control().reset_backfill(name);
+      Status s = OperatorTools(**m).control().reset_backfill(name);
       if (!s.ok()) return report(s);
     }
   }

@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "tandem/config.h"
+#include "tandem/control_store.h"
 #include "tandem/migration.h"
+#include "tandem/operator_tools.h"
 
 namespace tandem::cli {
 
@@ -24,7 +26,7 @@ std::string age(TimePoint then, TimePoint now) {
 int run_plan_command(const GlobalOptions& global) {
   auto m = open_operator(global);
   if (!m.ok()) return report(m.status());
-  auto current = (*m)->control().current_step();
+  auto current = OperatorTools(**m).control().current_step();
   if (!current.ok()) return report(current.status());
   const Plan& plan = (*m)->plan();
   fmt::print("plan of migration '{}' ({} steps; current step marked with >)\n\n",
@@ -46,7 +48,7 @@ int run_plan_command(const GlobalOptions& global) {
 int run_status_command(const GlobalOptions& global, bool json) {
   auto m = open_operator(global);
   if (!m.ok()) return report(m.status());
-  ControlStore& control = (*m)->control();
+  ControlStore& control = OperatorTools(**m).control();
   auto current = control.current_step();
   auto instances = control.instances();
   auto repairs = control.repair_counts();
@@ -61,8 +63,7 @@ int run_status_command(const GlobalOptions& global, bool json) {
   const Step& step = (*m)->plan().at(current->step_index);
   TimePoint now = now_micros();
   auto is_live = [&](const InstanceHeartbeat& h) {
-    return now - h.heartbeat_at <=
-           std::chrono::duration_cast<std::chrono::microseconds>(config.instance_timeout);
+    return instance_is_live(h, now, config.instance_timeout);
   };
   if (json) {
     nlohmann::json out;
@@ -175,7 +176,7 @@ int run_step_command(const GlobalOptions& global, const std::string& action, int
                      const std::string& reason, bool force) {
   auto m = open_operator(global);
   if (!m.ok()) return report(m.status());
-  auto current = (*m)->control().current_step();
+  auto current = OperatorTools(**m).control().current_step();
   if (!current.ok()) return report(current.status());
   const size_t n = (*m)->plan().size();
   size_t to = 0;
@@ -216,7 +217,7 @@ int run_repair_command(const GlobalOptions& global, int64_t limit) {
   if (!m.ok()) return report(m.status());
   auto repaired = (*m)->drain_repair_queue(static_cast<size_t>(limit));
   if (!repaired.ok()) return report(repaired.status());
-  auto left = (*m)->control().repair_counts();
+  auto left = OperatorTools(**m).control().repair_counts();
   if (!left.ok()) return report(left.status());
   int64_t remaining = (*left)[Side::kOld] + (*left)[Side::kNew];
   fmt::print("repaired {} key(s); {} left in the repair queue\n", *repaired, remaining);

@@ -24,7 +24,10 @@
 #include "cli/demo_workload.h"
 #include "mapping/mapped_store.h"
 #include "tandem/backfill.h"
+#include "tandem/config.h"
+#include "tandem/control_store.h"
 #include "tandem/migration.h"
+#include "tandem/operator_tools.h"
 #include "tandem/store.h"
 #include "tandem/verify.h"
 
@@ -112,7 +115,7 @@ std::string write_demo_config(const std::string& dir, const DemoOptions& options
 // returns an exit code.
 int seed_old(const Config& config, const DemoOptions& options, Model& model) {
   // As the service made it: tandem's own tables are never added to old.
-  auto opened = open_store("old", config.old_url, StoreOptions{false, true, false});
+  auto opened = open_store("old", config.old_url, StoreOptions{.keep_tombstones = false});
   if (!opened.ok()) return fmt::print(stderr, "tandem demo: {}\n", opened.status().to_string()), kExitError;
   // Seeded in new's shape; with a mapping, written as old's documents.
   auto old_store = MappedStore::create(opened->get(), config.collections, config.mappings);
@@ -171,8 +174,9 @@ class DemoWalk {
   Status wait_acknowledged() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     for (;;) {
-      TANDEM_ASSIGN_OR_RETURN(StepState current, m_.control().current_step());
-      TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances, m_.control().instances());
+      TANDEM_ASSIGN_OR_RETURN(StepState current, OperatorTools(m_).control().current_step());
+      TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances,
+                              OperatorTools(m_).control().instances());
       bool all = true;
       for (const InstanceHeartbeat& h : instances) all = all && h.applied_version == current.version;
       if (all) return Status::Ok();
@@ -268,7 +272,7 @@ int walk_the_plan(Migration& m, Workload& w, const Model& model, const DemoOptio
   walk.pause();
 
   demo::pause_workload(w, options.threads);
-  auto old_check = check_store(m.store(Side::kOld), model);
+  auto old_check = check_store(OperatorTools(m).store(Side::kOld), model);
   demo::resume_workload(w);
   if (!old_check.ok()) return walk.fail("checking old", old_check.status());
   out.old_check = *old_check;
@@ -368,7 +372,7 @@ int run_demo_command(const DemoOptions& options) {
   double seed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - seed_start).count();
   fmt::print("old: {} users written in {:.2f}s\n", options.records, seed_seconds);
 
-  auto migration = Migration::open(*config, MigrationOptions{true, "demo-service"});
+  auto migration = Migration::open(*config, MigrationOptions{.instance_label = "demo-service"});
   if (!migration.ok())
     return fmt::print(stderr, "tandem demo: {}\n", migration.status().to_string()), kExitError;
   Migration& m = **migration;
@@ -383,8 +387,8 @@ int run_demo_command(const DemoOptions& options) {
   if (int code = walk_the_plan(m, w, model, options, walk); code != kExitOk) return code;
 
   auto drained = m.drain_repair_queue(1000000);
-  auto repairs_left = m.control().repair_counts();
-  auto new_check = check_store(m.store(Side::kNew), model);
+  auto repairs_left = OperatorTools(m).control().repair_counts();
+  auto new_check = check_store(OperatorTools(m).store(Side::kNew), model);
   if (!new_check.ok() || !drained.ok() || !repairs_left.ok()) {
     for (const Status* s : {&new_check.status(), &drained.status(), &repairs_left.status()}) {
       if (!s->ok()) fmt::print(stderr, "tandem demo: final check failed to run: {}\n", s->to_string());

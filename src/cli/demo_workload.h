@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "tandem/control_store.h"
 #include "tandem/migration.h"
 #include "tandem/store.h"
 

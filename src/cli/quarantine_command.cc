@@ -3,8 +3,11 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "tandem/config.h"
 #include "tandem/control_store.h"
 #include "tandem/migration.h"
+#include "tandem/operator_tools.h"
+#include "tandem/store.h"
 
 namespace tandem::cli {
 
@@ -12,7 +15,7 @@ int run_quarantine_command(const GlobalOptions& global, const std::string& actio
                            int64_t limit) {
   auto m = open_operator(global);
   if (!m.ok()) return report(m.status());
-  auto entries = (*m)->control().quarantine(static_cast<size_t>(limit));
+  auto entries = OperatorTools(**m).control().quarantine(static_cast<size_t>(limit));
   if (!entries.ok()) return report(entries.status());
   if (action == "list") {
     fmt::print(
@@ -51,19 +54,20 @@ int run_quarantine_command(const GlobalOptions& global, const std::string& actio
       ++still_bad;
       continue;
     }
-    auto batch = (*m)->store(Side::kOld).scan_batch(e.collection, KeyRange{*k, std::nullopt}, 1);
+    auto batch = OperatorTools(**m).store(Side::kOld).scan_batch(e.collection, KeyRange{*k, std::nullopt}, 1);
     if (!batch.ok()) return report(batch.status());
     if (batch->records.empty() || batch->records[0].key != *k) {
       ++still_bad;
       continue;
     }
-    auto inserted =
-        (*m)->store(Side::kNew).insert_if_absent(e.collection, batch->records, LockPolicy::kTryLockEach);
+    auto inserted = OperatorTools(**m)
+                        .store(Side::kNew)
+                        .insert_if_absent(e.collection, batch->records, LockPolicy::kTryLockEach);
     if (!inserted.ok() || (*inserted)[0] == InsertOutcome::kLocked) {
       ++still_bad;
       continue;
     }
-    Status s = (*m)->control().remove_quarantine(e.id);
+    Status s = OperatorTools(**m).control().remove_quarantine(e.id);
     if (!s.ok()) return report(s);
     ++fixed;
   }

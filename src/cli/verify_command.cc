@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "tandem/config.h"
+#include "tandem/control_store.h"
 #include "tandem/verify.h"
 
 namespace tandem::cli {

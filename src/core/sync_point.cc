@@ -3,15 +3,16 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
+
+#include "core/thread_annotations.h"
 
 namespace tandem {
 
 namespace {
 struct Registry {
-  std::mutex mutex;
-  std::map<std::string, std::shared_ptr<std::function<void()>>, std::less<>> callbacks;  // guarded by mutex
+  Mutex mutex;
+  std::map<std::string, std::shared_ptr<std::function<void()>>, std::less<>> callbacks GUARDED_BY(mutex);
   std::atomic<bool> any{false};
 };
 Registry& registry() {
@@ -22,14 +23,14 @@ Registry& registry() {
 
 void SyncPoints::set(std::string_view name, std::function<void()> callback) {
   Registry& r = registry();
-  std::lock_guard lock(r.mutex);
+  MutexLock lock(r.mutex);
   r.callbacks[std::string(name)] = std::make_shared<std::function<void()>>(std::move(callback));
   r.any = true;
 }
 
 void SyncPoints::clear_all() {
   Registry& r = registry();
-  std::lock_guard lock(r.mutex);
+  MutexLock lock(r.mutex);
   r.callbacks.clear();
   r.any = false;
 }
@@ -39,7 +40,7 @@ void SyncPoints::hit(std::string_view name) {
   if (!r.any.load(std::memory_order_relaxed)) return;
   std::shared_ptr<std::function<void()>> callback;
   {
-    std::lock_guard lock(r.mutex);
+    MutexLock lock(r.mutex);
     auto it = r.callbacks.find(name);
     if (it == r.callbacks.end()) return;
     callback = it->second;

@@ -6,10 +6,13 @@
 #include <random>
 #include <thread>
 
-#include "control/step_rules.h"
 #include "core/process.h"
 #include "mapping/mapped_store.h"
+#include "router/copy_record.h"
 #include "router/migration_state.h"
+#include "router/step_rules.h"
+#include "tandem/config.h"
+#include "tandem/control_store.h"
 
 namespace tandem {
 
@@ -80,8 +83,9 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
   if (m->state_->options.register_instance) {
     MigrationState* st = m->state_.get();
     st->refresher = std::thread([st, m_ptr = m.get()] {
-      std::unique_lock lock(st->stop_mutex);
-      while (!st->stop_cv.wait_for(lock, st->config.refresh_interval, [st] { return st->stopping; })) {
+      UniqueLock lock(st->stop_mutex);
+      while (!st->stop_cv.wait_for(lock, st->config.refresh_interval,
+                                   [st]() REQUIRES(st->stop_mutex) { return st->stopping; })) {
         lock.unlock();
         Status s = m_ptr->refresh();
         if (!s.ok())
@@ -99,7 +103,7 @@ Migration::Migration(std::unique_ptr<MigrationState> state) : state_(std::move(s
 Migration::~Migration() {
   if (state_->refresher.joinable()) {
     {
-      std::lock_guard lock(state_->stop_mutex);
+      MutexLock lock(state_->stop_mutex);
       state_->stopping = true;
     }
     state_->stop_cv.notify_all();
@@ -107,7 +111,7 @@ Migration::~Migration() {
   }
   state_->flush_pending();
   {
-    std::lock_guard lock(state_->pending_mutex);
+    MutexLock lock(state_->pending_mutex);
     for (const RepairEntry& e : state_->pending_repairs) {
       spdlog::error(
           "repair of collection '{}' record {} (to {}) could not be queued before exit; run "
@@ -131,12 +135,10 @@ Result<Collection*> Migration::collection(std::string_view name) {
 
 const Config& Migration::config() const { return state_->config; }
 const Plan& Migration::plan() const { return state_->config.plan; }
-ControlStore& Migration::control() { return *state_->control; }
-Store& Migration::store(Side side) { return state_->store(side); }
 const std::string& Migration::instance_id() const { return state_->instance_id; }
 
 StepState Migration::applied_step() const {
-  std::lock_guard lock(state_->step_mutex);
+  MutexLock lock(state_->step_mutex);
   return state_->applied;
 }
 
@@ -148,7 +150,7 @@ Status Migration::refresh() {
   }
   StepState applied;
   {
-    std::lock_guard lock(state_->step_mutex);
+    MutexLock lock(state_->step_mutex);
     if (current.version != state_->applied.version) {
       if (state_->options.register_instance && state_->applied.version != 0) {
         const Step& s = state_->config.plan.at(current.step_index);
@@ -170,7 +172,7 @@ Status Migration::refresh() {
   }
   StepState acknowledged;
   {
-    std::lock_guard lock(state_->step_mutex);
+    MutexLock lock(state_->step_mutex);
     if (state_->applied.version == applied.version && state_->drained_except(applied.step_index)) {
       state_->acknowledged = applied;
     }
@@ -220,14 +222,10 @@ Result<StepState> Migration::change_step(size_t to_index, std::string_view reaso
   }
   std::string recorded(reason);
   if (!problems.empty()) {
-    std::string list;
-    for (const MoveProblem& p : problems) {
-      list += fmt::format("\n  - {}", p.what);
-      if (!p.fix.empty()) list += fmt::format("\n    what to do: {}", p.fix);
-    }
     if (!force) {
       return Status::FailedPrecondition(fmt::format("refused to move from step {} to step {}:{}",
-                                                    current.step_index + 1, to_index + 1, list));
+                                                    current.step_index + 1, to_index + 1,
+                                                    format_move_problems(problems)));
     }
     if (reason.empty()) {
       return Status::InvalidArgument("--force needs a --reason, which is recorded in the step history");

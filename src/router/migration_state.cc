@@ -15,13 +15,13 @@ bool MigrationState::enqueue_repair(const std::string& collection, const Key& ke
       "cannot queue repair of collection '{}' record {} in the control store ({}); "
       "keeping it in memory and retrying",
       entry.collection, entry.key_display, s.to_string());
-  std::lock_guard lock(pending_mutex);
+  MutexLock lock(pending_mutex);
   pending_repairs.push_back(std::move(entry));
   return false;
 }
 
 void MigrationState::count_mismatch(const std::string& collection, MismatchKind kind) {
-  std::lock_guard lock(pending_mutex);
+  MutexLock lock(pending_mutex);
   pending_mismatches[{collection, kind}] += 1;
 }
 
@@ -29,7 +29,7 @@ void MigrationState::flush_pending() {
   std::vector<RepairEntry> repairs;
   std::map<std::pair<std::string, MismatchKind>, int64_t> mismatches;
   {
-    std::lock_guard lock(pending_mutex);
+    MutexLock lock(pending_mutex);
     repairs.swap(pending_repairs);
     mismatches.swap(pending_mismatches);
   }
@@ -42,7 +42,7 @@ void MigrationState::flush_pending() {
     if (!control->add_shadow_mismatches(k.first, k.second, n).ok()) unflushed[k] += n;
   }
   if (failed.empty() && unflushed.empty()) return;
-  std::lock_guard lock(pending_mutex);
+  MutexLock lock(pending_mutex);
   for (RepairEntry& e : failed) pending_repairs.push_back(std::move(e));
   for (const auto& [k, n] : unflushed) pending_mismatches[k] += n;
 }

@@ -5,12 +5,15 @@
 #include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/thread_annotations.h"
+#include "tandem/config.h"
+#include "tandem/control_store.h"
 #include "tandem/migration.h"
+#include "tandem/store.h"
 
 namespace tandem {
 
@@ -46,10 +49,10 @@ struct MigrationState {
   // The step this instance routes by. Operations enter it once, at their
   // start (StepGuard), and use that step throughout.
   std::atomic<size_t> step_index{0};
-  mutable std::mutex step_mutex;
-  StepState applied;       // guarded by step_mutex: what new operations route by
-  StepState acknowledged;  // guarded by step_mutex: what the heartbeat reports, once
-                           // no operation of any other step is still in flight
+  mutable Mutex step_mutex;
+  StepState applied GUARDED_BY(step_mutex);       // what new operations route by
+  StepState acknowledged GUARDED_BY(step_mutex);  // what the heartbeat reports, once no
+                                                  // operation of any other step is in flight
 
   std::map<std::string, std::unique_ptr<Collection>, std::less<>> collections;
   std::vector<std::unique_ptr<AtomicStepStats>> stats;  // one per plan step
@@ -57,17 +60,17 @@ struct MigrationState {
   // Work the control store could not take at the time; retried by the
   // refresh thread and at close, so that nothing is forgotten while the
   // process lives.
-  std::mutex pending_mutex;
-  std::vector<RepairEntry> pending_repairs;                                    // guarded by pending_mutex
-  std::map<std::pair<std::string, MismatchKind>, int64_t> pending_mismatches;  // guarded by pending_mutex
+  Mutex pending_mutex;
+  std::vector<RepairEntry> pending_repairs GUARDED_BY(pending_mutex);
+  std::map<std::pair<std::string, MismatchKind>, int64_t> pending_mismatches GUARDED_BY(pending_mutex);
   std::atomic<int64_t> mismatch_sequence{0};
   std::atomic<int64_t> last_ws_warning{0};  // microseconds; rate-limits write-secondary warnings
   std::atomic<int64_t> suppressed_ws_warnings{0};
 
   std::thread refresher;
-  std::mutex stop_mutex;
-  std::condition_variable stop_cv;
-  bool stopping = false;  // guarded by stop_mutex
+  Mutex stop_mutex;
+  std::condition_variable_any stop_cv;
+  bool stopping GUARDED_BY(stop_mutex) = false;
 
   // True when no operation routed by a step other than index is in flight.
   bool drained_except(size_t index) const {
@@ -111,12 +114,5 @@ class StepGuard {
   MigrationState& state_;
   size_t index_ = 0;
 };
-
-// Copies from's current version of key into to, under to's record lock:
-// present -> upsert, absent or tombstoned -> remove. Used by the write-secondary
-// sync and the repair queue; never replays the caller's write, so the last
-// copy to run always leaves to equal to from.
-Status copy_current_record(Store& from, Store& to, const CollectionSchema& schema, const Key& key,
-                           std::chrono::milliseconds lock_timeout);
 
 }  // namespace tandem

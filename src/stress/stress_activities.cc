@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "tandem/operator_tools.h"
 #include "tandem/verify.h"
 
 namespace tandem::stress {
@@ -21,7 +22,7 @@ void Harness::walk() {
   std::mt19937_64 rng(o_.seed * 7 + 3);
   while (running()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 150));
-    auto current = m_->control().current_step();
+    auto current = OperatorTools(*m_).control().current_step();
     if (!current.ok()) continue;
     size_t at = current->step_index;
     size_t to = at;
@@ -54,7 +55,7 @@ void Harness::backfill() {
   std::mt19937_64 rng(o_.seed * 11 + 5);
   bool complete = false;
   while (running() && !complete) {
-    auto step = m_->control().current_step();
+    auto step = OperatorTools(*m_).control().current_step();
     if (!step.ok() || step->step_index < 1) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;

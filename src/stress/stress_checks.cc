@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "tandem/operator_tools.h"
 #include "tandem/verify.h"
 
 namespace tandem::stress {
@@ -15,7 +16,7 @@ void Harness::finish() {
   (void)m_->refresh();
   for (int i = 0; i < 100; ++i) {
     auto n = m_->drain_repair_queue(100000);
-    auto left = m_->control().repair_counts();
+    auto left = OperatorTools(*m_).control().repair_counts();
     if (n.ok() && left.ok() && (*left)[Side::kOld] == 0 && (*left)[Side::kNew] == 0) break;
   }
   BackfillOptions bo;

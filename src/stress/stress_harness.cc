@@ -80,7 +80,8 @@ Status Harness::setup() {
     return Status::Config(fmt::format("--engine {}: use sqlite, postgres or mariadb", o_.engine));
   }
   {  // Old as the service has it: half of the keys seeded.
-    TANDEM_ASSIGN_OR_RETURN(auto seed, open_store("old", config_.old_url, StoreOptions{false, true, false}));
+    TANDEM_ASSIGN_OR_RETURN(auto seed,
+                            open_store("old", config_.old_url, StoreOptions{.keep_tombstones = false}));
     TANDEM_RETURN_IF_ERROR(seed->ensure_collection(users_schema(), true));
     std::vector<Record> records;
     for (size_t k = 0; k < o_.keys; k += 2) {

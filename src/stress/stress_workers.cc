@@ -116,8 +116,9 @@ void run_client(const Options& o, uint64_t seed, Migration& m, Collection& users
 Result<Opened> open_with_faults(const Config& config, const Options& o, uint64_t seed,
                                 const std::string& label) {
   Opened out;
-  TANDEM_ASSIGN_OR_RETURN(out.old_store,
-                          open_store("old", config.old_url, StoreOptions{false, false, false}));
+  TANDEM_ASSIGN_OR_RETURN(
+      out.old_store,
+      open_store("old", config.old_url, StoreOptions{.keep_tombstones = false, .configure = false}));
   TANDEM_ASSIGN_OR_RETURN(out.new_store, open_store("new", config.new_url));
   out.old_faults = std::make_unique<FaultStore>(out.old_store.get(), o.fault_rate, seed * 31 + 1);
   out.new_faults = std::make_unique<FaultStore>(out.new_store.get(), o.fault_rate, seed * 31 + 2);

@@ -8,7 +8,12 @@
 #include <set>
 #include <thread>
 
-#include "router/migration_state.h"
+#include "router/copy_record.h"
+#include "tandem/config.h"
+#include "tandem/control_store.h"
+#include "tandem/migration.h"
+#include "tandem/operator_tools.h"
+#include "tandem/store.h"
 
 namespace tandem {
 
@@ -59,8 +64,8 @@ class CollectionVerifier {
         schema_(schema),
         source_side_(source),
         o_(o),
-        source_(m.store(source)),
-        copy_(m.store(other_side(source))) {}
+        source_(OperatorTools(m).store(source)),
+        copy_(OperatorTools(m).store(other_side(source))) {}
 
   Result<CollectionVerify> run() {
     auto started = SteadyClock::now();
@@ -305,7 +310,7 @@ class CollectionVerifier {
     for (const auto& [key, d] : candidates_) any_missing = any_missing || d.kind == DifferenceKind::kMissing;
     if (!any_missing) return Status::Ok();
     TANDEM_ASSIGN_OR_RETURN(std::vector<QuarantineEntry> entries,
-                            m_.control().quarantine(static_cast<size_t>(INT64_MAX)));
+                            OperatorTools(m_).control().quarantine(static_cast<size_t>(INT64_MAX)));
     std::set<std::string> quarantined;
     for (QuarantineEntry& e : entries) {
       if (e.collection == schema_.name && !e.key.empty()) quarantined.insert(std::move(e.key));
@@ -356,7 +361,7 @@ class CollectionVerifier {
 }  // namespace
 
 Result<VerifyReport> run_verify(Migration& migration, const VerifyOptions& options) {
-  TANDEM_ASSIGN_OR_RETURN(StepState current, migration.control().current_step());
+  TANDEM_ASSIGN_OR_RETURN(StepState current, OperatorTools(migration).control().current_step());
   const Step& step = migration.plan().at(current.step_index);
   VerifyReport report;
   TANDEM_ASSIGN_OR_RETURN(std::vector<const CollectionSchema*> schemas,
@@ -376,7 +381,7 @@ Result<VerifyReport> run_verify(Migration& migration, const VerifyOptions& optio
                   result->different,
                   result->resurrected,
                   result->seconds};
-    TANDEM_RETURN_IF_ERROR(migration.control().record_verify(run));
+    TANDEM_RETURN_IF_ERROR(OperatorTools(migration).control().record_verify(run));
     report.collections.push_back(std::move(*result));
   }
   return report;

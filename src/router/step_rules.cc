@@ -1,4 +1,4 @@
-#include "control/step_rules.h"
+#include "router/step_rules.h"
 
 #include <fmt/format.h>
 
@@ -51,9 +51,7 @@ std::vector<MoveProblem> check_step_move(const MoveContext& c) {
   // Every live instance must route by the current step before the next move:
   // otherwise two instances could be two steps apart.
   for (const InstanceHeartbeat& h : c.instances) {
-    bool live =
-        c.now - h.heartbeat_at <= std::chrono::duration_cast<std::chrono::microseconds>(c.instance_timeout);
-    if (!live || h.applied_version == c.current.version) continue;
+    if (!instance_is_live(h, c.now, c.instance_timeout) || h.applied_version == c.current.version) continue;
     problems.push_back(
         {fmt::format("instance {} (host {}, pid {}) still routes by step version {} (step {}), not the "
                      "current version {} (step {})",
@@ -128,6 +126,40 @@ std::vector<MoveProblem> check_step_move(const MoveContext& c) {
     }
   }
   return problems;
+}
+
+std::vector<MoveProblem> check_backfill_start(const BackfillStartContext& c) {
+  std::vector<MoveProblem> problems;
+  const Plan& plan = *c.plan;
+  const Step& step = plan.at(c.current.step_index);
+  if (!step.writes(Side::kNew)) {
+    problems.push_back(
+        {fmt::format("at step {} ({}) new does not receive every write, so records written during the copy "
+                     "would be missing in new",
+                     c.current.step_index + 1, step.name),
+         "move to a step where new is written (`tandem step next` to dual-write), or pass --old-is-frozen "
+         "if nothing writes old any more"});
+    return problems;
+  }
+  for (const InstanceHeartbeat& h : c.instances) {
+    if (!instance_is_live(h, c.now, c.instance_timeout)) continue;
+    if (h.applied_step_index < plan.size() && plan.at(h.applied_step_index).writes(Side::kNew)) continue;
+    problems.push_back(
+        {fmt::format("instance {} (host {}, pid {}) still routes by step {}, where new receives no "
+                     "writes",
+                     h.instance_id, h.host, h.pid, h.applied_step_index + 1),
+         "wait until every instance has applied the current step (`tandem status`)"});
+  }
+  return problems;
+}
+
+std::string format_move_problems(const std::vector<MoveProblem>& problems) {
+  std::string list;
+  for (const MoveProblem& p : problems) {
+    list += fmt::format("\n  - {}", p.what);
+    if (!p.fix.empty()) list += fmt::format("\n    what to do: {}", p.fix);
+  }
+  return list;
 }
 
 }  // namespace tandem

@@ -1,4 +1,4 @@
-#include "control/step_rules.h"
+#include "router/step_rules.h"
 
 #include <gtest/gtest.h>
 
@@ -114,6 +114,41 @@ TEST_F(StepRules, PendingRepairsBlockMovesThatNeedTheirTarget) {
   repairs_[Side::kOld] = 2;
   EXPECT_FALSE(check(4, 5).empty()) << "old-read-only stops writing old";
   EXPECT_FALSE(check(4, 3).empty()) << "read-new makes old the write primary";
+}
+
+TEST_F(StepRules, ABackfillNeedsNewWrittenAtTheCurrentStepAndByEveryLiveInstance) {
+  auto start = [&](size_t at) {
+    BackfillStartContext c;
+    c.plan = &plan_;
+    c.current = StepState{at, 10, {}};
+    c.instances = instances_;
+    c.now = now_micros();
+    c.instance_timeout = std::chrono::seconds(10);
+    return check_backfill_start(c);
+  };
+  auto p = start(0);
+  ASSERT_EQ(p.size(), 1u) << all(p);
+  EXPECT_NE(p[0].what.find("new does not receive every write"), std::string::npos) << all(p);
+  EXPECT_NE(p[0].fix.find("--old-is-frozen"), std::string::npos);
+  EXPECT_TRUE(start(1).empty()) << all(start(1));
+  instances_.push_back({"api-1", "h1", 11, now_micros(), now_micros(), 9, 0});
+  instances_.push_back({"dead", "h3", 13, now_micros(), now_micros() - std::chrono::minutes(5), 3, 0});
+  p = start(1);
+  ASSERT_EQ(p.size(), 1u) << all(p);
+  EXPECT_NE(p[0].what.find("instance api-1"), std::string::npos) << all(p);
+}
+
+TEST_F(StepRules, AnInstanceIsLiveUntilItsHeartbeatIsOlderThanTheTimeout) {
+  const TimePoint now = now_micros();
+  InstanceHeartbeat h{"api-1", "h1", 11, now, now - std::chrono::seconds(10), 1, 0};
+  EXPECT_TRUE(instance_is_live(h, now, std::chrono::seconds(10)));
+  h.heartbeat_at -= std::chrono::microseconds(1);
+  EXPECT_FALSE(instance_is_live(h, now, std::chrono::seconds(10)));
+}
+
+TEST_F(StepRules, RefusedMovesAreListedWithWhatToDo) {
+  EXPECT_EQ(format_move_problems({}), "");
+  EXPECT_EQ(format_move_problems({{"a", "fix a"}, {"b", ""}}), "\n  - a\n    what to do: fix a\n  - b");
 }
 
 }  // namespace

@@ -1,20 +1,13 @@
+// Collection::sync_write_secondary: the write secondary brought up to date
+// after a write to the write primary, or the key queued for repair.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "control/step_rules.h"
+#include "router/copy_record.h"
 #include "router/migration_state.h"
+#include "router/step_rules.h"
 
 namespace tandem {
-
-Status copy_current_record(Store& from, Store& to, const CollectionSchema& schema, const Key& key,
-                           std::chrono::milliseconds lock_timeout) {
-  TANDEM_ASSIGN_OR_RETURN(RecordLock lock, to.lock(schema.name, key, lock_timeout));
-  // Read the source only once the lock is held: whoever copies last reads a
-  // version at least as new as every write acknowledged before it started.
-  TANDEM_ASSIGN_OR_RETURN(Lookup current, from.get(schema.name, key));
-  if (current.present()) return to.upsert(schema.name, current.record);
-  return to.remove(schema.name, key);
-}
 
 Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t step_index) {
   Store& wp = state_->store(step.write_primary);

@@ -1,0 +1,42 @@
+// What every control store shares, whatever its engine: opening by URL, the
+// mismatch kinds' names and the liveness of an instance.
+#include "tandem/control_store.h"
+
+#include <fmt/format.h>
+
+#include "control/sqlite/sqlite_control_store.h"
+#include "tandem/store.h"
+
+namespace tandem {
+
+std::string_view mismatch_kind_name(MismatchKind kind) {
+  switch (kind) {
+    case MismatchKind::kMissingInSecondary:
+      return "missing-in-secondary";
+    case MismatchKind::kExtraInSecondary:
+      return "extra-in-secondary";
+    case MismatchKind::kDifferent:
+      return "different";
+    case MismatchKind::kSecondaryError:
+      return "secondary-error";
+  }
+  return "unknown";
+}
+
+bool instance_is_live(const InstanceHeartbeat& heartbeat, TimePoint now,
+                      std::chrono::milliseconds instance_timeout) {
+  return now - heartbeat.heartbeat_at <=
+         std::chrono::duration_cast<std::chrono::microseconds>(instance_timeout);
+}
+
+Result<std::unique_ptr<ControlStore>> open_control_store(std::string_view url) {
+  std::string_view scheme = url.substr(0, url.find(':'));
+  if (url.find(':') != std::string_view::npos && scheme != "sqlite") {
+    return Status::Config(
+        fmt::format("control store: unsupported URL scheme '{}' in '{}' (this build supports sqlite:PATH)",
+                    scheme, redact_url(url)));
+  }
+  return open_sqlite_control_store(url);
+}
+
+}  // namespace tandem

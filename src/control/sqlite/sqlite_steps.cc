@@ -1,0 +1,167 @@
+// The SQLite control store, steps and instances: the current step, its
+// history, and the instances' heartbeats.
+#include <fmt/format.h>
+
+#include "control/sqlite/sqlite_control_store.h"
+
+namespace tandem {
+
+using sqlite::Statement;
+using sqlite::Transaction;
+
+// The config fingerprint, the current step, its history, the instances.
+const char* const kSqliteStepsSchema = R"sql(
+CREATE TABLE IF NOT EXISTS tandem_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tandem_step_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1), step_index INTEGER NOT NULL, version INTEGER NOT NULL,
+  changed_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tandem_step_history (
+  version INTEGER PRIMARY KEY, at INTEGER NOT NULL, from_index INTEGER NOT NULL,
+  to_index INTEGER NOT NULL, reason TEXT NOT NULL, forced INTEGER NOT NULL, actor TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tandem_instances (
+  instance_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, started_at INTEGER NOT NULL,
+  heartbeat_at INTEGER NOT NULL, applied_version INTEGER NOT NULL, applied_step_index INTEGER NOT NULL);
+)sql";
+
+Result<StepState> SqliteControlStore::current_step() {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  return read_step(*conn);
+}
+
+Result<StepState> SqliteControlStore::change_step(int64_t expected_version, size_t to_index,
+                                                  std::string_view reason, bool forced,
+                                                  std::string_view actor,
+                                                  const std::vector<Side>& require_drained) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  TANDEM_ASSIGN_OR_RETURN(StepState cur, read_step(*conn));
+  if (cur.version != expected_version) {
+    return Status::FailedPrecondition(fmt::format(
+        "the step changed meanwhile (version {} is now {}, at step {}); check `tandem status` and retry",
+        expected_version, cur.version, cur.step_index + 1));
+  }
+  for (Side side : require_drained) {
+    TANDEM_ASSIGN_OR_RETURN(auto raw,
+                            conn->prepare("SELECT COUNT(*) FROM tandem_repair_queue WHERE target = ?1"));
+    Statement st(*conn, raw);
+    st.bind_text(1, side_name(side));
+    TANDEM_ASSIGN_OR_RETURN(bool row, st.step("counting the repair queue"));
+    if (row && st.column_int(0) > 0) {
+      return Status::FailedPrecondition(fmt::format(
+          "a write in flight queued {} repair(s) for {} while the move was being decided; drain the repair "
+          "queue (`tandem repair`) and retry",
+          st.column_int(0), side_name(side)));
+    }
+  }
+  StepState next{to_index, cur.version + 1, now_micros()};
+  {
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare(
+            "UPDATE tandem_step_state SET step_index = ?1, version = ?2, changed_at = ?3 WHERE id = 1"));
+    Statement st(*conn, raw);
+    st.bind_int(1, static_cast<int64_t>(to_index));
+    st.bind_int(2, next.version);
+    st.bind_int(3, next.changed_at.time_since_epoch().count());
+    TANDEM_RETURN_IF_ERROR(st.run("changing the step"));
+  }
+  {
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare(
+            "INSERT INTO tandem_step_history (version, at, from_index, to_index, reason, forced, actor) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    Statement st(*conn, raw);
+    st.bind_int(1, next.version);
+    st.bind_int(2, next.changed_at.time_since_epoch().count());
+    st.bind_int(3, static_cast<int64_t>(cur.step_index));
+    st.bind_int(4, static_cast<int64_t>(to_index));
+    st.bind_text(5, reason);
+    st.bind_int(6, forced ? 1 : 0);
+    st.bind_text(7, actor);
+    TANDEM_RETURN_IF_ERROR(st.run("recording the step change"));
+  }
+  TANDEM_RETURN_IF_ERROR(tx->commit());
+  return next;
+}
+
+Result<std::vector<StepChange>> SqliteControlStore::history(size_t limit) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(
+      auto raw,
+      conn->prepare(
+          "SELECT version, at, from_index, to_index, reason, forced, actor FROM tandem_step_history "
+          "ORDER BY version DESC LIMIT ?1"));
+  Statement st(*conn, raw);
+  st.bind_int(1, static_cast<int64_t>(limit));
+  std::vector<StepChange> out;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading the step history"));
+    if (!row) break;
+    out.push_back({st.column_int(0), from_micros(st.column_int(1)), static_cast<size_t>(st.column_int(2)),
+                   static_cast<size_t>(st.column_int(3)), st.column_text(4), st.column_int(5) != 0,
+                   st.column_text(6)});
+  }
+  return out;
+}
+
+Result<StepState> SqliteControlStore::read_step(sqlite::Connection& conn) {
+  TANDEM_ASSIGN_OR_RETURN(
+      auto raw, conn.prepare("SELECT step_index, version, changed_at FROM tandem_step_state WHERE id = 1"));
+  Statement st(conn, raw);
+  TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading the current step"));
+  if (!row) {
+    return Status::FailedPrecondition(fmt::format(
+        "control store '{}' is not initialized (open the migration once to create it)", pool_.path()));
+  }
+  return StepState{static_cast<size_t>(st.column_int(0)), st.column_int(1), from_micros(st.column_int(2))};
+}
+
+Status SqliteControlStore::heartbeat(const InstanceHeartbeat& h) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(
+      auto raw,
+      conn->prepare(
+          "INSERT INTO tandem_instances (instance_id, host, pid, started_at, heartbeat_at, "
+          "applied_version, "
+          "applied_step_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (instance_id) DO UPDATE SET "
+          "heartbeat_at = excluded.heartbeat_at, applied_version = excluded.applied_version, "
+          "applied_step_index = excluded.applied_step_index"));
+  Statement st(*conn, raw);
+  st.bind_text(1, h.instance_id);
+  st.bind_text(2, h.host);
+  st.bind_int(3, h.pid);
+  st.bind_int(4, h.started_at.time_since_epoch().count());
+  st.bind_int(5, h.heartbeat_at.time_since_epoch().count());
+  st.bind_int(6, h.applied_version);
+  st.bind_int(7, static_cast<int64_t>(h.applied_step_index));
+  return st.run("writing the instance heartbeat");
+}
+
+Status SqliteControlStore::remove_instance(std::string_view instance_id) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare("DELETE FROM tandem_instances WHERE instance_id = ?1"));
+  Statement st(*conn, raw);
+  st.bind_text(1, instance_id);
+  return st.run("removing the instance");
+}
+
+Result<std::vector<InstanceHeartbeat>> SqliteControlStore::instances() {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(
+      auto raw,
+      conn->prepare(
+          "SELECT instance_id, host, pid, started_at, heartbeat_at, applied_version, applied_step_index "
+          "FROM tandem_instances ORDER BY started_at"));
+  Statement st(*conn, raw);
+  std::vector<InstanceHeartbeat> out;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading instances"));
+    if (!row) break;
+    out.push_back({st.column_text(0), st.column_text(1), st.column_int(2), from_micros(st.column_int(3)),
+                   from_micros(st.column_int(4)), st.column_int(5), static_cast<size_t>(st.column_int(6))});
+  }
+  return out;
+}
+
+}  // namespace tandem

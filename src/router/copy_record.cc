@@ -1,0 +1,15 @@
+#include "router/copy_record.h"
+
+namespace tandem {
+
+Status copy_current_record(Store& from, Store& to, const CollectionSchema& schema, const Key& key,
+                           std::chrono::milliseconds lock_timeout) {
+  TANDEM_ASSIGN_OR_RETURN(RecordLock lock, to.lock(schema.name, key, lock_timeout));
+  // Read the source only once the lock is held: whoever copies last reads a
+  // version at least as new as every write acknowledged before it started.
+  TANDEM_ASSIGN_OR_RETURN(Lookup current, from.get(schema.name, key));
+  if (current.present()) return to.upsert(schema.name, current.record);
+  return to.remove(schema.name, key);
+}
+
+}  // namespace tandem
