@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "core/sync_point.h"
-#include "stores/postgres/pg_connection.h"
+#include "stores/postgres/postgres_connection.h"
 #include "stores/sqlite/sqlite_connection.h"
 #include "tandem/backfill.h"
 #include "tandem/verify.h"

@@ -24,7 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "stores/mariadb/mariadb_connection.h"
-#include "stores/postgres/pg_connection.h"
+#include "stores/postgres/postgres_connection.h"
 #include "stress/fault_store.h"
 #include "stress/history.h"
 #include "tandem/backfill.h"
