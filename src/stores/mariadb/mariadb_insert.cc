@@ -207,7 +207,7 @@ Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_vi
   // fails it on its key: the batch is then retryable (kBusy) and the next
   // try sees the record present.
   const size_t width = t->schema.key_columns.size() + t->schema.columns.size();
-  const std::string row = "(" + placeholders(width) + ")";
+  const std::string row = fmt::format("({})", placeholders(width));
   const size_t budget = std::max(conn->max_packet(), 2 * kStatementOverhead) - kStatementOverhead;
   for (size_t first = 0; first < todo.size();) {
     size_t last = first, bytes = 0;  // the records [first, last) fit one packet

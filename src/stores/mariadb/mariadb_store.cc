@@ -139,7 +139,6 @@ Status MariaDbStore::ensure_collection(const CollectionSchema& schema, bool crea
                 {Param::of(schema.name)}, fmt::format("reading the keys of table '{}'", schema.name),
                 [&](const Row& r) {
                   std::string index(r.text(0)), column(r.text(1));
-                  // (fmt, not "..." + index: GCC 12 warns -Wrestrict on that in a release build)
                   std::string name =
                       index == "PRIMARY" ? "primary key" : fmt::format("unique index {}", index);
                   if (keys.empty() || keys.back().name != name) keys.push_back(TableKey{name, {}, false});

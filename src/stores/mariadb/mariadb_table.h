@@ -180,7 +180,8 @@ struct MariaDbStore::Table : sql::SqlTable {
       std::string inner = expand(i + 1);
       return fmt::format("{0} {1} ? AND ({0} {2} ? OR ({3}))", quoted_keys[i], weak, strict, inner);
     };
-    return "(" + expand(0) + ")";
+    // fmt, not "(" + ... + ")": GCC 12 warns -Wrestrict on that at -O3.
+    return fmt::format("({})", expand(0));
   }
 };
 
