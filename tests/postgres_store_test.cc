@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "core/sync_point.h"
-#include "stores/postgres/pg_connection.h"
+#include "stores/postgres/postgres_connection.h"
 #include "test_support.h"
 
 namespace tandem::testing {

@@ -12,11 +12,11 @@
 #include <fmt/format.h>
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/thread_annotations.h"
 #include "tandem/status.h"
 
 namespace tandem {
@@ -30,7 +30,7 @@ class ConnectionPool {
     Lease(ConnectionPool* pool, std::unique_ptr<Connection> conn) : pool_(pool), conn_(std::move(conn)) {}
     ~Lease() {
       if (conn_ == nullptr || conn_->broken()) return;  // a broken connection is dropped
-      std::lock_guard lock(pool_->mutex_);
+      MutexLock lock(pool_->mutex_);
       pool_->idle_.push_back(std::move(conn_));
     }
     Lease(Lease&&) noexcept = default;
@@ -49,7 +49,7 @@ class ConnectionPool {
   // cannot be reached). Broken connections are dropped, not returned.
   Result<Lease> acquire() {
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       while (!idle_.empty()) {
         auto conn = std::move(idle_.back());
         idle_.pop_back();
@@ -63,8 +63,8 @@ class ConnectionPool {
 
  private:
   Spec spec_;
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
+  Mutex mutex_;
+  std::vector<std::unique_ptr<Connection>> idle_ GUARDED_BY(mutex_);
 };
 
 // The status of one statement run in its own (implicit) transaction: a

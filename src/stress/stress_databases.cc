@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "stores/mariadb/mariadb_connection.h"
-#include "stores/postgres/pg_connection.h"
+#include "stores/postgres/postgres_connection.h"
 
 namespace tandem::stress {
 

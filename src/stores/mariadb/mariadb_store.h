@@ -15,46 +15,42 @@
 #pragma once
 
 #include <memory>
-#include <shared_mutex>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 #include "stores/mariadb/mariadb_connection.h"
-#include "tandem/store.h"
+#include "stores/sql/sql_store.h"
 
 namespace tandem::maria {
 
-class MariaDbStore : public Store {
+class MariaDbStore : public sql::SqlStore {
  public:
   static Result<std::unique_ptr<MariaDbStore>> open(std::string name, std::string_view url,
                                                     StoreOptions options);
   ~MariaDbStore() override;
 
-  std::string_view name() const override { return name_; }
   Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override;
   Result<std::string> create_table_sql(const CollectionSchema& schema) const override;
-  Result<Lookup> get(std::string_view collection, const Key& key) override;
-  Result<std::vector<Lookup>> get_many(std::string_view collection, std::span<const Key> keys) override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
                                                       LockPolicy policy) override;
   Status upsert(std::string_view collection, const Record& record) override;
   Result<PatchOutcome> patch(std::string_view collection, const Key& key, const FieldMap& fields) override;
   Status remove(std::string_view collection, const Key& key) override;
-  Result<std::vector<Record>> scan(std::string_view collection, const KeyRange& range, size_t limit) override;
-  Result<ScanBatch> scan_batch(std::string_view collection, const KeyRange& range, size_t limit) override;
-  Result<std::vector<Key>> tombstones(std::string_view collection, const KeyRange& range,
-                                      size_t limit) override;
-  Result<uint64_t> count(std::string_view collection, const KeyRange& range) override;
-  Result<std::vector<Key>> split_points(std::string_view collection, const KeyRange& range,
-                                        size_t parts) override;
-  Result<RecordLock> lock(std::string_view collection, const Key& key,
-                          std::chrono::milliseconds timeout) override;
   Result<RecordLock> try_lock(std::string_view collection, const Key& key) override;
-  Result<Digest> digest(std::string_view collection, const KeyRange& range) override;
   Result<std::optional<Digest>> portable_digest(std::string_view collection, const KeyRange& range) override;
 
   struct Table;
+
+ protected:
+  std::string placeholder(size_t) const override { return "?"; }
+  std::string limit_offset(size_t limit, size_t offset) const override;
+  Status for_each_row(const sql::SqlTable& t, const KeyRange& range, std::string_view select,
+                      std::string_view suffix, const sql::RowVisitor& visit) override;
+  Status query(const std::string& sql, const std::vector<Value>& params, std::string_view what,
+               const sql::RowVisitor& visit) override;
+  Result<std::vector<Lookup>> read_lookups(const sql::SqlTable& t, std::span<const Key> keys,
+                                           bool one_snapshot) override;
 
  private:
   MariaDbStore(std::string name, ConnectionSpec spec, StoreOptions options);
@@ -63,15 +59,9 @@ class MariaDbStore : public Store {
   Result<bool> tombstoned(Connection& conn, const Table& t, const Key& key);
   Result<std::vector<std::string>> tombstoned_among(Connection& conn, const Table& t,
                                                     const std::vector<std::string>& encoded_keys);
-  // split_points for a one-integer key: evenly spaced bounds if the parts
-  // they make are balanced, none otherwise.
-  Result<std::vector<Key>> even_integer_split(const Table& t, const KeyRange& range, size_t parts,
-                                              uint64_t n);
   // The SELECT of select over range's rows, then suffix; its parameters to params.
   std::string range_sql(const Table& t, const KeyRange& range, std::string_view select,
                         std::string_view suffix, std::vector<Param>& params) const;
-  Status for_each_row(const Table& t, const KeyRange& range, std::string_view select, std::string_view suffix,
-                      const std::function<Status(const Row&)>& visit);
   // Refuses (kInvalidArgument, naming the record and the field) a write the
   // table would not read back equal, or whose statement, of bytes for the
   // record, exceeds the server's max_allowed_packet.
@@ -80,12 +70,8 @@ class MariaDbStore : public Store {
   // A statement's bytes besides its records' values (header, null bitmap).
   static constexpr size_t kStatementOverhead = 512;
 
-  std::string name_;
   std::string database_;  // part of every record lock's name: named locks are server-wide
   Pool pool_;
-  StoreOptions options_;
-  mutable std::shared_mutex tables_mutex_;
-  std::unordered_map<std::string, std::unique_ptr<Table>> tables_;  // guarded by tables_mutex_
 };
 
 }  // namespace tandem::maria

@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "stores/postgres/pg_connection.h"
+#include "stores/postgres/postgres_connection.h"
 #include "stores/sql_text.h"
 #include "tandem/key.h"
 #include "tandem/record.h"

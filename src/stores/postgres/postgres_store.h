@@ -10,46 +10,42 @@
 #pragma once
 
 #include <memory>
-#include <shared_mutex>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
-#include "stores/postgres/pg_connection.h"
-#include "tandem/store.h"
+#include "stores/postgres/postgres_connection.h"
+#include "stores/sql/sql_store.h"
 
 namespace tandem::pg {
 
-class PostgresStore : public Store {
+class PostgresStore : public sql::SqlStore {
  public:
   static Result<std::unique_ptr<PostgresStore>> open(std::string name, std::string_view url,
                                                      StoreOptions options);
   ~PostgresStore() override;
 
-  std::string_view name() const override { return name_; }
   Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override;
   Result<std::string> create_table_sql(const CollectionSchema& schema) const override;
-  Result<Lookup> get(std::string_view collection, const Key& key) override;
-  Result<std::vector<Lookup>> get_many(std::string_view collection, std::span<const Key> keys) override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
                                                       LockPolicy policy) override;
   Status upsert(std::string_view collection, const Record& record) override;
   Result<PatchOutcome> patch(std::string_view collection, const Key& key, const FieldMap& fields) override;
   Status remove(std::string_view collection, const Key& key) override;
-  Result<std::vector<Record>> scan(std::string_view collection, const KeyRange& range, size_t limit) override;
-  Result<ScanBatch> scan_batch(std::string_view collection, const KeyRange& range, size_t limit) override;
-  Result<std::vector<Key>> tombstones(std::string_view collection, const KeyRange& range,
-                                      size_t limit) override;
-  Result<uint64_t> count(std::string_view collection, const KeyRange& range) override;
-  Result<std::vector<Key>> split_points(std::string_view collection, const KeyRange& range,
-                                        size_t parts) override;
-  Result<RecordLock> lock(std::string_view collection, const Key& key,
-                          std::chrono::milliseconds timeout) override;
   Result<RecordLock> try_lock(std::string_view collection, const Key& key) override;
-  Result<Digest> digest(std::string_view collection, const KeyRange& range) override;
   Result<std::optional<Digest>> portable_digest(std::string_view collection, const KeyRange& range) override;
 
   struct Table;
+
+ protected:
+  std::string placeholder(size_t i) const override { return "$" + std::to_string(i); }
+  std::string limit_offset(size_t limit, size_t offset) const override;
+  Status for_each_row(const sql::SqlTable& t, const KeyRange& range, std::string_view select,
+                      std::string_view suffix, const sql::RowVisitor& visit) override;
+  Status query(const std::string& sql, const std::vector<Value>& params, std::string_view what,
+               const sql::RowVisitor& visit) override;
+  Result<std::vector<Lookup>> read_lookups(const sql::SqlTable& t, std::span<const Key> keys,
+                                           bool one_snapshot) override;
 
  private:
   PostgresStore(std::string name, ConnectionSpec spec, StoreOptions options);
@@ -69,14 +65,8 @@ class PostgresStore : public Store {
   // key it cannot, and asking for one would find another (libpq cuts text
   // at a NUL).
   bool holds_key(const Table& t, const Key& key) const;
-  Status for_each_row(const Table& t, const KeyRange& range, std::string_view select, std::string_view suffix,
-                      const std::function<Status(const PgResult&)>& visit);
 
-  std::string name_;
   Pool pool_;
-  StoreOptions options_;
-  mutable std::shared_mutex tables_mutex_;
-  std::unordered_map<std::string, std::unique_ptr<Table>> tables_;  // guarded by tables_mutex_
 };
 
 }  // namespace tandem::pg

@@ -82,7 +82,7 @@ uint64_t RecordLockFile::slot_for(std::string_view collection, std::string_view 
 
 Result<int> RecordLockFile::take_fd() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (!idle_fds_.empty()) {
       int fd = idle_fds_.back();
       idle_fds_.pop_back();
@@ -98,7 +98,7 @@ Result<int> RecordLockFile::take_fd() {
 }
 
 void RecordLockFile::return_fd(int fd) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   idle_fds_.push_back(fd);
 }
 

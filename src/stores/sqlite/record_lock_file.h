@@ -10,11 +10,11 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "core/thread_annotations.h"
 #include "tandem/store.h"
 
 namespace tandem::sqlite {
@@ -46,8 +46,8 @@ class RecordLockFile : public std::enable_shared_from_this<RecordLockFile> {
   void return_fd(int fd);
 
   std::string path_;
-  std::mutex mutex_;
-  std::vector<int> idle_fds_;  // guarded by mutex_
+  Mutex mutex_;
+  std::vector<int> idle_fds_ GUARDED_BY(mutex_);
 };
 
 }  // namespace tandem::sqlite

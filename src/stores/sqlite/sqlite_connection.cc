@@ -109,14 +109,14 @@ std::string Statement::column_blob(int i) const {
 
 Pool::Lease::~Lease() {
   if (conn_ == nullptr) return;
-  std::lock_guard lock(pool_->mutex_);
+  MutexLock lock(pool_->mutex_);
   pool_->idle_.push_back(std::move(conn_));
 }
 
 Result<Pool::Lease> Pool::acquire() {
   std::unique_ptr<Connection> conn;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (!idle_.empty()) {
       conn = std::move(idle_.back());
       idle_.pop_back();
@@ -131,7 +131,7 @@ Result<Pool::Lease> Pool::acquire() {
 
 Status Pool::prime(bool create) {
   TANDEM_ASSIGN_OR_RETURN(auto conn, Connection::open(path_, create, configure_, 30000, read_only_));
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   idle_.push_back(std::move(conn));
   return Status::Ok();
 }

@@ -8,12 +8,12 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "core/thread_annotations.h"
 #include "tandem/status.h"
 
 namespace tandem::sqlite {
@@ -131,8 +131,8 @@ class Pool {
   bool configure_;
   bool read_only_;
   std::atomic<int> length_limit_{0};
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
+  Mutex mutex_;
+  std::vector<std::unique_ptr<Connection>> idle_ GUARDED_BY(mutex_);
 };
 
 // BEGIN IMMEDIATE (write) or BEGIN (read) ... COMMIT; rolls back if not committed.

@@ -13,10 +13,9 @@ namespace tandem::sqlite {
 
 SqliteStore::SqliteStore(std::string name, std::string path, std::shared_ptr<RecordLockFile> locks,
                          StoreOptions options)
-    : name_(std::move(name)),
+    : SqlStore(std::move(name), options),
       pool_(std::move(path), options.configure, options.read_only),
-      locks_(std::move(locks)),
-      options_(options) {}
+      locks_(std::move(locks)) {}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -95,19 +94,13 @@ Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool creat
   // Rows whose keys hold NULLs can tie: the rowid orders them, so that a
   // follow-up query with an OFFSET meets them in the same order.
   if (may_tie && !catalog.rowid.empty()) t->order_by += ", " + catalog.rowid;
-  std::unique_lock lock(tables_mutex_);
-  tables_[schema.name] = std::move(t);
+  add_table(std::move(t));
   return Status::Ok();
 }
 
 Result<const SqliteStore::Table*> SqliteStore::table(std::string_view collection) const {
-  std::shared_lock lock(tables_mutex_);
-  auto it = tables_.find(std::string(collection));
-  if (it == tables_.end()) {
-    return Status::InvalidArgument(fmt::format(
-        "{} database: collection '{}' is not registered (call ensure_collection first)", name_, collection));
-  }
-  return it->second.get();
+  TANDEM_ASSIGN_OR_RETURN(const sql::SqlTable* t, SqlStore::table(collection));
+  return static_cast<const Table*>(t);
 }
 
 Result<bool> SqliteStore::tombstoned(Connection& conn, const Table& t, const std::string& encoded_key) {
@@ -133,36 +126,17 @@ Result<Lookup> SqliteStore::get_in(Connection& conn, const Table& t, const Key& 
       return out;
     }
   }
-  out.record.key = key;
   TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(conn, t, key.encode()));
-  out.state = dead ? Lookup::State::kTombstoned : Lookup::State::kAbsent;
-  return out;
+  return sql::missing(key, dead);
 }
 
-Result<Lookup> SqliteStore::get(std::string_view collection, const Key& key) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, {}, true));
-  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  // Row and tombstone are read in one snapshot.
-  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kRead));
-  TANDEM_ASSIGN_OR_RETURN(Lookup out, get_in(*conn, *t, key));
-  TANDEM_RETURN_IF_ERROR(tx->commit());
-  return out;
-}
-
-Result<std::vector<Lookup>> SqliteStore::get_many(std::string_view collection, std::span<const Key> keys) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  for (const Key& k : keys) TANDEM_RETURN_IF_ERROR(t->schema.check_fields(k, {}, true));
-  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kRead));
-  std::vector<Lookup> out;
-  out.reserve(keys.size());
-  for (const Key& k : keys) {
-    TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, k));
-    out.push_back(std::move(l));
-  }
-  TANDEM_RETURN_IF_ERROR(tx->commit());
-  return out;
+Result<std::vector<Lookup>> SqliteStore::read_lookups(const sql::SqlTable& base, std::span<const Key> keys,
+                                                      bool one_snapshot) {
+  (void)one_snapshot;  // always: row and tombstone are read in one snapshot
+  const auto& t = static_cast<const Table&>(base);
+  return sql::read_each(
+      pool_, keys, true, [](Connection& c) { return Transaction::begin(c, Transaction::Mode::kRead); },
+      [&](Connection& c, const Key& k) { return get_in(c, t, k); });
 }
 
 Result<std::vector<InsertOutcome>> SqliteStore::insert_if_absent(std::string_view collection,
@@ -302,7 +276,7 @@ Status SqliteStore::remove(std::string_view collection, const Key& key) {
 }
 
 Status SqliteStore::query_range(Connection& conn, const Table& t, const KeyRange& range,
-                                std::string_view select, std::string_view suffix, const NamedInts& named,
+                                std::string_view select, std::string_view suffix,
                                 const std::function<Result<bool>(const Statement&)>& visit) {
   for (const auto* k : {range.begin ? &*range.begin : nullptr, range.end ? &*range.end : nullptr}) {
     if (k != nullptr) {
@@ -317,7 +291,6 @@ Status SqliteStore::query_range(Connection& conn, const Table& t, const KeyRange
   int next = 1;
   if (range.begin) TANDEM_RETURN_IF_ERROR(Table::bind_key(st, *range.begin, &next).with_context(what));
   if (range.end) TANDEM_RETURN_IF_ERROR(Table::bind_key(st, *range.end, &next).with_context(what));
-  for (const auto& [name, value] : named) st.bind_int(sqlite3_bind_parameter_index(raw, name), value);
   for (;;) {
     TANDEM_ASSIGN_OR_RETURN(bool row, st.step(what));
     if (!row) break;
@@ -327,188 +300,55 @@ Status SqliteStore::query_range(Connection& conn, const Table& t, const KeyRange
   return Status::Ok();
 }
 
-Status SqliteStore::for_each_row(const Table& t, const KeyRange& range, std::string_view select,
-                                 std::string_view suffix, const NamedInts& named,
-                                 const std::function<Result<bool>(const Statement&)>& visit) {
+Status SqliteStore::for_each_row(const sql::SqlTable& base, const KeyRange& range, std::string_view select,
+                                 std::string_view suffix, const sql::RowVisitor& visit) {
+  const auto& t = static_cast<const Table&>(base);
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  return query_range(*conn, t, range, select, suffix, named, visit);
+  return query_range(*conn, t, range, select, suffix,
+                     [&](const Statement& st) { return visit(SqliteRow(&t, st, name_)); });
 }
 
-Result<std::vector<Record>> SqliteStore::scan(std::string_view collection, const KeyRange& range,
-                                              size_t limit) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  std::vector<Record> out;
-  if (limit == 0) return out;
-  out.reserve(std::min<size_t>(limit, 4096));
-  TANDEM_RETURN_IF_ERROR(
-      for_each_row(*t, range, t->select_list, fmt::format(" ORDER BY {} LIMIT :limit", t->order_by),
-                   {{":limit", sql_limit(limit)}}, [&](const Statement& st) -> Result<bool> {
-                     TANDEM_ASSIGN_OR_RETURN(Record r, t->read_row(st, name_));
-                     out.push_back(std::move(r));
-                     return true;
-                   }));
-  return out;
-}
-
-int64_t SqliteStore::sql_limit(size_t limit) {
-  return limit >= static_cast<size_t>(INT64_MAX) ? -1 : static_cast<int64_t>(limit);
-}
-
-Result<ScanBatch> SqliteStore::scan_batch(std::string_view collection, const KeyRange& range, size_t limit) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  ScanBatch out;
-  if (limit == 0) return out;
-  out.records.reserve(std::min<size_t>(limit, 4096));
-  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  // One snapshot for both queries: the second one's OFFSET counts rows of the first.
-  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kRead));
-  size_t read = 0;           // rows stepped on, returned or not
-  bool last_decoded = true;  // the key of the last row returned decodes
-  bool more = false;         // a row of the range follows those returned
-  auto visit = [&](const Statement& st) -> Result<bool> {
-    ++read;
-    std::string field;
-    if (out.rows() >= limit && last_decoded) {
-      // The row after the batch: the range goes on. The same key again means
-      // the configured key is not unique (never drop one of the two).
-      auto next = t->read_key(st, &field);
-      if (next.ok() && out.last_key && *next == *out.last_key) {
-        return duplicate_key_error(name_, t->schema, *next);
-      }
-      more = true;
-      return false;
-    }
-    std::optional<Key> key;
-    auto r = t->read_row(st, name_, &field, &key);
-    if (key) {
-      if (out.last_key && *key <= *out.last_key) {
-        if (*key == *out.last_key) return duplicate_key_error(name_, t->schema, *key);
-        return Status::Corruption(fmt::format("{} collection '{}': key {} comes after {} in SQLite's order",
-                                              name_, t->schema.name, key->to_display(),
-                                              out.last_key->to_display()));
-      }
-      out.last_key = key;
-    }
-    // Never stop right after a row whose key does not decode: the next batch
-    // starts after last_key and would meet it again.
-    last_decoded = key.has_value();
-    if (r.ok()) {
-      out.records.push_back(std::move(*r));
-    } else {
-      out.bad.push_back(BadRecord{key, key ? key->to_display() : t->raw_key(st), field, t->raw_row(st),
-                                  r.status().message()});
-    }
-    return true;
-  };
-  // The batch and one row more; if rows whose keys do not decode run past
-  // that, the rest of the range from there, until a key that decodes.
-  int64_t first = sql_limit(limit) < 0 ? -1 : static_cast<int64_t>(limit) + 1;
-  TANDEM_RETURN_IF_ERROR(query_range(*conn, *t, range, t->select_list,
-                                     fmt::format(" ORDER BY {} LIMIT :limit", t->order_by),
-                                     {{":limit", first}}, visit));
-  if (!more && static_cast<int64_t>(read) == first) {
-    TANDEM_RETURN_IF_ERROR(query_range(*conn, *t, range, t->select_list,
-                                       fmt::format(" ORDER BY {} LIMIT -1 OFFSET :offset", t->order_by),
-                                       {{":offset", static_cast<int64_t>(read)}}, visit));
-  }
-  out.end_of_range = !more;
-  TANDEM_RETURN_IF_ERROR(tx->commit());
-  return out;
-}
-
-Result<std::vector<Key>> SqliteStore::tombstones(std::string_view collection, const KeyRange& range,
-                                                 size_t limit) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  std::vector<Key> out;
-  if (!options_.keep_tombstones || limit == 0) return out;
-  // Encoded keys sort like keys, so the range is a range of blobs.
-  std::string sql = "SELECT key FROM tandem_tombstones WHERE collection = ?1";
-  if (range.begin) sql += range.begin_inclusive ? " AND key >= ?2" : " AND key > ?2";
-  if (range.end) sql += " AND key < ?3";
-  sql += fmt::format(" ORDER BY key LIMIT {}", std::min<size_t>(limit, INT64_MAX));
+Status SqliteStore::query(const std::string& sql, const std::vector<Value>& params, std::string_view what,
+                          const sql::RowVisitor& visit) {
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(sql));
   Statement st(*conn, raw);
-  st.bind_text(1, t->schema.name);
-  if (range.begin) st.bind_blob(2, range.begin->encode());
-  if (range.end) st.bind_blob(3, range.end->encode());
+  for (size_t i = 0; i < params.size(); ++i) {
+    TANDEM_RETURN_IF_ERROR(bind_value(st, static_cast<int>(i) + 1, params[i]).with_context(what));
+  }
   for (;;) {
-    TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading tombstones"));
+    TANDEM_ASSIGN_OR_RETURN(bool row, st.step(what));
     if (!row) break;
-    TANDEM_ASSIGN_OR_RETURN(Key k, Key::decode(st.column_blob(0)));
-    out.push_back(std::move(k));
+    TANDEM_ASSIGN_OR_RETURN(bool more, visit(SqliteRow(nullptr, st, name_)));
+    if (!more) break;
   }
+  return Status::Ok();
+}
+
+std::string SqliteStore::limit_offset(size_t limit, size_t offset) const {
+  if (limit == 0 && offset == 0) return "";
+  std::string out = fmt::format(" LIMIT {}", limit == 0 || limit >= static_cast<size_t>(INT64_MAX)
+                                                 ? int64_t{-1}
+                                                 : static_cast<int64_t>(limit));
+  if (offset > 0) out += fmt::format(" OFFSET {}", offset);
   return out;
 }
 
-Result<uint64_t> SqliteStore::count(std::string_view collection, const KeyRange& range) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  uint64_t n = 0;
-  TANDEM_RETURN_IF_ERROR(
-      for_each_row(*t, range, "COUNT(*)", "", {}, [&](const Statement& st) -> Result<bool> {
-        n = static_cast<uint64_t>(st.column_int(0));
-        return true;
-      }));
-  return n;
-}
-
-Result<std::vector<Key>> SqliteStore::split_points(std::string_view collection, const KeyRange& range,
-                                                   size_t parts) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  std::vector<Key> out;
-  if (parts < 2) return out;
-  TANDEM_ASSIGN_OR_RETURN(uint64_t n, count(collection, range));
-  std::string suffix = fmt::format(" ORDER BY {} LIMIT -1 OFFSET :offset", t->order_by);
-  for (size_t i = 1; i < parts; ++i) {
-    uint64_t offset = n * i / parts;
-    if (offset == 0) continue;
-    // The first key from offset on that decodes (rows with NULL key parts,
-    // ordered first, fall in the range below it).
-    TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, t->key_columns, suffix,
-                                        {{":offset", static_cast<int64_t>(offset)}},
-                                        [&](const Statement& st) -> Result<bool> {
-                                          std::string field;
-                                          auto k = t->read_key(st, &field);
-                                          if (!k.ok()) return true;
-                                          bool after_begin = !range.begin || *range.begin < *k;
-                                          if (after_begin && (out.empty() || out.back() < *k))
-                                            out.push_back(std::move(*k));
-                                          return false;
-                                        }));
-  }
-  return out;
+Status SqliteStore::out_of_order(const sql::SqlTable& t, const Key& key, const Key& previous) const {
+  return Status::Corruption(fmt::format("{} collection '{}': key {} comes after {} in SQLite's order", name_,
+                                        t.schema.name, key.to_display(), previous.to_display()));
 }
 
 Result<RecordLock> SqliteStore::lock(std::string_view collection, const Key& key,
                                      std::chrono::milliseconds timeout) {
   std::string encoded = key.encode();
   return locks_->lock(RecordLockFile::slot_for(collection, encoded), timeout,
-                      fmt::format("{} collection '{}', record {}", name_, collection, key.to_display()));
+                      record_display(collection, key));
 }
 
 Result<RecordLock> SqliteStore::try_lock(std::string_view collection, const Key& key) {
   std::string encoded = key.encode();
-  return locks_->try_lock(RecordLockFile::slot_for(collection, encoded),
-                          fmt::format("{} collection '{}', record {}", name_, collection, key.to_display()));
-}
-
-Result<Digest> SqliteStore::digest(std::string_view collection, const KeyRange& range) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  // One streamed, unordered pass over the range (the hash is
-  // order-independent): memory stays constant whatever the range's size.
-  Digest d;
-  TANDEM_RETURN_IF_ERROR(
-      for_each_row(*t, range, t->select_list, "", {}, [&](const Statement& st) -> Result<bool> {
-        auto r = t->read_row(st, name_);
-        if (!r.ok()) {
-          d.undecodable += 1;
-          return true;
-        }
-        d.count += 1;
-        d.hash += record_hash(t->schema, *r);
-        return true;
-      }));
-  return d;
+  return locks_->try_lock(RecordLockFile::slot_for(collection, encoded), record_display(collection, key));
 }
 
 }  // namespace tandem::sqlite

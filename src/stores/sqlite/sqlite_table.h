@@ -15,8 +15,7 @@
 
 namespace tandem::sqlite {
 
-struct SqliteStore::Table : CollectionSql {
-  CollectionSchema schema;
+struct SqliteStore::Table : sql::SqlTable {
   // Each key column as compared and ordered: with COLLATE BINARY where the
   // table declares another collation, so that SQLite orders keys as tandem
   // does (by bytes).
@@ -25,7 +24,7 @@ struct SqliteStore::Table : CollectionSql {
   // primary key hold NULL). Such rows are bad rows, ordered first.
   std::vector<bool> key_may_be_null;
   std::string key_tuple;  // (e1, e2): for row comparisons
-  std::string order_by;   // e1, e2, then the rowid when rows may tie (NULL keys)
+  // order_by: e1, e2, then the rowid when rows may tie (NULL keys).
 
   // Reads the key columns; on failure *bad_field names the column.
   Result<Key> read_key(const Statement& st, std::string* bad_field) const {
@@ -72,32 +71,16 @@ struct SqliteStore::Table : CollectionSql {
     Record r;
     r.key = std::move(*k);
     if (key != nullptr) *key = r.key;
-    int col = static_cast<int>(schema.key_columns.size());
-    for (const Column& c : schema.columns) {
-      auto v = read_value(st, col++, c);
-      if (!v.ok()) {
-        if (bad_field != nullptr) *bad_field = c.name;
-        return Status::Corruption(fmt::format("{} collection '{}', record {}, field '{}': {}", store,
-                                              schema.name, r.key.to_display(), c.name, v.status().message()));
-      }
-      r.fields.emplace(c.name, std::move(*v));
-    }
+    // read_value refuses a NULL in a NOT NULL column itself.
+    TANDEM_RETURN_IF_ERROR(read_values(
+        r, static_cast<int>(schema.key_columns.size()), [](int) { return false; },
+        [&](const Column& c, int col) { return read_value(st, col, c); }, store, bad_field));
     return r;
   }
 
   // The row's raw values as text, for the quarantine: "id=5, age='abc'".
   std::string raw_row(const Statement& st) const {
-    std::string out;
-    int col = 0;
-    auto add = [&](const Column& c) {
-      if (!out.empty()) out += ", ";
-      out += c.name;
-      out += '=';
-      out += raw_value(st, col++);
-    };
-    for (const Column& c : schema.key_columns) add(c);
-    for (const Column& c : schema.columns) add(c);
-    return out;
+    return raw_columns([&](int col) { return raw_value(st, col); });
   }
 
   // Binds the key's parts from *index on; *index ends after them.
@@ -121,10 +104,6 @@ struct SqliteStore::Table : CollectionSql {
                                  .with_context(fmt::format("field '{}'", c.name)));
     }
     return Status::Ok();
-  }
-
-  std::string what(std::string_view action, const Key& key, std::string_view store) const {
-    return fmt::format("{} {} collection '{}', record {}", action, store, schema.name, key.to_display());
   }
 
   // " WHERE ..." selecting the rows of range (empty for all of them); its
@@ -165,6 +144,39 @@ struct SqliteStore::Table : CollectionSql {
     if (conds.empty()) return "";
     return fmt::format(" WHERE {}", fmt::join(conds, " AND "));
   }
+};
+
+// A stepped row as the skeleton reads it (sql::SqlRow); t is null for a
+// query outside any collection (the tombstones).
+class SqliteRow : public sql::SqlRow {
+ public:
+  SqliteRow(const SqliteStore::Table* t, const Statement& st, std::string_view store)
+      : t_(t), st_(st), store_(store) {}
+  Result<Key> key(std::string* bad_field) const override {
+    std::string field;
+    auto k = t_->read_key(st_, &field);
+    if (!k.ok() && bad_field != nullptr) *bad_field = field;
+    return k;
+  }
+  Result<Record> record(std::string* bad_field, std::optional<Key>* key) const override {
+    return t_->read_row(st_, store_, bad_field, key);
+  }
+  std::string raw_key() const override { return t_->raw_key(st_); }
+  std::string raw_row() const override { return t_->raw_row(st_); }
+  bool is_null(int col) const override { return st_.column_is_null(col); }
+  Result<int64_t> integer(int col) const override {
+    if (sqlite3_column_type(st_.get(), col) != SQLITE_INTEGER) {
+      return Status::Corruption(fmt::format("{} is not an integer", raw_value(st_, col)));
+    }
+    return st_.column_int(col);
+  }
+  Result<std::string> bytes(int col) const override { return st_.column_blob(col); }
+  Result<std::string> text(int col) const override { return st_.column_text(col); }
+
+ private:
+  const SqliteStore::Table* t_;
+  const Statement& st_;
+  std::string_view store_;
 };
 
 }  // namespace tandem::sqlite
