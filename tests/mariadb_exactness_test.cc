@@ -25,7 +25,7 @@ CollectionSchema schema_of(std::string name, std::vector<Column> keys, std::vect
 
 // Runs statements as a lax application would: no strict mode, invalid dates allowed.
 void lax_sql(const std::string& url, const std::vector<std::string>& statements) {
-  auto conn = value_or_die(maria::Connection::open(value_or_die(maria::ConnectionSpec::parse(url))));
+  auto conn = value_or_die(mariadb::Connection::open(value_or_die(mariadb::ConnectionSpec::parse(url))));
   ASSERT_OK(conn->exec_simple("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'", "relaxing the session"));
   for (const std::string& statement : statements) ASSERT_OK(conn->exec_simple(statement, "writing rows"));
 }
@@ -236,10 +236,10 @@ TEST(MariaDbStore, UuidsAreReadByTheirColumnType) {
   Record w{Key{Value(int64_t{5})}, {{"c", u}, {"b", u}}};
   ASSERT_OK(store->upsert("refs", w));
   EXPECT_EQ(value_or_die(store->get("refs", w.key)).record, w);
-  auto conn = value_or_die(maria::Connection::open(value_or_die(maria::ConnectionSpec::parse(db.url()))));
+  auto conn = value_or_die(mariadb::Connection::open(value_or_die(mariadb::ConnectionSpec::parse(db.url()))));
   std::string stored;
   ASSERT_OK(conn->run("SELECT CONCAT(c, ' ', HEX(b)) FROM refs WHERE id = 5", {}, "reading",
-                      [&](const maria::Row& r) {
+                      [&](const mariadb::Row& r) {
                         stored = r.text(0);
                         return Status::Ok();
                       }));
@@ -336,10 +336,10 @@ TEST(MariaDbTarget, BatchesStayUnderMaxAllowedPacket) {
   auto store = value_or_die(open_store("new", db.url()));
   CollectionSchema docs = schema_of("docs", {{"id", Type::kInt, false}}, {{"body", Type::kText, true}});
   ASSERT_OK(store->ensure_collection(docs, true));
-  auto conn = value_or_die(maria::Connection::open(value_or_die(maria::ConnectionSpec::parse(db.url()))));
+  auto conn = value_or_die(mariadb::Connection::open(value_or_die(mariadb::ConnectionSpec::parse(db.url()))));
   size_t packet = 0;
   ASSERT_OK(
-      conn->run("SELECT @@max_allowed_packet", {}, "reading max_allowed_packet", [&](const maria::Row& r) {
+      conn->run("SELECT @@max_allowed_packet", {}, "reading max_allowed_packet", [&](const mariadb::Row& r) {
         packet = std::stoull(r.as_text(0));
         return Status::Ok();
       }));

@@ -28,7 +28,8 @@ TEST(MariaDbOld, RowsThatDoNotDecodeAreQuarantinedWithTheirField) {
       "INSERT INTO events SELECT seq, '2024-01-02 03:04:05.678901', '{\"k\": 1}', seq FROM seq_1_to_20");
   {
     // Written as a lax application would: no strict mode, zero dates allowed.
-    auto conn = value_or_die(maria::Connection::open(value_or_die(maria::ConnectionSpec::parse(db.url()))));
+    auto conn =
+        value_or_die(mariadb::Connection::open(value_or_die(mariadb::ConnectionSpec::parse(db.url()))));
     ASSERT_OK(conn->exec_simple("SET SESSION sql_mode = ''", "relaxing the session"));
     ASSERT_OK(
         conn->exec_simple("INSERT INTO events VALUES (21, '0000-00-00 00:00:00', '{}', 1), "
@@ -75,7 +76,7 @@ TEST(MariaDbConnection, UrlsPasswordsAndTlsOptions) {
     std::ofstream f(dir.file("pw"));
     f << "s3cret-from-file\n";
   }
-  auto spec = value_or_die(maria::ConnectionSpec::parse(fmt::format(
+  auto spec = value_or_die(mariadb::ConnectionSpec::parse(fmt::format(
       "mariadb://app@db.internal:3307/shop?password_file={}&ssl_mode=verify_ca&ssl_ca=/etc/ca.pem",
       dir.file("pw"))));
   EXPECT_EQ(spec.password, "s3cret-from-file");
@@ -88,17 +89,17 @@ TEST(MariaDbConnection, UrlsPasswordsAndTlsOptions) {
   EXPECT_EQ(spec.display.find("s3cret"), std::string::npos);
   setenv("TANDEM_TEST_MARIADB_PW", "s3cret-from-env", 1);
   spec = value_or_die(
-      maria::ConnectionSpec::parse("mysql://app@[::1]/shop?password_env=TANDEM_TEST_MARIADB_PW"));
+      mariadb::ConnectionSpec::parse("mysql://app@[::1]/shop?password_env=TANDEM_TEST_MARIADB_PW"));
   EXPECT_EQ(spec.password, "s3cret-from-env");
   EXPECT_EQ(spec.host, "::1");
   EXPECT_EQ(spec.port, 3306u);
-  spec = value_or_die(maria::ConnectionSpec::parse("mariadb://a%40b:p%3Ass@h/db"));
+  spec = value_or_die(mariadb::ConnectionSpec::parse("mariadb://a%40b:p%3Ass@h/db"));
   EXPECT_EQ(spec.user, "a@b");
   EXPECT_EQ(spec.password, "p:ss");
   for (const char* bad :
        {"mariadb://app@h/db?password_env=TANDEM_NO_SUCH_VAR", "mariadb://app@h/db?sslmode=x",
         "mariadb://app@h:99999/db", "mariadb://app@h", "mariadb://app@h/db?ssl_mode=sometimes"}) {
-    auto r = maria::ConnectionSpec::parse(bad);
+    auto r = mariadb::ConnectionSpec::parse(bad);
     EXPECT_EQ(r.status().code(), Code::kConfig) << bad;
   }
   // A password in the URL never reaches an error message: server_store_test.cc.
@@ -118,19 +119,19 @@ TEST(MariaDbConnection, TlsOptionsPassThroughAndAreEnforced) {
   ASSERT_TRUE(ca != nullptr && other != nullptr)
       << "run the tests through scripts/test.sh, which makes the CA";
   std::string base = mariadb_admin_url();
-  auto spec = value_or_die(maria::ConnectionSpec::parse(base + "?ssl_mode=verify_identity&ssl_ca=" + ca));
-  auto conn = value_or_die(maria::Connection::open(spec));
+  auto spec = value_or_die(mariadb::ConnectionSpec::parse(base + "?ssl_mode=verify_identity&ssl_ca=" + ca));
+  auto conn = value_or_die(mariadb::Connection::open(spec));
   std::string cipher;
-  ASSERT_OK(
-      conn->run("SHOW SESSION STATUS LIKE 'Ssl_cipher'", {}, "reading the cipher", [&](const maria::Row& r) {
-        cipher = std::string(r.text(1));
-        return Status::Ok();
-      }));
+  ASSERT_OK(conn->run("SHOW SESSION STATUS LIKE 'Ssl_cipher'", {}, "reading the cipher",
+                      [&](const mariadb::Row& r) {
+                        cipher = std::string(r.text(1));
+                        return Status::Ok();
+                      }));
   EXPECT_FALSE(cipher.empty()) << "the session is not encrypted";
   auto store = open_store("new", base + "?ssl_mode=verify_ca&ssl_ca=" + ca);
   ASSERT_OK(store);
-  auto refused = maria::Connection::open(
-      value_or_die(maria::ConnectionSpec::parse(base + "?ssl_mode=verify_ca&ssl_ca=" + other)));
+  auto refused = mariadb::Connection::open(
+      value_or_die(mariadb::ConnectionSpec::parse(base + "?ssl_mode=verify_ca&ssl_ca=" + other)));
   ASSERT_FALSE(refused.ok()) << "a server certificate not signed by the given CA was accepted";
   EXPECT_NE(refused.status().message().find("127.0.0.1"), std::string::npos) << refused.status().message();
 }

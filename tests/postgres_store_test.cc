@@ -20,16 +20,16 @@ TEST(PostgresConnection, PasswordsComeFromAFileOrTheEnvironmentAndNeverShow) {
     std::ofstream f(dir.file("pw"));
     f << "s3cret-from-file\n";
   }
-  auto spec = value_or_die(pg::ConnectionSpec::parse(
+  auto spec = value_or_die(postgres::ConnectionSpec::parse(
       fmt::format("postgres://app@db:5432/x?sslmode=require&password_file={}", dir.file("pw"))));
   EXPECT_EQ(spec.password, "s3cret-from-file");
   EXPECT_EQ(spec.conninfo, "postgres://app@db:5432/x?sslmode=require")
       << "tandem's own parameters are removed";
   setenv("TANDEM_TEST_PW", "s3cret-from-env", 1);
-  spec = value_or_die(pg::ConnectionSpec::parse("postgres://app@db/x?password_env=TANDEM_TEST_PW"));
+  spec = value_or_die(postgres::ConnectionSpec::parse("postgres://app@db/x?password_env=TANDEM_TEST_PW"));
   EXPECT_EQ(spec.password, "s3cret-from-env");
   EXPECT_EQ(spec.conninfo, "postgres://app@db/x");
-  auto missing = pg::ConnectionSpec::parse("postgres://app@db/x?password_env=TANDEM_NO_SUCH_VAR");
+  auto missing = postgres::ConnectionSpec::parse("postgres://app@db/x?password_env=TANDEM_NO_SUCH_VAR");
   EXPECT_EQ(missing.status().code(), Code::kConfig);
   EXPECT_NE(missing.status().message().find("TANDEM_NO_SUCH_VAR"), std::string::npos);
   // A password in the URL never reaches an error message: server_store_test.cc.
@@ -49,14 +49,14 @@ TEST(PostgresConnection, TlsOptionsPassThroughAndAreEnforced) {
   ASSERT_TRUE(ca != nullptr && other != nullptr)
       << "run the tests through scripts/test.sh, which makes the CA";
   std::string base = postgres_admin_url();
-  auto spec = value_or_die(pg::ConnectionSpec::parse(base + "?sslmode=verify-full&sslrootcert=" + ca));
-  auto conn = value_or_die(pg::Connection::open(spec));
+  auto spec = value_or_die(postgres::ConnectionSpec::parse(base + "?sslmode=verify-full&sslrootcert=" + ca));
+  auto conn = value_or_die(postgres::Connection::open(spec));
   auto r =
       value_or_die(conn->exec("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", {}, "reading ssl"));
   ASSERT_EQ(r.rows(), 1);
   EXPECT_EQ(r.text(0, 0), "t") << "the session is not encrypted";
-  auto refused = pg::Connection::open(
-      value_or_die(pg::ConnectionSpec::parse(base + "?sslmode=verify-ca&sslrootcert=" + other)));
+  auto refused = postgres::Connection::open(
+      value_or_die(postgres::ConnectionSpec::parse(base + "?sslmode=verify-ca&sslrootcert=" + other)));
   ASSERT_FALSE(refused.ok()) << "a server certificate not signed by the given CA was accepted";
 }
 

@@ -151,13 +151,13 @@ void end_other_sessions(Engine engine, const std::string& url) {
          "WHERE datname = current_database() AND pid <> pg_backend_pid()");
     return;
   }
-  auto spec = value_or_die(maria::ConnectionSpec::parse(url));
-  auto killer = value_or_die(maria::Connection::open(spec));
+  auto spec = value_or_die(mariadb::ConnectionSpec::parse(url));
+  auto killer = value_or_die(mariadb::Connection::open(spec));
   std::vector<int64_t> ids;
   ASSERT_OK(
       killer->run("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> "
                   "CONNECTION_ID()",
-                  {}, "listing sessions", [&](const maria::Row& r) {
+                  {}, "listing sessions", [&](const mariadb::Row& r) {
                     ids.push_back(r.integer(0));
                     return Status::Ok();
                   }));

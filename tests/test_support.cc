@@ -19,8 +19,8 @@ extern char** environ;
 namespace tandem::testing {
 
 Status run_mariadb_admin(std::string_view url, const std::string& sql) {
-  TANDEM_ASSIGN_OR_RETURN(auto spec, maria::ConnectionSpec::parse(url));
-  TANDEM_ASSIGN_OR_RETURN(auto conn, maria::Connection::open(spec));
+  TANDEM_ASSIGN_OR_RETURN(auto spec, mariadb::ConnectionSpec::parse(url));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, mariadb::Connection::open(spec));
   return conn->exec_simple(sql, "running an admin statement");
 }
 

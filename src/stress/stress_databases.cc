@@ -25,12 +25,12 @@ std::string ServerDatabase::url() const { return admin_.substr(0, admin_.rfind('
 
 Status ServerDatabase::exec(const std::string& sql) const {
   if (engine_ == "postgres") {
-    TANDEM_ASSIGN_OR_RETURN(auto spec, pg::ConnectionSpec::parse(admin_));
-    TANDEM_ASSIGN_OR_RETURN(auto conn, pg::Connection::open(spec));
+    TANDEM_ASSIGN_OR_RETURN(auto spec, postgres::ConnectionSpec::parse(admin_));
+    TANDEM_ASSIGN_OR_RETURN(auto conn, postgres::Connection::open(spec));
     return conn->exec_simple(sql, "administering the stress database");
   }
-  TANDEM_ASSIGN_OR_RETURN(auto spec, maria::ConnectionSpec::parse(admin_));
-  TANDEM_ASSIGN_OR_RETURN(auto conn, maria::Connection::open(spec));
+  TANDEM_ASSIGN_OR_RETURN(auto spec, mariadb::ConnectionSpec::parse(admin_));
+  TANDEM_ASSIGN_OR_RETURN(auto conn, mariadb::Connection::open(spec));
   return conn->exec_simple(sql, "administering the stress database");
 }
 

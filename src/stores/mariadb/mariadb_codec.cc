@@ -11,7 +11,7 @@
 #include "core/utf8.h"
 #include "stores/sql_text.h"
 
-namespace tandem::maria {
+namespace tandem::mariadb {
 
 namespace {
 
@@ -430,4 +430,4 @@ std::string decodable_condition(const Column& c, const ColumnType& ct, bool key)
   return fmt::format("IF({} IS NULL, {}, COALESCE({}, 0))", q, c.nullable ? 1 : 0, cond);
 }
 
-}  // namespace tandem::maria
+}  // namespace tandem::mariadb

@@ -16,7 +16,7 @@
 #include "tandem/schema.h"
 #include "tandem/value.h"
 
-namespace tandem::maria {
+namespace tandem::mariadb {
 
 // One column of an existing table, as information_schema.COLUMNS describes it.
 struct ColumnType {
@@ -72,4 +72,4 @@ std::string check_exact(const ColumnType& ct, const Value& v);
 std::string portable_term(const Column& c, const ColumnType& ct);
 std::string decodable_condition(const Column& c, const ColumnType& ct, bool key);
 
-}  // namespace tandem::maria
+}  // namespace tandem::mariadb

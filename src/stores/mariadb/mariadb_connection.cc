@@ -12,7 +12,7 @@
 #include "stores/secrets.h"
 #include "tandem/store.h"
 
-namespace tandem::maria {
+namespace tandem::mariadb {
 
 namespace {
 
@@ -461,4 +461,4 @@ Status Connection::exec_simple(const std::string& sql, std::string_view what) {
   return Status::Ok();
 }
 
-}  // namespace tandem::maria
+}  // namespace tandem::mariadb

@@ -26,7 +26,7 @@
 #include "stores/connection_pool.h"
 #include "tandem/status.h"
 
-namespace tandem::maria {
+namespace tandem::mariadb {
 
 // A parsed URL: mariadb://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?OPTIONS] (also
 // mysql://). Options: password_file=PATH, password_env=VAR (the password is
@@ -142,4 +142,4 @@ struct Transaction {
   }
 };
 
-}  // namespace tandem::maria
+}  // namespace tandem::mariadb

@@ -9,7 +9,7 @@ extern const int tandem_mariadb_store_linked;
 const int tandem_mariadb_store_linked = 1;
 }
 
-namespace tandem::maria {
+namespace tandem::mariadb {
 namespace {
 
 Result<std::unique_ptr<Store>> open_mariadb(std::string name, std::string_view url, StoreOptions options) {
@@ -24,4 +24,4 @@ Result<std::unique_ptr<Store>> open_mariadb(std::string name, std::string_view u
                                                                 .open = open_mariadb});
 
 }  // namespace
-}  // namespace tandem::maria
+}  // namespace tandem::mariadb

@@ -7,7 +7,7 @@
 
 #include "stores/mariadb/mariadb_table.h"
 
-namespace tandem::maria {
+namespace tandem::mariadb {
 
 Result<std::vector<std::string>> MariaDbStore::tombstoned_among(
     Connection& conn, const Table& t, const std::vector<std::string>& encoded_keys) {
@@ -246,4 +246,4 @@ Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_vi
   return outcomes;
 }
 
-}  // namespace tandem::maria
+}  // namespace tandem::mariadb

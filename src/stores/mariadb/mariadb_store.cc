@@ -8,7 +8,7 @@
 #include "stores/mariadb/mariadb_table.h"
 #include "stores/sql_text.h"
 
-namespace tandem::maria {
+namespace tandem::mariadb {
 
 namespace {
 
@@ -443,4 +443,4 @@ Result<std::optional<Digest>> MariaDbStore::portable_digest(std::string_view col
   return std::optional<Digest>(d);
 }
 
-}  // namespace tandem::maria
+}  // namespace tandem::mariadb

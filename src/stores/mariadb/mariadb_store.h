@@ -21,7 +21,7 @@
 #include "stores/mariadb/mariadb_connection.h"
 #include "stores/sql/sql_store.h"
 
-namespace tandem::maria {
+namespace tandem::mariadb {
 
 class MariaDbStore : public sql::SqlStore {
  public:
@@ -74,4 +74,4 @@ class MariaDbStore : public sql::SqlStore {
   Pool pool_;
 };
 
-}  // namespace tandem::maria
+}  // namespace tandem::mariadb

@@ -18,7 +18,7 @@
 #include "stores/mariadb/mariadb_codec.h"
 #include "stores/mariadb/mariadb_store.h"
 
-namespace tandem::maria {
+namespace tandem::mariadb {
 
 // Statement sizes: full chunks of max, then powers of two, so that batches of
 // any size use a handful of statement shapes, each prepared once a session.
@@ -220,4 +220,4 @@ class MariaRow : public sql::SqlRow {
   std::string_view store_;
 };
 
-}  // namespace tandem::maria
+}  // namespace tandem::mariadb

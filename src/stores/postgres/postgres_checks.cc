@@ -5,7 +5,7 @@
 #include <charconv>
 #include <cmath>
 
-namespace tandem::pg {
+namespace tandem::postgres {
 
 namespace {
 
@@ -141,4 +141,4 @@ Status check_storable(std::string_view store, const CollectionSchema& schema,
   return Status::Ok();
 }
 
-}  // namespace tandem::pg
+}  // namespace tandem::postgres

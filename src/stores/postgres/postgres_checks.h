@@ -16,7 +16,7 @@
 #include "tandem/schema.h"
 #include "tandem/status.h"
 
-namespace tandem::pg {
+namespace tandem::postgres {
 
 // The primary key and unique indexes of table in the current schema
 // (partial and expression indexes left out: they do not make a key).
@@ -49,4 +49,4 @@ Status check_storable(std::string_view store, const CollectionSchema& schema,
 // become 0.1, another number).
 Result<std::set<std::string>> read_float4_columns(Connection& conn, std::string_view table);
 
-}  // namespace tandem::pg
+}  // namespace tandem::postgres

@@ -8,7 +8,7 @@
 #include "core/encoding.h"
 #include "core/utf8.h"
 
-namespace tandem::pg {
+namespace tandem::postgres {
 
 std::string_view sql_type(Type type) {
   switch (type) {
@@ -243,4 +243,4 @@ int64_t lock_key(std::string_view collection, std::string_view encoded_key) {
   return static_cast<int64_t>(record_lock_hash(collection, encoded_key));
 }
 
-}  // namespace tandem::pg
+}  // namespace tandem::postgres

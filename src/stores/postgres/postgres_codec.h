@@ -11,7 +11,7 @@
 #include "tandem/schema.h"
 #include "tandem/value.h"
 
-namespace tandem::pg {
+namespace tandem::postgres {
 
 // The column type tandem creates for a type.
 std::string_view sql_type(Type type);
@@ -81,4 +81,4 @@ class BinaryArray {
   size_t count_ = 0;
 };
 
-}  // namespace tandem::pg
+}  // namespace tandem::postgres

@@ -10,7 +10,7 @@
 #include "stores/secrets.h"
 #include "tandem/store.h"
 
-namespace tandem::pg {
+namespace tandem::postgres {
 
 Result<ConnectionSpec> ConnectionSpec::parse(std::string_view url) {
   ConnectionSpec spec;
@@ -202,4 +202,4 @@ Status Connection::stream(const std::string& sql, const std::vector<Param>& para
   return first_error;
 }
 
-}  // namespace tandem::pg
+}  // namespace tandem::postgres

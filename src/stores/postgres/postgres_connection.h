@@ -17,7 +17,7 @@
 #include "stores/connection_pool.h"
 #include "tandem/status.h"
 
-namespace tandem::pg {
+namespace tandem::postgres {
 
 // A parsed connection URL: what libpq gets, and a redacted form for messages.
 // tandem's own parameters password_file=PATH and password_env=VAR are read
@@ -111,4 +111,4 @@ struct Transaction {
   }
 };
 
-}  // namespace tandem::pg
+}  // namespace tandem::postgres

@@ -9,7 +9,7 @@ extern const int tandem_postgres_store_linked;
 const int tandem_postgres_store_linked = 1;
 }
 
-namespace tandem::pg {
+namespace tandem::postgres {
 namespace {
 
 Result<std::unique_ptr<Store>> open_postgres(std::string name, std::string_view url, StoreOptions options) {
@@ -24,4 +24,4 @@ Result<std::unique_ptr<Store>> open_postgres(std::string name, std::string_view 
                                                                 .open = open_postgres});
 
 }  // namespace
-}  // namespace tandem::pg
+}  // namespace tandem::postgres

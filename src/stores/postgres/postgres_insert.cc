@@ -8,7 +8,7 @@
 #include "core/sync_point.h"
 #include "stores/postgres/postgres_table.h"
 
-namespace tandem::pg {
+namespace tandem::postgres {
 
 namespace {
 
@@ -240,4 +240,4 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_part(const Table* t, st
   return outcomes;
 }
 
-}  // namespace tandem::pg
+}  // namespace tandem::postgres

@@ -8,7 +8,7 @@
 #include "stores/postgres/postgres_table.h"
 #include "stores/sql_text.h"
 
-namespace tandem::pg {
+namespace tandem::postgres {
 
 PostgresStore::PostgresStore(std::string name, ConnectionSpec spec, StoreOptions options)
     : SqlStore(std::move(name), options), pool_(std::move(spec)) {}
@@ -413,4 +413,4 @@ Result<std::optional<Digest>> PostgresStore::portable_digest(std::string_view co
   return std::optional<Digest>(d);
 }
 
-}  // namespace tandem::pg
+}  // namespace tandem::postgres

@@ -16,7 +16,7 @@
 #include "stores/postgres/postgres_connection.h"
 #include "stores/sql/sql_store.h"
 
-namespace tandem::pg {
+namespace tandem::postgres {
 
 class PostgresStore : public sql::SqlStore {
  public:
@@ -69,4 +69,4 @@ class PostgresStore : public sql::SqlStore {
   Pool pool_;
 };
 
-}  // namespace tandem::pg
+}  // namespace tandem::postgres

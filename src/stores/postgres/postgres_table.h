@@ -17,7 +17,7 @@
 #include "stores/postgres/postgres_codec.h"
 #include "stores/postgres/postgres_store.h"
 
-namespace tandem::pg {
+namespace tandem::postgres {
 
 struct PostgresStore::Table : sql::SqlTable {
   std::unordered_map<std::string, NumericLimit> numeric;  // NUMERIC(p, s) columns
@@ -182,4 +182,4 @@ class PgRow : public sql::SqlRow {
   std::string_view store_;
 };
 
-}  // namespace tandem::pg
+}  // namespace tandem::postgres
