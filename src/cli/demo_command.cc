@@ -297,6 +297,7 @@ int report_demo(Migration& m, Workload& w, const Model& model, const DemoOptions
                 const WalkResult& walk, const StoreCheck& n, std::map<Side, int64_t> repairs_left,
                 const std::string& config_path) {
   auto stats = m.stats();
+  MutexLock latency_lock(w.latency_mutex);  // the service threads have stopped; for the analysis
   fmt::print("\n{:>4} {:<14} {:>9} {:>8} {:>8} {:>6} {:>9} {:>10} {:>9} {:>8} {:>8}\n", "step", "name", "ops",
              "reads", "writes", "errors", "fallback", "shadow-mm", "transfers", "p50 us", "p99 us");
   int64_t total_errors = 0;
@@ -381,7 +382,10 @@ int run_demo_command(const DemoOptions& options) {
   w.migration = &m;
   w.model = &model;
   w.key_space = options.records + options.records / 10;  // some inserts of new keys
-  w.latency_by_step.resize(m.plan().size());
+  {
+    MutexLock lock(w.latency_mutex);
+    w.latency_by_step.resize(m.plan().size());
+  }
 
   WalkResult walk;
   if (int code = walk_the_plan(m, w, model, options, walk); code != kExitOk) return code;

@@ -36,7 +36,11 @@ double percentile(std::vector<uint32_t>& v, double p) {
 
 void Workload::run(uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::vector<Latencies> local(latency_by_step.size());
+  std::vector<Latencies> local;
+  {
+    MutexLock lock(latency_mutex);
+    local.resize(latency_by_step.size());
+  }
   while (!stop.load(std::memory_order_relaxed)) {
     if (paused.load()) {
       ++parked;
@@ -98,7 +102,7 @@ void Workload::run(uint64_t seed) {
                   .count();
     local[step].micros.push_back(static_cast<uint32_t>(std::min<int64_t>(us, UINT32_MAX)));
   }
-  std::lock_guard lock(latency_mutex);
+  MutexLock lock(latency_mutex);
   for (size_t i = 0; i < local.size(); ++i) {
     auto& dst = latency_by_step[i].micros;
     dst.insert(dst.end(), local[i].micros.begin(), local[i].micros.end());

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_annotations.h"
 #include "tandem/control_store.h"
 #include "tandem/migration.h"
 #include "tandem/store.h"
@@ -74,12 +75,12 @@ struct Workload {
   std::atomic<int> parked{0};
   std::atomic<int64_t> read_violations{0};
   std::atomic<int64_t> unexpected_errors{0};
-  std::mutex latency_mutex;
-  std::vector<Latencies> latency_by_step;  // guarded by latency_mutex
-  std::string first_violation;             // guarded by latency_mutex
+  Mutex latency_mutex;
+  std::vector<Latencies> latency_by_step GUARDED_BY(latency_mutex);
+  std::string first_violation GUARDED_BY(latency_mutex);
 
   void note_violation(std::string what) {
-    std::lock_guard lock(latency_mutex);
+    MutexLock lock(latency_mutex);
     if (first_violation.empty()) first_violation = std::move(what);
   }
 

@@ -28,7 +28,8 @@ class FaultStore : public StoreWrapper {
   // last call; clears the flag. The router writes in the caller's thread, so
   // a client learns that its acknowledged write missed the write secondary.
   static bool take_write_fault();
-  int64_t count(FaultKind kind) const { return counts_[static_cast<int>(kind)]; }
+  // How many faults of kind were injected.
+  int64_t injected(FaultKind kind) const { return counts_[static_cast<int>(kind)]; }
 
   Result<Lookup> get(std::string_view c, const Key& k) override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view c, std::span<const Record> r,

@@ -25,7 +25,7 @@ int Harness::report(double seconds) {
   int64_t faults[kFaultKinds];
   for (int k = 0; k < kFaultKinds; ++k) {
     auto kind = static_cast<FaultKind>(k);
-    faults[k] = old_faults_->count(kind) + new_faults_->count(kind) + worker_faults_[k];
+    faults[k] = old_faults_->injected(kind) + new_faults_->injected(kind) + worker_faults_[k];
     fmt::print(" {} {}{}", fault_kind_name(kind), faults[k], k + 1 < kFaultKinds ? "," : "\n");
   }
   if (o_.processes > 1 || o_.restart) {

@@ -163,8 +163,8 @@ int run_worker(const Options& o) {
   out << "faults";
   for (int k = 0; k < kFaultKinds; ++k) {
     out << ' '
-        << opened->old_faults->count(static_cast<FaultKind>(k)) +
-               opened->new_faults->count(static_cast<FaultKind>(k));
+        << opened->old_faults->injected(static_cast<FaultKind>(k)) +
+               opened->new_faults->injected(static_cast<FaultKind>(k));
   }
   out << " ops " << counters.ops.load() << '\n';
   history.write_to(out);
