@@ -101,7 +101,7 @@ std::string write_demo_config(const std::string& dir, const DemoOptions& options
     for (const char* suffix : {"", "-wal", "-shm", ".tandem-locks"})
       std::filesystem::remove(std::filesystem::path(dir) / (std::string(f) + suffix), ec);
   }
-  const std::string config_path = (std::filesystem::path(dir) / "tandem.toml").string();
+  std::string config_path = (std::filesystem::path(dir) / "tandem.toml").string();
   std::ofstream out(config_path);
   out << fmt::format(fmt::runtime(kDemoConfig), fmt::arg("dir", dir),
                      fmt::arg("old_url", options.old_url.empty() ? "sqlite:old.db" : options.old_url),
