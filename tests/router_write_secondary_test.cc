@@ -212,3 +212,62 @@ TEST(WriteSecondary, StressFoundDrainCopiedIntoADatabaseAMoveHadMadeWritePrimary
 
 }  // namespace
 }  // namespace tandem::testing
+
+namespace tandem::testing {
+namespace {
+
+// Found by tandem-stress (SQLite, seed 7, two client processes): around a
+// move between read-new (WP old) and write-new (WP new), or a move back over
+// several steps, instances with different write primaries write one key at
+// once. A put at write-new copied new -> old under old's record lock while a
+// delete at read-new copied old -> new under new's: each read its source
+// before the other's write landed, and the databases ended different with
+// nothing queued (old had the put, new the delete). Every copy now holds
+// new's record lock, whichever way it copies.
+TEST(WriteSecondary, StressFoundCopiesOfBothDirectionsSerializeOnOneLock) {
+  MigrationFixture f({user(1, "one")});
+  ASSERT_OK(f.raw(Side::kNew).upsert("users", user(1, "one")));
+  f.jump_to_step(3);  // read-new: WP old, WS new
+  MigrationOptions stale;
+  stale.register_instance = false;  // no refresh thread: stays at read-new
+  auto behind = value_or_die(
+      Migration::open_with(f.config, f.old_faulty.get(), f.new_faulty.get(), f.control.get(), stale));
+  Collection* behind_users = value_or_die(behind->collection("users"));
+  f.jump_to_step(4);  // this instance: write-new, WP new, WS old
+
+  // Hold the put's copy into old after it has read new's version.
+  std::atomic<int> old_writes{0};
+  std::atomic<bool> held{false}, release{false};
+  f.old_faulty->on_write = [&] {
+    if (old_writes.fetch_add(1) != 0) return;  // only the put's copy waits
+    held = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  Status put;
+  std::thread putter([&] { put = f.users->put(user(1, "put at write-new")); });
+  while (!held) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The delete at read-new: it must wait for the put's copy, not copy old's
+  // state (the put has not reached old yet) into new meanwhile.
+  std::atomic<bool> removed{false};
+  Status remove;
+  std::thread remover([&] {
+    remove = behind_users->remove(Key{Value(int64_t{1})});
+    removed = true;
+  });
+  for (int i = 0; i < 500 && !removed; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_FALSE(removed) << "the delete's copy into new did not wait for the put's copy into old";
+  release = true;
+  putter.join();
+  remover.join();
+  ASSERT_OK(put);
+  ASSERT_OK(remove);
+  auto in_old = value_or_die(f.raw(Side::kOld).get("users", Key{Value(int64_t{1})}));
+  auto in_new = value_or_die(f.raw(Side::kNew).get("users", Key{Value(int64_t{1})}));
+  EXPECT_EQ(in_old.present(), in_new.present());
+  if (in_old.present() && in_new.present()) EXPECT_EQ(in_old.record, in_new.record);
+  EXPECT_EQ(value_or_die(f.control->repair_counts())[Side::kOld], 0);
+  EXPECT_EQ(value_or_die(f.control->repair_counts())[Side::kNew], 0);
+}
+
+}  // namespace
+}  // namespace tandem::testing

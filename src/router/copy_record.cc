@@ -2,9 +2,9 @@
 
 namespace tandem {
 
-Status copy_current_record(Store& from, Store& to, const CollectionSchema& schema, const Key& key,
-                           std::chrono::milliseconds lock_timeout) {
-  TANDEM_ASSIGN_OR_RETURN(RecordLock lock, to.lock(schema.name, key, lock_timeout));
+Status copy_current_record(Store& from, Store& to, Store& lock_in, const CollectionSchema& schema,
+                           const Key& key, std::chrono::milliseconds lock_timeout) {
+  TANDEM_ASSIGN_OR_RETURN(RecordLock lock, lock_in.lock(schema.name, key, lock_timeout));
   // Read the source only once the lock is held: whoever copies last reads a
   // version at least as new as every write acknowledged before it started.
   TANDEM_ASSIGN_OR_RETURN(Lookup current, from.get(schema.name, key));

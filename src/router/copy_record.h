@@ -3,7 +3,12 @@
 // (router) and verify --repair.
 //
 // Thread safety: safe from any thread (the stores are); concurrent copies of
-// one key serialize on the target's record lock.
+// one key serialize on new's record lock for that key, whichever way they copy.
+// One lock for both directions matters where instances with different write
+// primaries coexist (a move between read-new and write-new, or back several
+// steps): a copy old -> new under new's lock and a copy new -> old under old's
+// lock could each read its source before the other wrote it, and leave the
+// two databases different with nothing queued. Found by tandem-stress.
 // Errors: the lock's (kBusy / kTimeout when the lock is not had within
 // lock_timeout) or either store's.
 #pragma once
@@ -17,10 +22,11 @@
 
 namespace tandem {
 
-// Copies from's current version of key into to, under to's record lock:
+// Copies from's current version of key into to, under lock_in's record lock
+// (lock_in is new, the database tandem locks in; old is never locked):
 // present -> upsert, absent or tombstoned -> remove. Never replays the
 // caller's write, so the last copy to run always leaves to equal to from.
-Status copy_current_record(Store& from, Store& to, const CollectionSchema& schema, const Key& key,
-                           std::chrono::milliseconds lock_timeout);
+Status copy_current_record(Store& from, Store& to, Store& lock_in, const CollectionSchema& schema,
+                           const Key& key, std::chrono::milliseconds lock_timeout);
 
 }  // namespace tandem

@@ -274,8 +274,8 @@ Result<size_t> Migration::drain_repair_queue(size_t limit) {
         s = state_->control->enqueue_repair(other);
       }
     } else {
-      s = copy_current_record(state_->store(step.write_primary), state_->store(e.target), *schema, *key,
-                              state_->config.lock_timeout);
+      s = copy_current_record(state_->store(step.write_primary), state_->store(e.target),
+                              state_->store(Side::kNew), *schema, *key, state_->config.lock_timeout);
     }
     if (s.ok()) {
       TANDEM_RETURN_IF_ERROR(state_->control->complete_repair(e.id));

@@ -12,7 +12,8 @@ namespace tandem {
 Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t step_index) {
   Store& wp = state_->store(step.write_primary);
   Store& ws = state_->store(*step.write_secondary);
-  Status s = copy_current_record(wp, ws, schema_, key, state_->config.lock_timeout);
+  Status s =
+      copy_current_record(wp, ws, state_->store(Side::kNew), schema_, key, state_->config.lock_timeout);
   if (s.ok()) return s;
   state_->step_stats(step_index).write_secondary_failures.fetch_add(1, std::memory_order_relaxed);
   // During an outage every write fails the same way: one line every 5 s,

@@ -65,7 +65,8 @@ class CollectionVerifier {
         source_side_(source),
         o_(o),
         source_(OperatorTools(m).store(source)),
-        copy_(OperatorTools(m).store(other_side(source))) {}
+        copy_(OperatorTools(m).store(other_side(source))),
+        new_(OperatorTools(m).store(Side::kNew)) {}
 
   Result<CollectionVerify> run() {
     auto started = SteadyClock::now();
@@ -280,10 +281,11 @@ class CollectionVerifier {
     }
   }
 
-  // Compares one key on both sides, under the copy's record lock so that no
-  // copier is half-way through it.
+  // Compares one key on both sides, under new's record lock (the one every
+  // copy of the key holds, see copy_record.h) so that no copier is half-way
+  // through it.
   Result<std::optional<Difference>> compare_key(const Key& key) {
-    TANDEM_ASSIGN_OR_RETURN(RecordLock lock, copy_.lock(schema_.name, key, m_.config().lock_timeout));
+    TANDEM_ASSIGN_OR_RETURN(RecordLock lock, new_.lock(schema_.name, key, m_.config().lock_timeout));
     Result<Lookup> sr = source_.get(schema_.name, key);
     // A source record that does not decode is the quarantine's business.
     if (!sr.ok() && sr.status().code() == Code::kCorruption) return std::optional<Difference>();
@@ -331,7 +333,7 @@ class CollectionVerifier {
     for (auto& [key, d] : candidates_) {
       // The source's current version wins; a record absent there is removed
       // from the copy, leaving (or keeping) its tombstone.
-      Status s = copy_current_record(source_, copy_, schema_, key, m_.config().lock_timeout);
+      Status s = copy_current_record(source_, copy_, new_, schema_, key, m_.config().lock_timeout);
       if (!s.ok()) {
         spdlog::warn("verify --repair of '{}' record {}: {}", schema_.name, key.to_display(), s.to_string());
         continue;
@@ -353,6 +355,7 @@ class CollectionVerifier {
   const VerifyOptions& o_;
   Store& source_;
   Store& copy_;
+  Store& new_;  // holds the record locks (see copy_record.h)
   CollectionVerify out_;
   std::map<Key, Difference> candidates_;
   std::vector<KeyRange> suspects_;  // digests differ, no record explained it (yet)
