@@ -264,7 +264,9 @@ TEST(WriteSecondary, StressFoundCopiesOfBothDirectionsSerializeOnOneLock) {
   auto in_old = value_or_die(f.raw(Side::kOld).get("users", Key{Value(int64_t{1})}));
   auto in_new = value_or_die(f.raw(Side::kNew).get("users", Key{Value(int64_t{1})}));
   EXPECT_EQ(in_old.present(), in_new.present());
-  if (in_old.present() && in_new.present()) EXPECT_EQ(in_old.record, in_new.record);
+  if (in_old.present() && in_new.present()) {
+    EXPECT_EQ(in_old.record, in_new.record);
+  }
   EXPECT_EQ(value_or_die(f.control->repair_counts())[Side::kOld], 0);
   EXPECT_EQ(value_or_die(f.control->repair_counts())[Side::kNew], 0);
 }

@@ -38,6 +38,37 @@ void mariadb_sql(const std::string& url, const std::string& statement) {
   ASSERT_TRUE(s.ok()) << statement << ": " << s.to_string();
 }
 
+std::vector<std::vector<std::string>> mariadb_rows(const std::string& url, const std::string& sql) {
+  std::vector<std::vector<std::string>> out;
+  auto spec = mariadb::ConnectionSpec::parse(url);
+  if (!spec.ok()) {
+    ADD_FAILURE() << spec.status().to_string();
+    return out;
+  }
+  MYSQL* mysql = mysql_init(nullptr);
+  if (mysql_real_connect(mysql, spec->host.c_str(), spec->user.c_str(), spec->password.c_str(),
+                         spec->database.c_str(), spec->port, nullptr, 0) == nullptr ||
+      mysql_query(mysql, sql.c_str()) != 0) {
+    ADD_FAILURE() << sql.substr(0, 200) << ": " << mysql_error(mysql);
+    mysql_close(mysql);
+    return out;
+  }
+  MYSQL_RES* result = mysql_store_result(mysql);
+  if (result != nullptr) {
+    unsigned n = mysql_num_fields(result);
+    while (MYSQL_ROW row = mysql_fetch_row(result)) {
+      unsigned long* lengths = mysql_fetch_lengths(result);
+      std::vector<std::string> cols;
+      for (unsigned i = 0; i < n; ++i)
+        cols.push_back(row[i] == nullptr ? "<NULL>" : std::string(row[i], lengths[i]));
+      out.push_back(std::move(cols));
+    }
+    mysql_free_result(result);
+  }
+  mysql_close(mysql);
+  return out;
+}
+
 MariaDbDatabase::MariaDbDatabase(const std::string& name, const char* variable)
     : admin_(mariadb_admin_url(variable)), name_(name) {
   mariadb_sql(admin_, fmt::format("DROP DATABASE IF EXISTS {}", name_));

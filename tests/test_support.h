@@ -125,6 +125,10 @@ Status run_mariadb_admin(std::string_view url, const std::string& sql);
 std::string mariadb_admin_url(const char* variable = "TANDEM_TEST_MARIADB_URL");
 // Runs one statement through run_mariadb_admin; an error fails the test.
 void mariadb_sql(const std::string& url, const std::string& statement);
+// Runs sql over Connector/C's text protocol (mysql_query) and returns every
+// row's columns as the server's own text (NULL as "<NULL>"): an independent
+// reading, not tandem's codec. An error fails the test and returns no rows.
+std::vector<std::vector<std::string>> mariadb_rows(const std::string& url, const std::string& sql);
 
 // A fresh MariaDB database, dropped at the end; on the server whose admin URL
 // is in the environment variable `variable`.

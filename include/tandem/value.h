@@ -1,7 +1,10 @@
 // Value: one typed field value, the common currency between databases.
 //
 // Types: null, bool, 64-bit integer, double, exact decimal, text (UTF-8),
-// bytes, timestamp (UTC, microseconds), JSON document/array, UUID.
+// bytes, timestamp (an instant: UTC, microseconds), JSON document/array, UUID,
+// and the calendar types without a time zone: date, time of day, datetime
+// (a wall-clock date and time). A date is never a timestamp at midnight UTC:
+// carried as a calendar day, it cannot shift in another time zone.
 // Decimal and Json are kept in a canonical text form so that equal values
 // from different engines compare and hash equal.
 // Thread safety: plain values; const access from many threads is safe.
@@ -29,6 +32,9 @@ enum class Type : uint8_t {
   kTimestamp = 7,
   kJson = 8,
   kUuid = 9,
+  kDate = 10,
+  kTime = 11,
+  kDateTime = 12,
 };
 
 std::string_view type_name(Type type);
@@ -67,6 +73,48 @@ struct Timestamp {
   auto operator<=>(const Timestamp&) const = default;
 };
 
+// A wall-clock date and time without a time zone (MySQL DATETIME,
+// PostgreSQL timestamp without time zone): microseconds since
+// 1970-01-01T00:00:00 on the same calendar as Timestamp and the same range,
+// but naming no instant, so no time zone ever applies to it.
+struct DateTime {
+  int64_t micros = 0;
+  bool in_range() const { return micros >= Timestamp::kMinMicros && micros <= Timestamp::kMaxMicros; }
+  // "2024-05-01 12:00:00.123456" or with 'T'; a date alone is midnight.
+  // Refused: a zone or offset ("Z", "+02:00": use timestamp for an instant),
+  // and what Timestamp::parse refuses.
+  static Result<DateTime> parse(std::string_view text);
+  std::string to_string() const;  // "2024-05-01T12:00:00.123456"
+  auto operator<=>(const DateTime&) const = default;
+};
+
+// A calendar date (MySQL DATE, PostgreSQL date): days since 1970-01-01, from
+// 0001-01-01 to 9999-12-31.
+struct Date {
+  int32_t days = 0;
+  static constexpr int32_t kMinDays = -719162;  // 0001-01-01
+  static constexpr int32_t kMaxDays = 2932896;  // 9999-12-31
+  bool in_range() const { return days >= kMinDays && days <= kMaxDays; }
+  // Exactly "YYYY-MM-DD"; refused as Timestamp::parse refuses a day.
+  static Result<Date> parse(std::string_view text);
+  std::string to_string() const;  // "2024-05-01"
+  auto operator<=>(const Date&) const = default;
+};
+
+// A time of day without a time zone (PostgreSQL time, MariaDB TIME values
+// of one day): microseconds after midnight, 00:00:00 to 24:00:00 inclusive
+// (PostgreSQL's range). A MariaDB TIME outside it (negative, or a duration
+// beyond a day) is refused per record, never wrapped.
+struct TimeOfDay {
+  int64_t micros = 0;
+  static constexpr int64_t kMaxMicros = 86400LL * 1000000;  // 24:00:00
+  bool in_range() const { return micros >= 0 && micros <= kMaxMicros; }
+  // "HH:MM:SS" with up to 6 fraction digits (more only if zeros).
+  static Result<TimeOfDay> parse(std::string_view text);
+  std::string to_string() const;  // "12:00:00.123456"
+  auto operator<=>(const TimeOfDay&) const = default;
+};
+
 // A JSON value in canonical text, lossless: equal texts exactly when the
 // values are equal. Members sorted by key bytes; no whitespace; strings as
 // UTF-8 with only '"', '\\' and control characters escaped (\n, \t, ...,
@@ -92,10 +140,18 @@ struct Uuid {
   auto operator<=>(const Uuid&) const = default;
 };
 
+class Value;
+// The date, time or datetime value (by type) that text names; errors as the
+// type's parse(). Other types: kInvalidArgument.
+Result<Value> parse_calendar(Type type, std::string_view text);
+// Ok unless v is a timestamp, datetime, date or time outside its type's
+// range (values built in code can be): then kInvalidArgument naming it.
+Status check_calendar_range(const Value& v);
+
 class Value {
  public:
-  using Storage =
-      std::variant<std::monostate, bool, int64_t, double, Decimal, std::string, Bytes, Timestamp, Json, Uuid>;
+  using Storage = std::variant<std::monostate, bool, int64_t, double, Decimal, std::string, Bytes, Timestamp,
+                               Json, Uuid, Date, TimeOfDay, DateTime>;
 
   Value() = default;
   Value(std::nullptr_t) {}                           // NOLINT(google-explicit-constructor)
@@ -111,6 +167,9 @@ class Value {
   Value(Timestamp v) : v_(v) {}                      // NOLINT(google-explicit-constructor)
   Value(Json v) : v_(std::move(v)) {}                // NOLINT(google-explicit-constructor)
   Value(Uuid v) : v_(v) {}                           // NOLINT(google-explicit-constructor)
+  Value(Date v) : v_(v) {}                           // NOLINT(google-explicit-constructor)
+  Value(TimeOfDay v) : v_(v) {}                      // NOLINT(google-explicit-constructor)
+  Value(DateTime v) : v_(v) {}                       // NOLINT(google-explicit-constructor)
 
   Type type() const { return static_cast<Type>(v_.index()); }
   bool is_null() const { return v_.index() == 0; }

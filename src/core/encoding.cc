@@ -48,6 +48,15 @@ void encode_value(const Value& v, std::string& out) {
     case Type::kUuid:
       out.append(reinterpret_cast<const char*>(v.as<Uuid>().bytes.data()), 16);
       break;
+    case Type::kDate:
+      append_u64_be(out, static_cast<uint64_t>(int64_t{v.as<Date>().days}));
+      break;
+    case Type::kTime:
+      append_u64_be(out, static_cast<uint64_t>(v.as<TimeOfDay>().micros));
+      break;
+    case Type::kDateTime:
+      append_u64_be(out, static_cast<uint64_t>(v.as<DateTime>().micros));
+      break;
   }
 }
 

@@ -72,6 +72,15 @@ std::string Key::encode() const {
       case Type::kTimestamp:
         append_u64_be(out, static_cast<uint64_t>(v.as<Timestamp>().micros) ^ (uint64_t{1} << 63));
         break;
+      case Type::kDate:
+        append_u64_be(out, static_cast<uint64_t>(int64_t{v.as<Date>().days}) ^ (uint64_t{1} << 63));
+        break;
+      case Type::kTime:
+        append_u64_be(out, static_cast<uint64_t>(v.as<TimeOfDay>().micros) ^ (uint64_t{1} << 63));
+        break;
+      case Type::kDateTime:
+        append_u64_be(out, static_cast<uint64_t>(v.as<DateTime>().micros) ^ (uint64_t{1} << 63));
+        break;
       case Type::kText:
         put_escaped(out, v.as<std::string>());
         break;
@@ -98,7 +107,7 @@ Result<Key> Key::decode(std::string_view in) {
   while (!in.empty()) {
     auto tag = static_cast<uint8_t>(in[0]);
     in.remove_prefix(1);
-    if (tag < kTagBase || tag > kTagBase + static_cast<uint8_t>(Type::kUuid)) return bad();
+    if (tag < kTagBase || tag > kTagBase + static_cast<uint8_t>(Type::kDateTime)) return bad();
     auto type = static_cast<Type>(tag - kTagBase);
     switch (type) {
       case Type::kNull:
@@ -110,14 +119,24 @@ Result<Key> Key::decode(std::string_view in) {
         in.remove_prefix(1);
         break;
       case Type::kInt:
-      case Type::kTimestamp: {
+      case Type::kTimestamp:
+      case Type::kDate:
+      case Type::kTime:
+      case Type::kDateTime: {
         if (in.size() < 8) return bad();
         auto v = static_cast<int64_t>(get_u64(in) ^ (uint64_t{1} << 63));
         in.remove_prefix(8);
         if (type == Type::kInt) {
           parts.emplace_back(v);
-        } else {
+        } else if (type == Type::kTimestamp) {
           parts.emplace_back(Timestamp{v});
+        } else if (type == Type::kDate) {
+          if (v < Date::kMinDays || v > Date::kMaxDays) return bad();
+          parts.emplace_back(Date{static_cast<int32_t>(v)});
+        } else if (type == Type::kTime) {
+          parts.emplace_back(TimeOfDay{v});
+        } else {
+          parts.emplace_back(DateTime{v});
         }
         break;
       }

@@ -25,6 +25,14 @@ TEST(Key, EncodingPreservesOrder) {
       Key{Value("ab")},
       Key{Value("é")},
       Key{Value(Bytes{"\xff"})},
+      Key{Value(Date{Date::kMinDays})},
+      Key{Value(Date{-1})},
+      Key{Value(Date{0}), Value(int64_t{1})},
+      Key{Value(Date{Date::kMaxDays})},
+      Key{Value(TimeOfDay{0})},
+      Key{Value(TimeOfDay{TimeOfDay::kMaxMicros})},
+      Key{Value(DateTime{-1})},
+      Key{Value(DateTime{0})},
   };
   std::vector<Key> sorted = keys;
   std::sort(sorted.begin(), sorted.end());

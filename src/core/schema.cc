@@ -45,11 +45,14 @@ Status CollectionSchema::validate() const {
       case Type::kBytes:
       case Type::kUuid:
       case Type::kTimestamp:
+      case Type::kDate:
+      case Type::kTime:
+      case Type::kDateTime:
         break;
       default:
         return where(
-            fmt::format("key column '{}' has type {}, which cannot be a key (use int, text, bytes, uuid or "
-                        "timestamp)",
+            fmt::format("key column '{}' has type {}, which cannot be a key (use int, text, bytes, uuid, "
+                        "timestamp, date, time or datetime)",
                         c.name, type_name(c.type)));
     }
     if (c.nullable) return where(fmt::format("key column '{}' cannot be nullable", c.name));

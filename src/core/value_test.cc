@@ -60,6 +60,62 @@ TEST(Timestamp, RefusesWhatNamesNoInstantExactly) {
   EXPECT_FALSE(Timestamp{Timestamp::kMinMicros - 1}.in_range());
 }
 
+// Issue 14: a date is a calendar day, never a timestamp at midnight UTC.
+TEST(Date, IsACalendarDayWithItsOwnRange) {
+  EXPECT_EQ(Date::parse("1970-01-01").value().days, 0);
+  EXPECT_EQ(Date::parse("1986-06-26").value().to_string(), "1986-06-26");
+  EXPECT_EQ(Date::parse("0001-01-01").value().days, Date::kMinDays);
+  EXPECT_EQ(Date::parse("9999-12-31").value().days, Date::kMaxDays);
+  EXPECT_EQ(Date::parse("1969-12-31").value().days, -1);
+  for (int32_t d = Date::kMinDays; d <= Date::kMaxDays; d += 997) {
+    EXPECT_EQ(Date::parse(Date{d}.to_string()).value().days, d);
+  }
+  for (const char* bad : {"2024-02-30", "0000-00-00", "2024-13-01", "2024-1-01", "2024-01-01 00:00:00",
+                          "2024-01-01Z", "", "infinity", "10000-01-01"}) {
+    EXPECT_FALSE(Date::parse(bad).ok()) << bad;
+  }
+  EXPECT_NE(Date::parse("2024-02-30").status().message().find("calendar"), std::string::npos);
+  EXPECT_FALSE(Date{Date::kMaxDays + 1}.in_range());
+  EXPECT_TRUE(Value(Date{1}) > Value(Date{0}));
+  EXPECT_EQ(type_name(Type::kDate), "date");
+  EXPECT_EQ(parse_type_name("date").value(), Type::kDate);
+}
+
+TEST(TimeOfDay, RunsFromMidnightToMidnightInclusive) {
+  EXPECT_EQ(TimeOfDay::parse("00:00:00").value().micros, 0);
+  EXPECT_EQ(TimeOfDay::parse("12:34:56.5").value().to_string(), "12:34:56.500000");
+  EXPECT_EQ(TimeOfDay::parse("24:00:00").value().micros, TimeOfDay::kMaxMicros);
+  EXPECT_EQ(TimeOfDay::parse("23:59:59.999999000").value().micros, TimeOfDay::kMaxMicros - 1);
+  // A MariaDB TIME beyond a day or below zero is a duration: refused, never wrapped.
+  for (const char* bad : {"24:00:01", "25:00:00", "-01:00:00", "838:59:59", "12:60:00", "12:00:60",
+                          "12:00:00.1234567", "12:00", "12:00:00Z"}) {
+    EXPECT_FALSE(TimeOfDay::parse(bad).ok()) << bad;
+  }
+  EXPECT_EQ(parse_type_name("time").value(), Type::kTime);
+}
+
+TEST(DateTime, IsAWallClockTimeWithoutAZone) {
+  auto t = DateTime::parse("2024-05-01 12:00:00.123456").value();
+  EXPECT_EQ(t.to_string(), "2024-05-01T12:00:00.123456");
+  EXPECT_EQ(DateTime::parse("2024-05-01T12:00:00").value().micros, t.micros - 123456);
+  EXPECT_EQ(DateTime::parse("2024-05-01").value().to_string(), "2024-05-01T00:00:00.000000");
+  // The same text read as a timestamp and as a datetime counts the same micros:
+  // only the meaning (an instant, or a wall-clock time) differs.
+  EXPECT_EQ(DateTime::parse("1986-06-26 00:00:00").value().micros,
+            Timestamp::parse("1986-06-26T00:00:00Z").value().micros);
+  for (const char* zoned : {"2024-05-01T12:00:00Z", "2024-05-01 12:00:00+02:00", "2024-05-01T12:00:00-05"}) {
+    auto r = DateTime::parse(zoned);
+    ASSERT_FALSE(r.ok()) << zoned;
+    EXPECT_NE(r.status().message().find("time zone"), std::string::npos) << r.status().message();
+  }
+  for (const char* bad : {"2024-02-30 00:00:00", "2024-01-01 24:00:00", "0000-00-00 00:00:00"}) {
+    EXPECT_FALSE(DateTime::parse(bad).ok()) << bad;
+  }
+  EXPECT_EQ(parse_type_name("datetime").value(), Type::kDateTime);
+  EXPECT_FALSE(check_calendar_range(Value(DateTime{Timestamp::kMaxMicros + 1})).ok());
+  EXPECT_TRUE(check_calendar_range(Value(DateTime{Timestamp::kMaxMicros})).ok());
+}
+
 TEST(Json, CanonicalFormSortsKeysAndRejectsBrokenText) {
   EXPECT_EQ(Json::parse(R"({ "b": 1, "a": [true, null] })").value().text, R"({"a":[true,null],"b":1})");
   auto bad = Json::parse(R"({"a": )");

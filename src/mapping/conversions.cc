@@ -77,6 +77,10 @@ std::string scalar_text(const Value& v) {
       return v.as<Uuid>().to_string();
     case Type::kJson:
       return v.as<Json>().text;
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime:
+      return v.to_display();
     default:
       return v.to_display();
   }
@@ -208,6 +212,14 @@ Result<Value> from_json(const json& j, Type target, const Conversion& convert) {
       if (!u.ok()) return bad(u.status().message());
       return Value(*u);
     }
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime: {
+      if (!j.is_string()) return bad(fmt::format("{} is not a {} string", j.dump(), type_name(target)));
+      auto v = parse_calendar(target, j.get<std::string>());
+      if (!v.ok()) return bad(v.status().message());
+      return v;
+    }
     default:
       break;
   }
@@ -273,6 +285,10 @@ Result<json> to_json(const Value& v, const Conversion& convert, const json* exis
       return json::parse(v.as<Json>().text);
     case Type::kUuid:
       return json(v.as<Uuid>().to_string());
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime:
+      return json(v.to_display());
     case Type::kBytes:
       break;
   }

@@ -54,7 +54,12 @@ std::string_view key_sql_type(Type type) {
     case Type::kUuid:
       return "CHAR(36) CHARACTER SET ascii COLLATE ascii_bin";
     case Type::kTimestamp:
+    case Type::kDateTime:
       return "DATETIME(6)";
+    case Type::kDate:
+      return "DATE";
+    case Type::kTime:
+      return "TIME(6)";
     default:
       return "BIGINT";
   }
@@ -80,6 +85,12 @@ std::string_view sql_type(Type type) {
       return "JSON";
     case Type::kUuid:
       return "CHAR(36) CHARACTER SET ascii COLLATE ascii_bin";
+    case Type::kDate:
+      return "DATE";
+    case Type::kTime:
+      return "TIME(6)";
+    case Type::kDateTime:
+      return "DATETIME(6)";
     case Type::kNull:
       break;
   }
@@ -109,6 +120,12 @@ bool compatible(Type type, std::string_view t) {
       return one_of(t, {"json", "longtext", "mediumtext", "text"});
     case Type::kUuid:
       return one_of(t, {"uuid", "char", "varchar", "binary"});
+    case Type::kDate:
+      return t == "date";
+    case Type::kTime:
+      return t == "time";
+    case Type::kDateTime:  // TIMESTAMP names an instant: type timestamp
+      return t == "datetime";
     case Type::kNull:
       break;
   }
@@ -154,6 +171,15 @@ Param to_param(const ColumnType& ct, const Value& v) {
       if (ct.data_type == "binary") return Param::bytes(std::string(u.bytes.begin(), u.bytes.end()));
       return Param::of(u.to_string());
     }
+    case Type::kDate:
+      return Param::of(v.as<Date>().to_string());
+    case Type::kTime:
+      return Param::of(v.as<TimeOfDay>().to_string());
+    case Type::kDateTime: {
+      std::string text = v.as<DateTime>().to_string();  // "2024-05-01T12:00:00.123456"
+      text[10] = ' ';
+      return Param::of(std::move(text));
+    }
   }
   return Param::null();
 }
@@ -176,6 +202,9 @@ size_t param_bytes(const Value& v) {
       break;
     case Type::kTimestamp:
     case Type::kUuid:
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime:
       data = 36;
       break;
     default:
@@ -267,6 +296,16 @@ Result<Value> from_row(Type type, const ColumnType& ct, const Row& r, size_t col
       if (!u.ok()) return Status::Corruption(u.status().message());
       return Value(*u);
     }
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime: {
+      // Refused, never moved: a zero date, a day the month lacks, a TIME
+      // that is negative or longer than a day.
+      if (kind != Row::Kind::kText) return bad(type_name(type));
+      auto v = parse_calendar(type, s);
+      if (!v.ok()) return Status::Corruption(v.status().message());
+      return v;
+    }
     case Type::kNull:
       break;
   }
@@ -336,6 +375,23 @@ std::string check_exact(const ColumnType& ct, const Value& v) {
         if (t.micros % unit != 0) {
           return fmt::format("timestamp {} has more fraction digits than column type {} keeps", t.to_string(),
                              ct.column_type);
+        }
+      }
+      return {};
+    }
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime: {
+      if (Status s = check_calendar_range(v); !s.ok()) return std::string(s.message());
+      int64_t micros = v.type() == Type::kTime       ? v.as<TimeOfDay>().micros
+                       : v.type() == Type::kDateTime ? v.as<DateTime>().micros
+                                                     : 0;
+      if (ct.datetime_precision >= 0 && ct.datetime_precision < 6) {
+        int64_t unit = 1;
+        for (int64_t i = ct.datetime_precision; i < 6; ++i) unit *= 10;
+        if (micros % unit != 0) {
+          return fmt::format("{} {} has more fraction digits than column type {} keeps", type_name(v.type()),
+                             v.to_display(), ct.column_type);
         }
       }
       return {};
@@ -411,7 +467,12 @@ std::string decodable_condition(const Column& c, const ColumnType& ct, bool key)
       // Invalid UTF-8 becomes '?' when converted.
       if (ct.is_binary_string()) cond = fmt::format("CAST(CONVERT({0} USING utf8mb4) AS BINARY) = {0}", q);
       break;
+    case Type::kTime:  // a time of day, not a duration
+      cond = fmt::format("{0} >= '00:00:00' AND {0} <= '24:00:00'", q);
+      break;
     case Type::kTimestamp:  // no zero date, no year 0, no day the month lacks
+    case Type::kDate:
+    case Type::kDateTime:
       cond = fmt::format(
           "YEAR({0}) >= 1 AND DAYOFMONTH({0}) >= 1 AND DAYOFMONTH({0}) <= DAYOFMONTH(LAST_DAY({0}))", q);
       break;

@@ -37,6 +37,11 @@ std::string refusal(const Value& v, const NumericLimit* limit) {
                            v.as<Timestamp>().micros);
       }
       break;
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime:
+      if (Status s = check_calendar_range(v); !s.ok()) return std::string(s.message());
+      break;
     case Type::kDecimal: {
       if (limit == nullptr || limit->precision == 0) break;
       const std::string& d = v.as<Decimal>().text;

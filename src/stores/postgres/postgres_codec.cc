@@ -30,6 +30,12 @@ std::string_view sql_type(Type type) {
       return "JSONB";
     case Type::kUuid:
       return "UUID";
+    case Type::kDate:
+      return "DATE";
+    case Type::kTime:
+      return "TIME";
+    case Type::kDateTime:
+      return "TIMESTAMP";
     case Type::kNull:
       break;
   }
@@ -57,6 +63,12 @@ bool compatible(Type type, std::string_view data_type) {
       return data_type == "jsonb" || data_type == "json";
     case Type::kUuid:
       return data_type == "uuid";
+    case Type::kDate:
+      return data_type == "date";
+    case Type::kTime:
+      return data_type == "time without time zone";
+    case Type::kDateTime:
+      return data_type == "timestamp without time zone";
     case Type::kNull:
       break;
   }
@@ -104,6 +116,15 @@ Param to_param(const Value& v) {
       break;
     case Type::kUuid:
       p.value = v.as<Uuid>().to_string();
+      break;
+    case Type::kDate:
+      p.value = v.as<Date>().to_string();
+      break;
+    case Type::kTime:
+      p.value = v.as<TimeOfDay>().to_string();
+      break;
+    case Type::kDateTime:
+      p.value = v.as<DateTime>().to_string();
       break;
   }
   return p;
@@ -217,6 +238,15 @@ Result<Value> from_text(Type type, std::string_view s) {
       auto u = Uuid::parse(s);
       if (!u.ok()) return Status::Corruption(u.status().message());
       return Value(*u);
+    }
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime: {
+      // ISO output ("2024-05-01", "12:00:00.5", "2024-05-01 12:00:00"); a
+      // BC date, 'infinity' or a year past 9999 does not parse: quarantined.
+      auto v = parse_calendar(type, s);
+      if (!v.ok()) return Status::Corruption(v.status().message());
+      return v;
     }
     case Type::kNull:
       break;

@@ -21,6 +21,9 @@ std::string_view sql_type(Type type) {
     case Type::kDecimal:
     case Type::kText:
     case Type::kJson:
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime:
       return "TEXT";
     case Type::kBytes:
     case Type::kUuid:
@@ -29,6 +32,50 @@ std::string_view sql_type(Type type) {
       break;
   }
   return "ANY";
+}
+
+bool compatible(Type type, std::string_view declared) {
+  if (declared == sql_type(type)) return true;
+  auto is = [&](std::initializer_list<std::string_view> names) {
+    for (std::string_view n : names) {
+      if (sqlite3_strnicmp(declared.data(), n.data(), static_cast<int>(n.size())) == 0 &&
+          declared.size() == n.size()) {
+        return true;
+      }
+    }
+    return false;
+  };
+  // The declared types of text dates in schemas written by hand.
+  switch (type) {
+    case Type::kDate:
+      return is({"TEXT", "DATE"});
+    case Type::kTime:
+      return is({"TEXT", "TIME"});
+    case Type::kDateTime:
+      return is({"TEXT", "DATETIME", "TIMESTAMP"});
+    default:
+      return false;
+  }
+}
+
+std::string calendar_text(const Value& v) {
+  switch (v.type()) {
+    case Type::kDate:
+      return v.as<Date>().to_string();
+    case Type::kTime: {
+      std::string t = v.as<TimeOfDay>().to_string();  // "HH:MM:SS.ffffff"
+      if (v.as<TimeOfDay>().micros % 1000000 == 0) t.resize(8);
+      return t;
+    }
+    case Type::kDateTime: {
+      std::string t = v.as<DateTime>().to_string();  // "YYYY-MM-DDTHH:MM:SS.ffffff"
+      t[10] = ' ';
+      if (v.as<DateTime>().micros % 1000000 == 0) t.resize(19);
+      return t;
+    }
+    default:
+      return {};
+  }
 }
 
 namespace {
@@ -90,6 +137,10 @@ Status check_exact(const Value& v, int64_t max_bytes) {
             v.as<Timestamp>().micros));
       }
       return Status::Ok();
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime:
+      return check_calendar_range(v);
     default:
       return Status::Ok();
   }
@@ -163,6 +214,11 @@ Status bind_value(Statement& st, int index, const Value& v) {
     case Type::kUuid:
       rc =
           st.bind_blob(index, std::string_view(reinterpret_cast<const char*>(v.as<Uuid>().bytes.data()), 16));
+      break;
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime:
+      rc = st.bind_text(index, calendar_text(v));
       break;
   }
   if (rc == SQLITE_OK) return Status::Ok();
@@ -250,6 +306,14 @@ Result<Value> read_value(const Statement& st, int i, const Column& c) {
       Uuid u;
       std::copy(b.begin(), b.end(), u.bytes.begin());
       return Value(u);
+    }
+    case Type::kDate:
+    case Type::kTime:
+    case Type::kDateTime: {
+      TANDEM_RETURN_IF_ERROR(expect(SQLITE_TEXT));
+      Result<Value> v = parse_calendar(c.type, st.column_text(i));
+      if (!v.ok()) return Status::Corruption(v.status().message());
+      return v;
     }
     case Type::kNull:
       break;

@@ -25,6 +25,14 @@ namespace tandem::sqlite {
 
 // The column type tandem creates for a value type ("INTEGER", "TEXT", ...).
 std::string_view sql_type(Type type);
+// Whether a column declared as declared holds values of type: sql_type(type),
+// or for dates and times also the names hand-written schemas use (DATE, TIME,
+// DATETIME, TIMESTAMP), all stored as text.
+bool compatible(Type type, std::string_view declared);
+// The text a date, time or datetime is stored as: "2024-05-01", "12:00:00",
+// "2024-05-01 12:00:00" (SQLite's own forms), with ".ffffff" when the
+// fraction is not zero; fixed widths, so text order is time order.
+std::string calendar_text(const Value& v);
 
 // Why value, written to a column of its type, would not read back equal; Ok
 // if it would. max_bytes is SQLite's length limit (SQLITE_LIMIT_LENGTH).

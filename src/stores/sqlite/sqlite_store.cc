@@ -79,7 +79,7 @@ Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool creat
   TANDEM_ASSIGN_OR_RETURN(TableCatalog catalog, read_catalog(*conn, schema.name));
   TANDEM_RETURN_IF_ERROR(
       check_existing_columns(name_, schema, catalog.column_types,
-                             [](Type type, std::string_view found) { return found == sql_type(type); }));
+                             [](Type type, std::string_view found) { return compatible(type, found); }));
   TANDEM_RETURN_IF_ERROR(check_configured_key(name_, schema, catalog.keys));
   bool may_tie = false;
   for (const Column& c : schema.key_columns) {

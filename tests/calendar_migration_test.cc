@@ -1,0 +1,178 @@
+// Issue 14: dates, times of day and wall-clock datetimes migrate as what they
+// are, MariaDB -> PostgreSQL and PostgreSQL -> MariaDB, under a live write,
+// checked with each server's own SQL (not tandem's codec): a DATE is never a
+// timestamp at midnight UTC that a session in another time zone shows as the
+// day before, and a value the type cannot hold is quarantined with its reason
+// while the copy goes on. Needs the servers scripts/test.sh starts.
+#include "tandem/backfill.h"
+#include "tandem/operator_tools.h"
+#include "tandem/verify.h"
+#include "test_support.h"
+
+namespace tandem::testing {
+namespace {
+
+CollectionSchema employees_schema() {
+  CollectionSchema s;
+  s.name = "employees";
+  s.key_columns = {{"emp_no", Type::kInt, false}};
+  s.columns = {{"birth_date", Type::kDate, false},
+               {"hire_date", Type::kDate, false},
+               {"shift_start", Type::kTime, true},
+               {"updated", Type::kDateTime, true}};
+  return s;
+}
+
+// The rows as both servers print them alike, new's session in a time zone
+// far from UTC (a timestamp at midnight UTC would show another day there).
+const char* const kMariaDbRows =
+    "SELECT emp_no, DATE_FORMAT(birth_date, '%Y-%m-%d'), DATE_FORMAT(hire_date, '%Y-%m-%d'), "
+    "TIME_FORMAT(shift_start, '%H:%i:%s.%f'), DATE_FORMAT(updated, '%Y-%m-%d %H:%i:%s.%f') FROM employees "
+    "ORDER BY emp_no";
+const char* const kPostgresRows =
+    "SET TimeZone = 'Pacific/Kiritimati'; SELECT emp_no::text, to_char(birth_date, 'YYYY-MM-DD'), "
+    "to_char(hire_date, 'YYYY-MM-DD'), to_char(shift_start, 'HH24:MI:SS.US'), "
+    "to_char(updated, 'YYYY-MM-DD HH24:MI:SS.US') FROM employees ORDER BY emp_no";
+
+// The values of the sample schema's rows, and the edges of each type.
+const char* const kRows[][5] = {
+    {"10001", "1953-09-02", "1986-06-26", "09:00:00", "1986-06-26 00:00:00"},
+    {"10002", "1964-06-02", "1985-11-21", "23:59:59.999999", "1969-12-31 23:59:59.999999"},
+    {"10003", "0001-01-01", "9999-12-31", "00:00:00", "1970-01-01 00:00:00.000001"},
+    {"10004", "1969-12-31", "1970-01-01", nullptr, nullptr},
+    {"10005", "2024-02-29", "2000-02-29", "12:30:00.5", "9999-12-31 23:59:59.999999"},
+};
+
+std::string sql_value(const char* v) { return v == nullptr ? "NULL" : fmt::format("'{}'", v); }
+
+std::string insert_rows() {
+  std::vector<std::string> values;
+  for (const auto& r : kRows) {
+    values.push_back(fmt::format("({}, {}, {}, {}, {})", r[0], sql_value(r[1]), sql_value(r[2]),
+                                 sql_value(r[3]), sql_value(r[4])));
+  }
+  return fmt::format("INSERT INTO employees VALUES {}", fmt::join(values, ", "));
+}
+
+std::unique_ptr<Migration> dual_write(const TempDir& dir, const std::string& old_url,
+                                      const std::string& new_url) {
+  Config config;
+  config.migration_name = "calendar";
+  config.control_url = "sqlite:" + dir.file("control.db");
+  config.old_url = old_url;
+  config.new_url = new_url;
+  config.collections = {employees_schema()};
+  auto new_store = value_or_die(open_store("new", config.new_url));
+  EXPECT_OK(new_store->ensure_collection(employees_schema(), true));
+  new_store.reset();
+  MigrationOptions options;
+  options.register_instance = false;
+  auto m = value_or_die(Migration::open(config, options));
+  EXPECT_OK(m->change_step(1, "test", /*force=*/true));
+  return m;
+}
+
+// Copies, writes one record live at dual-write, verifies; returns the
+// quarantine's reasons.
+std::vector<std::string> migrate(Migration& m) {
+  Collection* employees = value_or_die(m.collection("employees"));
+  EXPECT_TRUE(value_or_die(run_backfill(m, BackfillOptions{})).complete);
+  Record live;
+  live.key = Key{Value(int64_t{20001})};
+  live.fields = {{"birth_date", Value(Date::parse("1990-01-01").value())},
+                 {"hire_date", Value(Date::parse("2026-11-27").value())},
+                 {"shift_start", Value(TimeOfDay::parse("07:15:00").value())},
+                 {"updated", Value(DateTime::parse("2026-11-27 07:15:00.25").value())}};
+  EXPECT_OK(employees->put(live));
+  auto report = value_or_die(run_verify(m, VerifyOptions{}));
+  EXPECT_TRUE(report.clean()) << "verify found differences";
+  std::vector<std::string> reasons;
+  for (const QuarantineEntry& e : value_or_die(OperatorTools(m).control().quarantine(100))) {
+    reasons.push_back(fmt::format("{} {}: {}", e.key_display, e.field, e.reason));
+  }
+  return reasons;
+}
+
+std::vector<std::vector<std::string>> expected_rows() {
+  std::vector<std::vector<std::string>> rows;
+  auto micros = [](const char* v) -> std::string {  // both servers print 6 fraction digits
+    if (v == nullptr) return "<NULL>";
+    std::string s(v);
+    size_t dot = s.find('.');
+    if (dot == std::string::npos) return s + ".000000";
+    return s + std::string(6 - (s.size() - dot - 1), '0');
+  };
+  for (const auto& r : kRows) rows.push_back({r[0], r[1], r[2], micros(r[3]), micros(r[4])});
+  rows.push_back({"20001", "1990-01-01", "2026-11-27", "07:15:00.000000", "2026-11-27 07:15:00.250000"});
+  return rows;
+}
+
+TEST(Calendar, MariaDbDatesTimesAndDatetimesArriveInPostgresAsThemselves) {
+  TempDir dir;
+  MariaDbDatabase old_db("tandem_calendar_old");
+  PostgresDatabase new_db("tandem_calendar_new");
+  mariadb_sql(old_db.url(),
+              "CREATE TABLE employees (emp_no INT NOT NULL PRIMARY KEY, birth_date DATE NOT NULL, hire_date "
+              "DATE NOT NULL, shift_start TIME(6), updated DATETIME(6))");
+  mariadb_sql(old_db.url(), insert_rows());
+  // A TIME beyond a day is a duration, not a time of day: quarantined, never wrapped.
+  mariadb_sql(old_db.url(),
+              "INSERT INTO employees VALUES (10009, '1960-01-01', '1990-01-01', '30:00:00', NULL)");
+  auto m = dual_write(dir, old_db.url(), new_db.url());
+  std::vector<std::string> quarantined = migrate(*m);
+  ASSERT_EQ(quarantined.size(), 1u);
+  EXPECT_NE(quarantined[0].find("10009"), std::string::npos) << quarantined[0];
+  EXPECT_NE(quarantined[0].find("time of day"), std::string::npos) << quarantined[0];
+
+  auto in_new = postgres_rows(new_db.url(), kPostgresRows);
+  EXPECT_EQ(in_new, expected_rows());
+  std::string old_sql = kMariaDbRows;
+  old_sql.insert(old_sql.find("ORDER"), "WHERE emp_no <> 10009 ");
+  EXPECT_EQ(mariadb_rows(old_db.url(), old_sql), in_new) << "the live write reached both databases alike";
+  // new's columns have the engine's own calendar types, not timestamptz.
+  EXPECT_EQ(postgres_rows(new_db.url(),
+                          "SELECT column_name::text, data_type::text FROM information_schema.columns WHERE "
+                          "table_name = 'employees' ORDER BY column_name"),
+            (std::vector<std::vector<std::string>>{{"birth_date", "date"},
+                                                   {"emp_no", "bigint"},
+                                                   {"hire_date", "date"},
+                                                   {"shift_start", "time without time zone"},
+                                                   {"updated", "timestamp without time zone"}}));
+}
+
+TEST(Calendar, PostgresDatesTimesAndTimestampsArriveInMariaDbAsThemselves) {
+  TempDir dir;
+  PostgresDatabase old_db("tandem_calendar_pg_old");
+  MariaDbDatabase new_db("tandem_calendar_maria_new");
+  postgres_rows(
+      old_db.url(),
+      "CREATE TABLE employees (emp_no INT NOT NULL PRIMARY KEY, birth_date DATE NOT NULL, hire_date "
+      "DATE NOT NULL, shift_start TIME, updated TIMESTAMP)");
+  postgres_rows(old_db.url(), insert_rows());
+  // 'infinity' is no datetime of the calendar: quarantined with its reason.
+  postgres_rows(old_db.url(),
+                "INSERT INTO employees VALUES (10009, '1960-01-01', '1990-01-01', NULL, 'infinity')");
+  auto m = dual_write(dir, old_db.url(), new_db.url());
+  std::vector<std::string> quarantined = migrate(*m);
+  ASSERT_EQ(quarantined.size(), 1u);
+  EXPECT_NE(quarantined[0].find("10009"), std::string::npos) << quarantined[0];
+  EXPECT_NE(quarantined[0].find("infinity"), std::string::npos) << quarantined[0];
+
+  auto in_new = mariadb_rows(new_db.url(), kMariaDbRows);
+  EXPECT_EQ(in_new, expected_rows());
+  std::string old_sql = kPostgresRows;
+  old_sql.insert(old_sql.find("ORDER"), "WHERE emp_no <> 10009 ");
+  EXPECT_EQ(postgres_rows(old_db.url(), old_sql), in_new) << "the live write reached both databases alike";
+  EXPECT_EQ(
+      mariadb_rows(new_db.url(),
+                   "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                   "DATABASE() AND TABLE_NAME = 'employees' ORDER BY COLUMN_NAME"),
+      (std::vector<std::vector<std::string>>{{"birth_date", "date"},
+                                             {"emp_no", "bigint(20)"},
+                                             {"hire_date", "date"},
+                                             {"shift_start", "time(6)"},
+                                             {"updated", "datetime(6)"}}));
+}
+
+}  // namespace
+}  // namespace tandem::testing
