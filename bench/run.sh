@@ -143,7 +143,7 @@ columns = [
   { name = "name", type = "text" },
   { name = "age", type = "int" },
   { name = "balance", type = "decimal", nullable = false },
-  { name = "created_at", type = "timestamp", nullable = false },
+  { name = "created_at", type = "datetime", nullable = false },
   { name = "doc", type = "json" },
   { name = "active", type = "bool", nullable = false },
 ]

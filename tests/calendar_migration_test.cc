@@ -176,3 +176,30 @@ TEST(Calendar, PostgresDatesTimesAndTimestampsArriveInMariaDbAsThemselves) {
 
 }  // namespace
 }  // namespace tandem::testing
+
+namespace tandem::testing {
+namespace {
+
+// Issue 14: a PostgreSQL timestamp without time zone is a wall-clock time.
+// Configured as a timestamp (an instant) it used to be read as UTC, and
+// `tandem init` then made new's column timestamptz: refused now, naming the
+// type that keeps it as it is.
+TEST(Calendar, AZonelessPostgresTimestampIsNotReadAsAnInstant) {
+  PostgresDatabase db("tandem_calendar_zoneless");
+  postgres_rows(db.url(), "CREATE TABLE events (id BIGINT PRIMARY KEY, at TIMESTAMP)");
+  CollectionSchema events;
+  events.name = "events";
+  events.key_columns = {{"id", Type::kInt, false}};
+  events.columns = {{"at", Type::kTimestamp, true}};
+  auto store =
+      value_or_die(open_store("old", db.url(), StoreOptions{.keep_tombstones = false, .configure = false}));
+  Status s = store->ensure_collection(events, false);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.to_string();
+  EXPECT_NE(s.message().find("timestamp without time zone"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("type = \"datetime\""), std::string::npos) << s.message();
+  events.columns = {{"at", Type::kDateTime, true}};
+  EXPECT_OK(store->ensure_collection(events, false));
+}
+
+}  // namespace
+}  // namespace tandem::testing

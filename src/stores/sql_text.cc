@@ -64,9 +64,15 @@ Status check_existing_columns(std::string_view store, const CollectionSchema& sc
                       store, schema.name, c.name));
     }
     if (!readable(c.type, it->second)) {
-      return Status::FailedPrecondition(
-          fmt::format("{} database: column '{}.{}' is {}, which tandem cannot read as {}", store, schema.name,
-                      c.name, it->second, type_name(c.type)));
+      std::vector<std::string_view> would;  // the configured types that would read it
+      for (int t = static_cast<int>(Type::kBool); t <= static_cast<int>(Type::kDateTime); ++t) {
+        if (readable(static_cast<Type>(t), it->second)) would.push_back(type_name(static_cast<Type>(t)));
+      }
+      return Status::FailedPrecondition(fmt::format(
+          "{} database: column '{}.{}' is {}, which tandem cannot read as {}{}", store, schema.name, c.name,
+          it->second, type_name(c.type),
+          would.empty() ? std::string()
+                        : fmt::format(" (configure type = \"{}\" for it)", fmt::join(would, "\" or \""))));
     }
     return Status::Ok();
   };

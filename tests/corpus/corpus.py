@@ -117,7 +117,7 @@ def literal(L, ttype, v, json_type=None):
         return L.lit_text(v if isinstance(v, bytes) else utf8(v))
     if ttype == "bytes":
         return L.lit_bytes(v)
-    if ttype == "timestamp":
+    if ttype in ("timestamp", "datetime"):
         return L.lit_ts(v)
     if ttype == "json":
         b = v if isinstance(v, bytes) else utf8(v)
@@ -137,8 +137,8 @@ def build(engine, L):
             # whose CHECK (JSON_VALID) refuses more than 31 levels and lone surrogates)
             ("c_json_raw", "json", {"postgres": "json", "mariadb": "LONGTEXT"}.get(engine)),
             ("c_uuid", "uuid", None)]
-    if is_postgres:  # float4 read as double; a timestamp without time zone read as UTC
-        cols += [("c_real", "double", "real"), ("c_ts_naive", "timestamp", "timestamp")]
+    if is_postgres:  # float4 read as double; a timestamp without time zone as a datetime (no zone)
+        cols += [("c_real", "double", "real"), ("c_ts_naive", "datetime", "timestamp")]
     if is_mariadb:  # an unsigned column read as int, FLOAT as double, TIMESTAMP (stored in UTC) as timestamp
         cols += [("c_uint", "int", "BIGINT UNSIGNED"), ("c_float", "double", "FLOAT"),
                  ("c_ts_tz", "timestamp", "TIMESTAMP(6) NULL")]
@@ -260,7 +260,7 @@ def build(engine, L):
         h("ts_zero_day", "c_ts", "'2024-05-00 00:00:00'", ALL_Q, "zero day", inval)
         h("ts_year_zero", "c_ts", "'0000-01-01 00:00:00'", ALL_Q, "year 0")
     if is_postgres:
-        h("ts_naive", "c_ts_naive", "'2024-06-01 12:00:00.000001'::timestamp", ALL_E, "read as UTC")
+        h("ts_naive", "c_ts_naive", "'2024-06-01 12:00:00.000001'::timestamp", ALL_E, "a datetime, no zone")
         h("ts_naive_min", "c_ts_naive", "'0001-01-01 00:00:00'::timestamp")
         h("ts_naive_infinity", "c_ts_naive", "'infinity'::timestamp", ALL_Q)
     if is_mariadb:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import canon
 
 RUN_ID = os.urandom(4).hex()
-TYPES = ("int", "bool", "double", "decimal", "text", "bytes", "timestamp", "json", "uuid")
+TYPES = ("int", "bool", "double", "decimal", "text", "bytes", "timestamp", "json", "uuid", "datetime")
 
 
 class CommandError(Exception):
@@ -176,7 +176,7 @@ class Engine:
 class Sqlite(Engine):
     name = "sqlite"
     native = {"int": "INTEGER", "bool": "INTEGER", "double": "REAL", "decimal": "TEXT", "text": "TEXT",
-              "bytes": "BLOB", "timestamp": "INTEGER", "json": "TEXT", "uuid": "BLOB"}
+              "bytes": "BLOB", "timestamp": "INTEGER", "json": "TEXT", "uuid": "BLOB", "datetime": "TEXT"}
     native_key = native
 
     def __init__(self, role, workdir, timeout):
@@ -234,6 +234,8 @@ class Sqlite(Engine):
         raw = bytes.fromhex(payload) if tag in "TB" else None
         storage = {"I": "integer", "R": "real", "T": "text", "B": "blob"}[tag]
         wrong = ("wrongclass", "%s %s" % (storage, payload[:80]))
+        if ttype == "datetime":  # text "YYYY-MM-DD HH:MM:SS[.ffffff]", as if UTC
+            return canon.datetime_text_value(raw.decode("utf-8", "replace")) if tag == "T" else wrong
         if ttype in ("int", "timestamp"):
             if tag != "I":
                 return wrong
@@ -264,7 +266,8 @@ def _replace_db(url, db):
 class Postgres(Engine):
     name = "postgres"
     native = {"int": "bigint", "bool": "boolean", "double": "double precision", "decimal": "numeric",
-              "text": "text", "bytes": "bytea", "timestamp": "timestamptz", "json": "jsonb", "uuid": "uuid"}
+              "text": "text", "bytes": "bytea", "timestamp": "timestamptz", "json": "jsonb", "uuid": "uuid",
+              "datetime": "timestamp"}
     native_key = dict(native, text='text COLLATE "C"')
 
     def __init__(self, role, workdir, timeout):
@@ -343,7 +346,7 @@ class Postgres(Engine):
                          "::text ELSE 'X' || {0}::text END",
             "json": "encode(convert_to({0}::text, 'UTF8'), 'hex')",
             "uuid": "{0}::text",
-        }[ttype].format(col)
+        }["timestamp" if ttype == "datetime" else ttype].format(col)
         return "(CASE WHEN {0} IS NULL THEN 'N' ELSE 'V' || {1} END)".format(col, e)
 
     def decode(self, ttype, f):
@@ -359,7 +362,7 @@ class Postgres(Engine):
             return ("text", bytes.fromhex(f))
         if ttype == "bytes":
             return ("bytes", bytes.fromhex(f))
-        if ttype == "timestamp":
+        if ttype in ("timestamp", "datetime"):
             return ("tsbad", f[1:]) if f.startswith("X") else ("ts", int(f))
         if ttype == "json":
             return canon.json_value(bytes.fromhex(f))
@@ -373,7 +376,7 @@ class Mariadb(Engine):
     name = "mariadb"
     native = {"int": "BIGINT", "bool": "BOOLEAN", "double": "DOUBLE", "decimal": "DECIMAL(65,30)",
               "text": "LONGTEXT", "bytes": "LONGBLOB", "timestamp": "DATETIME(6)", "json": "JSON",
-              "uuid": "CHAR(36) CHARACTER SET ascii COLLATE ascii_bin"}
+              "uuid": "CHAR(36) CHARACTER SET ascii COLLATE ascii_bin", "datetime": "DATETIME(6)"}
     native_key = dict(native, text="VARCHAR(300) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin",
                       bytes="VARBINARY(300)")
     BIG = 7000000  # bytes: larger values are read in pieces (HEX() is capped by max_allowed_packet)
@@ -432,7 +435,7 @@ class Mariadb(Engine):
                     "ELSE CONCAT('V', HEX({0})) END)").format(col, self.BIG)
         e = {"int": "CAST({0} AS CHAR)", "bool": "CAST({0} AS CHAR)",
              "double": "CAST(CAST({0} AS DOUBLE) AS CHAR)", "decimal": "CAST({0} AS CHAR)",
-             "timestamp": "CAST({0} AS CHAR)"}[ttype].format(col)
+             "timestamp": "CAST({0} AS CHAR)", "datetime": "CAST({0} AS CHAR)"}[ttype].format(col)
         return "(CASE WHEN {0} IS NULL THEN 'N' ELSE CONCAT('V', {1}) END)".format(col, e)
 
     def read_big(self, table, key_col, key_type, col):
@@ -460,7 +463,7 @@ class Mariadb(Engine):
             return canon.double_value(float(f))
         if ttype == "decimal":
             return canon.decimal_value(f)
-        if ttype == "timestamp":
+        if ttype in ("timestamp", "datetime"):
             return canon.datetime_text_value(f)
         raw = bytes.fromhex(f)
         if ttype == "text":

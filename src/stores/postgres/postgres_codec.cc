@@ -57,8 +57,8 @@ bool compatible(Type type, std::string_view data_type) {
       return data_type == "text" || data_type == "character varying" || data_type == "character";
     case Type::kBytes:
       return data_type == "bytea";
-    case Type::kTimestamp:
-      return data_type == "timestamp with time zone" || data_type == "timestamp without time zone";
+    case Type::kTimestamp:  // an instant; a zone-less timestamp is a datetime
+      return data_type == "timestamp with time zone";
     case Type::kJson:
       return data_type == "jsonb" || data_type == "json";
     case Type::kUuid:
