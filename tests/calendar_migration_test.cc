@@ -203,3 +203,93 @@ TEST(Calendar, AZonelessPostgresTimestampIsNotReadAsAnInstant) {
 
 }  // namespace
 }  // namespace tandem::testing
+
+namespace tandem::testing {
+namespace {
+
+// Issue 14: new's narrower columns (a user's own DDL) take what they can hold
+// exactly and refuse the rest per record, naming the record, never clipping:
+// small and unsigned integers, YEAR, VARCHAR(n), ENUM, SET on MariaDB.
+TEST(NarrowColumns, MariaDbRefusesPerRecordWhatAColumnCannotHold) {
+  MariaDbDatabase db("tandem_narrow");
+  mariadb_sql(db.url(),
+              "CREATE TABLE narrow (id BIGINT PRIMARY KEY, tiny TINYINT UNSIGNED, small SMALLINT, y YEAR, "
+              "code VARCHAR(3), kind ENUM('a','b'), flags SET('x','y'))");
+  CollectionSchema narrow;
+  narrow.name = "narrow";
+  narrow.key_columns = {{"id", Type::kInt, false}};
+  narrow.columns = {{"tiny", Type::kInt, true},  {"small", Type::kInt, true}, {"y", Type::kInt, true},
+                    {"code", Type::kText, true}, {"kind", Type::kText, true}, {"flags", Type::kText, true}};
+  auto store = value_or_die(open_store("new", db.url()));
+  ASSERT_OK(store->ensure_collection(narrow, false));
+  Record fits;
+  fits.key = Key{Value(int64_t{1})};
+  fits.fields = {{"tiny", Value(int64_t{255})}, {"small", Value(int64_t{-32768})},
+                 {"y", Value(int64_t{2155})},   {"code", Value("abc")},
+                 {"kind", Value("b")},          {"flags", Value("x,y")}};
+  ASSERT_OK(store->upsert("narrow", fits));
+  EXPECT_EQ(value_or_die(store->get("narrow", fits.key)).record, fits);
+  struct Case {
+    const char* field;
+    Value value;
+  };
+  for (const Case& c : {Case{"tiny", Value(int64_t{256})}, Case{"tiny", Value(int64_t{-1})},
+                        Case{"small", Value(int64_t{40000})}, Case{"y", Value(int64_t{1800})},
+                        Case{"code", Value("abcd")}, Case{"kind", Value("c")}, Case{"flags", Value("z")}}) {
+    Record r = fits;
+    r.key = Key{Value(int64_t{2})};
+    r.fields[c.field] = c.value;
+    Status s = store->upsert("narrow", r);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << c.field << ": " << s.to_string();
+    EXPECT_FALSE(s.is_retryable()) << c.field;
+    EXPECT_FALSE(value_or_die(store->get("narrow", r.key)).present()) << c.field << ": nothing written";
+    std::vector<Record> one{r};
+    auto outcomes = store->insert_if_absent("narrow", one, LockPolicy::kTryLockEach);
+    EXPECT_FALSE(outcomes.ok()) << c.field << ": the copy path refuses it too";
+  }
+}
+
+// The same on PostgreSQL: smallint, integer, varchar(n), real.
+TEST(NarrowColumns, PostgresRefusesPerRecordWhatAColumnCannotHold) {
+  PostgresDatabase db("tandem_narrow_pg");
+  postgres_rows(db.url(),
+                "CREATE TABLE narrow (id BIGINT PRIMARY KEY, small SMALLINT, mid INTEGER, code VARCHAR(3), "
+                "ratio REAL)");
+  CollectionSchema narrow;
+  narrow.name = "narrow";
+  narrow.key_columns = {{"id", Type::kInt, false}};
+  narrow.columns = {{"small", Type::kInt, true},
+                    {"mid", Type::kInt, true},
+                    {"code", Type::kText, true},
+                    {"ratio", Type::kDouble, true}};
+  auto store = value_or_die(open_store("new", db.url()));
+  ASSERT_OK(store->ensure_collection(narrow, false));
+  Record fits;
+  fits.key = Key{Value(int64_t{1})};
+  fits.fields = {{"small", Value(int64_t{-32768})},
+                 {"mid", Value(int64_t{2147483647})},
+                 {"code", Value("abc")},
+                 {"ratio", Value(0.5)}};
+  ASSERT_OK(store->upsert("narrow", fits));
+  EXPECT_EQ(value_or_die(store->get("narrow", fits.key)).record, fits);
+  struct Case {
+    const char* field;
+    Value value;
+  };
+  for (const Case& c : {Case{"small", Value(int64_t{40000})}, Case{"mid", Value(int64_t{2147483648})},
+                        Case{"code", Value("abcd")}, Case{"ratio", Value(0.1)}}) {
+    Record r = fits;
+    r.key = Key{Value(int64_t{2})};
+    r.fields[c.field] = c.value;
+    Status s = store->upsert("narrow", r);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << c.field << ": " << s.to_string();
+    EXPECT_FALSE(s.is_retryable()) << c.field;
+    EXPECT_FALSE(value_or_die(store->get("narrow", r.key)).present()) << c.field << ": nothing written";
+    std::vector<Record> one{r};
+    EXPECT_FALSE(store->insert_if_absent("narrow", one, LockPolicy::kTryLockEach).ok())
+        << c.field << ": the copy path refuses it too";
+  }
+}
+
+}  // namespace
+}  // namespace tandem::testing

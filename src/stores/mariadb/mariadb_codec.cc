@@ -102,7 +102,7 @@ bool compatible(Type type, std::string_view t) {
     case Type::kBool:
       return one_of(t, {"tinyint", "smallint", "int", "bigint"});
     case Type::kInt:
-      return one_of(t, {"bigint", "int", "mediumint", "smallint", "tinyint"});
+      return one_of(t, {"bigint", "int", "mediumint", "smallint", "tinyint", "year"});
     case Type::kDouble:
       return one_of(t, {"double", "float"});
     case Type::kDecimal:
