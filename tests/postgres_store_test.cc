@@ -170,7 +170,17 @@ TEST(PostgresStore, AWriteWhoseConnectionIsLostWhileItRunsHasAnUnknownOutcome) {
                            "current_database() AND query LIKE 'WITH cleared%' AND wait_event_type = 'Lock'");
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the holder has the row
+  // Write only once the holder has the row (it sleeps holding it): a fixed
+  // pause was too short on a loaded machine, and the write did not wait.
+  for (int i = 0; i < 500; ++i) {
+    if (psql_output(db.url(),
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                    "wait_event = 'PgSleep'")
+            .find('1') != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   Status s = store->upsert("users", user(1, "after"));
   killer.join();
   holder.join();
