@@ -249,6 +249,40 @@ TEST(NarrowColumns, MariaDbRefusesPerRecordWhatAColumnCannotHold) {
   }
 }
 
+// MySQL schemas keep booleans in BIT(1) and flags in BIT(n): read as bool and
+// int (the bytes MariaDB sends, most significant first), written back as
+// numbers, a value wider than the column refused per record.
+TEST(NarrowColumns, MariaDbBitColumnsAreBoolsAndInts) {
+  MariaDbDatabase db("tandem_bits");
+  mariadb_sql(db.url(), "CREATE TABLE bits (id BIGINT PRIMARY KEY, flag BIT(1) NOT NULL, mask BIT(12))");
+  mariadb_sql(db.url(), "INSERT INTO bits VALUES (1, b'1', b'101010101010'), (2, b'0', NULL)");
+  CollectionSchema bits;
+  bits.name = "bits";
+  bits.key_columns = {{"id", Type::kInt, false}};
+  bits.columns = {{"flag", Type::kBool, false}, {"mask", Type::kInt, true}};
+  auto store = value_or_die(open_store("new", db.url()));
+  ASSERT_OK(store->ensure_collection(bits, false));
+  Record one = value_or_die(store->get("bits", Key{Value(int64_t{1})})).record;
+  EXPECT_EQ(one.fields.at("flag"), Value(true));
+  EXPECT_EQ(one.fields.at("mask"), Value(int64_t{0xAAA}));
+  EXPECT_EQ(value_or_die(store->get("bits", Key{Value(int64_t{2})})).record.fields.at("flag"), Value(false));
+  Record three;
+  three.key = Key{Value(int64_t{3})};
+  three.fields = {{"flag", Value(true)}, {"mask", Value(int64_t{4095})}};
+  ASSERT_OK(store->upsert("bits", three));
+  EXPECT_EQ(
+      mariadb_rows(db.url(), "SELECT id, flag + 0, mask + 0 FROM bits ORDER BY id"),
+      (std::vector<std::vector<std::string>>{{"1", "1", "2730"}, {"2", "0", "<NULL>"}, {"3", "1", "4095"}}));
+  three.fields["mask"] = Value(int64_t{4096});
+  Status s = store->upsert("bits", three);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.to_string();
+  // A BIT wider than one bit is no bool.
+  bits.columns = {{"flag", Type::kBool, false}, {"mask", Type::kBool, true}};
+  s = store->ensure_collection(bits, false);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.to_string();
+  EXPECT_NE(s.message().find("bit(12)"), std::string::npos) << s.message();
+}
+
 // The same on PostgreSQL: smallint, integer, varchar(n), real.
 TEST(NarrowColumns, PostgresRefusesPerRecordWhatAColumnCannotHold) {
   PostgresDatabase db("tandem_narrow_pg");

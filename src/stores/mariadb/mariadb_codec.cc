@@ -99,10 +99,10 @@ std::string_view sql_type(Type type) {
 
 bool compatible(Type type, std::string_view t) {
   switch (type) {
-    case Type::kBool:
-      return one_of(t, {"tinyint", "smallint", "int", "bigint"});
+    case Type::kBool:  // BIT(1) too: the common boolean of MySQL schemas
+      return one_of(t, {"tinyint", "smallint", "int", "bigint", "bit"});
     case Type::kInt:
-      return one_of(t, {"bigint", "int", "mediumint", "smallint", "tinyint", "year"});
+      return one_of(t, {"bigint", "int", "mediumint", "smallint", "tinyint", "year", "bit"});
     case Type::kDouble:
       return one_of(t, {"double", "float"});
     case Type::kDecimal:
@@ -133,6 +133,12 @@ bool compatible(Type type, std::string_view t) {
 }
 
 std::string unusable(Type type, const ColumnType& ct) {
+  if (ct.data_type == "bit" && type == Type::kBool && ct.precision != 1) {
+    return fmt::format("{}: a bool is BIT(1); read a wider BIT as int", ct.column_type);
+  }
+  if (ct.data_type == "bit" && type == Type::kInt && ct.precision > 63) {
+    return fmt::format("{}: an int holds at most BIT(63)", ct.column_type);
+  }
   if (type == Type::kUuid && ct.data_type == "binary" && ct.max_bytes != 16) {
     return fmt::format("{}: a uuid is 16 bytes (BINARY(16)) or 36 characters (CHAR(36))", ct.column_type);
   }
@@ -221,6 +227,16 @@ Result<Value> from_row(Type type, const ColumnType& ct, const Row& r, size_t col
     if (!valid_utf8(raw)) raw = Value(Bytes{raw}).to_display();
     return Status::Corruption(fmt::format("'{}' is not {}", raw, what));
   };
+  if (ct.data_type == "bit" && (type == Type::kBool || type == Type::kInt)) {
+    // BIT(n) arrives as its bytes, most significant first.
+    if (kind != Row::Kind::kText || s.size() > 8) return bad("a BIT value");
+    uint64_t bits = 0;
+    for (char c : s) bits = bits << 8 | static_cast<unsigned char>(c);
+    if (type == Type::kInt && bits <= static_cast<uint64_t>(INT64_MAX))
+      return Value(static_cast<int64_t>(bits));
+    if (type == Type::kBool && bits <= 1) return Value(bits == 1);
+    return bad(type == Type::kBool ? "a boolean (0 or 1)" : "a 64-bit integer");
+  }
   switch (type) {
     case Type::kBool:
       if (kind == Row::Kind::kInt && (r.integer(col) == 0 || r.integer(col) == 1))
@@ -410,8 +426,8 @@ std::string portable_term(const Column& c, const ColumnType& ct) {
   std::string q = quote_identifier(c.name);
   std::string v;
   switch (c.type) {
-    case Type::kInt:
-      v = fmt::format("CAST({} AS CHAR)", q);
+    case Type::kInt:  // a BIT's bytes as its number
+      v = ct.data_type == "bit" ? fmt::format("CAST({} + 0 AS CHAR)", q) : fmt::format("CAST({} AS CHAR)", q);
       break;
     case Type::kBool:
       v = fmt::format("IF({}, '1', '0')", q);
