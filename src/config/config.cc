@@ -141,10 +141,10 @@ Result<CollectionSchema> parse_collection(const toml::table& t, size_t index, st
   TANDEM_ASSIGN_OR_RETURN(c.name, read_string(*name, source, label + ".name"));
   label = fmt::format("collection '{}'", c.name);
   for (auto&& [k, v] : t) {
-    if (k != "name" && k != "key" && k != "columns" && k != "old") {
-      return bad_at(
-          source, v,
-          fmt::format("{}: unknown option '{}' (expected name, key, columns, old)", label, k.str()));
+    if (k != "name" && k != "key" && k != "columns" && k != "old" && k != "new_only") {
+      return bad_at(source, v,
+                    fmt::format("{}: unknown option '{}' (expected name, key, columns, old, new_only)", label,
+                                k.str()));
     }
   }
   TANDEM_RETURN_IF_ERROR(parse_shape(t, label, source, c));
@@ -375,6 +375,17 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
         if (ot == nullptr)
           return bad_at(source, *old, fmt::format("collection '{}': old must be a table", schema.name));
         TANDEM_ASSIGN_OR_RETURN(c.mappings[schema.name], parse_old(*ot, schema, source));
+      }
+      if (const toml::node* no = t->get("new_only")) {
+        auto b = no->value<bool>();
+        if (!b)
+          return bad_at(source, *no, fmt::format("collection '{}': new_only must be true or false", schema.name));
+        if (*b && t->get("old") != nullptr)
+          return bad_at(source, *no,
+                        fmt::format("collection '{}': new_only = true and an [collections.old] mapping "
+                                    "contradict each other (old has no table for a new-only collection)",
+                                    schema.name));
+        if (*b) c.new_only.insert(schema.name);
       }
       c.collections.push_back(std::move(schema));
     }
