@@ -134,8 +134,9 @@ TEST(Issue14, InitCreatesANewOnlyCollectionAndWhatOldHas) {
   Config config = value_or_die(Config::load_file(s.config_path));
   EXPECT_TRUE(config.is_new_only("ghosts"));
   auto m = value_or_die(Migration::open(config, operator_options()));
-  EXPECT_OK(OperatorTools(*m).store(Side::kNew).upsert(
-      "ghosts", Record{Key{Value(int64_t{1})}, {{"seen", Value(std::string("x"))}}}));
+  EXPECT_OK(OperatorTools(*m)
+                .store(Side::kNew)
+                .upsert("ghosts", Record{Key{Value(int64_t{1})}, {{"seen", Value(std::string("x"))}}}));
 }
 
 // Issue 14 item 4: a Migration's open created new's tables; now it names the
@@ -197,8 +198,8 @@ TEST(Issue14, AGoneInstanceIsShownOnceThenExpires) {
   WallTime long_ago = now_micros() - std::chrono::hours(1);
   ASSERT_OK(f.control->heartbeat(
       InstanceHeartbeat{"crashed-host:4242:beef", "crashed-host", 4242, long_ago, long_ago, 1, 0}));
-  ASSERT_OK(f.control->heartbeat(
-      InstanceHeartbeat{"live-host:7:cafe", "live-host", 7, now_micros(), now_micros() + std::chrono::hours(1), 1, 0}));
+  ASSERT_OK(f.control->heartbeat(InstanceHeartbeat{"live-host:7:cafe", "live-host", 7, now_micros(),
+                                                   now_micros() + std::chrono::hours(1), 1, 0}));
   CliResult first = run_cli(f.dir, {"--config", config_path, "status"});
   ASSERT_EQ(first.exit_code, 0) << first.out;
   EXPECT_NE(first.out.find("crashed-host:4242:beef"), std::string::npos) << first.out;

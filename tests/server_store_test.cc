@@ -324,15 +324,16 @@ TEST_P(ServerStoreTest, APasswordInTheUrlIsRefusedWithTheFixAndNeverShown) {
   const std::string scheme = postgres() ? "postgres" : "mariadb";
   for (const std::string& url :
        {scheme + "://app:hunter2@127.0.0.1:1/x", scheme + "://app:hun%40ter2@127.0.0.1:1/x?sslmode=require",
-        scheme + "://app@127.0.0.1:1/x?password=hunter2", std::string(postgres() ? "mysql" : "postgresql") +
-                                                            "://app:hunter2@127.0.0.1:1/x"}) {
+        scheme + "://app@127.0.0.1:1/x?password=hunter2",
+        std::string(postgres() ? "mysql" : "postgresql") + "://app:hunter2@127.0.0.1:1/x"}) {
     auto failed = open_store("old", url);
     ASSERT_FALSE(failed.ok()) << url;
     EXPECT_EQ(failed.status().code(), Code::kConfig) << failed.status().to_string();
     EXPECT_FALSE(failed.status().is_retryable());
     EXPECT_EQ(failed.status().message().find("hunter2"), std::string::npos) << failed.status().message();
     EXPECT_EQ(failed.status().message().find("ter2"), std::string::npos) << failed.status().message();
-    EXPECT_NE(failed.status().message().find("password_file="), std::string::npos) << failed.status().message();
+    EXPECT_NE(failed.status().message().find("password_file="), std::string::npos)
+        << failed.status().message();
   }
 }
 

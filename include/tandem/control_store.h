@@ -50,7 +50,7 @@ struct StepChange {
 // When and by whom a migration was finished (`tandem finish`).
 struct FinishRecord {
   WallTime at{};
-  std::string actor;  // "user@host pid N"
+  std::string actor;      // "user@host pid N"
   size_t step_index = 0;  // the last step, at which it was finished
   int64_t version = 0;    // the step version it was finished at
 };

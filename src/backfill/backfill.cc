@@ -108,7 +108,7 @@ class CollectionBackfill {
       ranges.emplace_back(begin, std::nullopt);
       TANDEM_RETURN_IF_ERROR(control.plan_backfill(schema_.name, ranges, static_cast<int64_t>(total)));
       logging::info("backfill of '{}': {} records in old, split into {} ranges", schema_.name, total,
-                   ranges.size());
+                    ranges.size());
     }
     start_ = SteadyClock::now();
     batch_size_ = o_.initial_batch;
@@ -210,7 +210,7 @@ class CollectionBackfill {
                         what, attempt, o_.retry_for.count() / 1000, r.status().message()));
       }
       logging::warn("backfill of '{}': {} failed (attempt {}): {}; retrying in {} ms", schema_.name, what,
-                   attempt, r.status().to_string(), pause.count());
+                    attempt, r.status().to_string(), pause.count());
       std::this_thread::sleep_for(pause);
       pause = std::min(pause * 2, std::chrono::milliseconds(5000));
     }

@@ -374,7 +374,8 @@ int run_demo_command(const DemoOptions& options) {
   fmt::print("old: {} users written in {:.2f}s\n", options.records, seed_seconds);
 
   {  // What an operator runs first, `tandem init`: a Migration's open creates no table.
-    auto old_store = open_store("old", config->old_url, StoreOptions{.keep_tombstones = false, .configure = false});
+    auto old_store =
+        open_store("old", config->old_url, StoreOptions{.keep_tombstones = false, .configure = false});
     auto new_store = old_store.ok() ? open_store("new", config->new_url) : old_store.status();
     Status s = new_store.ok() ? init_new_tables(*config, **old_store, new_store->get(), false).status()
                               : new_store.status();

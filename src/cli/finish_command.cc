@@ -22,9 +22,10 @@ int run_finish_command(const GlobalOptions& global) {
     fmt::print("migration '{}' was already finished at {} by {}; tandem's side tables in new are dropped\n",
                config->migration_name, format_time(done->record.at), done->record.actor);
   } else {
-    fmt::print("migration '{}' finished at step {} (version {}): tandem's side tables (tandem_tombstones) are "
-               "dropped from new; old is untouched\n",
-               config->migration_name, done->record.step_index + 1, done->record.version);
+    fmt::print(
+        "migration '{}' finished at step {} (version {}): tandem's side tables (tandem_tombstones) are "
+        "dropped from new; old is untouched\n",
+        config->migration_name, done->record.step_index + 1, done->record.version);
   }
   fmt::print(
       "the control store '{}' keeps the step history, the quarantine and the verify runs as the archive; "

@@ -20,16 +20,17 @@ int run_init_command(const GlobalOptions& global, bool dry_run) {
   StoreOptions new_options;
   new_options.configure = !dry_run;
   new_options.keep_tombstones = !dry_run;
-  auto old_store = open_store("old", config->old_url, StoreOptions{.keep_tombstones = false, .configure = false});
+  auto old_store =
+      open_store("old", config->old_url, StoreOptions{.keep_tombstones = false, .configure = false});
   auto new_store = open_store("new", config->new_url, new_options);
   if (!old_store.ok()) return report(old_store.status());
   if (!new_store.ok()) {
     if (!dry_run) return report(new_store.status());
     // Without new, what its engine would run is not known: the columns are named instead.
-    fmt::print("-- new is not reachable ({}); the tables tandem would create:\n", new_store.status().message());
+    fmt::print("-- new is not reachable ({}); the tables tandem would create:\n",
+               new_store.status().message());
   }
-  auto outcomes =
-      init_new_tables(*config, **old_store, new_store.ok() ? new_store->get() : nullptr, dry_run);
+  auto outcomes = init_new_tables(*config, **old_store, new_store.ok() ? new_store->get() : nullptr, dry_run);
   if (!outcomes.ok()) return report(outcomes.status());
   int created = 0, existing = 0;
   for (const InitOutcome& o : *outcomes) {

@@ -27,14 +27,15 @@ int run(int argc, char** argv) {
   auto* init = app.add_subcommand(
       "init", "Create new's tables from the config (the target of any mapping) where they do not exist");
   init->add_flag("--dry-run", init_dry_run, "Print the CREATE TABLE statements instead of running them");
-  init->footer(std::string("Only init creates tables (never status, plan, step or a service's open), and only "
-                           "for collections whose table old has, or that the config marks `new_only = true`.\n") +
-               kExitCodesHelp);
+  init->footer(
+      std::string("Only init creates tables (never status, plan, step or a service's open), and only "
+                  "for collections whose table old has, or that the config marks `new_only = true`.\n") +
+      kExitCodesHelp);
 
-  auto* finish = app.add_subcommand(
-      "finish",
-      "At the last step, after a clean verify there: drop tandem's side tables from new and mark the migration "
-      "finished (steps no longer move)");
+  auto* finish = app.add_subcommand("finish",
+                                    "At the last step, after a clean verify there: drop tandem's side tables "
+                                    "from new and mark the migration "
+                                    "finished (steps no longer move)");
   finish->footer(kExitCodesHelp);
 
   bool json = false;

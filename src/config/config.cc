@@ -379,7 +379,8 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
       if (const toml::node* no = t->get("new_only")) {
         auto b = no->value<bool>();
         if (!b)
-          return bad_at(source, *no, fmt::format("collection '{}': new_only must be true or false", schema.name));
+          return bad_at(source, *no,
+                        fmt::format("collection '{}': new_only must be true or false", schema.name));
         if (*b && t->get("old") != nullptr)
           return bad_at(source, *no,
                         fmt::format("collection '{}': new_only = true and an [collections.old] mapping "

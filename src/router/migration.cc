@@ -98,7 +98,8 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
         lock.unlock();
         Status s = m_ptr->refresh();
         if (!s.ok())
-          logging::warn("cannot refresh the current step: {} (routing by the last known step)", s.to_string());
+          logging::warn("cannot refresh the current step: {} (routing by the last known step)",
+                        s.to_string());
         st->flush_pending();
         lock.lock();
       }
@@ -164,7 +165,7 @@ Status Migration::refresh() {
       if (state_->options.register_instance && state_->applied.version != 0) {
         const Step& s = state_->config.plan.at(current.step_index);
         logging::info("applied step {} ({}: {}), version {}", current.step_index + 1, s.name,
-                     s.roles_display(), current.version);
+                      s.roles_display(), current.version);
       }
       state_->applied = current;
       state_->step_index.store(current.step_index);
@@ -291,7 +292,7 @@ Result<size_t> Migration::drain_repair_queue(size_t limit) {
       ++repaired;
     } else {
       logging::warn("repair of collection '{}' record {} to {} failed: {}", e.collection, e.key_display,
-                   side_name(e.target), s.to_string());
+                    side_name(e.target), s.to_string());
       TANDEM_RETURN_IF_ERROR(state_->control->fail_repair(e.id, s.to_string()));
     }
   }

@@ -71,18 +71,20 @@ Result<std::vector<std::string>> finish_problems(const Config& config, ControlSt
   std::vector<std::string> problems;
   const size_t last = config.plan.size() - 1;
   if (current.step_index != last) {
-    problems.push_back(fmt::format("the migration is at step {}, not at the last step ({}); walk the plan to "
-                                   "its end first (`tandem step next`)",
-                                   current.step_index + 1, last + 1));
+    problems.push_back(
+        fmt::format("the migration is at step {}, not at the last step ({}); walk the plan to "
+                    "its end first (`tandem step next`)",
+                    current.step_index + 1, last + 1));
   }
   WallTime now = now_micros();
   TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances, control.instances());
   for (const InstanceHeartbeat& h : instances) {
     if (!instance_is_live(h, now, config.instance_timeout)) continue;
-    problems.push_back(fmt::format(
-        "instance {} (host {}, pid {}) still routes through tandem; redeploy the service to read and write new "
-        "directly, and finish once it has stopped",
-        h.instance_id, h.host, h.pid));
+    problems.push_back(
+        fmt::format("instance {} (host {}, pid {}) still routes through tandem; redeploy the service to read "
+                    "and write new "
+                    "directly, and finish once it has stopped",
+                    h.instance_id, h.host, h.pid));
   }
   TANDEM_ASSIGN_OR_RETURN(auto repairs, control.repair_counts());
   if (repairs[Side::kOld] + repairs[Side::kNew] > 0) {
@@ -137,8 +139,9 @@ Result<FinishReport> finish_migration(const Config& config) {
   TANDEM_ASSIGN_OR_RETURN(
       std::unique_ptr<Store> new_store,
       open_store("new", config.new_url, StoreOptions{.keep_tombstones = false, .configure = false}));
-  TANDEM_RETURN_IF_ERROR(new_store->drop_tandem_tables().with_context(
-      "dropping tandem's side tables from new (the migration is marked finished; run `tandem finish` again)"));
+  TANDEM_RETURN_IF_ERROR(
+      new_store->drop_tandem_tables().with_context("dropping tandem's side tables from new (the migration is "
+                                                   "marked finished; run `tandem finish` again)"));
   return report;
 }
 

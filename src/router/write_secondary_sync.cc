@@ -23,8 +23,8 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   if (now - last >= 5'000'000 && state_->last_ws_warning.compare_exchange_strong(last, now)) {
     int64_t more = state_->suppressed_ws_warnings.exchange(0);
     logging::warn("write secondary {} missed collection '{}' record {}: {}; queued for repair{}",
-                 side_name(*step.write_secondary), schema_.name, key.to_display(), s.to_string(),
-                 more > 0 ? fmt::format(" ({} more keys queued since the last warning)", more) : "");
+                  side_name(*step.write_secondary), schema_.name, key.to_display(), s.to_string(),
+                  more > 0 ? fmt::format(" ({} more keys queued since the last warning)", more) : "");
   } else {
     state_->suppressed_ws_warnings.fetch_add(1);
   }

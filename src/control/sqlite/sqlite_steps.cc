@@ -193,7 +193,8 @@ Result<std::optional<FinishRecord>> SqliteControlStore::read_finished(sqlite::Co
   size_t b = a == std::string::npos ? a : v.find('|', a + 1);
   size_t c = b == std::string::npos ? b : v.find('|', b + 1);
   if (c == std::string::npos) {
-    return Status::Corruption(fmt::format("control store '{}': unreadable finish record '{}'", pool_.path(), v));
+    return Status::Corruption(
+        fmt::format("control store '{}': unreadable finish record '{}'", pool_.path(), v));
   }
   r.at = from_micros(std::stoll(v.substr(0, a)));
   r.version = std::stoll(v.substr(a + 1, b - a - 1));
