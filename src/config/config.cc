@@ -370,12 +370,6 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
       const toml::table* t = (*arr)[i].as_table();
       if (t == nullptr) return bad_at(source, (*arr)[i], fmt::format("collections[{}] must be a table", i));
       TANDEM_ASSIGN_OR_RETURN(CollectionSchema schema, parse_collection(*t, i, source));
-      if (const toml::node* old = t->get("old")) {
-        const toml::table* ot = old->as_table();
-        if (ot == nullptr)
-          return bad_at(source, *old, fmt::format("collection '{}': old must be a table", schema.name));
-        TANDEM_ASSIGN_OR_RETURN(c.mappings[schema.name], parse_old(*ot, schema, source));
-      }
       if (const toml::node* no = t->get("new_only")) {
         auto b = no->value<bool>();
         if (!b)
@@ -387,6 +381,12 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
                                     "contradict each other (old has no table for a new-only collection)",
                                     schema.name));
         if (*b) c.new_only.insert(schema.name);
+      }
+      if (const toml::node* old = t->get("old")) {
+        const toml::table* ot = old->as_table();
+        if (ot == nullptr)
+          return bad_at(source, *old, fmt::format("collection '{}': old must be a table", schema.name));
+        TANDEM_ASSIGN_OR_RETURN(c.mappings[schema.name], parse_old(*ot, schema, source));
       }
       c.collections.push_back(std::move(schema));
     }
