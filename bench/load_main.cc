@@ -14,7 +14,6 @@
 // rate, and its latency counts from when it was due, so a stall shows in the
 // percentiles instead of silently lowering the rate (no coordinated omission).
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -27,6 +26,7 @@
 
 #include "tandem/config.h"
 #include "tandem/control_store.h"
+#include "tandem/logging.h"
 #include "tandem/migration.h"
 #include "tandem/store.h"
 
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "Client threads")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--seed", o.seed, "Random seed")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  spdlog::set_level(spdlog::level::warn);
+  tandem::set_log_level(tandem::LogLevel::kWarn);
 
   auto config = tandem::Config::load_file(o.config);
   if (!config.ok()) {

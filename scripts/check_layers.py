@@ -21,7 +21,7 @@ RANK = {"core": 0, "stores": 1, "control": 2, "mapping": 3, "config": 4, "router
 PUBLIC = {"status": "core", "value": "core", "key": "core", "record": "core", "schema": "core",
           "store": "core", "store_wrapper": "core", "plan": "control", "control_store": "control",
           "mapping": "mapping", "config": "config", "migration": "router", "move_problem": "router",
-          "operator_tools": "router", "backfill": "backfill", "verify": "verify", "clock": "core",
+          "operator_tools": "router", "backfill": "backfill", "verify": "verify", "clock": "core", "logging": "core",
           "backfill_ledger": "control", "verify_ledger": "control"}
 MAX_LINES = 500
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

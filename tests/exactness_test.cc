@@ -30,7 +30,7 @@ std::unique_ptr<Migration> dual_write_migration(const TempDir& dir, const std::s
   new_store.reset();
   MigrationOptions options;
   options.register_instance = false;
-  auto m = value_or_die(Migration::open(config, options));
+  auto m = value_or_die(init_and_open(config, options));
   EXPECT_OK(m->change_step(1, "test", /*force=*/true));
   return m;
 }

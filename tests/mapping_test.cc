@@ -142,7 +142,7 @@ TEST_P(MappingFromDocuments, BadDocumentsAreQuarantinedWithFieldAndReasonAndCoun
   Config config = value_or_die(Config::load_file(dir.file("tandem.toml")));
   MigrationOptions options;
   options.register_instance = false;
-  auto m = value_or_die(Migration::open(config, options));
+  auto m = value_or_die(init_and_open(config, options));
   ASSERT_OK(m->change_step(1, "test", false));
   auto summary = value_or_die(run_backfill(*m, BackfillOptions{}));
   ASSERT_TRUE(summary.complete);

@@ -48,7 +48,7 @@ TEST(MariaDbOld, RowsThatDoNotDecodeAreQuarantinedWithTheirField) {
   config.collections = {events};
   MigrationOptions options;
   options.register_instance = false;
-  auto m = value_or_die(Migration::open(config, options));
+  auto m = value_or_die(init_and_open(config, options));
   ASSERT_OK(m->change_step(1, "test", false));
   auto summary = value_or_die(run_backfill(*m, BackfillOptions{}));
   ASSERT_TRUE(summary.complete);
@@ -93,9 +93,11 @@ TEST(MariaDbConnection, UrlsPasswordsAndTlsOptions) {
   EXPECT_EQ(spec.password, "s3cret-from-env");
   EXPECT_EQ(spec.host, "::1");
   EXPECT_EQ(spec.port, 3306u);
-  spec = value_or_die(mariadb::ConnectionSpec::parse("mariadb://a%40b:p%3Ass@h/db"));
+  spec = value_or_die(mariadb::ConnectionSpec::parse("mariadb://a%40b@h/db"));
   EXPECT_EQ(spec.user, "a@b");
-  EXPECT_EQ(spec.password, "p:ss");
+  auto written = mariadb::ConnectionSpec::parse("mariadb://a%40b:p%3Ass@h/db");  // issue 14: refused
+  EXPECT_EQ(written.status().code(), Code::kConfig);
+  EXPECT_EQ(written.status().message().find("p%3Ass"), std::string::npos) << written.status().message();
   for (const char* bad :
        {"mariadb://app@h/db?password_env=TANDEM_NO_SUCH_VAR", "mariadb://app@h/db?sslmode=x",
         "mariadb://app@h:99999/db", "mariadb://app@h", "mariadb://app@h/db?ssl_mode=sometimes"}) {

@@ -110,7 +110,7 @@ TEST_P(ServerStoreTest, OldBackfillAndVerifyWithAnAccountThatCanOnlyRead) {
   config.collections = {users_schema()};
   MigrationOptions options;
   options.register_instance = false;
-  auto m = value_or_die(Migration::open(config, options));
+  auto m = value_or_die(init_and_open(config, options));
   // The account really cannot write old.
   Status refused = OperatorTools(*m).store(Side::kOld).upsert("users", user(1, "x"));
   EXPECT_FALSE(refused.ok());
@@ -283,7 +283,7 @@ TEST_P(ServerStoreTest, TargetRecordsNewRefusesOrOldCannotDecodeAreQuarantinedAn
   config.collections = {docs_schema()};
   MigrationOptions options;
   options.register_instance = false;
-  auto m = value_or_die(Migration::open(config, options));
+  auto m = value_or_die(init_and_open(config, options));
   ASSERT_OK(m->change_step(1, "test", false));
   auto summary = value_or_die(run_backfill(*m, BackfillOptions{}));
   ASSERT_TRUE(summary.complete);
@@ -318,13 +318,74 @@ TEST_P(ServerStoreTest, TargetRecordsNewRefusesOrOldCannotDecodeAreQuarantinedAn
   EXPECT_EQ(value_or_die(OperatorTools(*m).store(Side::kNew).count("docs", KeyRange::all())), 50u);
 }
 
-// A password in the URL itself never reaches an error message.
-TEST_P(ServerStoreTest, APasswordInTheUrlNeverReachesAnErrorMessage) {
-  auto failed = open_store(
-      "old", postgres() ? "postgres://app:hunter2@127.0.0.1:1/x" : "mariadb://app:hunter2@127.0.0.1:1/x");
-  ASSERT_FALSE(failed.ok());
-  EXPECT_EQ(failed.status().message().find("hunter2"), std::string::npos) << failed.status().message();
-  EXPECT_TRUE(failed.status().is_retryable());
+// Issue 14: `tandem finish` on a server new: the side table goes, the
+// collection's table and data stay, and opening new as finish does creates
+// nothing back.
+TEST_P(ServerStoreTest, FinishDropsTheSideTableAndKeepsTheData) {
+  ServerDatabase db(GetParam(), "tandem_finish");
+  TempDir dir;
+  Config config;
+  config.migration_name = "finish";
+  config.old_url = "sqlite:" + dir.file("old.db");
+  config.new_url = db.url();
+  config.control_url = "sqlite:" + dir.file("control.db");
+  config.collections = {users_schema()};
+  create_old_database(dir.file("old.db"), users_schema(), {user(1, "one"), user(2, "two")});
+  {
+    MigrationOptions options;
+    options.register_instance = false;
+    auto m = value_or_die(init_and_open(config, options));
+    ASSERT_OK(m->change_step(1, "test", false));
+    ASSERT_TRUE(value_or_die(run_backfill(*m, BackfillOptions{})).complete);
+    auto users = value_or_die(m->collection("users"));
+    ASSERT_OK(users->remove(Key{Value(int64_t{2})}));
+    auto current = value_or_die(OperatorTools(*m).control().current_step());
+    ASSERT_OK(OperatorTools(*m).control().change_step(current.version, 6, "test", true, "test", {}));
+    ASSERT_OK(m->refresh());
+    ASSERT_TRUE(value_or_die(run_verify(*m, VerifyOptions{})).clean());
+  }
+  const std::string side_tables =
+      postgres()
+          ? "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'tandem%'"
+          : "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name "
+            "LIKE 'tandem%'";
+  auto count = [&](const std::string& sql) {
+    if (postgres()) return postgres_rows(db.url(), sql).at(0).at(0);
+    std::string out;
+    auto conn =
+        value_or_die(mariadb::Connection::open(value_or_die(mariadb::ConnectionSpec::parse(db.url()))));
+    EXPECT_OK(conn->run(sql, {}, "counting", [&](const mariadb::Row& r) {
+      out = fmt::format("{}", r.integer(0));
+      return Status::Ok();
+    }));
+    return out;
+  };
+  EXPECT_EQ(count(side_tables), "1");
+  auto done = value_or_die(finish_migration(config));
+  EXPECT_FALSE(done.already_finished);
+  EXPECT_EQ(count(side_tables), "0") << "a tandem side table is left in new";
+  EXPECT_EQ(count("SELECT count(*) FROM users"), "1");
+  EXPECT_TRUE(value_or_die(finish_migration(config)).already_finished);
+  EXPECT_EQ(count(side_tables), "0") << "a second finish created a side table";
+}
+
+// Issue 14: a password written in the URL is refused before any connection,
+// with the fix, and the error never contains it.
+TEST_P(ServerStoreTest, APasswordInTheUrlIsRefusedWithTheFixAndNeverShown) {
+  const std::string scheme = postgres() ? "postgres" : "mariadb";
+  for (const std::string& url :
+       {scheme + "://app:hunter2@127.0.0.1:1/x", scheme + "://app:hun%40ter2@127.0.0.1:1/x?sslmode=require",
+        scheme + "://app@127.0.0.1:1/x?password=hunter2",
+        std::string(postgres() ? "mysql" : "postgresql") + "://app:hunter2@127.0.0.1:1/x"}) {
+    auto failed = open_store("old", url);
+    ASSERT_FALSE(failed.ok()) << url;
+    EXPECT_EQ(failed.status().code(), Code::kConfig) << failed.status().to_string();
+    EXPECT_FALSE(failed.status().is_retryable());
+    EXPECT_EQ(failed.status().message().find("hunter2"), std::string::npos) << failed.status().message();
+    EXPECT_EQ(failed.status().message().find("ter2"), std::string::npos) << failed.status().message();
+    EXPECT_NE(failed.status().message().find("password_file="), std::string::npos)
+        << failed.status().message();
+  }
 }
 
 }  // namespace

@@ -224,8 +224,21 @@ MigrationFixture::MigrationFixture(const std::vector<Record>& old_records,
   reopen_migration(register_instance);
 }
 
+Result<std::unique_ptr<Migration>> init_and_open(const Config& config, MigrationOptions options) {
+  {
+    TANDEM_ASSIGN_OR_RETURN(
+        auto old_store,
+        open_store("old", config.old_url, StoreOptions{.keep_tombstones = false, .configure = false}));
+    TANDEM_ASSIGN_OR_RETURN(auto new_store, open_store("new", config.new_url));
+    TANDEM_RETURN_IF_ERROR(init_new_tables(config, *old_store, new_store.get(), /*dry_run=*/false).status());
+  }
+  return Migration::open(config, std::move(options));
+}
+
 void MigrationFixture::reopen_migration(bool register_instance) {
   migration.reset();
+  // What `tandem init` does: a Migration's open creates no table.
+  if (!init_new_tables(config, *old_sqlite, new_sqlite.get(), /*dry_run=*/false).ok()) std::abort();
   MigrationOptions options;
   options.register_instance = register_instance;
   migration =

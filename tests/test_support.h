@@ -85,6 +85,10 @@ class FaultyStore : public StoreWrapper {
 std::unique_ptr<Store> create_old_database(const std::string& path, const CollectionSchema& schema,
                                            const std::vector<Record>& records);
 
+// What `tandem init` does (init_new_tables: creates new's missing tables),
+// then Migration::open: a Migration's open creates no table (issue 14).
+Result<std::unique_ptr<Migration>> init_and_open(const Config& config, MigrationOptions options = {});
+
 struct CliResult {
   int exit_code = -1;
   std::string out;  // stdout and stderr

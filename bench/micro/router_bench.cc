@@ -4,7 +4,6 @@
 // store calls) per operation, at several steps of the default plan.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <filesystem>
@@ -13,6 +12,7 @@
 #include "memory_store.h"
 #include "tandem/config.h"
 #include "tandem/control_store.h"
+#include "tandem/logging.h"
 #include "tandem/migration.h"
 #include "tandem/store.h"
 #include "tandem/store_wrapper.h"
@@ -85,7 +85,7 @@ struct Fixture {
   Collection* users = nullptr;
 
   explicit Fixture(size_t step) {
-    spdlog::set_level(spdlog::level::warn);
+    tandem::set_log_level(tandem::LogLevel::kWarn);
     auto dir = std::filesystem::temp_directory_path() / fmt::format("tandem-router-bench-{}", getpid());
     std::filesystem::create_directories(dir);
     std::string control_url = (dir / fmt::format("control-{}.db", step)).string();

@@ -43,7 +43,7 @@ struct BackfillRange {
   std::optional<std::string> cursor;  // last key read; the copy resumes after it
   bool done = false;
   std::string lease_owner;
-  TimePoint lease_until{};
+  WallTime lease_until{};
   BackfillCounts counts;
 };
 
@@ -53,8 +53,8 @@ struct BackfillState {
   bool paused = false;
   bool complete = false;  // planned and every range done
   int64_t total_estimate = 0;
-  TimePoint started_at{};
-  TimePoint completed_at{};
+  WallTime started_at{};
+  WallTime completed_at{};
   size_t ranges = 0;
   size_t ranges_done = 0;
   BackfillCounts counts;

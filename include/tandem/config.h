@@ -17,6 +17,9 @@
 //   name = "users"
 //   key = ["id"]
 //   columns = [ { name = "id", type = "int" }, { name = "email", type = "text", nullable = false } ]
+//   new_only = false       # true: old has no such table; `tandem init` creates it in new
+//                          # anyway, and old is never opened for it (a step that reads or
+//                          # writes old fails for it, naming the collection)
 //   [collections.old]      # optional: old's shape when it differs (see tandem/mapping.h)
 //
 //   [[plan.steps]]        # optional; default: the brief's seven steps
@@ -30,6 +33,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +58,9 @@ struct Config {
   std::vector<CollectionSchema> collections;
   // Per collection name: how old's records become new's, when they differ.
   std::map<std::string, CollectionMapping> mappings;
+  // Names of the collections marked `new_only = true`: old has no table for
+  // them. Everywhere else a collection's old table must exist.
+  std::set<std::string, std::less<>> new_only;
   Plan plan = Plan::default_plan();
 
   static Result<Config> load_file(const std::filesystem::path& path);
@@ -66,6 +73,7 @@ struct Config {
   // collections (not URLs, credentials or intervals).
   std::string fingerprint() const;
   const CollectionSchema* find_collection(std::string_view name) const;
+  bool is_new_only(std::string_view collection) const { return new_only.find(collection) != new_only.end(); }
   // The named collections (all if names is empty); kInvalidArgument names an unknown one.
   Result<std::vector<const CollectionSchema*>> select_collections(
       const std::vector<std::string>& names) const;

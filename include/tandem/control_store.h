@@ -34,12 +34,12 @@ namespace tandem {
 struct StepState {
   size_t step_index = 0;
   int64_t version = 1;
-  TimePoint changed_at{};
+  WallTime changed_at{};
 };
 
 struct StepChange {
   int64_t version = 0;  // the version this change created
-  TimePoint at{};
+  WallTime at{};
   size_t from_index = 0;
   size_t to_index = 0;
   std::string reason;
@@ -47,12 +47,20 @@ struct StepChange {
   std::string actor;  // "user@host pid N"
 };
 
+// When and by whom a migration was finished (`tandem finish`).
+struct FinishRecord {
+  WallTime at{};
+  std::string actor;      // "user@host pid N"
+  size_t step_index = 0;  // the last step, at which it was finished
+  int64_t version = 0;    // the step version it was finished at
+};
+
 struct InstanceHeartbeat {
   std::string instance_id;
   std::string host;
   int64_t pid = 0;
-  TimePoint started_at{};
-  TimePoint heartbeat_at{};
+  WallTime started_at{};
+  WallTime heartbeat_at{};
   int64_t applied_version = 0;  // step version this instance routes by
   size_t applied_step_index = 0;
 };
@@ -60,7 +68,7 @@ struct InstanceHeartbeat {
 // Whether the instance counts as live at now: its last heartbeat is at most
 // instance_timeout old. The one liveness test: step moves, the start of a
 // backfill and `tandem status` all count instances by it.
-bool instance_is_live(const InstanceHeartbeat& heartbeat, TimePoint now,
+bool instance_is_live(const InstanceHeartbeat& heartbeat, WallTime now,
                       std::chrono::milliseconds instance_timeout);
 
 // A key whose write-secondary copy failed; drained by a locked copy from the
@@ -72,7 +80,7 @@ struct RepairEntry {
   std::string key_display;
   Side target = Side::kNew;
   std::string reason;
-  TimePoint enqueued_at{};
+  WallTime enqueued_at{};
   int64_t attempts = 0;
 };
 
@@ -84,7 +92,7 @@ struct QuarantineEntry {
   std::string field;  // the field at fault, empty if the whole record
   std::string raw;    // the raw value where it could be kept
   std::string reason;
-  TimePoint at{};
+  WallTime at{};
 };
 
 enum class MismatchKind : uint8_t {
@@ -101,7 +109,7 @@ struct ShadowSample {
   MismatchKind kind = MismatchKind::kDifferent;
   std::string primary;    // RP's answer, abbreviated
   std::string secondary;  // RS's answer, abbreviated
-  TimePoint at{};
+  WallTime at{};
 };
 
 class ControlStore {
@@ -130,6 +138,18 @@ class ControlStore {
   virtual Status heartbeat(const InstanceHeartbeat& heartbeat) = 0;
   virtual Status remove_instance(std::string_view instance_id) = 0;
   virtual Result<std::vector<InstanceHeartbeat>> instances() = 0;
+  // Removes the instances whose last heartbeat is older than heartbeat_before
+  // (checked in the statement, so an instance that has just heartbeated
+  // stays); returns how many. `tandem status` runs it on the instances it has
+  // just shown as gone: a crashed instance is listed once, then forgotten.
+  virtual Result<int64_t> remove_instances_before(WallTime heartbeat_before) = 0;
+
+  // Marks the migration finished (`tandem finish`): from then on change_step
+  // refuses (kFailedPrecondition) and a Migration does not open. Idempotent:
+  // a second call keeps the first record.
+  virtual Status mark_finished(const FinishRecord& record) = 0;
+  // The finish record, or nullopt while the migration runs.
+  virtual Result<std::optional<FinishRecord>> finished() = 0;
 
   virtual Status enqueue_repair(const RepairEntry& entry) = 0;
   // Oldest first.

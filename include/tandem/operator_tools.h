@@ -10,15 +10,67 @@
 //
 // Ownership: borrows the Migration, which must outlive it. Thread safety:
 // that of the stores and the control store (safe to share across threads).
+//
+// Also here: the two operator actions that run without a Migration, because
+// a Migration cannot open before the first or after the second:
+// init_new_tables (`tandem init`) and finish_migration (`tandem finish`).
 #pragma once
 
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tandem/control_store.h"
 #include "tandem/plan.h"
+#include "tandem/status.h"
 
 namespace tandem {
 
+struct Config;
 class ControlStore;
 class Migration;
 class Store;
+
+// What init_new_tables found or did for one collection.
+struct InitOutcome {
+  enum class Action { kExists, kCreated, kWouldCreate };
+  std::string collection;
+  Action action = Action::kExists;
+  std::string sql;  // the CREATE TABLE statement (kCreated, kWouldCreate)
+};
+
+// `tandem init`: the only thing in tandem that creates a collection's table.
+// For every collection of the config, checks old's table (through the
+// config's mapping; skipped for `new_only` collections) and new's, then
+// creates new's where it is missing. Creates nothing at all if any
+// collection's old table is missing (kFailedPrecondition naming it and the
+// fix: the name, or `new_only = true`) or does not fit the config, or if a
+// table of new exists but does not fit (the error of ensure_collection).
+// With dry_run, creates nothing and returns the statements; new_store may
+// then be null (new not reachable): old is checked, and every collection is
+// kWouldCreate without a statement. old_store is old as opened (unmapped),
+// opened without tandem's side table.
+Result<std::vector<InitOutcome>> init_new_tables(const Config& config, Store& old_store, Store* new_store,
+                                                 bool dry_run);
+
+// What finish_migration did.
+struct FinishReport {
+  FinishRecord record;
+  bool already_finished = false;  // a previous run had marked it; side tables dropped again
+};
+
+// `tandem finish`: ends a migration that has reached the last step of its
+// plan. Refuses (kFailedPrecondition listing every reason) unless: the
+// current step is the last; every collection's latest verify is clean and
+// ran at the current step version (after the last step was entered); the
+// repair queue is empty; no instance is live (services still linking tandem
+// would write tombstones into the table this drops: redeploy them to use new
+// directly first). Then marks the migration finished in the control store
+// (which keeps its whole history as the archive; change_step and
+// Migration::open refuse from then on) and drops tandem's side tables from
+// new (Store::drop_tandem_tables). Old is never touched. Idempotent: run
+// again after a failure, it drops what is left.
+Result<FinishReport> finish_migration(const Config& config);
 
 class OperatorTools {
  public:

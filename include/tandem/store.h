@@ -138,6 +138,12 @@ class Store {
   // when it is missing (shown by `tandem init --dry-run`).
   virtual Result<std::string> create_table_sql(const CollectionSchema& schema) const = 0;
 
+  // Drops what tandem itself created in this database (its side tables:
+  // tandem_tombstones), never a collection's table: `tandem finish` runs it on
+  // new once the migration is done. Idempotent. A store that creates nothing
+  // of its own returns Ok.
+  virtual Status drop_tandem_tables() { return Status::Ok(); }
+
   // Point read. kNotFound is never returned: absence is Lookup::kAbsent.
   virtual Result<Lookup> get(std::string_view collection, const Key& key) = 0;
 
@@ -247,6 +253,10 @@ struct StoreOptions {
 // appears in errors or logs unredacted.
 Result<std::unique_ptr<Store>> open_store(std::string_view name, std::string_view url,
                                           StoreOptions options = {});
+
+// Whether s is ensure_collection's "there is no table" (kFailedPrecondition):
+// the collection's table does not exist in that database.
+bool is_missing_table(const Status& s);
 
 // Removes any password from a URL for display: "postgres://u:***@h/db".
 std::string redact_url(std::string_view url);

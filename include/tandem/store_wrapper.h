@@ -21,6 +21,7 @@ class StoreWrapper : public Store {
   Result<std::string> create_table_sql(const CollectionSchema& schema) const override {
     return target_->create_table_sql(schema);
   }
+  Status drop_tandem_tables() override { return target_->drop_tandem_tables(); }
   Result<Lookup> get(std::string_view collection, const Key& key) override {
     return target_->get(collection, key);
   }

@@ -15,7 +15,7 @@ namespace tandem {
 struct VerifyRun {
   int64_t id = 0;
   std::string collection;
-  TimePoint at{};
+  WallTime at{};
   int64_t step_version = 0;  // the step version the verify ran at
   bool clean = false;
   int64_t records = 0;  // records in the source of truth

@@ -1,7 +1,6 @@
 #include "tandem/backfill.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <span>
 #include <thread>
 
+#include "core/logging.h"
 #include "core/process.h"
 #include "core/sync_point.h"
 #include "core/thread_annotations.h"
@@ -107,8 +107,8 @@ class CollectionBackfill {
       }
       ranges.emplace_back(begin, std::nullopt);
       TANDEM_RETURN_IF_ERROR(control.plan_backfill(schema_.name, ranges, static_cast<int64_t>(total)));
-      spdlog::info("backfill of '{}': {} records in old, split into {} ranges", schema_.name, total,
-                   ranges.size());
+      logging::info("backfill of '{}': {} records in old, split into {} ranges", schema_.name, total,
+                    ranges.size());
     }
     start_ = SteadyClock::now();
     batch_size_ = o_.initial_batch;
@@ -209,8 +209,8 @@ class CollectionBackfill {
                         "run the backfill again, it resumes from its checkpoint",
                         what, attempt, o_.retry_for.count() / 1000, r.status().message()));
       }
-      spdlog::warn("backfill of '{}': {} failed (attempt {}): {}; retrying in {} ms", schema_.name, what,
-                   attempt, r.status().to_string(), pause.count());
+      logging::warn("backfill of '{}': {} failed (attempt {}): {}; retrying in {} ms", schema_.name, what,
+                    attempt, r.status().to_string(), pause.count());
       std::this_thread::sleep_for(pause);
       pause = std::min(pause * 2, std::chrono::milliseconds(5000));
     }
@@ -226,7 +226,7 @@ class CollectionBackfill {
       Status released = control.release_backfill_range(schema_.name, range->id, owner);
       if (!s.ok()) return s;
       if (!released.ok())
-        spdlog::warn("cannot release backfill range {}: {}", range->id, released.to_string());
+        logging::warn("cannot release backfill range {}: {}", range->id, released.to_string());
     }
     return Status::Ok();
   }
@@ -366,7 +366,7 @@ class CollectionBackfill {
 
   Status quarantine(std::string key, std::string key_display, std::string field, std::string raw,
                     std::string reason) {
-    spdlog::warn("backfill of '{}': record {} quarantined: {}", schema_.name, key_display, reason);
+    logging::warn("backfill of '{}': record {} quarantined: {}", schema_.name, key_display, reason);
     return OperatorTools(m_).control().add_quarantine(QuarantineEntry{0,
                                                                       schema_.name,
                                                                       std::move(key),

@@ -14,7 +14,7 @@ namespace tandem::cli {
 
 namespace {
 
-std::string age(TimePoint then, TimePoint now) {
+std::string age(WallTime then, WallTime now) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - then).count();
   if (ms < 10000) return fmt::format("{:.1f}s ago", static_cast<double>(ms) / 1000.0);
   if (ms < int64_t{3600} * 1000) return fmt::format("{}s ago", ms / 1000);
@@ -23,14 +23,16 @@ std::string age(TimePoint then, TimePoint now) {
 
 }  // namespace
 
+// plan and status read the control store only: they open neither database,
+// so they create nothing there and work while old's schema does not fit.
 int run_plan_command(const GlobalOptions& global) {
-  auto m = open_operator(global);
-  if (!m.ok()) return report(m.status());
-  auto current = OperatorTools(**m).control().current_step();
+  auto view = open_control_view(global);
+  if (!view.ok()) return report(view.status());
+  auto current = view->control->current_step();
   if (!current.ok()) return report(current.status());
-  const Plan& plan = (*m)->plan();
-  fmt::print("plan of migration '{}' ({} steps; current step marked with >)\n\n",
-             (*m)->config().migration_name, plan.size());
+  const Plan& plan = view->config.plan;
+  fmt::print("plan of migration '{}' ({} steps; current step marked with >)\n\n", view->config.migration_name,
+             plan.size());
   fmt::print("   {:>4}  {:<15} {:<4} {:<15} {:<4} {:<4} {}\n", "step", "name", "RP", "RS", "WP", "WS",
              "notes");
   for (size_t i = 0; i < plan.size(); ++i) {
@@ -46,28 +48,42 @@ int run_plan_command(const GlobalOptions& global) {
 }
 
 int run_status_command(const GlobalOptions& global, bool json) {
-  auto m = open_operator(global);
-  if (!m.ok()) return report(m.status());
-  ControlStore& control = OperatorTools(**m).control();
+  auto view = open_control_view(global);
+  if (!view.ok()) return report(view.status());
+  ControlStore& control = *view->control;
   auto current = control.current_step();
+  auto finished = control.finished();
   auto instances = control.instances();
   auto repairs = control.repair_counts();
   auto quarantine = control.quarantine_size();
   auto counters = control.shadow_counters();
   auto history = control.history(5);
-  for (const Status* s : {&current.status(), &instances.status(), &repairs.status(), &quarantine.status(),
-                          &counters.status(), &history.status()}) {
+  for (const Status* s : {&current.status(), &finished.status(), &instances.status(), &repairs.status(),
+                          &quarantine.status(), &counters.status(), &history.status()}) {
     if (!s->ok()) return report(*s);
   }
-  const Config& config = (*m)->config();
-  const Step& step = (*m)->plan().at(current->step_index);
-  TimePoint now = now_micros();
+  const Config& config = view->config;
+  const Step& step = config.plan.at(current->step_index);
+  WallTime now = now_micros();
   auto is_live = [&](const InstanceHeartbeat& h) {
     return instance_is_live(h, now, config.instance_timeout);
+  };
+  // A gone instance (no heartbeat for instance_timeout) is listed once, by
+  // this run, then removed from the control store: a crashed process does not
+  // stay listed for ever. Only those this run lists as gone are removed (the
+  // delete re-checks the heartbeat's age); one that heartbeats again returns.
+  auto expire_gone = [&]() {
+    auto removed = control.remove_instances_before(
+        now - std::chrono::duration_cast<std::chrono::microseconds>(config.instance_timeout));
+    if (!removed.ok()) return report(removed.status());
+    return static_cast<int>(kExitOk);
   };
   if (json) {
     nlohmann::json out;
     out["migration"] = config.migration_name;
+    if (*finished) {
+      out["finished"] = {{"at", format_time((*finished)->at)}, {"by", (*finished)->actor}};
+    }
     out["step"] = {{"number", current->step_index + 1},
                    {"name", step.name},
                    {"roles", step.roles_display()},
@@ -81,7 +97,8 @@ int run_status_command(const GlobalOptions& global, bool json) {
                                   {"applied_step", h.applied_step_index + 1},
                                   {"applied_version", h.applied_version},
                                   {"heartbeat_at", format_time(h.heartbeat_at)},
-                                  {"live", is_live(h)}});
+                                  {"live", is_live(h)},
+                                  {"removed", !is_live(h)}});
     }
     out["repair_queue"] = {{"old", (*repairs)[Side::kOld]}, {"new", (*repairs)[Side::kNew]}};
     out["quarantine"] = *quarantine;
@@ -116,10 +133,14 @@ int run_status_command(const GlobalOptions& global, bool json) {
       out["collections"][c.name] = entry;
     }
     fmt::print("{}\n", out.dump(2));
-    return kExitOk;
+    return expire_gone();
   }
   fmt::print("migration '{}'\n", config.migration_name);
-  fmt::print("step:        {} of {} ({}): {}\n", current->step_index + 1, (*m)->plan().size(), step.name,
+  if (*finished) {
+    fmt::print("FINISHED:    at {} by {} (`tandem finish`); tandem's side tables are gone from new\n",
+               format_time((*finished)->at), (*finished)->actor);
+  }
+  fmt::print("step:        {} of {} ({}): {}\n", current->step_index + 1, config.plan.size(), step.name,
              step.roles_display());
   fmt::print("version:     {} (changed {})\n", current->version, format_time(current->changed_at));
   fmt::print("instances:   {}\n", instances->empty() ? "none registered" : "");
@@ -127,7 +148,7 @@ int run_status_command(const GlobalOptions& global, bool json) {
     fmt::print("  {:<32} pid {:<8} step {} (version {}){}  heartbeat {}{}\n", h.instance_id, h.pid,
                h.applied_step_index + 1, h.applied_version,
                h.applied_version == current->version ? "" : " BEHIND", age(h.heartbeat_at, now),
-               is_live(h) ? "" : " (gone: not counted)");
+               is_live(h) ? "" : " (gone: not counted; removed from this list now)");
   }
   for (const CollectionSchema& c : config.collections) {
     auto bf = control.backfill_state(c.name);
@@ -169,7 +190,7 @@ int run_status_command(const GlobalOptions& global, bool json) {
                  c.reason.empty() ? "(no reason given)" : c.reason);
     }
   }
-  return kExitOk;
+  return expire_gone();
 }
 
 int run_step_command(const GlobalOptions& global, const std::string& action, int64_t step_number,

@@ -31,4 +31,13 @@ Result<std::unique_ptr<Migration>> open_operator(const GlobalOptions& global) {
   return Migration::open(config, options);
 }
 
+Result<ControlView> open_control_view(const GlobalOptions& global) {
+  ControlView view;
+  TANDEM_ASSIGN_OR_RETURN(view.config, Config::load_file(global.config_path));
+  TANDEM_RETURN_IF_ERROR(view.config.validate());
+  TANDEM_ASSIGN_OR_RETURN(view.control, open_control_store(view.config.control_url));
+  TANDEM_RETURN_IF_ERROR(view.control->initialize(view.config.fingerprint(), view.config.plan.size()));
+  return view;
+}
+
 }  // namespace tandem::cli

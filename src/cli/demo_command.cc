@@ -373,6 +373,15 @@ int run_demo_command(const DemoOptions& options) {
   double seed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - seed_start).count();
   fmt::print("old: {} users written in {:.2f}s\n", options.records, seed_seconds);
 
+  {  // What an operator runs first, `tandem init`: a Migration's open creates no table.
+    auto old_store =
+        open_store("old", config->old_url, StoreOptions{.keep_tombstones = false, .configure = false});
+    auto new_store = old_store.ok() ? open_store("new", config->new_url) : old_store.status();
+    Status s = new_store.ok() ? init_new_tables(*config, **old_store, new_store->get(), false).status()
+                              : new_store.status();
+    if (!s.ok()) return fmt::print(stderr, "tandem demo: tandem init: {}\n", s.to_string()), kExitError;
+    fmt::print("tandem init: new's users table created\n");
+  }
   auto migration = Migration::open(*config, MigrationOptions{.instance_label = "demo-service"});
   if (!migration.ok())
     return fmt::print(stderr, "tandem demo: {}\n", migration.status().to_string()), kExitError;

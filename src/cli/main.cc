@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "tandem/logging.h"
 
 namespace {
 int run(int argc, char** argv) {
@@ -26,7 +27,16 @@ int run(int argc, char** argv) {
   auto* init = app.add_subcommand(
       "init", "Create new's tables from the config (the target of any mapping) where they do not exist");
   init->add_flag("--dry-run", init_dry_run, "Print the CREATE TABLE statements instead of running them");
-  init->footer(kExitCodesHelp);
+  init->footer(
+      std::string("Only init creates tables (never status, plan, step or a service's open), and only "
+                  "for collections whose table old has, or that the config marks `new_only = true`.\n") +
+      kExitCodesHelp);
+
+  auto* finish = app.add_subcommand("finish",
+                                    "At the last step, after a clean verify there: drop tandem's side tables "
+                                    "from new and mark the migration "
+                                    "finished (steps no longer move)");
+  finish->footer(kExitCodesHelp);
 
   bool json = false;
   auto* status = app.add_subcommand(
@@ -163,6 +173,15 @@ int run(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  // The library's messages go to the CLI's logger (stderr), at --log-level.
+  tandem::set_log_level(log_level == "trace" || log_level == "debug" ? tandem::LogLevel::kDebug
+                        : log_level == "info"                        ? tandem::LogLevel::kInfo
+                        : log_level == "warn"                        ? tandem::LogLevel::kWarn
+                        : log_level == "error"                       ? tandem::LogLevel::kError
+                                                                     : tandem::LogLevel::kOff);
+  tandem::set_log_handler([logger](tandem::LogLevel level, std::string_view message) {
+    logger->log(static_cast<spdlog::level::level_enum>(static_cast<int>(level) + 1), "{}", message);
+  });
 
   if (*plan) return run_plan_command(global);
   if (*status) return run_status_command(global, json);
@@ -177,6 +196,7 @@ int run(int argc, char** argv) {
   if (*backfill) return run_backfill_command(global, bf);
   if (*verify) return run_verify_command(global, vo);
   if (*init) return run_init_command(global, init_dry_run);
+  if (*finish) return run_finish_command(global);
   if (*quarantine) {
     if (q_action == "show" && q_key.empty()) {
       fmt::print(stderr, "tandem quarantine show: give the KEY, as `tandem quarantine list` prints it\n");

@@ -141,10 +141,10 @@ Result<CollectionSchema> parse_collection(const toml::table& t, size_t index, st
   TANDEM_ASSIGN_OR_RETURN(c.name, read_string(*name, source, label + ".name"));
   label = fmt::format("collection '{}'", c.name);
   for (auto&& [k, v] : t) {
-    if (k != "name" && k != "key" && k != "columns" && k != "old") {
-      return bad_at(
-          source, v,
-          fmt::format("{}: unknown option '{}' (expected name, key, columns, old)", label, k.str()));
+    if (k != "name" && k != "key" && k != "columns" && k != "old" && k != "new_only") {
+      return bad_at(source, v,
+                    fmt::format("{}: unknown option '{}' (expected name, key, columns, old, new_only)", label,
+                                k.str()));
     }
   }
   TANDEM_RETURN_IF_ERROR(parse_shape(t, label, source, c));
@@ -370,6 +370,18 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
       const toml::table* t = (*arr)[i].as_table();
       if (t == nullptr) return bad_at(source, (*arr)[i], fmt::format("collections[{}] must be a table", i));
       TANDEM_ASSIGN_OR_RETURN(CollectionSchema schema, parse_collection(*t, i, source));
+      if (const toml::node* no = t->get("new_only")) {
+        auto b = no->value<bool>();
+        if (!b)
+          return bad_at(source, *no,
+                        fmt::format("collection '{}': new_only must be true or false", schema.name));
+        if (*b && t->get("old") != nullptr)
+          return bad_at(source, *no,
+                        fmt::format("collection '{}': new_only = true and an [collections.old] mapping "
+                                    "contradict each other (old has no table for a new-only collection)",
+                                    schema.name));
+        if (*b) c.new_only.insert(schema.name);
+      }
       if (const toml::node* old = t->get("old")) {
         const toml::table* ot = old->as_table();
         if (ot == nullptr)

@@ -51,6 +51,22 @@ TEST(Config, ParsesAndResolvesRelativePaths) {
   EXPECT_NE(Config::parse(changed, "t.toml", "/srv/m").value().fingerprint(), c.fingerprint());
 }
 
+// Issue 14: a collection old has no table for says so; init then creates it.
+TEST(Config, NewOnlyCollectionsAreMarkedAndCannotAlsoMapOld) {
+  EXPECT_FALSE(Config::parse(kBase, "t.toml", "/srv/m").value().is_new_only("users"));
+  std::string text = std::string(kBase) + "new_only = true\n";
+  auto c = Config::parse(text, "t.toml", "/srv/m").value();
+  EXPECT_TRUE(c.is_new_only("users"));
+  Status s = parse_error(std::string(kBase) + "new_only = \"yes\"\n");
+  EXPECT_EQ(s.code(), Code::kConfig);
+  EXPECT_NE(s.message().find("new_only must be true or false"), std::string::npos) << s.message();
+  s = parse_error(std::string(kBase) +
+                  "new_only = true\n[collections.old]\ntable = \"legacy\"\nkey = \"id\"\n"
+                  "columns = [ { name = \"id\", type = \"int\" } ]\n");
+  EXPECT_EQ(s.code(), Code::kConfig);
+  EXPECT_NE(s.message().find("contradict"), std::string::npos) << s.message();
+}
+
 TEST(Config, CustomPlanErrorsNameTheStepAndOption) {
   std::string text = std::string(kBase) + R"toml(
 [[plan.steps]]

@@ -23,7 +23,7 @@ std::string_view mismatch_kind_name(MismatchKind kind) {
   return "unknown";
 }
 
-bool instance_is_live(const InstanceHeartbeat& heartbeat, TimePoint now,
+bool instance_is_live(const InstanceHeartbeat& heartbeat, WallTime now,
                       std::chrono::milliseconds instance_timeout) {
   return now - heartbeat.heartbeat_at <=
          std::chrono::duration_cast<std::chrono::microseconds>(instance_timeout);

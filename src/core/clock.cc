@@ -4,8 +4,8 @@
 
 namespace tandem {
 
-TimePoint now_micros() { return std::chrono::time_point_cast<std::chrono::microseconds>(Clock::now()); }
+WallTime now_micros() { return std::chrono::time_point_cast<std::chrono::microseconds>(WallClock::now()); }
 
-std::string format_time(TimePoint t) { return Timestamp{t.time_since_epoch().count()}.to_string(); }
+std::string format_time(WallTime t) { return Timestamp{t.time_since_epoch().count()}.to_string(); }
 
 }  // namespace tandem

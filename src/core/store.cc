@@ -16,6 +16,10 @@ std::string_view insert_outcome_name(InsertOutcome outcome) {
   return "unknown";
 }
 
+bool is_missing_table(const Status& s) {
+  return s.code() == Code::kFailedPrecondition && s.message().find("there is no table") != std::string::npos;
+}
+
 std::string redact_url(std::string_view url) {
   std::string out(url);
   // scheme://user:password@host/... -> scheme://user:***@host/...

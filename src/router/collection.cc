@@ -1,7 +1,7 @@
 // Routing of one collection's operations by the current step's roles.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
+#include "core/logging.h"
 #include "core/sync_point.h"
 #include "router/migration_state.h"
 
@@ -84,7 +84,7 @@ Result<std::optional<Record>> Collection::get(const Key& key) {
             now_micros()};
         Status s = state_->control->add_shadow_sample(
             sample, static_cast<size_t>(state_->config.shadow_sample_limit));
-        if (!s.ok()) spdlog::warn("cannot record a shadow mismatch sample: {}", s.to_string());
+        if (!s.ok()) logging::warn("cannot record a shadow mismatch sample: {}", s.to_string());
       }
     }
   }

@@ -1,11 +1,10 @@
 #include <fmt/format.h>
-#include <pwd.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <random>
 #include <thread>
 
+#include "core/logging.h"
 #include "core/process.h"
 #include "mapping/mapped_store.h"
 #include "router/copy_record.h"
@@ -15,15 +14,6 @@
 #include "tandem/control_store.h"
 
 namespace tandem {
-
-namespace {
-
-std::string actor_name() {
-  const passwd* pw = getpwuid(geteuid());
-  return fmt::format("{}@{} pid {}", pw != nullptr ? pw->pw_name : "unknown", host_name(), getpid());
-}
-
-}  // namespace
 
 Result<std::unique_ptr<Migration>> Migration::open(const Config& config, MigrationOptions options) {
   TANDEM_RETURN_IF_ERROR(config.validate());
@@ -64,9 +54,28 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
   state->new_store = new_store;
   state->control = control;
   TANDEM_RETURN_IF_ERROR(control->initialize(config.fingerprint(), config.plan.size()));
+  TANDEM_ASSIGN_OR_RETURN(std::optional<FinishRecord> finished, control->finished());
+  if (finished) {
+    return Status::FailedPrecondition(fmt::format(
+        "migration '{}' was finished at {} by {} (`tandem finish`): its steps no longer move and tandem no "
+        "longer routes it; read and write new directly",
+        config.migration_name, format_time(finished->at), finished->actor));
+  }
+  // Opening creates no table: `tandem init` (init_new_tables) is what creates
+  // new's tables. Only tandem's own side table may be created in new (by the
+  // store, at open).
   for (const CollectionSchema& schema : config.collections) {
-    TANDEM_RETURN_IF_ERROR(old_store->ensure_collection(schema, /*create_if_missing=*/false));
-    TANDEM_RETURN_IF_ERROR(new_store->ensure_collection(schema, /*create_if_missing=*/true));
+    if (!config.is_new_only(schema.name)) {
+      TANDEM_RETURN_IF_ERROR(old_store->ensure_collection(schema, /*create_if_missing=*/false));
+    }
+    Status in_new = new_store->ensure_collection(schema, /*create_if_missing=*/false);
+    if (is_missing_table(in_new)) {
+      return Status::FailedPrecondition(
+          fmt::format("collection '{}': new has no table for it; run `tandem init` to create it (only "
+                      "`tandem init` creates tables)",
+                      schema.name));
+    }
+    TANDEM_RETURN_IF_ERROR(in_new);
     state->collections.emplace(schema.name, std::unique_ptr<Collection>(new Collection(state.get(), schema)));
   }
   for (size_t i = 0; i < config.plan.size(); ++i) state->stats.push_back(std::make_unique<AtomicStepStats>());
@@ -89,7 +98,8 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
         lock.unlock();
         Status s = m_ptr->refresh();
         if (!s.ok())
-          spdlog::warn("cannot refresh the current step: {} (routing by the last known step)", s.to_string());
+          logging::warn("cannot refresh the current step: {} (routing by the last known step)",
+                        s.to_string());
         st->flush_pending();
         lock.lock();
       }
@@ -113,7 +123,7 @@ Migration::~Migration() {
   {
     MutexLock lock(state_->pending_mutex);
     for (const RepairEntry& e : state_->pending_repairs) {
-      spdlog::error(
+      logging::error(
           "repair of collection '{}' record {} (to {}) could not be queued before exit; run "
           "`tandem verify --repair` to find it",
           e.collection, e.key_display, side_name(e.target));
@@ -121,7 +131,7 @@ Migration::~Migration() {
   }
   if (state_->options.register_instance) {
     Status s = state_->control->remove_instance(state_->instance_id);
-    if (!s.ok()) spdlog::warn("cannot deregister instance {}: {}", state_->instance_id, s.to_string());
+    if (!s.ok()) logging::warn("cannot deregister instance {}: {}", state_->instance_id, s.to_string());
   }
 }
 
@@ -154,8 +164,8 @@ Status Migration::refresh() {
     if (current.version != state_->applied.version) {
       if (state_->options.register_instance && state_->applied.version != 0) {
         const Step& s = state_->config.plan.at(current.step_index);
-        spdlog::info("applied step {} ({}: {}), version {}", current.step_index + 1, s.name,
-                     s.roles_display(), current.version);
+        logging::info("applied step {} ({}: {}), version {}", current.step_index + 1, s.name,
+                      s.roles_display(), current.version);
       }
       state_->applied = current;
       state_->step_index.store(current.step_index);
@@ -281,8 +291,8 @@ Result<size_t> Migration::drain_repair_queue(size_t limit) {
       TANDEM_RETURN_IF_ERROR(state_->control->complete_repair(e.id));
       ++repaired;
     } else {
-      spdlog::warn("repair of collection '{}' record {} to {} failed: {}", e.collection, e.key_display,
-                   side_name(e.target), s.to_string());
+      logging::warn("repair of collection '{}' record {} to {} failed: {}", e.collection, e.key_display,
+                    side_name(e.target), s.to_string());
       TANDEM_RETURN_IF_ERROR(state_->control->fail_repair(e.id, s.to_string()));
     }
   }

@@ -1,7 +1,8 @@
 #include "router/migration_state.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+
+#include "core/logging.h"
 
 namespace tandem {
 
@@ -11,7 +12,7 @@ bool MigrationState::enqueue_repair(const std::string& collection, const Key& ke
                     target, std::move(reason), now_micros(), 0};
   Status s = control->enqueue_repair(entry);
   if (s.ok()) return true;
-  spdlog::error(
+  logging::error(
       "cannot queue repair of collection '{}' record {} in the control store ({}); "
       "keeping it in memory and retrying",
       entry.collection, entry.key_display, s.to_string());

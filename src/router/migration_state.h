@@ -44,7 +44,7 @@ struct MigrationState {
   std::string instance_id;
   std::string host;
   int64_t pid = 0;
-  TimePoint started_at{};
+  WallTime started_at{};
 
   // The step this instance routes by. Operations enter it once, at their
   // start (StepGuard), and use that step throughout.

@@ -25,7 +25,7 @@ struct MoveContext {
   StepState current;
   size_t to_index = 0;
   std::vector<InstanceHeartbeat> instances;
-  TimePoint now{};
+  WallTime now{};
   std::chrono::milliseconds instance_timeout{10000};
   std::map<Side, int64_t> pending_repairs;  // by target database
   // Per collection: its backfill and latest verify (nullopt: none yet).
@@ -44,7 +44,7 @@ struct BackfillStartContext {
   const Plan* plan = nullptr;
   StepState current;
   std::vector<InstanceHeartbeat> instances;
-  TimePoint now{};
+  WallTime now{};
   std::chrono::milliseconds instance_timeout{10000};
 };
 

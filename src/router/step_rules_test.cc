@@ -139,7 +139,7 @@ TEST_F(StepRules, ABackfillNeedsNewWrittenAtTheCurrentStepAndByEveryLiveInstance
 }
 
 TEST_F(StepRules, AnInstanceIsLiveUntilItsHeartbeatIsOlderThanTheTimeout) {
-  const TimePoint now = now_micros();
+  const WallTime now = now_micros();
   InstanceHeartbeat h{"api-1", "h1", 11, now, now - std::chrono::seconds(10), 1, 0};
   EXPECT_TRUE(instance_is_live(h, now, std::chrono::seconds(10)));
   h.heartbeat_at -= std::chrono::microseconds(1);

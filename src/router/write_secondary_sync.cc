@@ -1,8 +1,8 @@
 // Collection::sync_write_secondary: the write secondary brought up to date
 // after a write to the write primary, or the key queued for repair.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
+#include "core/logging.h"
 #include "router/copy_record.h"
 #include "router/migration_state.h"
 #include "router/step_rules.h"
@@ -22,9 +22,9 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   int64_t last = state_->last_ws_warning.load();
   if (now - last >= 5'000'000 && state_->last_ws_warning.compare_exchange_strong(last, now)) {
     int64_t more = state_->suppressed_ws_warnings.exchange(0);
-    spdlog::warn("write secondary {} missed collection '{}' record {}: {}; queued for repair{}",
-                 side_name(*step.write_secondary), schema_.name, key.to_display(), s.to_string(),
-                 more > 0 ? fmt::format(" ({} more keys queued since the last warning)", more) : "");
+    logging::warn("write secondary {} missed collection '{}' record {}: {}; queued for repair{}",
+                  side_name(*step.write_secondary), schema_.name, key.to_display(), s.to_string(),
+                  more > 0 ? fmt::format(" ({} more keys queued since the last warning)", more) : "");
   } else {
     state_->suppressed_ws_warnings.fetch_add(1);
   }

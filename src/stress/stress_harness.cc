@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "tandem/operator_tools.h"
+
 extern char** environ;
 
 namespace tandem::stress {
@@ -89,6 +91,9 @@ Status Harness::setup() {
       history_->set_initial(k, "init");
     }
     TANDEM_RETURN_IF_ERROR(seed->insert_if_absent("users", records, LockPolicy::kNone).status());
+    // What `tandem init` does: a Migration's open creates no table.
+    TANDEM_ASSIGN_OR_RETURN(auto new_store, open_store("new", config_.new_url));
+    TANDEM_RETURN_IF_ERROR(init_new_tables(config_, *seed, new_store.get(), /*dry_run=*/false).status());
   }
   TANDEM_ASSIGN_OR_RETURN(Opened opened, open_with_faults(config_, o_, o_.seed, "tandem-stress"));
   old_ = std::move(opened.old_store);

@@ -13,11 +13,11 @@
 #include <filesystem>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "stress/stress_harness.h"
 #include "stress/stress_options.h"
 #include "stress/stress_workers.h"
+#include "tandem/logging.h"
 
 namespace {
 int run(int argc, char** argv) {
@@ -63,7 +63,7 @@ int run(int argc, char** argv) {
                                    o.restart ? "RESTART_" : "");
     if (const char* env = std::getenv(name.c_str())) o.server = env;
   }
-  spdlog::set_level(spdlog::level::err);
+  tandem::set_log_level(tandem::LogLevel::kError);
   return tandem::stress::Harness(o).run();
 }
 }  // namespace

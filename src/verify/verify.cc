@@ -1,13 +1,13 @@
 #include "tandem/verify.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <future>
 #include <map>
 #include <set>
 #include <thread>
 
+#include "core/logging.h"
 #include "router/copy_record.h"
 #include "tandem/config.h"
 #include "tandem/control_store.h"
@@ -193,7 +193,7 @@ class CollectionVerifier {
       if (resolved) continue;
       ++out_.unexplained;
       if (out_.unexplained_ranges.size() < 100) out_.unexplained_ranges.push_back(range.to_display());
-      spdlog::warn(
+      logging::warn(
           "verify of '{}': range {} has different digests on the two sides but no record differs: a "
           "difference only the databases' own text shows",
           schema_.name, range.to_display());
@@ -335,7 +335,7 @@ class CollectionVerifier {
       // from the copy, leaving (or keeping) its tombstone.
       Status s = copy_current_record(source_, copy_, new_, schema_, key, m_.config().lock_timeout);
       if (!s.ok()) {
-        spdlog::warn("verify --repair of '{}' record {}: {}", schema_.name, key.to_display(), s.to_string());
+        logging::warn("verify --repair of '{}' record {}: {}", schema_.name, key.to_display(), s.to_string());
         continue;
       }
       TANDEM_ASSIGN_OR_RETURN(std::optional<Difference> again, compare_key(key));

@@ -7,6 +7,7 @@
 // connect instead). Prints "consumer: ok" and exits 0 when all holds.
 #include <tandem/config.h>
 #include <tandem/migration.h>
+#include <tandem/operator_tools.h>
 #include <tandem/store.h>
 
 #include <cstdio>
@@ -52,6 +53,11 @@ columns = [ { name = "id", type = "int" }, { name = "email", type = "text" } ]
     if (!old_store.ok()) return fail(old_store.status().message());
     tandem::Status s = (*old_store)->ensure_collection(config->collections[0], true);
     if (!s.ok()) return fail(s.message());
+    // What `tandem init` does: a Migration's open creates no table.
+    auto new_store = tandem::open_store("new", config->new_url);
+    if (!new_store.ok()) return fail(new_store.status().message());
+    auto created = tandem::init_new_tables(*config, **old_store, new_store->get(), /*dry_run=*/false);
+    if (!created.ok()) return fail(created.status().message());
   }
   auto migration = tandem::Migration::open(*config);
   if (!migration.ok()) return fail(migration.status().message());

@@ -110,7 +110,7 @@ Result<std::optional<BackfillRange>> SqliteControlStore::claim_backfill_range(
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
   TANDEM_ASSIGN_OR_RETURN(auto ranges, read_ranges(*conn, collection, " AND done = 0"));
-  const TimePoint now = now_micros();
+  const WallTime now = now_micros();
   for (BackfillRange& r : ranges) {
     bool free = r.lease_owner.empty() || r.lease_until < now || r.lease_owner == owner ||
                 (owner_is_gone && owner_is_gone(r.lease_owner));

@@ -34,7 +34,7 @@ extern const char* const kSqliteBackfillSchema;
 extern const char* const kSqliteVerifySchema;
 
 // Times are stored as integer microseconds since the epoch.
-inline TimePoint from_micros(int64_t v) { return TimePoint(std::chrono::microseconds(v)); }
+inline WallTime from_micros(int64_t v) { return WallTime(std::chrono::microseconds(v)); }
 
 class SqliteControlStore : public ControlStore {
  public:
@@ -54,6 +54,9 @@ class SqliteControlStore : public ControlStore {
   Status heartbeat(const InstanceHeartbeat& h) override;
   Status remove_instance(std::string_view instance_id) override;
   Result<std::vector<InstanceHeartbeat>> instances() override;
+  Result<int64_t> remove_instances_before(WallTime heartbeat_before) override;
+  Status mark_finished(const FinishRecord& record) override;
+  Result<std::optional<FinishRecord>> finished() override;
 
   // The repair queue and the quarantine (sqlite_repair_quarantine.cc).
   Status enqueue_repair(const RepairEntry& e) override;
@@ -99,6 +102,7 @@ class SqliteControlStore : public ControlStore {
                                                  std::string_view filter);
   Result<StepState> read_step(sqlite::Connection& conn);
   Status put_meta(sqlite::Connection& conn, std::string_view name, std::string_view value);
+  Result<std::optional<FinishRecord>> read_finished(sqlite::Connection& conn);
   Result<int64_t> count(const std::string& table);
 
   sqlite::Pool pool_;

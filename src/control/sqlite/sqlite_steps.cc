@@ -1,5 +1,6 @@
 // The SQLite control store, steps and instances: the current step, its
-// history, and the instances' heartbeats.
+// history, the instances' heartbeats, and the finish record (a row of
+// tandem_meta written by `tandem finish`).
 #include <fmt/format.h>
 
 #include "control/sqlite/sqlite_control_store.h"
@@ -35,6 +36,13 @@ Result<StepState> SqliteControlStore::change_step(int64_t expected_version, size
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
   TANDEM_ASSIGN_OR_RETURN(StepState cur, read_step(*conn));
+  TANDEM_ASSIGN_OR_RETURN(std::optional<FinishRecord> done, read_finished(*conn));
+  if (done) {
+    return Status::FailedPrecondition(fmt::format(
+        "the migration was finished at {} by {} (`tandem finish`, at step {}): its steps no longer move; "
+        "start a new migration with a fresh control store to migrate again",
+        format_time(done->at), done->actor, done->step_index + 1));
+  }
   if (cur.version != expected_version) {
     return Status::FailedPrecondition(fmt::format(
         "the step changed meanwhile (version {} is now {}, at step {}); check `tandem status` and retry",
@@ -162,6 +170,59 @@ Result<std::vector<InstanceHeartbeat>> SqliteControlStore::instances() {
                    from_micros(st.column_int(4)), st.column_int(5), static_cast<size_t>(st.column_int(6))});
   }
   return out;
+}
+
+Result<int64_t> SqliteControlStore::remove_instances_before(WallTime heartbeat_before) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare("DELETE FROM tandem_instances WHERE heartbeat_at < ?1"));
+  Statement st(*conn, raw);
+  st.bind_int(1, heartbeat_before.time_since_epoch().count());
+  TANDEM_RETURN_IF_ERROR(st.run("removing gone instances"));
+  return static_cast<int64_t>(sqlite3_changes(conn->db()));
+}
+
+// The finish record is one row of tandem_meta: "at|version|step_index|actor".
+Result<std::optional<FinishRecord>> SqliteControlStore::read_finished(sqlite::Connection& conn) {
+  TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare("SELECT value FROM tandem_meta WHERE name = 'finished'"));
+  Statement st(conn, raw);
+  TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading the finish record"));
+  if (!row) return std::optional<FinishRecord>();
+  std::string v = st.column_text(0);
+  FinishRecord r;
+  size_t a = v.find('|');
+  size_t b = a == std::string::npos ? a : v.find('|', a + 1);
+  size_t c = b == std::string::npos ? b : v.find('|', b + 1);
+  if (c == std::string::npos) {
+    return Status::Corruption(
+        fmt::format("control store '{}': unreadable finish record '{}'", pool_.path(), v));
+  }
+  r.at = from_micros(std::stoll(v.substr(0, a)));
+  r.version = std::stoll(v.substr(a + 1, b - a - 1));
+  r.step_index = static_cast<size_t>(std::stoll(v.substr(b + 1, c - b - 1)));
+  r.actor = v.substr(c + 1);
+  return std::optional<FinishRecord>(r);
+}
+
+Status SqliteControlStore::mark_finished(const FinishRecord& record) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  TANDEM_ASSIGN_OR_RETURN(std::optional<FinishRecord> done, read_finished(*conn));
+  if (done) return Status::Ok();
+  TANDEM_ASSIGN_OR_RETURN(StepState cur, read_step(*conn));
+  if (cur.version != record.version) {
+    return Status::FailedPrecondition(fmt::format(
+        "the step changed meanwhile (version {} is now {}, at step {}); check `tandem status` and retry",
+        record.version, cur.version, cur.step_index + 1));
+  }
+  TANDEM_RETURN_IF_ERROR(put_meta(*conn, "finished",
+                                  fmt::format("{}|{}|{}|{}", record.at.time_since_epoch().count(),
+                                              record.version, record.step_index, record.actor)));
+  return tx->commit();
+}
+
+Result<std::optional<FinishRecord>> SqliteControlStore::finished() {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  return read_finished(*conn);
 }
 
 }  // namespace tandem

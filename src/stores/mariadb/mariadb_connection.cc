@@ -46,9 +46,9 @@ Result<ConnectionSpec> ConnectionSpec::parse(std::string_view url) {
   spec.display = redact_url(url);
   auto bad = [&](std::string_view why) {
     return Status::Config(fmt::format(
-        "{}: {} (expected mariadb://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?password_file=PATH...])",
-        spec.display, why));
+        "{}: {} (expected mariadb://USER@HOST[:PORT]/DATABASE[?password_file=PATH...])", spec.display, why));
   };
+  TANDEM_RETURN_IF_ERROR(refuse_password_in_url(url, spec.display));
   size_t scheme = url.find("://");
   if (scheme == std::string_view::npos) return bad("no '://'");
   std::string_view rest = url.substr(scheme + 3);
@@ -65,11 +65,8 @@ Result<ConnectionSpec> ConnectionSpec::parse(std::string_view url) {
   if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
     std::string_view userinfo = rest.substr(0, at);
     rest = rest.substr(at + 1);
-    size_t colon = userinfo.find(':');
-    TANDEM_ASSIGN_OR_RETURN(spec.user, percent_decode(userinfo.substr(0, colon), "user"));
-    if (colon != std::string_view::npos) {
-      TANDEM_ASSIGN_OR_RETURN(spec.password, percent_decode(userinfo.substr(colon + 1), "password"));
-    }
+    // A password here was refused above.
+    TANDEM_ASSIGN_OR_RETURN(spec.user, percent_decode(userinfo, "user"));
   }
   std::string_view port;
   if (!rest.empty() && rest.front() == '[') {  // [IPv6]:port

@@ -31,6 +31,7 @@ class MariaDbStore : public sql::SqlStore {
 
   Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override;
   Result<std::string> create_table_sql(const CollectionSchema& schema) const override;
+  Status drop_tandem_tables() override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
                                                       LockPolicy policy) override;

@@ -15,6 +15,7 @@ namespace tandem::postgres {
 Result<ConnectionSpec> ConnectionSpec::parse(std::string_view url) {
   ConnectionSpec spec;
   spec.display = redact_url(url);
+  TANDEM_RETURN_IF_ERROR(refuse_password_in_url(url, spec.display));
   std::string base(url);
   std::string query;
   if (size_t q = base.find('?'); q != std::string::npos) {

@@ -30,6 +30,11 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(std::string name, std
   return store;
 }
 
+Status PostgresStore::drop_tandem_tables() {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  return conn->exec_simple("DROP TABLE IF EXISTS tandem_tombstones", "dropping tandem_tombstones");
+}
+
 Result<std::string> PostgresStore::create_table_sql(const CollectionSchema& schema) const {
   TANDEM_RETURN_IF_ERROR(schema.validate());
   std::vector<std::string> defs, keys;

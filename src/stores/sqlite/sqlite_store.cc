@@ -41,6 +41,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(std::string name, const s
   return store;
 }
 
+Status SqliteStore::drop_tandem_tables() {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  return conn->exec("DROP TABLE IF EXISTS tandem_tombstones");
+}
+
 Result<std::string> SqliteStore::create_table_sql(const CollectionSchema& schema) const {
   TANDEM_RETURN_IF_ERROR(schema.validate());
   std::vector<std::string> defs, keys;
