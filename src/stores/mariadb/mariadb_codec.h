@@ -69,7 +69,12 @@ std::string check_exact(const ColumnType& ct, const Value& v);
 // The portable digest (store.h) of a column: its canonical text, and a
 // condition (0 or 1, never NULL) true when the row's value decodes. nullopt
 // terms mean the column's type is not covered.
+// (mariadb_terms.cc)
 std::string portable_term(const Column& c, const ColumnType& ct);
 std::string decodable_condition(const Column& c, const ColumnType& ct, bool key);
+
+// Whether a uuid key in text must be lower case: under a case-sensitive
+// collation upper-case hex orders apart from the UUID's bytes.
+bool lower_case_only(const ColumnType& ct);
 
 }  // namespace tandem::mariadb
