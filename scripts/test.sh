@@ -38,7 +38,9 @@ cmake --build build-clang -j2
 
 echo "== static analysis (clang-tidy, checks in .clang-tidy)"
 set +e
-tidy_output=$(git ls-files 'src/*.cc' 'tests/*.cc' | xargs -P2 -n4 clang-tidy -p "$build" --quiet 2>&1)
+# GCC-only flags of the sanitizer build (-Wno-restrict) are unknown to clang: not a finding.
+tidy_output=$(git ls-files 'src/*.cc' 'tests/*.cc' |
+  xargs -P2 -n4 clang-tidy -p "$build" --quiet --extra-arg=-Wno-unknown-warning-option 2>&1)
 tidy_status=$?
 set -e
 if ((tidy_status != 0)); then

@@ -77,11 +77,7 @@ std::string scalar_text(const Value& v) {
       return v.as<Uuid>().to_string();
     case Type::kJson:
       return v.as<Json>().text;
-    case Type::kDate:
-    case Type::kTime:
-    case Type::kDateTime:
-      return v.to_display();
-    default:
+    default:  // dates and times: their text forms
       return v.to_display();
   }
 }
