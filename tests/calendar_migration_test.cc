@@ -4,6 +4,8 @@
 // timestamp at midnight UTC that a session in another time zone shows as the
 // day before, and a value the type cannot hold is quarantined with its reason
 // while the copy goes on. Needs the servers scripts/test.sh starts.
+#include <functional>
+
 #include "tandem/backfill.h"
 #include "tandem/operator_tools.h"
 #include "tandem/verify.h"
@@ -107,8 +109,33 @@ std::vector<std::vector<std::string>> expected_rows() {
   return rows;
 }
 
-TEST(Calendar, MariaDbDatesTimesAndDatetimesArriveInPostgresAsThemselves) {
+using Rows = std::vector<std::vector<std::string>>;
+using Query = std::function<Rows(const std::string& url, const std::string& sql)>;
+
+// Migrates old (employees created, kRows and one row 10009 that its type
+// cannot hold inserted) into new and checks both with their own SQL: the
+// quarantine holds 10009 for `reason`, new holds the rows as old does, live
+// write included, and new's columns have the types `new_columns`.
+void expect_migrated_as_themselves(const std::string& old_url, const Query& old_rows, const char* old_select,
+                                   const std::string& new_url, const Query& new_rows, const char* new_select,
+                                   const std::string& reason, const std::string& columns_sql,
+                                   const Rows& new_columns) {
   TempDir dir;
+  auto m = dual_write(dir, old_url, new_url);
+  std::vector<std::string> quarantined = migrate(*m);
+  ASSERT_EQ(quarantined.size(), 1u);
+  EXPECT_NE(quarantined[0].find("10009"), std::string::npos) << quarantined[0];
+  EXPECT_NE(quarantined[0].find(reason), std::string::npos) << quarantined[0];
+  Rows in_new = new_rows(new_url, new_select);
+  EXPECT_EQ(in_new, expected_rows());
+  std::string old_sql = old_select;
+  old_sql.insert(old_sql.find("ORDER"), "WHERE emp_no <> 10009 ");
+  EXPECT_EQ(old_rows(old_url, old_sql), in_new) << "the live write reached both databases alike";
+  // new's columns have the engine's own calendar types, not timestamptz.
+  EXPECT_EQ(new_rows(new_url, columns_sql), new_columns);
+}
+
+TEST(Calendar, MariaDbDatesTimesAndDatetimesArriveInPostgresAsThemselves) {
   MariaDbDatabase old_db("tandem_calendar_old");
   PostgresDatabase new_db("tandem_calendar_new");
   mariadb_sql(old_db.url(),
@@ -118,30 +145,18 @@ TEST(Calendar, MariaDbDatesTimesAndDatetimesArriveInPostgresAsThemselves) {
   // A TIME beyond a day is a duration, not a time of day: quarantined, never wrapped.
   mariadb_sql(old_db.url(),
               "INSERT INTO employees VALUES (10009, '1960-01-01', '1990-01-01', '30:00:00', NULL)");
-  auto m = dual_write(dir, old_db.url(), new_db.url());
-  std::vector<std::string> quarantined = migrate(*m);
-  ASSERT_EQ(quarantined.size(), 1u);
-  EXPECT_NE(quarantined[0].find("10009"), std::string::npos) << quarantined[0];
-  EXPECT_NE(quarantined[0].find("time of day"), std::string::npos) << quarantined[0];
-
-  auto in_new = postgres_rows(new_db.url(), kPostgresRows);
-  EXPECT_EQ(in_new, expected_rows());
-  std::string old_sql = kMariaDbRows;
-  old_sql.insert(old_sql.find("ORDER"), "WHERE emp_no <> 10009 ");
-  EXPECT_EQ(mariadb_rows(old_db.url(), old_sql), in_new) << "the live write reached both databases alike";
-  // new's columns have the engine's own calendar types, not timestamptz.
-  EXPECT_EQ(postgres_rows(new_db.url(),
-                          "SELECT column_name::text, data_type::text FROM information_schema.columns WHERE "
-                          "table_name = 'employees' ORDER BY column_name"),
-            (std::vector<std::vector<std::string>>{{"birth_date", "date"},
-                                                   {"emp_no", "bigint"},
-                                                   {"hire_date", "date"},
-                                                   {"shift_start", "time without time zone"},
-                                                   {"updated", "timestamp without time zone"}}));
+  expect_migrated_as_themselves(old_db.url(), mariadb_rows, kMariaDbRows, new_db.url(), postgres_rows,
+                                kPostgresRows, "time of day",
+                                "SELECT column_name::text, data_type::text FROM information_schema.columns "
+                                "WHERE table_name = 'employees' ORDER BY column_name",
+                                Rows{{"birth_date", "date"},
+                                     {"emp_no", "bigint"},
+                                     {"hire_date", "date"},
+                                     {"shift_start", "time without time zone"},
+                                     {"updated", "timestamp without time zone"}});
 }
 
 TEST(Calendar, PostgresDatesTimesAndTimestampsArriveInMariaDbAsThemselves) {
-  TempDir dir;
   PostgresDatabase old_db("tandem_calendar_pg_old");
   MariaDbDatabase new_db("tandem_calendar_maria_new");
   postgres_rows(
@@ -152,26 +167,15 @@ TEST(Calendar, PostgresDatesTimesAndTimestampsArriveInMariaDbAsThemselves) {
   // 'infinity' is no datetime of the calendar: quarantined with its reason.
   postgres_rows(old_db.url(),
                 "INSERT INTO employees VALUES (10009, '1960-01-01', '1990-01-01', NULL, 'infinity')");
-  auto m = dual_write(dir, old_db.url(), new_db.url());
-  std::vector<std::string> quarantined = migrate(*m);
-  ASSERT_EQ(quarantined.size(), 1u);
-  EXPECT_NE(quarantined[0].find("10009"), std::string::npos) << quarantined[0];
-  EXPECT_NE(quarantined[0].find("infinity"), std::string::npos) << quarantined[0];
-
-  auto in_new = mariadb_rows(new_db.url(), kMariaDbRows);
-  EXPECT_EQ(in_new, expected_rows());
-  std::string old_sql = kPostgresRows;
-  old_sql.insert(old_sql.find("ORDER"), "WHERE emp_no <> 10009 ");
-  EXPECT_EQ(postgres_rows(old_db.url(), old_sql), in_new) << "the live write reached both databases alike";
-  EXPECT_EQ(
-      mariadb_rows(new_db.url(),
-                   "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
-                   "DATABASE() AND TABLE_NAME = 'employees' ORDER BY COLUMN_NAME"),
-      (std::vector<std::vector<std::string>>{{"birth_date", "date"},
-                                             {"emp_no", "bigint(20)"},
-                                             {"hire_date", "date"},
-                                             {"shift_start", "time(6)"},
-                                             {"updated", "datetime(6)"}}));
+  expect_migrated_as_themselves(old_db.url(), postgres_rows, kPostgresRows, new_db.url(), mariadb_rows,
+                                kMariaDbRows, "infinity",
+                                "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE "
+                                "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'employees' ORDER BY COLUMN_NAME",
+                                Rows{{"birth_date", "date"},
+                                     {"emp_no", "bigint(20)"},
+                                     {"hire_date", "date"},
+                                     {"shift_start", "time(6)"},
+                                     {"updated", "datetime(6)"}});
 }
 
 }  // namespace

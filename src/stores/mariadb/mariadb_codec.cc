@@ -34,6 +34,15 @@ bool uuid_text(std::string_view s) {
 constexpr int64_t kTimestampMinMicros = 1000000;
 constexpr int64_t kTimestampMaxMicros = 2147483647LL * 1000000 + 999999;
 
+// Whether a DATETIME(p)/TIME(p)/TIMESTAMP(p) column keeps micros' fraction
+// without rounding it (p < 6 keeps fewer digits).
+bool keeps_fraction(const ColumnType& ct, int64_t micros) {
+  if (ct.datetime_precision < 0 || ct.datetime_precision >= 6) return true;
+  int64_t unit = 1;
+  for (int64_t i = ct.datetime_precision; i < 6; ++i) unit *= 10;
+  return micros % unit == 0;
+}
+
 }  // namespace
 
 bool lower_case_only(const ColumnType& ct) { return !ct.collation.ends_with("_ci"); }
@@ -383,13 +392,9 @@ std::string check_exact(const ColumnType& ct, const Value& v) {
             "2038-01-19T03:14:07Z)",
             t.to_string(), ct.column_type);
       }
-      if (ct.datetime_precision >= 0 && ct.datetime_precision < 6) {
-        int64_t unit = 1;
-        for (int64_t i = ct.datetime_precision; i < 6; ++i) unit *= 10;
-        if (t.micros % unit != 0) {
-          return fmt::format("timestamp {} has more fraction digits than column type {} keeps", t.to_string(),
-                             ct.column_type);
-        }
+      if (!keeps_fraction(ct, t.micros)) {
+        return fmt::format("timestamp {} has more fraction digits than column type {} keeps", t.to_string(),
+                           ct.column_type);
       }
       return {};
     }
@@ -400,13 +405,9 @@ std::string check_exact(const ColumnType& ct, const Value& v) {
       int64_t micros = v.type() == Type::kTime       ? v.as<TimeOfDay>().micros
                        : v.type() == Type::kDateTime ? v.as<DateTime>().micros
                                                      : 0;
-      if (ct.datetime_precision >= 0 && ct.datetime_precision < 6) {
-        int64_t unit = 1;
-        for (int64_t i = ct.datetime_precision; i < 6; ++i) unit *= 10;
-        if (micros % unit != 0) {
-          return fmt::format("{} {} has more fraction digits than column type {} keeps", type_name(v.type()),
-                             v.to_display(), ct.column_type);
-        }
+      if (!keeps_fraction(ct, micros)) {
+        return fmt::format("{} {} has more fraction digits than column type {} keeps", type_name(v.type()),
+                           v.to_display(), ct.column_type);
       }
       return {};
     }
