@@ -37,12 +37,26 @@ struct InitOutcome {
   std::string collection;
   Action action = Action::kExists;
   std::string sql;  // the CREATE TABLE statement (kCreated, kWouldCreate)
+  // Per column (key columns first), how old declares it, the type tandem
+  // carries it as, and new's type (kCreated, kWouldCreate; new_type empty
+  // when new was not reachable) with why it differs from old's if it may
+  // refuse or change something (Store::ColumnDefinition::note).
+  struct ColumnMapping {
+    std::string column;
+    std::string old_type;  // empty: old does not describe it (new_only, mapped, SQLite)
+    std::string tandem_type;
+    std::string new_type;
+    std::string note;
+  };
+  std::vector<ColumnMapping> columns;
 };
 
 // `tandem init`: the only thing in tandem that creates a collection's table.
 // For every collection of the config, checks old's table (through the
 // config's mapping; skipped for `new_only` collections) and new's, then
-// creates new's where it is missing. Creates nothing at all if any
+// creates new's where it is missing, each column of the closest type of new's
+// engine that holds every value old's column can hold (Store::column_shapes,
+// Store::table_definition). Creates nothing at all if any
 // collection's old table is missing (kFailedPrecondition naming it and the
 // fix: the name, or `new_only = true`) or does not fit the config, or if a
 // table of new exists but does not fit (the error of ensure_collection).

@@ -3,6 +3,9 @@
 // that stores can quote it safely; values always travel as bound parameters.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +39,34 @@ struct CollectionSchema {
   Status check_fields(const Key& key, const FieldMap& fields, bool partial) const;
   bool operator==(const CollectionSchema&) const = default;
 };
+
+// How an existing table declares one column, in engine-neutral terms: what
+// `tandem init` reads from old (Store::column_shapes) to give new's column
+// the closest type of new's engine that holds every value old's can hold,
+// keeping lengths, precisions, fraction digits and enumerated values. A field
+// that does not apply keeps its default.
+struct ColumnShape {
+  std::string engine;              // "mariadb", "postgres" or "sqlite": whose words declared is in
+  std::string declared;            // the column type as that engine names it: "int(10) unsigned"
+  std::string charset, collation;  // text columns where the engine has them (MariaDB)
+  int int_bytes = 0;               // integers: 1, 2, 3, 4 or 8 bytes (YEAR: 2; BIT(n): n bits)
+  int bits = 0;                    // BIT(n): n
+  bool is_unsigned = false;
+  int64_t max_chars = -1;  // text of at most n characters (CHAR/VARCHAR(n), ENUM, SET)
+  int64_t max_bytes = -1;  // bytes of at most n (BINARY/VARBINARY(n))
+  bool fixed = false;      // CHAR(n), BINARY(n): padded to n
+  int precision = -1;      // DECIMAL/NUMERIC(p, s); -1: none declared
+  int scale = -1;
+  int fraction_digits = -1;         // TIME/DATETIME/TIMESTAMP(p)
+  bool single_float = false;        // FLOAT, REAL (4 bytes)
+  std::vector<std::string> labels;  // ENUM (in order) or SET members
+  bool is_set = false;
+  bool json_text = false;  // a JSON column that keeps its text as written (PostgreSQL json)
+  bool operator==(const ColumnShape&) const = default;
+};
+
+// Column shapes by column name.
+using ColumnShapes = std::map<std::string, ColumnShape, std::less<>>;
 
 // A database identifier from configuration: [A-Za-z_][A-Za-z0-9_]{0,62}, not
 // starting with "tandem_" (reserved for tandem's own tables).

@@ -138,6 +138,40 @@ class Store {
   // when it is missing (shown by `tandem init --dry-run`).
   virtual Result<std::string> create_table_sql(const CollectionSchema& schema) const = 0;
 
+  // How this database's existing table for the collection declares each of
+  // the schema's columns (what `tandem init` maps from; read only). A column
+  // the store cannot describe is left out. Default: none described.
+  virtual Result<ColumnShapes> column_shapes(const CollectionSchema& schema) {
+    (void)schema;
+    return ColumnShapes{};
+  }
+
+  // The table create_collection(schema, like) creates: its statement and,
+  // per column (key columns first), the type chosen and why when it is not
+  // the type like declares (a length not kept, values refused per record).
+  // Each column gets the closest type of this engine that holds every value
+  // of the column like describes; a column like does not describe gets the
+  // type create_table_sql gives it. Default: create_table_sql's statement.
+  struct ColumnDefinition {
+    std::string name;
+    std::string type;  // as it appears in the statement
+    std::string note;  // empty when the type holds exactly what like declares
+  };
+  struct TableDefinition {
+    std::string sql;
+    std::vector<ColumnDefinition> columns;
+  };
+  virtual Result<TableDefinition> table_definition(const CollectionSchema& schema,
+                                                   const ColumnShapes& like) const;
+
+  // Creates the collection's table with table_definition(schema, like) when
+  // it is missing, then registers it as ensure_collection(schema, false)
+  // does. Default: ensure_collection(schema, true).
+  virtual Status create_collection(const CollectionSchema& schema, const ColumnShapes& like) {
+    (void)like;
+    return ensure_collection(schema, true);
+  }
+
   // Drops what tandem itself created in this database (its side tables:
   // tandem_tombstones), never a collection's table: `tandem finish` runs it on
   // new once the migration is done. Idempotent. A store that creates nothing

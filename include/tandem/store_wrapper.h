@@ -21,6 +21,16 @@ class StoreWrapper : public Store {
   Result<std::string> create_table_sql(const CollectionSchema& schema) const override {
     return target_->create_table_sql(schema);
   }
+  Result<ColumnShapes> column_shapes(const CollectionSchema& schema) override {
+    return target_->column_shapes(schema);
+  }
+  Result<TableDefinition> table_definition(const CollectionSchema& schema,
+                                           const ColumnShapes& like) const override {
+    return target_->table_definition(schema, like);
+  }
+  Status create_collection(const CollectionSchema& schema, const ColumnShapes& like) override {
+    return target_->create_collection(schema, like);
+  }
   Status drop_tandem_tables() override { return target_->drop_tandem_tables(); }
   Result<Lookup> get(std::string_view collection, const Key& key) override {
     return target_->get(collection, key);

@@ -34,6 +34,11 @@ class MappedStore : public StoreWrapper {
       const std::map<std::string, CollectionMapping>& mappings);
 
   Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override;
+  // A mapped collection's columns are new's, which old does not declare: none described.
+  Result<ColumnShapes> column_shapes(const CollectionSchema& schema) override {
+    if (mapper(schema.name) != nullptr) return ColumnShapes{};
+    return StoreWrapper::column_shapes(schema);
+  }
   Result<Lookup> get(std::string_view c, const Key& k) override;
   Result<std::vector<Lookup>> get_many(std::string_view c, std::span<const Key> keys) override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view c, std::span<const Record> records,

@@ -31,6 +31,10 @@ class MariaDbStore : public sql::SqlStore {
 
   Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override;
   Result<std::string> create_table_sql(const CollectionSchema& schema) const override;
+  Result<ColumnShapes> column_shapes(const CollectionSchema& schema) override;
+  Result<TableDefinition> table_definition(const CollectionSchema& schema,
+                                           const ColumnShapes& like) const override;
+  Status create_collection(const CollectionSchema& schema, const ColumnShapes& like) override;
   Status drop_tandem_tables() override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
