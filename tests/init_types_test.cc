@@ -233,5 +233,22 @@ TEST(InitTypes, PostgresColumnsGetTheirClosestMariaDbTypes) {
   EXPECT_EQ(in_new, in_old);
 }
 
+// A type no tandem type reads is refused at open, naming the column and
+// saying so, never copied as something else.
+TEST(InitTypes, APostgresArrayIsRefusedWithItsReason) {
+  PostgresDatabase db("tandem_init_types_array");
+  postgres_rows(db.url(), "CREATE TABLE tagged (id bigint PRIMARY KEY, tags text[])");
+  CollectionSchema tagged;
+  tagged.name = "tagged";
+  tagged.key_columns = {{"id", Type::kInt, false}};
+  tagged.columns = {{"tags", Type::kText, true}};
+  auto store =
+      value_or_die(open_store("old", db.url(), StoreOptions{.keep_tombstones = false, .configure = false}));
+  Status s = store->ensure_collection(tagged, false);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.to_string();
+  EXPECT_NE(s.message().find("'tagged.tags' is ARRAY"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("no tandem type reads ARRAY"), std::string::npos) << s.message();
+}
+
 }  // namespace
 }  // namespace tandem::testing
