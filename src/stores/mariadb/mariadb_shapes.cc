@@ -194,7 +194,7 @@ Store::ColumnDefinition column_definition(const Column& c, bool key, const Colum
       if (!digits.empty()) d.type = "TIME" + digits;
       break;
     case Type::kDouble:
-      if (s.single_float) d.note = fmt::format("{} as DOUBLE: the same values, in 8 bytes", s.declared);
+      if (s.single_float) d.type = "FLOAT";  // read and written as the float's exact value
       break;
     case Type::kJson:
       if (s.json_text) {
