@@ -5,6 +5,7 @@
 // new's catalog for the types, and the rows copied under a live write read
 // back by both servers' clients, not by tandem's codec. Needs the servers
 // scripts/test.sh starts.
+#include <fstream>
 #include <functional>
 
 #include "tandem/backfill.h"
@@ -102,6 +103,28 @@ TEST(InitTypes, MariaDbColumnsGetTheirClosestPostgresTypes) {
   EXPECT_NE(gender->note.find("CHECK"), std::string::npos) << gender->note;
   EXPECT_TRUE(postgres_rows(new_db.url(), "SELECT 1 FROM pg_class WHERE relname = 'people'").empty())
       << "a dry run creates nothing";
+
+  // The CLI prints the same mapping, column by column, before the statement.
+  std::ofstream(dir.file("tandem.toml")) << fmt::format(
+      R"toml(
+[migration]
+control = "sqlite:{}"
+[databases]
+old = "{}"
+new = "{}"
+[[collections]]
+name = "people"
+key = ["id"]
+columns = [ {{ name = "id", type = "int" }}, {{ name = "big", type = "decimal" }},
+            {{ name = "gender", type = "text", nullable = false }} ]
+)toml",
+      dir.file("cli-control.db"), old_db.url(), new_db.url());
+  CliResult dry = run_cli(dir, {"--config", dir.file("tandem.toml"), "init", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.out;
+  for (const char* expected : {"bigint(20) unsigned", "NUMERIC(20,0)", "enum('M','F')", "note: enum('M','F')",
+                               "CREATE TABLE IF NOT EXISTS \"people\""}) {
+    EXPECT_NE(dry.out.find(expected), std::string::npos) << expected << " in:\n" << dry.out;
+  }
 
   ASSERT_OK(init(config, /*dry_run=*/false).status());
   EXPECT_EQ(postgres_rows(new_db.url(),
