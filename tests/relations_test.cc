@@ -323,7 +323,8 @@ CollectionSchema child_schema() {
 const char* const kParentDdl =
     "CREATE TABLE parent (b VARCHAR(20) NOT NULL, a INTEGER NOT NULL, PRIMARY KEY (b, a))";
 const char* const kChildDdl =
-    "CREATE TABLE child (id INTEGER NOT NULL PRIMARY KEY, pa INTEGER, pb VARCHAR(20), CONSTRAINT child_parent_fk "
+    "CREATE TABLE child (id INTEGER NOT NULL PRIMARY KEY, pa INTEGER, pb VARCHAR(20), CONSTRAINT "
+    "child_parent_fk "
     "FOREIGN KEY (pb, pa) REFERENCES parent (b, a) ON DELETE CASCADE ON UPDATE SET NULL)";
 const char* const kRowsSql[] = {
     "INSERT INTO parent VALUES ('x', 1), ('y', 2)",

@@ -84,7 +84,9 @@ class StoreWrapper : public Store {
   Result<std::vector<std::string>> foreign_key_sql(const Relation& relation) const override {
     return target_->foreign_key_sql(relation);
   }
-  Status ensure_foreign_key(const Relation& relation) override { return target_->ensure_foreign_key(relation); }
+  Status ensure_foreign_key(const Relation& relation) override {
+    return target_->ensure_foreign_key(relation);
+  }
   Status ensure_relation_index(const Relation& relation) override {
     return target_->ensure_relation_index(relation);
   }
