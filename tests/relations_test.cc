@@ -292,6 +292,31 @@ TEST(Relations, VerifyCountsOrphansPostgresToMariaDb) {
   verify_counts_orphans(postgres(old_db), false, mariadb(new_db));
 }
 
+// `tandem init` says what it does with each relation and creates the index
+// on the child columns in new (every parent delete searches by them), but
+// not the foreign key.
+TEST(Relations, InitPrintsEachRelationAndCreatesTheChildIndexOnly) {
+  MariaDbDatabase old_db("tandem_rel_init_old");
+  PostgresDatabase new_db("tandem_rel_init_new");
+  Db old = mariadb(old_db), fresh = postgres(new_db);
+  create_old(old, true);
+  TempDir dir;
+  Config config = employees_config(dir, old, fresh);
+  auto old_store = value_or_die(
+      open_store("old", config.old_url, StoreOptions{.keep_tombstones = false, .configure = false}));
+  auto new_store = value_or_die(open_store("new", config.new_url));
+  ASSERT_OK(init_new_tables(config, *old_store, new_store.get(), /*dry_run=*/false).status());
+  std::vector<std::string> lines = value_or_die(init_relations(config, *old_store, new_store.get(), false));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(
+      lines[0].find("-- relation salaries_ibfk_1: salaries (emp_no) -> employees (emp_no) ON DELETE CASCADE"),
+      std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[0].find("tandem init --constraints"), std::string::npos) << lines[0];
+  EXPECT_EQ(fresh.run("SELECT count(*) FROM pg_indexes WHERE indexname = 'salaries_ibfk_1_idx'"), "1");
+  EXPECT_EQ(fresh.run("SELECT count(*) FROM pg_constraint WHERE contype = 'f'"), "0");
+}
+
 // A child whose parent is not configured, with an action that changes it:
 // its cascades would never pass through tandem. Refused at open.
 TEST(Relations, ForeignKeyToAnUnconfiguredParentThatCascadesIsRefusedAtOpen) {
