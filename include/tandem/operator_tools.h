@@ -100,4 +100,23 @@ class OperatorTools {
   Migration& migration_;
 };
 
+// Relations (docs/ARCHITECTURE.md, "Relations"), in relation_init.cc.
+//
+// `tandem init`, after init_new_tables with the same stores: one line per
+// relation tandem keeps (old's foreign keys between configured collections)
+// saying what is done with it in new: not created now (a copy in key order
+// cannot respect it; `tandem init --constraints` after the backfill), or
+// already there (then the backfill may stop on it). Creates in new, unless
+// dry_run, the index on each relation's child columns (every parent delete
+// searches by them). new_store may be null with dry_run.
+Result<std::vector<std::string>> init_relations(const Config& config, Store& old_store, Store* new_store,
+                                                bool dry_run);
+
+// `tandem init --constraints [--dry-run]`: creates in new each relation new
+// lacks. Refused, naming every reason, unless for each relation both
+// collections' backfill is complete, their latest verify is clean and newer
+// than that completion, and no repair is pending. Returns one line per
+// relation (the statements with dry_run).
+Result<std::vector<std::string>> create_relations_in_new(Migration& migration, bool dry_run);
+
 }  // namespace tandem

@@ -68,6 +68,31 @@ struct ColumnShape {
 // Column shapes by column name.
 using ColumnShapes = std::map<std::string, ColumnShape, std::less<>>;
 
+// A relation: a foreign key between two configured collections, as old
+// declares it (read by Store::foreign_keys at open). tandem never emulates a
+// referential action: the write primary's own foreign key changes the
+// children, and tandem copies their outcome into the write secondary with the
+// parent (docs/ARCHITECTURE.md, "Relations").
+enum class ReferentialAction : uint8_t { kNoAction, kRestrict, kCascade, kSetNull, kSetDefault };
+// "NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT" (the SQL words).
+std::string_view referential_action_sql(ReferentialAction action);
+
+struct Relation {
+  std::string name;                     // the constraint's name in the database that declares it
+  std::string child, parent;            // collections (tables)
+  std::vector<std::string> columns;     // the child's columns, in constraint order
+  std::vector<std::string> references;  // the parent's columns, paired with columns
+  ReferentialAction on_delete = ReferentialAction::kNoAction;
+  ReferentialAction on_update = ReferentialAction::kNoAction;
+  bool validated = true;  // PostgreSQL NOT VALID: false
+
+  // Whether the action changes child records (cascade, set null, set default).
+  bool changes_children(bool deleting) const;
+  // "salaries_ibfk_1: salaries (emp_no) -> employees (emp_no) ON DELETE CASCADE ON UPDATE NO ACTION"
+  std::string to_display() const;
+  bool operator==(const Relation&) const = default;
+};
+
 // A database identifier from configuration: [A-Za-z_][A-Za-z0-9_]{0,62}, not
 // starting with "tandem_" (reserved for tandem's own tables).
 Status validate_identifier(std::string_view what, std::string_view name);

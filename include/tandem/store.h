@@ -268,6 +268,46 @@ class Store {
     (void)range;
     return std::optional<Digest>();
   }
+
+  // --- Relations (docs/ARCHITECTURE.md, "Relations") ---
+
+  // The foreign keys this database declares between tables of its own
+  // schema (database), each with its columns in constraint order and its
+  // referential actions; read only. Collections need not be registered: the
+  // caller keeps those between its collections. Default: none (wrappers,
+  // stores without foreign keys).
+  virtual Result<std::vector<Relation>> foreign_keys() { return std::vector<Relation>(); }
+
+  // Keys of the registered collection's records whose fields equal (each
+  // field a key or value column of the collection, compared with =: a NULL
+  // value matches nothing), ascending, at most limit. How a cascade's
+  // children are found by their reference to a parent. Default:
+  // kUnimplemented naming the store.
+  virtual Result<std::vector<Key>> keys_matching(std::string_view collection, const FieldMap& equal,
+                                                 size_t limit);
+
+  // The orphans of a relation in this database: child records whose
+  // reference (every column non-NULL: MATCH SIMPLE) matches no parent row.
+  // Both collections registered. count is exact; sample holds the first
+  // limit keys in key order. Default: kFailedPrecondition naming the store.
+  struct Orphans {
+    uint64_t count = 0;
+    std::vector<Key> sample;
+  };
+  virtual Result<Orphans> orphans(const Relation& relation, size_t limit);
+
+  // The statements ensure_foreign_key runs for relation in this database
+  // (shown by `tandem init --constraints --dry-run`), and running them:
+  // creates the foreign key (named relation.name) where it is missing, in the
+  // way that blocks the service's writes least (PostgreSQL: NOT VALID, then
+  // VALIDATE; MariaDB: without checks, in place, then an orphan check), and
+  // fails naming the orphans when some child has no parent. Idempotent.
+  // Default: kFailedPrecondition naming the store.
+  virtual Result<std::vector<std::string>> foreign_key_sql(const Relation& relation) const;
+  virtual Status ensure_foreign_key(const Relation& relation);
+  // Creates, where missing, an index on the relation's child columns
+  // ("<name>_idx"): every parent delete searches the children by them.
+  virtual Status ensure_relation_index(const Relation& relation);
 };
 
 struct StoreOptions {

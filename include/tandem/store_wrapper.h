@@ -83,6 +83,23 @@ class StoreWrapper : public Store {
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override {
     return target_->digest(collection, range);
   }
+  Result<std::vector<Relation>> foreign_keys() override { return target_->foreign_keys(); }
+  Result<std::vector<Key>> keys_matching(std::string_view collection, const FieldMap& equal,
+                                         size_t limit) override {
+    return target_->keys_matching(collection, equal, limit);
+  }
+  Result<Orphans> orphans(const Relation& relation, size_t limit) override {
+    return target_->orphans(relation, limit);
+  }
+  Result<std::vector<std::string>> foreign_key_sql(const Relation& relation) const override {
+    return target_->foreign_key_sql(relation);
+  }
+  Status ensure_foreign_key(const Relation& relation) override {
+    return target_->ensure_foreign_key(relation);
+  }
+  Status ensure_relation_index(const Relation& relation) override {
+    return target_->ensure_relation_index(relation);
+  }
 
  private:
   Store* target_;

@@ -85,6 +85,10 @@ int run_init_command(const GlobalOptions& global, bool dry_run) {
     }
   }
   fmt::print("-- {} table(s) {}, {} already there\n", created, dry_run ? "to create" : "created", existing);
+  // Old's foreign keys: created in new only by `tandem init --constraints`.
+  auto relations = init_relations(*config, **old_store, new_store.ok() ? new_store->get() : nullptr, dry_run);
+  if (!relations.ok()) return report(relations.status());
+  for (const std::string& line : *relations) fmt::print("{}\n", line);
   return kExitOk;
 }
 
