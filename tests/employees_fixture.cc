@@ -91,6 +91,7 @@ const char* const kOrphansSql =
 EmployeesEngine mariadb_employees() {
   EmployeesEngine e;
   e.name = "mariadb";
+  e.case_insensitive = true;
   e.load = [](const std::string& url) {
     // The sample's own DDL: every text column under the table's
     // case-insensitive default collation.
@@ -204,22 +205,22 @@ Config employees_config(const std::string& control_path, const std::string& old_
   return config;
 }
 
-Status create_relations_in_new(const Config& config) {
-  (void)config;  // TODO(issue 14 item 3): `tandem init --constraints`
-  return Status::Ok();
+std::string EmployeesModel::identity(const std::string& text) const {
+  return case_insensitive_ ? lower(text) : text;
 }
 
-EmployeesModel EmployeesModel::of_loaded() {
+EmployeesModel EmployeesModel::of_loaded(bool case_insensitive) {
   EmployeesModel m;
+  m.case_insensitive_ = case_insensitive;
   Sample s = sample();
-  for (const auto& r : s.departments) m.tables_["departments"][lower(r[0])] = r;
+  for (const auto& r : s.departments) m.tables_["departments"][m.identity(r[0])] = r;
   for (const auto& r : s.employees) {
     m.tables_["employees"][r[0]] = r;
     m.employees_.push_back(std::stoll(r[0]));
   }
-  for (const auto& r : s.dept_emp) m.tables_["dept_emp"][r[0] + "|" + lower(r[1])] = r;
+  for (const auto& r : s.dept_emp) m.tables_["dept_emp"][r[0] + "|" + m.identity(r[1])] = r;
   for (const auto& r : s.salaries) m.tables_["salaries"][r[0] + "|" + r[2]] = r;
-  for (const auto& r : s.titles) m.tables_["titles"][r[0] + "|" + lower(r[1]) + "|" + r[2]] = r;
+  for (const auto& r : s.titles) m.tables_["titles"][r[0] + "|" + m.identity(r[1]) + "|" + r[2]] = r;
   return m;
 }
 
@@ -294,13 +295,14 @@ void EmployeesModel::random_write(Migration& m, std::mt19937& random) {
     if (pick(2) == 0) spelled = lower(spelled);
     if (pick(3) == 0) std::transform(spelled.begin(), spelled.end(), spelled.begin(), ::toupper);
     auto& rows = tables_["titles"];
-    auto existing = rows.lower_bound(e + "|" + lower(title) + "|");
-    const bool has = existing != rows.end() && existing->first.starts_with(e + "|" + lower(title) + "|");
+    const std::string prefix = e + "|" + identity(spelled) + "|";
+    auto existing = rows.lower_bound(prefix);
+    const bool has = existing != rows.end() && existing->first.starts_with(prefix);
     const std::string from = has ? existing->second[2] : "2026-11-27";
     Record r{Key{Value(emp), Value(spelled), Value(Date::parse(from).value())}, {{"to_date", Value()}}};
     Status s = value_or_die(m.collection("titles"))->put(r);
     if (!s.ok()) return fail(s, "put title " + spelled + " of " + e);
-    rows[e + "|" + lower(title) + "|" + from] = {e, spelled, from, "<NULL>"};
+    rows[prefix + from] = {e, spelled, from, "<NULL>"};
   } else if (op < 95) {  // a salary removed
     auto& rows = tables_["salaries"];
     auto it = rows.lower_bound(e + "|");
@@ -316,7 +318,7 @@ void EmployeesModel::random_write(Migration& m, std::mt19937& random) {
               {"to_date", Value(Date::parse("9999-01-01").value())}}};
     Status s = value_or_die(m.collection("dept_emp"))->put(r);
     if (!s.ok()) return fail(s, "put dept_emp of " + e);
-    tables_["dept_emp"][e + "|" + dept] = {e, dept, "2026-11-27", "9999-01-01"};
+    tables_["dept_emp"][e + "|" + identity(dept)] = {e, dept, "2026-11-27", "9999-01-01"};
   }
   ++writes_;
 }

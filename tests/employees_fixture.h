@@ -27,6 +27,7 @@ struct EmployeesEngine {
   std::function<FixtureRows(const std::string& url, const std::string& sql)> rows;  // the engine's own client
   std::map<std::string, std::string> select_rows;  // per table, its rows as the model prints them
   std::string schema_sql;                          // old's catalog: tables, columns, indexes, foreign keys
+  bool case_insensitive = false;                   // text keys under a case-insensitive collation
 };
 
 EmployeesEngine mariadb_employees();
@@ -38,13 +39,11 @@ extern const char* const kOrphansSql;
 Config employees_config(const std::string& control_path, const std::string& old_url,
                         const std::string& new_url);
 
-// The foreign keys of old created in new, as `tandem init --constraints` does.
-Status create_relations_in_new(const Config& config);
-
 class EmployeesModel {
  public:
-  // The rows EmployeesEngine::load loaded.
-  static EmployeesModel of_loaded();
+  // The rows EmployeesEngine::load loaded; case_insensitive: text keys that
+  // differ only by case are one record (old's collation), else two.
+  static EmployeesModel of_loaded(bool case_insensitive);
   // One random write through the migration's collections; applied to the
   // model when acknowledged (a failure fails the test).
   void random_write(Migration& m, std::mt19937& random);
@@ -57,6 +56,9 @@ class EmployeesModel {
   // Per table: identity (case-folded text keys) -> row.
   std::map<std::string, std::map<std::string, std::vector<std::string>>> tables_;
   std::vector<int64_t> employees_;
+  std::string identity(const std::string& text) const;
+
+  bool case_insensitive_ = false;
   int64_t next_emp_no_ = 500001;
   uint64_t writes_ = 0;
   uint64_t cascaded_ = 0;
