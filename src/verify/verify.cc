@@ -233,6 +233,7 @@ class CollectionVerifier {
     std::vector<BadRecord> src_bad, cpy_bad;
     TANDEM_RETURN_IF_ERROR(read_all(source_, range, src, src_bad));
     TANDEM_RETURN_IF_ERROR(read_all(copy_, range, cpy, cpy_bad));
+    merge_by_identity(src, cpy);
     if (tally) {
       out_.records += static_cast<int64_t>(src.size());
       out_.undecodable += static_cast<int64_t>(src_bad.size());
@@ -267,6 +268,25 @@ class CollectionVerifier {
     // A source row that does not decode explains a mismatch (it is in the
     // quarantine); a copy row whose key does not decode explains nothing.
     return found > 0 || !src_bad.empty();
+  }
+
+  // Under a collation a record is its identity (tandem/key_identity.h): a copy
+  // row spelled otherwise than the source's row of the same identity is that
+  // record, spelled differently (kDifferent), not one missing and one extra.
+  void merge_by_identity(const std::map<Key, Record>& src, std::map<Key, Record>& cpy) const {
+    std::shared_ptr<const KeyIdentity> identity = source_.key_identity(schema_.name);
+    if (!identity || !identity->collated()) return;
+    std::map<std::string, Key> by_id;
+    for (const auto& [k, r] : src) {
+      if (auto id = identity->id(k); id.ok()) by_id.emplace(std::move(*id), k);
+    }
+    std::map<Key, Record> merged;
+    for (auto& [k, r] : cpy) {
+      auto id = identity->id(k);
+      auto it = id.ok() ? by_id.find(*id) : by_id.end();
+      merged.emplace(it == by_id.end() ? k : it->second, std::move(r));
+    }
+    cpy = std::move(merged);
   }
 
   Status read_all(Store& store, const KeyRange& range, std::map<Key, Record>& into,
