@@ -25,7 +25,7 @@ std::shared_ptr<const TextCollation> bin() {
   return std::make_shared<TextCollation>("utf8mb4_bin", true, std::move(w), 3);
 }
 
-std::string id(const KeyIdentity& k, Key key) {
+std::string id(const KeyIdentity& k, const Key& key) {
   auto r = k.id(key);
   EXPECT_TRUE(r.ok()) << r.status().message();
   return r.ok() ? *r : "";
