@@ -310,5 +310,25 @@ TEST(CollationKeys, Latin1AndUnicodeCiKeysAreIdentified) {
   EXPECT_NE(outside.status().message().find("U+00FC"), std::string::npos) << outside.status().message();
 }
 
+// A record deleted through tandem as 'ABC' and brought back into new as
+// 'abc' (by something other than tandem) is resurrected: the tombstone is
+// the identity's, whatever the spelling.
+TEST(CollationKeys, CiRowBackUnderAnotherSpellingIsResurrected) {
+  TempDir dir;
+  MariaDbDatabase old_db("tandem_ci_resurrect_old");
+  MariaDbDatabase new_db("tandem_ci_resurrect_new");
+  mariadb_sql(old_db.url(), kCreateCi);
+  mariadb_sql(old_db.url(), "INSERT INTO people VALUES ('abc', 'v1'), ('abd', 'v2')");
+  auto m = open_ci(dir, old_db, new_db, 1);
+  ASSERT_TRUE(value_or_die(run_backfill(*m, one_worker())).complete);
+  Collection* people = value_or_die(m->collection("people"));
+  ASSERT_OK(people->remove(Key{Value("ABC")}));
+  mariadb_sql(new_db.url(), "INSERT INTO people VALUES ('abc', 'v1')");
+  VerifyReport report = value_or_die(run_verify(*m, VerifyOptions{}));
+  ASSERT_EQ(report.collections.size(), 1u);
+  EXPECT_EQ(report.collections[0].resurrected, 1);
+  EXPECT_EQ(report.collections[0].extra, 0);
+}
+
 }  // namespace
 }  // namespace tandem::testing

@@ -225,9 +225,10 @@ Result<std::vector<Key>> SqlStore::collated_tombstones(const SqlTable& t, const 
                                  TANDEM_ASSIGN_OR_RETURN(std::string encoded, row.bytes(0));
                                  TANDEM_ASSIGN_OR_RETURN(Key k, Key::decode(encoded));
                                  if (range.contains(k)) out.push_back(std::move(k));
-                                 return out.size() < limit;
+                                 return true;
                                }));
   std::sort(out.begin(), out.end());
+  if (out.size() > limit) out.resize(limit);
   return out;
 }
 
