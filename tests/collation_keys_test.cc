@@ -330,5 +330,37 @@ TEST(CollationKeys, CiRowBackUnderAnotherSpellingIsResurrected) {
   EXPECT_EQ(report.collections[0].extra, 0);
 }
 
+// UCA collations are identified on printable ASCII only: a key outside it
+// is quarantined by the backfill with the reason, and refused for a live
+// write before either database is written.
+TEST(CollationKeys, UcaKeysOutsideAsciiAreQuarantinedAndRefused) {
+  TempDir dir;
+  MariaDbDatabase old_db("tandem_ci_uca_old");
+  MariaDbDatabase new_db("tandem_ci_uca_new");
+  const char* const create =
+      "CREATE TABLE people (k VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL PRIMARY "
+      "KEY, "
+      "v TEXT) ENGINE=InnoDB";
+  mariadb_sql(old_db.url(), create);
+  mariadb_sql(new_db.url(), create);
+  mariadb_sql(old_db.url(), "INSERT INTO people VALUES ('abc', 'v1'), ('Müller', 'v2'), ('zed', 'v3')");
+  MigrationOptions options;
+  options.register_instance = false;
+  auto m = value_or_die(Migration::open(people_config(dir, old_db.url(), new_db.url()), options));
+  ASSERT_OK(m->change_step(1, "test", /*force=*/true));
+  ASSERT_TRUE(value_or_die(run_backfill(*m, one_worker())).complete);
+  EXPECT_EQ(rows(new_db.url()),
+            (std::vector<std::vector<std::string>>{{hex("abc"), "v1"}, {hex("zed"), "v3"}}));
+  auto quarantined = value_or_die(OperatorTools(*m).control().quarantine(10));
+  ASSERT_EQ(quarantined.size(), 1u);
+  EXPECT_NE(quarantined[0].reason.find("U+00FC"), std::string::npos) << quarantined[0].reason;
+  Collection* people = value_or_die(m->collection("people"));
+  Status refused = people->put(person("Müller", "live"));
+  EXPECT_EQ(refused.code(), Code::kInvalidArgument) << refused.message();
+  EXPECT_NE(refused.message().find("utf8mb4_unicode_ci"), std::string::npos) << refused.message();
+  EXPECT_EQ(mariadb_rows(old_db.url(), "SELECT v FROM people WHERE k = 'Müller'"),
+            (std::vector<std::vector<std::string>>{{"v2"}}));
+}
+
 }  // namespace
 }  // namespace tandem::testing
