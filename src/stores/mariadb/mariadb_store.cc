@@ -256,9 +256,11 @@ Status MariaDbStore::upsert(std::string_view collection, const Record& record) {
   for (const Column& c : t->schema.columns)
     sets.push_back(fmt::format("{0} = VALUES({0})", quote_identifier(c.name)));
   // Under a collation the write's spelling replaces the stored one: the write
-  // primary's current spelling wins.
+  // primary's current spelling wins. Only over the same record (a class
+  // match): a duplicate on another unique index never renames a record.
   if (t->collated()) {
-    for (const std::string& k : t->quoted_keys) sets.push_back(fmt::format("{0} = VALUES({0})", k));
+    for (const std::string& k : t->quoted_keys)
+      sets.push_back(fmt::format("{0} = IF({0} = VALUES({0}), VALUES({0}), {0})", k));
   }
   if (sets.empty()) sets.push_back(fmt::format("{0} = {0}", t->quoted_keys[0]));
   std::string sql = fmt::format(
