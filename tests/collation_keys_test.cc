@@ -65,8 +65,8 @@ Config people_config(const TempDir& dir, const std::string& old_url, const std::
 }
 
 // old and new MariaDB, people keyed under utf8mb4_general_ci in both (new's
-// table created as a user would: tandem init creates utf8mb4_bin keys), the
-// migration at step `step`.
+// table as tandem init would create it: old's declaration), the migration at
+// step `step`.
 std::unique_ptr<Migration> open_ci(const TempDir& dir, const MariaDbDatabase& old_db,
                                    const MariaDbDatabase& new_db, size_t step) {
   mariadb_sql(new_db.url(), kCreateCi);

@@ -8,6 +8,8 @@
 //   lock_timeout_ms = 10000
 //   shadow_sample_every = 100                # 1 in N shadow mismatches is sampled
 //   shadow_sample_limit = 1000
+//   max_cascade_records = 1000               # children one write-secondary sync copies
+//                                            # through relations; more: queued for repair
 //
 //   [databases]
 //   old = "sqlite:old.db"
@@ -55,6 +57,7 @@ struct Config {
   std::chrono::milliseconds lock_timeout{10000};
   int64_t shadow_sample_every = 100;
   int64_t shadow_sample_limit = 1000;
+  int64_t max_cascade_records = 1000;
   std::vector<CollectionSchema> collections;
   // Per collection name: how old's records become new's, when they differ.
   std::map<std::string, CollectionMapping> mappings;

@@ -70,6 +70,7 @@ class Mapper {
 
   const CollectionSchema& old_schema() const { return mapping_.old_schema; }
   const CollectionSchema& new_schema() const { return new_schema_; }
+  const CollectionMapping& mapping() const { return mapping_; }
   // Old fields (or document members) that the record of old has and no
   // column takes decide by unknown_fields.
   // bad_field, if given, receives the field at fault.

@@ -43,6 +43,7 @@
 
 namespace tandem {
 
+struct Cascade;  // router/relation_copy.h
 struct Config;
 class ControlStore;
 class Migration;
@@ -71,7 +72,9 @@ class Collection {
  private:
   friend class Migration;
   Collection(MigrationState* state, CollectionSchema schema) : state_(state), schema_(std::move(schema)) {}
-  Status sync_write_secondary(const Key& key, const Step& step, size_t step_index);
+  // pre: the children the write removes in WP through relations, read before it (or null).
+  Status sync_write_secondary(const Key& key, const Step& step, size_t step_index,
+                              const Cascade* pre = nullptr);
   // Counts the error and, if the write may have reached WP, queues WS's repair.
   Status write_primary_failed(const Key& key, const Step& step, size_t step_index, Status s);
   Result<bool> transfer_into_write_primary(const Key& key, const Step& step, size_t step_index);
@@ -113,6 +116,10 @@ class Migration {
   Result<Collection*> collection(std::string_view name);
 
   const Config& config() const;
+  // The relations tandem keeps (old's foreign keys between configured
+  // collections, read at open): the write-secondary sync, the repair queue
+  // and verify --repair copy a parent's children with it.
+  const std::vector<Relation>& relations() const;
   const Plan& plan() const;
   // The step this instance routes by now.
   StepState applied_step() const;

@@ -37,12 +37,26 @@ struct InitOutcome {
   std::string collection;
   Action action = Action::kExists;
   std::string sql;  // the CREATE TABLE statement (kCreated, kWouldCreate)
+  // Per column (key columns first), how old declares it, the type tandem
+  // carries it as, and new's type (kCreated, kWouldCreate; new_type empty
+  // when new was not reachable) with why it differs from old's if it may
+  // refuse or change something (Store::ColumnDefinition::note).
+  struct ColumnMapping {
+    std::string column;
+    std::string old_type;  // empty: old does not describe it (new_only, mapped, SQLite)
+    std::string tandem_type;
+    std::string new_type;
+    std::string note;
+  };
+  std::vector<ColumnMapping> columns;
 };
 
 // `tandem init`: the only thing in tandem that creates a collection's table.
 // For every collection of the config, checks old's table (through the
 // config's mapping; skipped for `new_only` collections) and new's, then
-// creates new's where it is missing. Creates nothing at all if any
+// creates new's where it is missing, each column of the closest type of new's
+// engine that holds every value old's column can hold (Store::column_shapes,
+// Store::table_definition). Creates nothing at all if any
 // collection's old table is missing (kFailedPrecondition naming it and the
 // fix: the name, or `new_only = true`) or does not fit the config, or if a
 // table of new exists but does not fit (the error of ensure_collection).
@@ -85,5 +99,24 @@ class OperatorTools {
  private:
   Migration& migration_;
 };
+
+// Relations (docs/ARCHITECTURE.md, "Relations"), in relation_init.cc.
+//
+// `tandem init`, after init_new_tables with the same stores: one line per
+// relation tandem keeps (old's foreign keys between configured collections)
+// saying what is done with it in new: not created now (a copy in key order
+// cannot respect it; `tandem init --constraints` after the backfill), or
+// already there (then the backfill may stop on it). Creates in new, unless
+// dry_run, the index on each relation's child columns (every parent delete
+// searches by them). new_store may be null with dry_run.
+Result<std::vector<std::string>> init_relations(const Config& config, Store& old_store, Store* new_store,
+                                                bool dry_run);
+
+// `tandem init --constraints [--dry-run]`: creates in new each relation new
+// lacks. Refused, naming every reason, unless for each relation both
+// collections' backfill is complete, their latest verify is clean and newer
+// than that completion, and no repair is pending. Returns one line per
+// relation (the statements with dry_run).
+Result<std::vector<std::string>> create_relations_in_new(Migration& migration, bool dry_run);
 
 }  // namespace tandem

@@ -57,6 +57,9 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   bool is_retryable() const { return retryable_; }
   bool is_outcome_unknown() const { return outcome_unknown_; }
+  // A foreign key refused the write (a child without its parent, a parent
+  // with children): never a bad record; the backfill stops naming it.
+  bool is_foreign_key() const { return foreign_key_; }
 
   // Builders: return a copy with the flag set.
   Status retryable(bool value = true) && {
@@ -65,6 +68,10 @@ class [[nodiscard]] Status {
   }
   Status outcome_unknown(bool value = true) && {
     outcome_unknown_ = value;
+    return std::move(*this);
+  }
+  Status foreign_key(bool value = true) && {
+    foreign_key_ = value;
     return std::move(*this);
   }
   // Prefixes context ("while copying users [10, 20): ") keeping code and flags.
@@ -78,6 +85,7 @@ class [[nodiscard]] Status {
   std::string message_;
   bool retryable_ = false;
   bool outcome_unknown_ = false;
+  bool foreign_key_ = false;
 };
 
 // Either a T or a non-ok Status.

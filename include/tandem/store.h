@@ -139,6 +139,40 @@ class Store {
   // when it is missing (shown by `tandem init --dry-run`).
   virtual Result<std::string> create_table_sql(const CollectionSchema& schema) const = 0;
 
+  // How this database's existing table for the collection declares each of
+  // the schema's columns (what `tandem init` maps from; read only). A column
+  // the store cannot describe is left out. Default: none described.
+  virtual Result<ColumnShapes> column_shapes(const CollectionSchema& schema) {
+    (void)schema;
+    return ColumnShapes{};
+  }
+
+  // The table create_collection(schema, like) creates: its statement and,
+  // per column (key columns first), the type chosen and why when it is not
+  // the type like declares (a length not kept, values refused per record).
+  // Each column gets the closest type of this engine that holds every value
+  // of the column like describes; a column like does not describe gets the
+  // type create_table_sql gives it. Default: create_table_sql's statement.
+  struct ColumnDefinition {
+    std::string name;
+    std::string type;  // as it appears in the statement
+    std::string note;  // empty when the type holds exactly what like declares
+  };
+  struct TableDefinition {
+    std::string sql;
+    std::vector<ColumnDefinition> columns;
+  };
+  virtual Result<TableDefinition> table_definition(const CollectionSchema& schema,
+                                                   const ColumnShapes& like) const;
+
+  // Creates the collection's table with table_definition(schema, like) when
+  // it is missing, then registers it as ensure_collection(schema, false)
+  // does. Default: ensure_collection(schema, true).
+  virtual Status create_collection(const CollectionSchema& schema, const ColumnShapes& like) {
+    (void)like;
+    return ensure_collection(schema, true);
+  }
+
   // Drops what tandem itself created in this database (its side tables:
   // tandem_tombstones), never a collection's table: `tandem finish` runs it on
   // new once the migration is done. Idempotent. A store that creates nothing
@@ -243,6 +277,45 @@ class Store {
     (void)collection;
     return nullptr;
   }
+  // --- Relations (docs/ARCHITECTURE.md, "Relations") ---
+
+  // The foreign keys this database declares between tables of its own
+  // schema (database), each with its columns in constraint order and its
+  // referential actions; read only. Collections need not be registered: the
+  // caller keeps those between its collections. Default: none (wrappers,
+  // stores without foreign keys).
+  virtual Result<std::vector<Relation>> foreign_keys() { return std::vector<Relation>(); }
+
+  // Keys of the registered collection's records whose fields equal (each
+  // field a key or value column of the collection, compared with =: a NULL
+  // value matches nothing), ascending, at most limit. How a cascade's
+  // children are found by their reference to a parent. Default:
+  // kUnimplemented naming the store.
+  virtual Result<std::vector<Key>> keys_matching(std::string_view collection, const FieldMap& equal,
+                                                 size_t limit);
+
+  // The orphans of a relation in this database: child records whose
+  // reference (every column non-NULL: MATCH SIMPLE) matches no parent row.
+  // Both collections registered. count is exact; sample holds the first
+  // limit keys in key order. Default: kFailedPrecondition naming the store.
+  struct Orphans {
+    uint64_t count = 0;
+    std::vector<Key> sample;
+  };
+  virtual Result<Orphans> orphans(const Relation& relation, size_t limit);
+
+  // The statements ensure_foreign_key runs for relation in this database
+  // (shown by `tandem init --constraints --dry-run`), and running them:
+  // creates the foreign key (named relation.name) where it is missing, in the
+  // way that blocks the service's writes least (PostgreSQL: NOT VALID, then
+  // VALIDATE; MariaDB: without checks, in place, then an orphan check), and
+  // fails naming the orphans when some child has no parent. Idempotent.
+  // Default: kFailedPrecondition naming the store.
+  virtual Result<std::vector<std::string>> foreign_key_sql(const Relation& relation) const;
+  virtual Status ensure_foreign_key(const Relation& relation);
+  // Creates, where missing, an index on the relation's child columns
+  // ("<name>_idx"): every parent delete searches the children by them.
+  virtual Status ensure_relation_index(const Relation& relation);
 };
 
 struct StoreOptions {

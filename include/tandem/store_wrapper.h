@@ -21,6 +21,16 @@ class StoreWrapper : public Store {
   Result<std::string> create_table_sql(const CollectionSchema& schema) const override {
     return target_->create_table_sql(schema);
   }
+  Result<ColumnShapes> column_shapes(const CollectionSchema& schema) override {
+    return target_->column_shapes(schema);
+  }
+  Result<TableDefinition> table_definition(const CollectionSchema& schema,
+                                           const ColumnShapes& like) const override {
+    return target_->table_definition(schema, like);
+  }
+  Status create_collection(const CollectionSchema& schema, const ColumnShapes& like) override {
+    return target_->create_collection(schema, like);
+  }
   Status drop_tandem_tables() override { return target_->drop_tandem_tables(); }
   Result<Lookup> get(std::string_view collection, const Key& key) override {
     return target_->get(collection, key);
@@ -75,6 +85,23 @@ class StoreWrapper : public Store {
   }
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override {
     return target_->digest(collection, range);
+  }
+  Result<std::vector<Relation>> foreign_keys() override { return target_->foreign_keys(); }
+  Result<std::vector<Key>> keys_matching(std::string_view collection, const FieldMap& equal,
+                                         size_t limit) override {
+    return target_->keys_matching(collection, equal, limit);
+  }
+  Result<Orphans> orphans(const Relation& relation, size_t limit) override {
+    return target_->orphans(relation, limit);
+  }
+  Result<std::vector<std::string>> foreign_key_sql(const Relation& relation) const override {
+    return target_->foreign_key_sql(relation);
+  }
+  Status ensure_foreign_key(const Relation& relation) override {
+    return target_->ensure_foreign_key(relation);
+  }
+  Status ensure_relation_index(const Relation& relation) override {
+    return target_->ensure_relation_index(relation);
   }
 
  private:

@@ -74,7 +74,23 @@ struct CollectionVerify {
   std::vector<std::string> unexplained_ranges;
   std::vector<Difference> differences;
   double seconds = 0;
-  bool clean() const { return remaining == 0 && unexplained == 0; }
+  // Per relation whose child is this collection (verify_relations.cc): child
+  // records whose reference matches no parent, in the source and the copy.
+  struct RelationOrphans {
+    std::string relation;
+    int64_t in_source = 0, in_copy = 0;
+    std::vector<std::string> sample;  // keys of the copy's orphans, first ones in key order
+    std::string error;                // when a database could not count them (not counted as unclean)
+  };
+  std::vector<RelationOrphans> orphans;
+  // Orphans in the copy that the source does not have (more of them).
+  bool orphaned() const {
+    for (const RelationOrphans& o : orphans) {
+      if (o.in_copy > o.in_source) return true;
+    }
+    return false;
+  }
+  bool clean() const { return remaining == 0 && unexplained == 0 && !orphaned(); }
 };
 
 struct VerifyReport {
@@ -86,6 +102,10 @@ struct VerifyReport {
     return true;
   }
 };
+
+// Counts the orphans of every relation whose child is result.collection in
+// the source of truth and in the copy, into result.orphans.
+Status count_orphans(Migration& migration, Side source, CollectionVerify& result);
 
 // Runs verify (and repair) and records each collection's result in the
 // control store, where `tandem step` reads it.

@@ -13,6 +13,7 @@
 #include "core/process.h"
 #include "core/sync_point.h"
 #include "core/thread_annotations.h"
+#include "router/relation_copy.h"
 #include "router/step_rules.h"
 #include "tandem/config.h"
 #include "tandem/control_store.h"
@@ -316,6 +317,15 @@ class CollectionBackfill {
       return Status::Ok();
     }
     if (outcomes.status().code() != Code::kInvalidArgument) return outcomes.status();
+    if (outcomes.status().is_foreign_key()) {
+      // Not a bad record: new enforces a relation that a copy in key order
+      // cannot respect (docs/ARCHITECTURE.md, "Relations").
+      return Status::FailedPrecondition(fmt::format(
+          "backfill of '{}': new refused records for a foreign key ({}); a copy in key order cannot respect "
+          "a relation new enforces: drop the foreign key in new and create it after the backfill with "
+          "`tandem init --constraints`",
+          schema_.name, outcomes.status().message()));
+    }
     if (records.size() == 1) {
       const Record& r = records[0];
       TANDEM_RETURN_IF_ERROR(
@@ -420,6 +430,7 @@ Result<BackfillSummary> run_backfill(Migration& migration, const BackfillOptions
   }
   TANDEM_ASSIGN_OR_RETURN(std::vector<const CollectionSchema*> schemas,
                           migration.config().select_collections(options.collections));
+  schemas = parents_first(std::move(schemas), migration.relations());  // a child never before its parent
   BackfillSummary summary;
   summary.complete = true;
   for (const CollectionSchema* schema : schemas) {

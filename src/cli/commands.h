@@ -31,6 +31,8 @@ int run_step_command(const GlobalOptions& global, const std::string& action, int
                      const std::string& reason, bool force);
 int run_repair_command(const GlobalOptions& global, int64_t limit);
 int run_init_command(const GlobalOptions& global, bool dry_run);
+// `tandem init --constraints [--dry-run]` (init_constraints.cc).
+int run_init_constraints_command(const GlobalOptions& global, bool dry_run);
 int run_finish_command(const GlobalOptions& global);
 
 struct BackfillCommandOptions {

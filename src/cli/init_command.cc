@@ -5,6 +5,8 @@
 // init_new_tables (tandem/operator_tools.h).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "tandem/config.h"
@@ -12,6 +14,30 @@
 #include "tandem/store.h"
 
 namespace tandem::cli {
+
+namespace {
+
+// The type mapping of one table, as SQL comments: old's declared type, the
+// type tandem carries the values as, new's type, and the notes.
+void print_mapping(const InitOutcome& o) {
+  if (o.columns.empty()) return;
+  size_t wc = 6, wo = 3, wt = 6;
+  for (const auto& m : o.columns) {
+    wc = std::max(wc, m.column.size());
+    wo = std::max(wo, m.old_type.empty() ? size_t{1} : m.old_type.size());
+    wt = std::max(wt, m.tandem_type.size());
+  }
+  fmt::print("-- '{}': {:<{}}  {:<{}}  {:<{}}  {}\n", o.collection, "column", wc, "old", wo, "tandem", wt,
+             "new");
+  for (const auto& m : o.columns) {
+    fmt::print("-- {:>{}}  {:<{}}  {:<{}}  {:<{}}  {}\n", "", o.collection.size() + 2, m.column, wc,
+               m.old_type.empty() ? "-" : m.old_type, wo, m.tandem_type, wt,
+               m.new_type.empty() ? "(new not reachable)" : m.new_type);
+    if (!m.note.empty()) fmt::print("-- {:>{}}  note: {}\n", "", o.collection.size() + 2, m.note);
+  }
+}
+
+}  // namespace
 
 int run_init_command(const GlobalOptions& global, bool dry_run) {
   auto config = Config::load_file(global.config_path);
@@ -40,6 +66,7 @@ int run_init_command(const GlobalOptions& global, bool dry_run) {
         ++existing;
         break;
       case InitOutcome::Action::kWouldCreate:
+        print_mapping(o);
         if (o.sql.empty()) {
           const CollectionSchema* schema = config->find_collection(o.collection);
           fmt::print("-- '{}': key {} and {} column(s)\n", o.collection, schema->key_columns.size(),
@@ -50,6 +77,7 @@ int run_init_command(const GlobalOptions& global, bool dry_run) {
         ++created;
         break;
       case InitOutcome::Action::kCreated:
+        print_mapping(o);
         fmt::print("-- '{}': created in new{}\n", o.collection,
                    config->is_new_only(o.collection) ? " (new_only: old has no table for it)" : "");
         ++created;
@@ -57,6 +85,10 @@ int run_init_command(const GlobalOptions& global, bool dry_run) {
     }
   }
   fmt::print("-- {} table(s) {}, {} already there\n", created, dry_run ? "to create" : "created", existing);
+  // Old's foreign keys: created in new only by `tandem init --constraints`.
+  auto relations = init_relations(*config, **old_store, new_store.ok() ? new_store->get() : nullptr, dry_run);
+  if (!relations.ok()) return report(relations.status());
+  for (const std::string& line : *relations) fmt::print("{}\n", line);
   return kExitOk;
 }
 

@@ -27,6 +27,10 @@ int run(int argc, char** argv) {
   auto* init = app.add_subcommand(
       "init", "Create new's tables from the config (the target of any mapping) where they do not exist");
   init->add_flag("--dry-run", init_dry_run, "Print the CREATE TABLE statements instead of running them");
+  bool init_constraints = false;
+  init->add_flag("--constraints", init_constraints,
+                 "Create in new the foreign keys old has between configured collections (after a complete "
+                 "backfill and a clean verify; needed before write-new)");
   init->footer(
       std::string("Only init creates tables (never status, plan, step or a service's open), and only "
                   "for collections whose table old has, or that the config marks `new_only = true`.\n") +
@@ -195,6 +199,7 @@ int run(int argc, char** argv) {
   if (*repair) return run_repair_command(global, limit);
   if (*backfill) return run_backfill_command(global, bf);
   if (*verify) return run_verify_command(global, vo);
+  if (*init && init_constraints) return run_init_constraints_command(global, init_dry_run);
   if (*init) return run_init_command(global, init_dry_run);
   if (*finish) return run_finish_command(global);
   if (*quarantine) {

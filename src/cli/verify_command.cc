@@ -32,6 +32,14 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
                          {"copy", d.copy},
                          {"repaired", d.repaired}});
       }
+      nlohmann::json orphans = nlohmann::json::array();
+      for (const CollectionVerify::RelationOrphans& r : c.orphans) {
+        orphans.push_back({{"relation", r.relation},
+                           {"in_source", r.in_source},
+                           {"in_copy", r.in_copy},
+                           {"sample", r.sample},
+                           {"error", r.error}});
+      }
       out["collections"].push_back({{"collection", c.collection},
                                     {"source_of_truth", std::string(side_name(c.source))},
                                     {"records", c.records},
@@ -47,6 +55,7 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
                                     {"remaining", c.remaining},
                                     {"unexplained", c.unexplained},
                                     {"unexplained_ranges", c.unexplained_ranges},
+                                    {"orphans", orphans},
                                     {"seconds", c.seconds},
                                     {"differences", diffs}});
     }
@@ -84,6 +93,16 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
             "databases' own text of some value differs; compare these ranges with SQL):\n",
             c.unexplained);
         for (const std::string& r : c.unexplained_ranges) fmt::print("    {}\n", r);
+      }
+      for (const CollectionVerify::RelationOrphans& r : c.orphans) {
+        if (!r.error.empty()) {
+          fmt::print("  relation {}: orphans not counted: {}\n", r.relation, r.error);
+        } else if (r.in_copy > 0 || r.in_source > 0) {
+          fmt::print("  relation {}: {} orphans in {}, {} in {}{}\n", r.relation, r.in_copy,
+                     side_name(c.source == Side::kOld ? Side::kNew : Side::kOld), r.in_source,
+                     side_name(c.source),
+                     r.sample.empty() ? "" : fmt::format(" (e.g. {} {})", c.collection, r.sample.front()));
+        }
       }
       fmt::print("  {}\n", c.clean()           ? "CLEAN"
                            : c.unexplained > 0 ? "NOT CLEAN: unexplained mismatches (above)"

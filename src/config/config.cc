@@ -318,7 +318,8 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
                                                               "instance_timeout_ms",
                                                               "lock_timeout_ms",
                                                               "shadow_sample_every",
-                                                              "shadow_sample_limit"};
+                                                              "shadow_sample_limit",
+                                                              "max_cascade_records"};
     for (auto&& [k, v] : *m) {
       if (!kKnown.contains(k.str()))
         return bad_at(source, v, fmt::format("[migration]: unknown option '{}'", k.str()));
@@ -335,7 +336,8 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
                             read_ms(*m, "instance_timeout_ms", source, c.instance_timeout));
     TANDEM_ASSIGN_OR_RETURN(c.lock_timeout, read_ms(*m, "lock_timeout_ms", source, c.lock_timeout));
     for (auto [key, target] : {std::pair{"shadow_sample_every", &c.shadow_sample_every},
-                               std::pair{"shadow_sample_limit", &c.shadow_sample_limit}}) {
+                               std::pair{"shadow_sample_limit", &c.shadow_sample_limit},
+                               std::pair{"max_cascade_records", &c.max_cascade_records}}) {
       if (const toml::node* n = m->get(key)) {
         auto v = n->value<int64_t>();
         if (!v || *v <= 0)

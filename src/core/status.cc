@@ -39,6 +39,7 @@ Status Status::with_context(std::string_view context) const {
   Status s(code_, std::string(context) + ": " + message_);
   s.retryable_ = retryable_;
   s.outcome_unknown_ = outcome_unknown_;
+  s.foreign_key_ = foreign_key_;
   return s;
 }
 

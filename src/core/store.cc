@@ -16,6 +16,17 @@ std::string_view insert_outcome_name(InsertOutcome outcome) {
   return "unknown";
 }
 
+Result<Store::TableDefinition> Store::table_definition(const CollectionSchema& schema,
+                                                       const ColumnShapes& like) const {
+  (void)like;
+  TableDefinition out;
+  TANDEM_ASSIGN_OR_RETURN(out.sql, create_table_sql(schema));
+  for (const auto* columns : {&schema.key_columns, &schema.columns}) {
+    for (const Column& c : *columns) out.columns.push_back({c.name, std::string(type_name(c.type)), ""});
+  }
+  return out;
+}
+
 bool is_missing_table(const Status& s) {
   return s.code() == Code::kFailedPrecondition && s.message().find("there is no table") != std::string::npos;
 }

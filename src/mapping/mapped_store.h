@@ -34,6 +34,11 @@ class MappedStore : public StoreWrapper {
       const std::map<std::string, CollectionMapping>& mappings);
 
   Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override;
+  // A mapped collection's columns are new's, which old does not declare: none described.
+  Result<ColumnShapes> column_shapes(const CollectionSchema& schema) override {
+    if (mapper(schema.name) != nullptr) return ColumnShapes{};
+    return StoreWrapper::column_shapes(schema);
+  }
   Result<Lookup> get(std::string_view c, const Key& k) override;
   Result<std::vector<Lookup>> get_many(std::string_view c, std::span<const Key> keys) override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view c, std::span<const Record> records,
@@ -49,6 +54,11 @@ class MappedStore : public StoreWrapper {
   Result<RecordLock> lock(std::string_view c, const Key& k, std::chrono::milliseconds timeout) override;
   Result<RecordLock> try_lock(std::string_view c, const Key& k) override;
   Result<Digest> digest(std::string_view c, const KeyRange& range) override;
+  // Old's foreign keys in new's names (mapped_relations.cc): a mapped table
+  // and its columns renamed; a relation column that comes from a document
+  // path or through a conversion is kConfig naming the relation.
+  Result<std::vector<Relation>> foreign_keys() override;
+  Result<std::vector<Key>> keys_matching(std::string_view c, const FieldMap& equal, size_t limit) override;
   // A mapped collection's digest is of converted records: never computed in SQL.
   Result<std::optional<Digest>> portable_digest(std::string_view c, const KeyRange& range) override {
     if (mapper(c) != nullptr) return std::optional<Digest>();

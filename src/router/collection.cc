@@ -1,9 +1,12 @@
 // Routing of one collection's operations by the current step's roles.
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "core/logging.h"
 #include "core/sync_point.h"
 #include "router/migration_state.h"
+#include "router/relation_copy.h"
 
 namespace tandem {
 
@@ -185,9 +188,22 @@ Status Collection::remove(const Key& key) {
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
   TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, key, step));
+  // The children WP's foreign keys will change, read before they do (one
+  // indexed read per relation): the sync copies them too, including those a
+  // backfill batch read before this delete (relation_copy.h).
+  std::optional<Cascade> pre;
+  if (step.write_secondary && needs_pre_image(state_->relations, schema_.name)) {
+    MigrationState* st = state_;
+    Result<Cascade> children = collect_children(
+        state_->store(step.write_primary), state_->relations,
+        [st](std::string_view n) { return st->schema_of(n); }, schema_.name, key,
+        static_cast<size_t>(state_->config.max_cascade_records));
+    if (!children.ok()) return write_primary_failed(key, step, index, children.status());
+    pre = std::move(*children);
+  }
   Status s = state_->store(step.write_primary).remove(schema_.name, key);
   if (!s.ok()) return write_primary_failed(key, step, index, s);
-  if (step.write_secondary) return sync_write_secondary(key, step, index);
+  if (step.write_secondary) return sync_write_secondary(key, step, index, pre ? &*pre : nullptr);
   return Status::Ok();
 }
 

@@ -9,6 +9,7 @@
 #include "mapping/mapped_store.h"
 #include "router/copy_record.h"
 #include "router/migration_state.h"
+#include "router/relation_copy.h"
 #include "router/step_rules.h"
 #include "tandem/config.h"
 #include "tandem/control_store.h"
@@ -83,6 +84,13 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
                                                        new_store->key_identity(schema.name).get()));
     state->collections.emplace(schema.name, std::unique_ptr<Collection>(new Collection(state.get(), schema)));
   }
+  // Relations: old's foreign keys between configured collections (the
+  // write primary cascades; the sync copies the outcome, relation_copy.h).
+  TANDEM_ASSIGN_OR_RETURN(std::vector<Relation> old_keys, old_store->foreign_keys());
+  MigrationState* opened = state.get();
+  TANDEM_ASSIGN_OR_RETURN(state->relations, effective_relations(old_keys, [opened](std::string_view n) {
+                            return opened->schema_of(n);
+                          }));
   for (size_t i = 0; i < config.plan.size(); ++i) state->stats.push_back(std::make_unique<AtomicStepStats>());
   state->host = host_name();
   state->pid = getpid();
@@ -149,6 +157,7 @@ Result<Collection*> Migration::collection(std::string_view name) {
 }
 
 const Config& Migration::config() const { return state_->config; }
+const std::vector<Relation>& Migration::relations() const { return state_->relations; }
 const Plan& Migration::plan() const { return state_->config.plan; }
 const std::string& Migration::instance_id() const { return state_->instance_id; }
 
@@ -215,6 +224,15 @@ Result<MoveContext> read_move_context(const MigrationState& state, size_t to_ind
   for (const CollectionSchema& schema : state.config.collections) {
     TANDEM_ASSIGN_OR_RETURN(c.backfills[schema.name], state.control->backfill_state(schema.name));
     TANDEM_ASSIGN_OR_RETURN(c.verifies[schema.name], state.control->latest_verify(schema.name));
+  }
+  const Plan& plan = state.config.plan;
+  if (!state.relations.empty() && to_index < plan.size() && c.current.step_index < plan.size() &&
+      plan.at(to_index).write_primary == Side::kNew &&
+      plan.at(c.current.step_index).write_primary != Side::kNew) {
+    TANDEM_ASSIGN_OR_RETURN(std::vector<Relation> in_new, state.new_store->foreign_keys());
+    for (const Relation& r : state.relations) {
+      if (!enforced_in(in_new, r)) c.relations_missing_in_new.push_back(r.to_display());
+    }
   }
   return c;
 }
@@ -289,8 +307,12 @@ Result<size_t> Migration::drain_repair_queue(size_t limit) {
         s = state_->control->enqueue_repair(other);
       }
     } else {
-      s = copy_current_record(state_->store(step.write_primary), state_->store(e.target),
-                              state_->store(Side::kNew), *schema, *key, state_->config.lock_timeout);
+      // A parent's repair brings its children (no bound: the repair pages nothing).
+      MigrationState* st = state_.get();
+      s = copy_with_relations(
+          state_->store(step.write_primary), state_->store(e.target), state_->store(Side::kNew),
+          state_->relations, [st](std::string_view n) { return st->schema_of(n); }, schema->name, *key,
+          nullptr, RelationCopyOptions{state_->config.lock_timeout, SIZE_MAX});
     }
     if (s.ok()) {
       TANDEM_RETURN_IF_ERROR(state_->control->complete_repair(e.id));

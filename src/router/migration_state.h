@@ -55,6 +55,14 @@ struct MigrationState {
                                                   // operation of any other step is in flight
 
   std::map<std::string, std::unique_ptr<Collection>, std::less<>> collections;
+  // Old's foreign keys between configured collections, read at open
+  // (effective_relations in router/relation_copy.h); immutable after open.
+  std::vector<Relation> relations;
+  // A configured collection's schema by name, or nullptr.
+  const CollectionSchema* schema_of(std::string_view name) const {
+    auto it = collections.find(name);
+    return it == collections.end() ? nullptr : &it->second->schema();
+  }
   std::vector<std::unique_ptr<AtomicStepStats>> stats;  // one per plan step
 
   // Work the control store could not take at the time; retried by the

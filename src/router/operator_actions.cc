@@ -24,7 +24,9 @@ Result<std::vector<InitOutcome>> init_new_tables(const Config& config, Store& ol
   }
   // Everything is checked before anything is created.
   std::vector<InitOutcome> out;
+  std::vector<ColumnShapes> likes;
   for (const CollectionSchema& schema : config.collections) {
+    ColumnShapes like;
     if (!config.is_new_only(schema.name)) {
       Status in_old = old_view->ensure_collection(schema, /*create_if_missing=*/false);
       if (is_missing_table(in_old)) {
@@ -35,29 +37,51 @@ Result<std::vector<InitOutcome>> init_new_tables(const Config& config, Store& ol
             schema.name, in_old.message()));
       }
       TANDEM_RETURN_IF_ERROR(in_old.with_context(fmt::format("collection '{}' in old", schema.name)));
+      TANDEM_ASSIGN_OR_RETURN(like, old_view->column_shapes(schema));
     }
     InitOutcome o;
     o.collection = schema.name;
+    auto mapping = [&](const std::vector<Store::ColumnDefinition>* defs) {
+      size_t i = 0;
+      for (const auto* columns : {&schema.key_columns, &schema.columns}) {
+        for (const Column& c : *columns) {
+          auto it = like.find(c.name);
+          InitOutcome::ColumnMapping m{c.name, it == like.end() ? "" : it->second.declared,
+                                       std::string(type_name(c.type)), "", ""};
+          if (defs != nullptr && i < defs->size()) {
+            m.new_type = (*defs)[i].type;
+            m.note = (*defs)[i].note;
+          }
+          o.columns.push_back(std::move(m));
+          ++i;
+        }
+      }
+    };
     if (new_store == nullptr) {  // a dry run without new: nothing more is known
       o.action = InitOutcome::Action::kWouldCreate;
+      mapping(nullptr);
       out.push_back(std::move(o));
+      likes.push_back(std::move(like));
       continue;
     }
     Status in_new = new_store->ensure_collection(schema, /*create_if_missing=*/false);
     if (in_new.ok()) {
       o.action = InitOutcome::Action::kExists;
     } else if (is_missing_table(in_new)) {
-      TANDEM_ASSIGN_OR_RETURN(o.sql, new_store->create_table_sql(schema));
+      TANDEM_ASSIGN_OR_RETURN(Store::TableDefinition def, new_store->table_definition(schema, like));
+      o.sql = def.sql;
+      mapping(&def.columns);
       o.action = InitOutcome::Action::kWouldCreate;
     } else {
       return in_new;  // it exists but does not fit: the operator decides
     }
     out.push_back(std::move(o));
+    likes.push_back(std::move(like));
   }
   if (dry_run) return out;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i].action != InitOutcome::Action::kWouldCreate) continue;
-    TANDEM_RETURN_IF_ERROR(new_store->ensure_collection(config.collections[i], /*create_if_missing=*/true));
+    TANDEM_RETURN_IF_ERROR(new_store->create_collection(config.collections[i], likes[i]));
     out[i].action = InitOutcome::Action::kCreated;
   }
   return out;

@@ -40,6 +40,16 @@ std::vector<MoveProblem> check_step_move(const MoveContext& c) {
   const Step& s_from = plan.at(from);
   const Step& s_to = plan.at(to);
 
+  // New becomes the write primary: its own foreign keys must cascade as
+  // old's did, or the service loses its cascades (and old, then the write
+  // secondary, refuses or diverges).
+  if (s_to.write_primary == Side::kNew && s_from.write_primary != Side::kNew) {
+    for (const std::string& r : c.relations_missing_in_new) {
+      problems.push_back({fmt::format("new does not enforce relation {}, which old enforces", r),
+                          "run `tandem init --constraints` (after a complete backfill and a clean verify)"});
+    }
+  }
+
   if (to > from + 1) {
     problems.push_back(
         {fmt::format("step {} is more than one step ahead of the current step {}", step_label(plan, to),

@@ -31,6 +31,10 @@ struct MoveContext {
   // Per collection: its backfill and latest verify (nullopt: none yet).
   std::map<std::string, BackfillState> backfills;
   std::map<std::string, std::optional<VerifyRun>> verifies;
+  // The relations (old's foreign keys between configured collections) that
+  // new does not enforce, "name: child (cols) -> parent (cols)": read only
+  // for a move that makes new the write primary, which then needs them.
+  std::vector<std::string> relations_missing_in_new;
 };
 
 // Every reason the move is refused, each with what to do; empty if allowed.

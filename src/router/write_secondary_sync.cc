@@ -2,18 +2,32 @@
 // after a write to the write primary, or the key queued for repair.
 #include <fmt/format.h>
 
+#include <functional>
+
 #include "core/logging.h"
 #include "router/copy_record.h"
 #include "router/migration_state.h"
+#include "router/relation_copy.h"
 #include "router/step_rules.h"
 
 namespace tandem {
 
-Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t step_index) {
+Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t step_index,
+                                        const Cascade* pre) {
   Store& wp = state_->store(step.write_primary);
   Store& ws = state_->store(*step.write_secondary);
-  Status s =
-      copy_current_record(wp, ws, state_->store(Side::kNew), schema_, key, state_->config.lock_timeout);
+  Status s;
+  if (state_->relations.empty()) {
+    s = copy_current_record(wp, ws, state_->store(Side::kNew), schema_, key, state_->config.lock_timeout);
+  } else {
+    // The parent with the children its write changed in WP (relation_copy.h).
+    MigrationState* st = state_;
+    s = copy_with_relations(
+        wp, ws, state_->store(Side::kNew), state_->relations,
+        [st](std::string_view n) { return st->schema_of(n); }, schema_.name, key, pre,
+        RelationCopyOptions{state_->config.lock_timeout,
+                            static_cast<size_t>(state_->config.max_cascade_records)});
+  }
   if (s.ok()) return s;
   state_->step_stats(step_index).write_secondary_failures.fetch_add(1, std::memory_order_relaxed);
   // During an outage every write fails the same way: one line every 5 s,
@@ -29,6 +43,21 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
     state_->suppressed_ws_warnings.fetch_add(1);
   }
   bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, s.to_string());
+  if (pre != nullptr) {
+    // The pre-image's children carry tombstones the parent's repair (a
+    // search of the copy) cannot find: each is queued too, after the parent.
+    std::function<void(const CascadeNode&)> queue = [&](const CascadeNode& node) {
+      for (const CascadeNode& c : node.children) {
+        durable =
+            state_->enqueue_repair(c.collection, c.key, *step.write_secondary,
+                                   fmt::format("a child of collection '{}' record {} through relation {}: {}",
+                                               schema_.name, key.to_display(), c.relation, s.to_string())) &&
+            durable;
+        queue(c);
+      }
+    };
+    queue(pre->root);
+  }
   // A step move decided while this write was in flight checked the repair
   // queue before this entry was there (the move checks it in the same
   // transaction that changes the step, so an entry queued first refuses the

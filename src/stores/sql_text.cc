@@ -71,8 +71,11 @@ Status check_existing_columns(std::string_view store, const CollectionSchema& sc
       return Status::FailedPrecondition(fmt::format(
           "{} database: column '{}.{}' is {}, which tandem cannot read as {}{}", store, schema.name, c.name,
           it->second, type_name(c.type),
-          would.empty() ? std::string()
-                        : fmt::format(" (configure type = \"{}\" for it)", fmt::join(would, "\" or \""))));
+          would.empty()
+              ? fmt::format(" (no tandem type reads {}: tandem cannot copy this column; arrays, ranges and "
+                            "geometric types have none yet)",
+                            it->second)
+              : fmt::format(" (configure type = \"{}\" for it)", fmt::join(would, "\" or \""))));
     }
     return Status::Ok();
   };

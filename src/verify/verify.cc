@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "core/logging.h"
-#include "router/copy_record.h"
+#include "router/relation_copy.h"
 #include "tandem/config.h"
 #include "tandem/control_store.h"
 #include "tandem/migration.h"
@@ -377,7 +377,12 @@ class CollectionVerifier {
     for (auto& [key, d] : candidates_) {
       // The source's current version wins; a record absent there is removed
       // from the copy, leaving (or keeping) its tombstone.
-      Status s = copy_current_record(source_, copy_, new_, schema_, key, m_.config().lock_timeout);
+      // With the children relations make it carry (router/relation_copy.h).
+      const Config& config = m_.config();
+      Status s = copy_with_relations(
+          source_, copy_, new_, m_.relations(),
+          [&config](std::string_view n) { return config.find_collection(n); }, schema_.name, key, nullptr,
+          RelationCopyOptions{config.lock_timeout, SIZE_MAX});
       if (!s.ok()) {
         logging::warn("verify --repair of '{}' record {}: {}", schema_.name, key.to_display(), s.to_string());
         continue;
@@ -417,6 +422,7 @@ Result<VerifyReport> run_verify(Migration& migration, const VerifyOptions& optio
     CollectionVerifier v(migration, *schema, step.write_primary, options);
     auto result = v.run();
     if (!result.ok()) return result.status().with_context(fmt::format("verify of '{}'", schema->name));
+    TANDEM_RETURN_IF_ERROR(count_orphans(migration, step.write_primary, *result));
     VerifyRun run{0,
                   schema->name,
                   now_micros(),

@@ -268,6 +268,11 @@ Status Connection::error(unsigned number, std::string_view sqlstate, std::string
     case ER_ILLEGAL_VALUE_FOR_TYPE:
     case ER_WARN_NULL_TO_NOTNULL:
       return Status::InvalidArgument(full);
+    case ER_NO_REFERENCED_ROW:  // 1216, 1452: a child without its parent
+    case ER_NO_REFERENCED_ROW_2:
+    case ER_ROW_IS_REFERENCED:  // 1217, 1451: a parent with children
+    case ER_ROW_IS_REFERENCED_2:
+      return Status::InvalidArgument(full).foreign_key();
     case ER_NO_SUCH_TABLE:
     case ER_BAD_FIELD_ERROR:
     case ER_NO_DEFAULT_FOR_FIELD:  // a column of the table the config does not name

@@ -6,25 +6,11 @@
 #include <set>
 
 #include "stores/mariadb/mariadb_collation.h"
+#include "stores/mariadb/mariadb_shapes.h"
 #include "stores/mariadb/mariadb_table.h"
 #include "stores/sql_text.h"
 
 namespace tandem::mariadb {
-
-namespace {
-
-int64_t optional_int(const Row& r, size_t col) {
-  if (r.is_null(col)) return -1;
-  if (r.kind(col) == Row::Kind::kInt) return r.integer(col);
-  std::string s = r.as_text(col);
-  int64_t v = -1;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
-std::string optional_text(const Row& r, size_t col) { return r.is_null(col) ? "" : std::string(r.text(col)); }
-
-}  // namespace
 
 MariaDbStore::MariaDbStore(std::string name, ConnectionSpec spec, StoreOptions options)
     : SqlStore(std::move(name), options), pool_(std::move(spec)) {}
@@ -70,21 +56,54 @@ Status MariaDbStore::drop_tandem_tables() {
 }
 
 Result<std::string> MariaDbStore::create_table_sql(const CollectionSchema& schema) const {
+  TANDEM_ASSIGN_OR_RETURN(TableDefinition d, table_definition(schema, {}));
+  return d.sql;
+}
+
+Result<Store::TableDefinition> MariaDbStore::table_definition(const CollectionSchema& schema,
+                                                              const ColumnShapes& like) const {
   TANDEM_RETURN_IF_ERROR(schema.validate());
+  TableDefinition out;
   std::vector<std::string> defs, keys;
-  for (const Column& c : schema.key_columns) {
-    defs.push_back(fmt::format("{} {} NOT NULL", quote_identifier(c.name), key_sql_type(c.type)));
-    keys.push_back(quote_identifier(c.name));
-  }
-  for (const Column& c : schema.columns) {
-    defs.push_back(
-        fmt::format("{} {}{}", quote_identifier(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
+  for (const auto* columns : {&schema.key_columns, &schema.columns}) {
+    const bool key = columns == &schema.key_columns;
+    for (const Column& c : *columns) {
+      auto it = like.find(c.name);
+      ColumnDefinition d = column_definition(c, key, it == like.end() ? nullptr : &it->second);
+      defs.push_back(
+          fmt::format("{} {}{}", quote_identifier(c.name), d.type, key || !c.nullable ? " NOT NULL" : ""));
+      if (key) keys.push_back(quote_identifier(c.name));
+      out.columns.push_back(std::move(d));
+    }
   }
   // Sessions use ANSI_QUOTES: identifiers are quoted with '"'.
-  return fmt::format(
+  out.sql = fmt::format(
       "CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
       "COLLATE=utf8mb4_bin",
       quote_identifier(schema.name), fmt::join(defs, ", "), fmt::join(keys, ", "));
+  return out;
+}
+
+Result<ColumnShapes> MariaDbStore::column_shapes(const CollectionSchema& schema) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto types, read_column_types(*conn, schema.name));
+  ColumnShapes out;
+  for (const auto* columns : {&schema.key_columns, &schema.columns}) {
+    for (const Column& c : *columns) {
+      auto it = types.find(c.name);
+      if (it != types.end()) out.emplace(c.name, shape_of(it->second));
+    }
+  }
+  return out;
+}
+
+Status MariaDbStore::create_collection(const CollectionSchema& schema, const ColumnShapes& like) {
+  TANDEM_ASSIGN_OR_RETURN(TableDefinition d, table_definition(schema, like));
+  {
+    TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+    TANDEM_RETURN_IF_ERROR(conn->exec_simple(d.sql, fmt::format("creating table '{}'", schema.name)));
+  }
+  return ensure_collection(schema, /*create_if_missing=*/false);
 }
 
 Status MariaDbStore::ensure_collection(const CollectionSchema& schema, bool create_if_missing) {
@@ -104,26 +123,9 @@ Status MariaDbStore::ensure_collection(const CollectionSchema& schema, bool crea
     TANDEM_ASSIGN_OR_RETURN(std::string create, create_table_sql(schema));
     TANDEM_RETURN_IF_ERROR(conn->exec_simple(create, fmt::format("creating table '{}'", schema.name)));
   }
+  TANDEM_ASSIGN_OR_RETURN(auto types, read_column_types(*conn, schema.name));
   std::unordered_map<std::string, std::string> existing;
-  std::unordered_map<std::string, ColumnType> types;
-  TANDEM_RETURN_IF_ERROR(
-      conn->run(
-              "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, IS_NULLABLE, "
-              "NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_MAXIMUM_LENGTH, "
-              "CHARACTER_OCTET_LENGTH FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
-              "TABLE_NAME = ?",
-              {Param::of(schema.name)}, fmt::format("reading the columns of table '{}'", schema.name),
-              [&](const Row& r) {
-                ColumnType ct{optional_text(r, 1), optional_text(r, 2), optional_text(r, 3),
-                              optional_text(r, 4), r.text(5) == "YES",  optional_int(r, 6),
-                              optional_int(r, 7),  optional_int(r, 8),  optional_int(r, 9),
-                              optional_int(r, 10)};
-                if (ct.charset == "binary") ct.charset.clear();
-                existing.emplace(r.text(0), ct.data_type);
-                types.emplace(r.text(0), std::move(ct));
-                return Status::Ok();
-              })
-          .status());
+  for (const auto& [column, ct] : types) existing.emplace(column, ct.data_type);
   TANDEM_RETURN_IF_ERROR(check_existing_columns(name_, schema, existing, compatible));
   for (const auto* columns : {&schema.key_columns, &schema.columns}) {
     for (const Column& c : *columns) {

@@ -32,7 +32,14 @@ class MariaDbStore : public sql::SqlStore {
   ~MariaDbStore() override;
 
   Status ensure_collection(const CollectionSchema& schema, bool create_if_missing) override;
+  Result<std::vector<Relation>> foreign_keys() override;
+  Result<std::vector<std::string>> foreign_key_sql(const Relation& relation) const override;
+  Status ensure_foreign_key(const Relation& relation) override;
   Result<std::string> create_table_sql(const CollectionSchema& schema) const override;
+  Result<ColumnShapes> column_shapes(const CollectionSchema& schema) override;
+  Result<TableDefinition> table_definition(const CollectionSchema& schema,
+                                           const ColumnShapes& like) const override;
+  Status create_collection(const CollectionSchema& schema, const ColumnShapes& like) override;
   Status drop_tandem_tables() override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
@@ -52,6 +59,10 @@ class MariaDbStore : public sql::SqlStore {
                       std::string_view suffix, const sql::RowVisitor& visit) override;
   Status query(const std::string& sql, const std::vector<Value>& params, std::string_view what,
                const sql::RowVisitor& visit) override;
+  // In the engine's *_relations.cc, with foreign_keys().
+  Status query_table(const sql::SqlTable& t, const std::string& sql,
+                     const std::vector<std::pair<size_t, Value>>& params, std::string_view what,
+                     const sql::RowVisitor& visit) override;
   Result<std::vector<Lookup>> read_lookups(const sql::SqlTable& t, std::span<const Key> keys,
                                            bool one_snapshot) override;
 

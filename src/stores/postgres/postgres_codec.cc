@@ -54,7 +54,9 @@ bool compatible(Type type, std::string_view data_type) {
     case Type::kDecimal:
       return data_type == "numeric";
     case Type::kText:
-      return data_type == "text" || data_type == "character varying" || data_type == "character";
+      // An enum reads as its label; an interval as its text (IntervalStyle postgres).
+      return data_type == "text" || data_type == "character varying" || data_type == "character" ||
+             data_type == "enum" || data_type == "interval";
     case Type::kBytes:
       return data_type == "bytea";
     case Type::kTimestamp:  // an instant; a zone-less timestamp is a datetime

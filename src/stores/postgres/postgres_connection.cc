@@ -106,6 +106,9 @@ Status Connection::error(const PGresult* r, std::string_view what) {
   }
   // Data the server refuses for good: a data exception (22), a constraint
   // (23), a program limit such as an index row too large (54).
+  if (sqlstate == "23503" || sqlstate == "23001") {  // foreign key, restrict violation
+    return Status::InvalidArgument(full).foreign_key();
+  }
   if (sqlstate.rfind("23", 0) == 0 || sqlstate.rfind("22", 0) == 0 || sqlstate.rfind("54", 0) == 0) {
     return Status::InvalidArgument(full);
   }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "stores/postgres/postgres_key_collation.h"
+#include "stores/postgres/postgres_shapes.h"
 #include "stores/postgres/postgres_table.h"
 #include "stores/sql_text.h"
 
@@ -37,19 +38,51 @@ Status PostgresStore::drop_tandem_tables() {
 }
 
 Result<std::string> PostgresStore::create_table_sql(const CollectionSchema& schema) const {
+  TANDEM_ASSIGN_OR_RETURN(TableDefinition d, table_definition(schema, {}));
+  return d.sql;
+}
+
+Result<Store::TableDefinition> PostgresStore::table_definition(const CollectionSchema& schema,
+                                                               const ColumnShapes& like) const {
   TANDEM_RETURN_IF_ERROR(schema.validate());
+  TableDefinition out;
   std::vector<std::string> defs, keys;
-  for (const Column& c : schema.key_columns) {
-    std::string collate = c.type == Type::kText ? " COLLATE \"C\"" : "";
-    defs.push_back(fmt::format("{} {}{} NOT NULL", quote_identifier(c.name), sql_type(c.type), collate));
-    keys.push_back(quote_identifier(c.name));
+  for (const auto* columns : {&schema.key_columns, &schema.columns}) {
+    const bool key = columns == &schema.key_columns;
+    for (const Column& c : *columns) {
+      auto it = like.find(c.name);
+      ColumnDefinition d = column_definition(c, key, it == like.end() ? nullptr : &it->second);
+      defs.push_back(
+          fmt::format("{} {}{}", quote_identifier(c.name), d.type, key || !c.nullable ? " NOT NULL" : ""));
+      if (key) keys.push_back(quote_identifier(c.name));
+      out.columns.push_back(std::move(d));
+    }
   }
-  for (const Column& c : schema.columns) {
-    defs.push_back(
-        fmt::format("{} {}{}", quote_identifier(c.name), sql_type(c.type), c.nullable ? "" : " NOT NULL"));
+  out.sql = fmt::format("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))", quote_identifier(schema.name),
+                        fmt::join(defs, ", "), fmt::join(keys, ", "));
+  return out;
+}
+
+Result<ColumnShapes> PostgresStore::column_shapes(const CollectionSchema& schema) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(ColumnShapes all, read_column_shapes(*conn, schema.name));
+  ColumnShapes out;
+  for (const auto* columns : {&schema.key_columns, &schema.columns}) {
+    for (const Column& c : *columns) {
+      auto it = all.find(c.name);
+      if (it != all.end()) out.emplace(c.name, it->second);
+    }
   }
-  return fmt::format("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))", quote_identifier(schema.name),
-                     fmt::join(defs, ", "), fmt::join(keys, ", "));
+  return out;
+}
+
+Status PostgresStore::create_collection(const CollectionSchema& schema, const ColumnShapes& like) {
+  TANDEM_ASSIGN_OR_RETURN(TableDefinition d, table_definition(schema, like));
+  {
+    TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+    TANDEM_RETURN_IF_ERROR(conn->exec_simple(d.sql, fmt::format("creating table '{}'", schema.name)));
+  }
+  return ensure_collection(schema, /*create_if_missing=*/false);
 }
 
 Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool create_if_missing) {
@@ -108,7 +141,9 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
     TANDEM_RETURN_IF_ERROR(conn->exec_simple(create, fmt::format("creating table '{}'", schema.name)));
   }
   TANDEM_ASSIGN_OR_RETURN(PgResult cols,
-                          conn->exec("SELECT column_name, data_type FROM information_schema.columns "
+                          conn->exec("SELECT column_name, CASE WHEN data_type = 'USER-DEFINED' AND EXISTS "
+                                     "(SELECT 1 FROM pg_type t WHERE t.typname = udt_name AND t.typtype = "
+                                     "'e') THEN 'enum' ELSE data_type END FROM information_schema.columns "
                                      "WHERE table_schema = current_schema() AND table_name = $1",
                                      {text_param(schema.name)}, "reading the table's columns"));
   std::unordered_map<std::string, std::string> existing;
@@ -377,7 +412,7 @@ std::string portable_pg(const Column& c) {
       v = fmt::format("CASE WHEN {} THEN '1' ELSE '0' END", q);
       break;
     case Type::kText:
-      v = fmt::format("octet_length({0})::text || ':' || {0}", q);
+      v = fmt::format("octet_length({0}::text)::text || ':' || {0}::text", q);
       break;
     case Type::kBytes:
       v = fmt::format("encode({}, 'hex')", q);

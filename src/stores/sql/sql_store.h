@@ -138,6 +138,15 @@ class SqlStore : public Store {
                           std::chrono::milliseconds timeout) override;
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override;
   std::shared_ptr<const KeyIdentity> key_identity(std::string_view collection) const override;
+  // SELECT <key> FROM t WHERE "c1" = ? AND ... ORDER BY <key> LIMIT limit,
+  // each value bound as its column's type (sql_relations.cc).
+  Result<std::vector<Key>> keys_matching(std::string_view collection, const FieldMap& equal,
+                                         size_t limit) override;
+  // A count and a sample of NOT EXISTS (parent row) over the child's rows
+  // with every reference column non-NULL (sql_relations.cc).
+  Result<Orphans> orphans(const Relation& relation, size_t limit) override;
+  // CREATE INDEX IF NOT EXISTS "<name>_idx" ON child (columns).
+  Status ensure_relation_index(const Relation& relation) override;
 
  protected:
   SqlStore(std::string name, StoreOptions options);
@@ -170,6 +179,14 @@ class SqlStore : public Store {
   // the engine's order (and is not the same key): accept it, or refuse.
   virtual Status out_of_order(const SqlTable& t, const Key& key, const Key& previous) const;
 
+  // Runs sql, a SELECT from t's table, with params bound in order, each as
+  // the column of t whose index it names (key columns, then value columns),
+  // calling visit per row; rows decode as t's (row.key() for a select of
+  // t.key_columns). Used by keys_matching.
+  virtual Status query_table(const SqlTable& t, const std::string& sql,
+                             const std::vector<std::pair<size_t, Value>>& params, std::string_view what,
+                             const RowVisitor& visit) = 0;
+
   const StoreOptions& options() const { return options_; }
 
   std::string name_;
@@ -188,5 +205,19 @@ class SqlStore : public Store {
   mutable Mutex tables_mutex_;
   std::unordered_map<std::string, std::unique_ptr<SqlTable>> tables_ GUARDED_BY(tables_mutex_);
 };
+
+// "ADD CONSTRAINT "name" FOREIGN KEY (...) REFERENCES "parent" (...) ON DELETE ... ON UPDATE ..."
+std::string foreign_key_clause(const Relation& relation);
+
+// Foreign keys as the catalogs list them, one row per column pair
+// (sql_relations.cc). The rule's SQL words ("CASCADE", "SET NULL", ...) or
+// PostgreSQL's letters ('a', 'r', 'c', 'n', 'd'); anything else is kNoAction.
+ReferentialAction referential_action_from(std::string_view rule);
+// Appends one column pair: to the last relation when it has the same name
+// and child (the rows of a composite key come in order), else as a new one.
+void add_foreign_key_column(std::vector<Relation>& out, const std::string& name, const std::string& child,
+                            const std::string& column, const std::string& parent,
+                            const std::string& reference, ReferentialAction on_update,
+                            ReferentialAction on_delete);
 
 }  // namespace tandem::sql
