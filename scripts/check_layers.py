@@ -18,7 +18,7 @@ import sys
 
 RANK = {"core": 0, "stores": 1, "control": 2, "mapping": 3, "config": 4, "router": 5, "backfill": 6,
         "verify": 7, "cli": 8, "stress": 8, "serve": 8, "bench": 9, "tests": 9}
-PUBLIC = {"status": "core", "value": "core", "key": "core", "record": "core", "schema": "core",
+PUBLIC = {"status": "core", "value": "core", "key": "core", "key_identity": "core", "record": "core", "schema": "core",
           "store": "core", "store_wrapper": "core", "plan": "control", "control_store": "control",
           "mapping": "mapping", "config": "config", "migration": "router", "move_problem": "router",
           "operator_tools": "router", "backfill": "backfill", "verify": "verify", "clock": "core", "logging": "core",

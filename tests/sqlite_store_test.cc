@@ -396,13 +396,33 @@ TEST(SqliteOldStore, StoredValuesTheTypeCannotExpressAreBadRows) {
   EXPECT_EQ(d.undecodable, 3u);
 }
 
-// A key column declared COLLATE NOCASE still scans in tandem's order (bytes),
-// so that ranges agree with every other engine's.
+// A key column declared COLLATE NOCASE makes 'a' and 'A' one record, which
+// tandem identifies only from MariaDB/MySQL: refused at open, naming the
+// column and the collation (issue 14; accepted before, a record per spelling).
+TEST(SqliteOldStore, SqliteNocaseOldRefused) {
+  TempDir dir;
+  std::string path = dir.file("old.db");
+  exec_sql(
+      path,
+      "CREATE TABLE items (k TEXT PRIMARY KEY COLLATE NOCASE, v TEXT); INSERT INTO items VALUES ('a', '1')");
+  auto old = open_old(path);
+  CollectionSchema items;
+  items.name = "items";
+  items.key_columns = {{"k", Type::kText, false}};
+  items.columns = {{"v", Type::kText, true}};
+  Status st = old->ensure_collection(items, false);
+  ASSERT_EQ(st.code(), Code::kFailedPrecondition) << st.message();
+  EXPECT_NE(st.message().find("'items.k'"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("NOCASE"), std::string::npos) << st.message();
+}
+
+// A key column with a BINARY collation scans in tandem's order (bytes), so
+// that ranges agree with every other engine's.
 TEST(SqliteOldStore, KeysOrderByBytesWhateverTheColumnsCollation) {
   TempDir dir;
   std::string path = dir.file("old.db");
   exec_sql(path,
-           "CREATE TABLE items (k TEXT PRIMARY KEY COLLATE NOCASE, v TEXT);"
+           "CREATE TABLE items (k TEXT PRIMARY KEY COLLATE BINARY, v TEXT);"
            "INSERT INTO items VALUES ('a', '1'), ('B', '2'), ('C', '3')");
   auto old = open_old(path);
   CollectionSchema items;

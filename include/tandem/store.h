@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "tandem/key.h"
+#include "tandem/key_identity.h"
 #include "tandem/record.h"
 #include "tandem/schema.h"
 #include "tandem/status.h"
@@ -269,6 +270,13 @@ class Store {
     return std::optional<Digest>();
   }
 
+  // How the collection's keys are identified (tandem/key_identity.h): null
+  // when a key is its bytes (the default), else old's collation on its text
+  // key columns. Known after ensure_collection.
+  virtual std::shared_ptr<const KeyIdentity> key_identity(std::string_view collection) const {
+    (void)collection;
+    return nullptr;
+  }
   // --- Relations (docs/ARCHITECTURE.md, "Relations") ---
 
   // The foreign keys this database declares between tables of its own

@@ -80,6 +80,9 @@ class StoreWrapper : public Store {
   Result<std::optional<Digest>> portable_digest(std::string_view collection, const KeyRange& range) override {
     return target_->portable_digest(collection, range);
   }
+  std::shared_ptr<const KeyIdentity> key_identity(std::string_view collection) const override {
+    return target_->key_identity(collection);
+  }
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override {
     return target_->digest(collection, range);
   }

@@ -64,6 +64,9 @@ class MappedStore : public StoreWrapper {
     if (mapper(c) != nullptr) return std::optional<Digest>();
     return StoreWrapper::portable_digest(c, range);
   }
+  std::shared_ptr<const KeyIdentity> key_identity(std::string_view c) const override {
+    return StoreWrapper::key_identity(table(c));
+  }
 
  private:
   explicit MappedStore(Store* inner) : StoreWrapper(inner) {}

@@ -12,6 +12,22 @@ namespace tandem {
 
 namespace {
 
+// Under a collation (tandem/key_identity.h), a key whose identity old's
+// weights cannot give (a character outside the keys old and new identify
+// alike) is refused before any database is written, whenever new is
+// written: old never gets a record new cannot hold.
+Status admit_key(MigrationState& state, std::string_view collection, const Key& key, const Step& step) {
+  if (!step.writes(Side::kNew)) return Status::Ok();
+  std::shared_ptr<const KeyIdentity> identity = state.store(Side::kOld).key_identity(collection);
+  if (!identity || !identity->collated()) return Status::Ok();
+  Result<std::string> id = identity->id(key);
+  if (id.ok()) return Status::Ok();
+  return Status::InvalidArgument(
+      fmt::format("collection '{}', record {}: {}; refused before writing either database (old and new would "
+                  "not identify the key alike)",
+                  collection, key.to_display(), id.status().message()));
+}
+
 std::string lookup_display(const Result<Lookup>& r) {
   if (!r.ok()) return r.status().to_string();
   switch (r->state) {
@@ -103,6 +119,7 @@ Status Collection::put(const Record& record) {
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
 
+  TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, record.key, step));
   Status s = state_->store(step.write_primary).upsert(schema_.name, record);
   if (!s.ok()) return write_primary_failed(record.key, step, index, s);
   if (step.write_secondary) return sync_write_secondary(record.key, step, index);
@@ -140,6 +157,7 @@ Status Collection::patch(const Key& key, const FieldMap& fields) {
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
   Store& wp = state_->store(step.write_primary);
+  TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, key, step));
 
   auto fail = [&](const Status& s) { return write_primary_failed(key, step, index, s); };
   Result<PatchOutcome> outcome = wp.patch(schema_.name, key, fields);
@@ -169,6 +187,7 @@ Status Collection::remove(const Key& key) {
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
+  TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, key, step));
   // The children WP's foreign keys will change, read before they do (one
   // indexed read per relation): the sync copies them too, including those a
   // backfill batch read before this delete (relation_copy.h).

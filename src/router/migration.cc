@@ -77,6 +77,11 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
                       schema.name));
     }
     TANDEM_RETURN_IF_ERROR(in_new);
+    std::vector<std::string> key_names;
+    for (const Column& c : schema.key_columns) key_names.push_back(c.name);
+    TANDEM_RETURN_IF_ERROR(check_new_identifies_as_old(schema.name, key_names,
+                                                       old_store->key_identity(schema.name).get(),
+                                                       new_store->key_identity(schema.name).get()));
     state->collections.emplace(schema.name, std::unique_ptr<Collection>(new Collection(state.get(), schema)));
   }
   // Relations: old's foreign keys between configured collections (the

@@ -233,12 +233,13 @@ class CollectionVerifier {
     std::vector<BadRecord> src_bad, cpy_bad;
     TANDEM_RETURN_IF_ERROR(read_all(source_, range, src, src_bad));
     TANDEM_RETURN_IF_ERROR(read_all(copy_, range, cpy, cpy_bad));
+    merge_by_identity(src, cpy);
     if (tally) {
       out_.records += static_cast<int64_t>(src.size());
       out_.undecodable += static_cast<int64_t>(src_bad.size());
     }
-    TANDEM_ASSIGN_OR_RETURN(std::vector<Key> dead_list, copy_.tombstones(schema_.name, range, SIZE_MAX));
-    std::set<Key> dead(dead_list.begin(), dead_list.end());
+    TANDEM_ASSIGN_OR_RETURN(std::set<std::string> dead, dead_ids(range));
+    const std::shared_ptr<const KeyIdentity> identity = copy_.key_identity(schema_.name);
     std::set<Key> keys;
     for (const auto& [k, r] : src) keys.insert(k);
     for (const auto& [k, r] : cpy) keys.insert(k);
@@ -246,8 +247,9 @@ class CollectionVerifier {
     for (const Key& k : keys) {
       auto s = src.find(k);
       auto c = cpy.find(k);
+      TANDEM_ASSIGN_OR_RETURN(std::string id, identity_of(identity.get(), k));
       std::optional<Difference> d = classify(k, s == src.end() ? nullptr : &s->second,
-                                             c == cpy.end() ? nullptr : &c->second, dead.contains(k));
+                                             c == cpy.end() ? nullptr : &c->second, dead.contains(id));
       if (d) {
         candidates_[k] = std::move(*d);
         ++found;
@@ -267,6 +269,41 @@ class CollectionVerifier {
     // A source row that does not decode explains a mismatch (it is in the
     // quarantine); a copy row whose key does not decode explains nothing.
     return found > 0 || !src_bad.empty();
+  }
+
+  // Under a collation a record is its identity (tandem/key_identity.h): a copy
+  // row spelled otherwise than the source's row of the same identity is that
+  // record, spelled differently (kDifferent), not one missing and one extra.
+  void merge_by_identity(const std::map<Key, Record>& src, std::map<Key, Record>& cpy) const {
+    std::shared_ptr<const KeyIdentity> identity = source_.key_identity(schema_.name);
+    if (!identity || !identity->collated()) return;
+    std::map<std::string, Key> by_id;
+    for (const auto& [k, r] : src) {
+      if (auto id = identity->id(k); id.ok()) by_id.emplace(std::move(*id), k);
+    }
+    std::map<Key, Record> merged;
+    for (auto& [k, r] : cpy) {
+      auto id = identity->id(k);
+      auto it = id.ok() ? by_id.find(*id) : by_id.end();
+      merged.emplace(it == by_id.end() ? k : it->second, std::move(r));
+    }
+    cpy = std::move(merged);
+  }
+
+  // The copy's tombstones in range, as identities (encodings for byte keys).
+  // Under a collation a tombstone's spelling may sort outside the range its
+  // record falls in: every tombstone of the collection is read.
+  Result<std::set<std::string>> dead_ids(const KeyRange& range) {
+    std::shared_ptr<const KeyIdentity> identity = copy_.key_identity(schema_.name);
+    const bool collated = identity && identity->collated();
+    TANDEM_ASSIGN_OR_RETURN(std::vector<Key> dead,
+                            copy_.tombstones(schema_.name, collated ? KeyRange::all() : range, SIZE_MAX));
+    std::set<std::string> out;
+    for (const Key& k : dead) {
+      TANDEM_ASSIGN_OR_RETURN(std::string id, identity_of(identity.get(), k));
+      out.insert(std::move(id));
+    }
+    return out;
   }
 
   Status read_all(Store& store, const KeyRange& range, std::map<Key, Record>& into,
@@ -297,9 +334,16 @@ class CollectionVerifier {
                      fmt::format("does not decode: {}", cr.status().message()), false});
     }
     TANDEM_ASSIGN_OR_RETURN(Lookup c, std::move(cr));
-    TANDEM_ASSIGN_OR_RETURN(std::vector<Key> dead,
-                            copy_.tombstones(schema_.name, KeyRange{key, std::nullopt}, 1));
-    bool tombstone = !dead.empty() && dead[0] == key;
+    bool tombstone = false;
+    if (auto identity = copy_.key_identity(schema_.name); identity && identity->collated()) {
+      TANDEM_ASSIGN_OR_RETURN(std::set<std::string> dead, dead_ids(KeyRange::all()));
+      TANDEM_ASSIGN_OR_RETURN(std::string id, identity->id(key));
+      tombstone = dead.contains(id);
+    } else {
+      TANDEM_ASSIGN_OR_RETURN(std::vector<Key> dead,
+                              copy_.tombstones(schema_.name, KeyRange{key, std::nullopt}, 1));
+      tombstone = !dead.empty() && dead[0] == key;
+    }
     return classify(key, s.present() ? &s.record : nullptr, c.present() ? &c.record : nullptr, tombstone);
   }
 

@@ -103,7 +103,8 @@ Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_vi
   encoded.reserve(records.size());
   std::set<std::string> distinct;
   for (size_t i = 0; i < records.size(); ++i) {
-    encoded.push_back(records[i].key.encode());
+    TANDEM_ASSIGN_OR_RETURN(std::string id, t->id(records[i].key));
+    encoded.push_back(std::move(id));
     if (!distinct.insert(encoded.back()).second) {
       return Status::Corruption(fmt::format(
           "{} collection '{}': the batch holds record {} twice (the source's configured key is not unique); "
@@ -187,7 +188,8 @@ Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_vi
     TANDEM_RETURN_IF_ERROR(conn->run(sql, params, what,
                                      [&](const Row& r) -> Status {
                                        TANDEM_ASSIGN_OR_RETURN(Key k, t->read_key(r, name_));
-                                       present.insert(k.encode());
+                                       TANDEM_ASSIGN_OR_RETURN(std::string id, t->id(k));
+                                       present.insert(std::move(id));
                                        return Status::Ok();
                                      })
                                .status());

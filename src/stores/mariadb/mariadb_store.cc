@@ -5,6 +5,7 @@
 #include <charconv>
 #include <set>
 
+#include "stores/mariadb/mariadb_collation.h"
 #include "stores/mariadb/mariadb_shapes.h"
 #include "stores/mariadb/mariadb_table.h"
 #include "stores/sql_text.h"
@@ -30,6 +31,21 @@ Result<std::unique_ptr<MariaDbStore>> MariaDbStore::open(std::string name, std::
         "utf8mb4_nopad_bin NOT NULL, \"key\" VARBINARY(2048) NOT NULL, deleted_at DATETIME(6) NOT NULL "
         "DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (collection, \"key\")) ENGINE=InnoDB",
         "creating tandem_tombstones"));
+    // Under a collation "key" holds the identity and "spelling" the deleted
+    // key's encoding (tandem/key_identity.h); NULL for byte keys. Added to a
+    // table an older tandem created (MySQL has no ADD COLUMN IF NOT EXISTS).
+    TANDEM_ASSIGN_OR_RETURN(
+        uint64_t has_spelling,
+        conn->run("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = "
+                  "'tandem_tombstones' AND COLUMN_NAME = 'spelling'",
+                  {}, "reading the columns of tandem_tombstones", [](const Row&) { return Status::Ok(); }));
+    if (has_spelling == 0) {
+      Status added =
+          conn->exec_simple("ALTER TABLE tandem_tombstones ADD COLUMN spelling VARBINARY(2048) NULL",
+                            "adding the spelling column to tandem_tombstones");
+      constexpr unsigned kDuplicateColumn = 1060;  // another process added it meanwhile
+      if (!added.ok() && conn->last_error() != kDuplicateColumn) return added;
+    }
   }
   return store;
 }
@@ -123,19 +139,10 @@ Status MariaDbStore::ensure_collection(const CollectionSchema& schema, bool crea
       t->types.push_back(ct);
     }
   }
-  // Keys must order by bytes: a case-insensitive collation orders "B" before
-  // "a" and equates them, which would split ranges wrongly.
-  for (const Column& c : schema.key_columns) {
-    const std::string& collation = types.at(c.name).collation;
-    if (c.type == Type::kText && !collation.empty() && !collation.ends_with("_bin") &&
-        collation != "binary") {
-      return Status::FailedPrecondition(fmt::format(
-          "{} database: key column '{}.{}' uses the collation {}, which does not order keys by bytes; tandem "
-          "needs a binary collation on text key columns (e.g. ALTER TABLE ... MODIFY {} ... COLLATE "
-          "utf8mb4_bin) or a copy through a view",
-          name_, schema.name, c.name, collation, c.name));
-    }
-  }
+  // A text key under a case- or accent-insensitive collation: its identity
+  // is read from the server's weights (mariadb_collation.h). *_bin keys stay
+  // byte keys (their identity is their encoding, as before).
+  TANDEM_RETURN_IF_ERROR(identify_keys(*conn, *t, types));
   // The configured key must be a key of the table: its primary key or a
   // unique index of NOT NULL columns, else two rows may share a key.
   std::vector<TableKey> keys;
@@ -167,11 +174,30 @@ Status MariaDbStore::ensure_collection(const CollectionSchema& schema, bool crea
   return Status::Ok();
 }
 
+Status MariaDbStore::identify_keys(Connection& conn, Table& t,
+                                   const std::unordered_map<std::string, ColumnType>& types) {
+  std::vector<std::shared_ptr<const TextCollation>> columns;
+  for (const Column& c : t.schema.key_columns) {
+    const ColumnType& ct = types.at(c.name);
+    if (c.type != Type::kText || ct.collation.empty() || ct.is_binary_string() ||
+        ct.collation.ends_with("_bin") || ct.collation == "binary") {
+      columns.push_back(nullptr);
+      continue;
+    }
+    TANDEM_ASSIGN_OR_RETURN(auto tc,
+                            read_collation(conn, name_, t.schema.name, c.name, ct.charset, ct.collation));
+    columns.push_back(std::move(tc));
+  }
+  t.identity = std::make_shared<const KeyIdentity>(std::move(columns));
+  return Status::Ok();
+}
+
 Result<bool> MariaDbStore::tombstoned(Connection& conn, const Table& t, const Key& key) {
   if (!options_.keep_tombstones) return false;
+  TANDEM_ASSIGN_OR_RETURN(std::string id, t.id(key));
   TANDEM_ASSIGN_OR_RETURN(
       uint64_t rows, conn.run("SELECT 1 FROM tandem_tombstones WHERE collection = ? AND \"key\" = ?",
-                              {Param::of(t.schema.name), Param::bytes(key.encode())}, "reading tombstones",
+                              {Param::of(t.schema.name), Param::bytes(std::move(id))}, "reading tombstones",
                               [](const Row&) { return Status::Ok(); }));
   return rows > 0;
 }
@@ -182,7 +208,8 @@ Result<Lookup> MariaDbStore::get_in(Connection& conn, const Table& t, const Key&
     // Row and tombstone from one snapshot: read apart, a write committing in
     // between (row in, tombstone out) would look absent, and a fallback read
     // would then return the other database's stale copy.
-    std::vector<Param> params = {Param::of(t.schema.name), Param::bytes(key.encode())};
+    TANDEM_ASSIGN_OR_RETURN(std::string id, t.id(key));
+    std::vector<Param> params = {Param::of(t.schema.name), Param::bytes(std::move(id))};
     t.add_key(params, key);
     bool dead = false;
     const size_t tombstone_col = t.schema.key_columns.size() + t.schema.columns.size();
@@ -230,6 +257,13 @@ Status MariaDbStore::upsert(std::string_view collection, const Record& record) {
   std::vector<std::string> sets;
   for (const Column& c : t->schema.columns)
     sets.push_back(fmt::format("{0} = VALUES({0})", quote_identifier(c.name)));
+  // Under a collation the write's spelling replaces the stored one: the write
+  // primary's current spelling wins. Only over the same record (a class
+  // match): a duplicate on another unique index never renames a record.
+  if (t->collated()) {
+    for (const std::string& k : t->quoted_keys)
+      sets.push_back(fmt::format("{0} = IF({0} = VALUES({0}), VALUES({0}), {0})", k));
+  }
   if (sets.empty()) sets.push_back(fmt::format("{0} = {0}", t->quoted_keys[0]));
   std::string sql = fmt::format(
       "INSERT INTO {} ({}) VALUES ({}) ON DUPLICATE KEY UPDATE {}", t->quoted, t->select_list,
@@ -245,8 +279,9 @@ Status MariaDbStore::upsert(std::string_view collection, const Record& record) {
   }
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
   TANDEM_RETURN_IF_ERROR(conn->run(sql, params, t->what("writing", record.key, name_)).status());
+  TANDEM_ASSIGN_OR_RETURN(std::string id, t->id(record.key));
   TANDEM_RETURN_IF_ERROR(conn->run("DELETE FROM tandem_tombstones WHERE collection = ? AND \"key\" = ?",
-                                   {Param::of(t->schema.name), Param::bytes(record.key.encode())},
+                                   {Param::of(t->schema.name), Param::bytes(std::move(id))},
                                    t->what("clearing the tombstone of", record.key, name_))
                              .status());
   return tx->commit();
@@ -291,12 +326,19 @@ Status MariaDbStore::remove(std::string_view collection, const Key& key) {
     return single_statement_outcome(
         conn->run(t->delete_sql, params, t->what("deleting", key, name_)).status());
   }
+  TANDEM_ASSIGN_OR_RETURN(std::string id, t->id(key));
+  Param spelling = t->collated() ? Param::bytes(key.encode()) : Param::null();
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
   TANDEM_RETURN_IF_ERROR(conn->run(t->delete_sql, params, t->what("deleting", key, name_)).status());
   TANDEM_RETURN_IF_ERROR(
-      conn->run("INSERT INTO tandem_tombstones (collection, \"key\") VALUES (?, ?) ON DUPLICATE KEY UPDATE "
-                "deleted_at = CURRENT_TIMESTAMP(6)",
-                {Param::of(t->schema.name), Param::bytes(key.encode())},
+      conn->run(t->collated()
+                    ? "INSERT INTO tandem_tombstones (collection, \"key\", spelling) VALUES (?, ?, ?) ON "
+                      "DUPLICATE KEY UPDATE deleted_at = CURRENT_TIMESTAMP(6), spelling = VALUES(spelling)"
+                    : "INSERT INTO tandem_tombstones (collection, \"key\") VALUES (?, ?) ON DUPLICATE KEY "
+                      "UPDATE deleted_at = CURRENT_TIMESTAMP(6)",
+                t->collated()
+                    ? std::vector<Param>{Param::of(t->schema.name), Param::bytes(std::move(id)), spelling}
+                    : std::vector<Param>{Param::of(t->schema.name), Param::bytes(std::move(id))},
                 t->what("writing the tombstone of", key, name_))
           .status());
   return tx->commit();
@@ -390,8 +432,10 @@ class NamedLock : public RecordLock::Handle {
 }  // namespace
 
 Result<RecordLock> MariaDbStore::try_lock(std::string_view collection, const Key& key) {
+  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
+  TANDEM_ASSIGN_OR_RETURN(std::string id, t->id(key));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  std::string name = lock_name(lock_scope(database_, collection), key.encode());
+  std::string name = lock_name(lock_scope(database_, collection), id);
   bool held = false;
   TANDEM_RETURN_IF_ERROR(
       conn->run("SELECT GET_LOCK(?, 0)", {Param::of(name)},

@@ -16,8 +16,10 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "stores/mariadb/mariadb_codec.h"
 #include "stores/mariadb/mariadb_connection.h"
 #include "stores/sql/sql_store.h"
 
@@ -69,6 +71,9 @@ class MariaDbStore : public sql::SqlStore {
   Result<const Table*> table(std::string_view collection) const;
   Result<Lookup> get_in(Connection& conn, const Table& t, const Key& key);
   Result<bool> tombstoned(Connection& conn, const Table& t, const Key& key);
+  // Sets t.identity: old's collation on each text key column that is not
+  // *_bin (mariadb_collation.h), or the refusal naming the column.
+  Status identify_keys(Connection& conn, Table& t, const std::unordered_map<std::string, ColumnType>& types);
   Result<std::vector<std::string>> tombstoned_among(Connection& conn, const Table& t,
                                                     const std::vector<std::string>& encoded_keys);
   // The SELECT of select over range's rows, then suffix; its parameters to params.

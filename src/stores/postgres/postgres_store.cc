@@ -5,6 +5,7 @@
 #include <numeric>
 #include <set>
 
+#include "stores/postgres/postgres_key_collation.h"
 #include "stores/postgres/postgres_shapes.h"
 #include "stores/postgres/postgres_table.h"
 #include "stores/sql_text.h"
@@ -150,6 +151,7 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
   TANDEM_RETURN_IF_ERROR(check_existing_columns(name_, schema, existing, compatible));
   TANDEM_ASSIGN_OR_RETURN(std::vector<TableKey> keys, read_table_keys(*conn, schema.name));
   TANDEM_RETURN_IF_ERROR(check_configured_key(name_, schema, keys));
+  TANDEM_RETURN_IF_ERROR(check_key_collations(*conn, name_, schema));
   TANDEM_ASSIGN_OR_RETURN(t->numeric, read_numeric_limits(*conn, schema.name));
   TANDEM_ASSIGN_OR_RETURN(t->float4, read_float4_columns(*conn, schema.name));
   add_table(std::move(t));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
 #include "core/encoding.h"
 #include "core/lock_wait.h"
@@ -104,8 +105,15 @@ Result<ScanBatch> SqlStore::scan_batch(std::string_view collection, const KeyRan
   ScanBatch out;
   if (limit == 0) return out;
   out.records.reserve(std::min<size_t>(limit, 4096));
-  size_t undecoded = 0;  // rows since the last key that decodes: their keys do not
-  bool more = false;     // a row of the range follows those returned
+  size_t undecoded = 0;       // rows since the last key that decodes: their keys do not
+  bool more = false;          // a row of the range follows those returned
+  std::set<std::string> ids;  // under a collation: the identities met
+  // One record: equal keys, or equal identities under a collation.
+  auto same = [&](const Key& a, const Key& b) {
+    if (!t->collated()) return a == b;
+    auto ia = t->id(a), ib = t->id(b);
+    return ia.ok() && ib.ok() ? *ia == *ib : a == b;
+  };
   // Whether a key was returned before (the configured key is then not unique).
   auto met = [&](const Key& key) {
     return std::any_of(out.records.begin(), out.records.end(),
@@ -118,7 +126,7 @@ Result<ScanBatch> SqlStore::scan_batch(std::string_view collection, const KeyRan
       // The row after the batch: the range goes on. The same key again means
       // the configured key is not unique (never drop one of the two).
       auto next = row.key(&field);
-      if (next.ok() && out.last_key && *next == *out.last_key) {
+      if (next.ok() && out.last_key && same(*next, *out.last_key)) {
         return duplicate_key_error(name_, t->schema, *next);
       }
       more = true;
@@ -131,10 +139,15 @@ Result<ScanBatch> SqlStore::scan_batch(std::string_view collection, const KeyRan
       out.bad.push_back(BadRecord{std::nullopt, row.raw_key(), field, row.raw_row(), rec.status().message()});
       return true;
     }
-    if (range.begin && !range.begin_inclusive && *key == *range.begin) {
+    if (range.begin && !range.begin_inclusive && same(*key, *range.begin)) {
       return duplicate_key_error(name_, t->schema, *key);
     }
-    if (out.last_key && !(*out.last_key < *key)) {
+    if (t->collated()) {
+      // Under a collation the database's order is not Key's: every key's
+      // identity is checked against those met before.
+      auto id = t->id(*key);
+      if (id.ok() && !ids.insert(std::move(*id)).second) return duplicate_key_error(name_, t->schema, *key);
+    } else if (out.last_key && !(*out.last_key < *key)) {
       if (*key == *out.last_key || met(*key)) return duplicate_key_error(name_, t->schema, *key);
       TANDEM_RETURN_IF_ERROR(out_of_order(*t, *key, *out.last_key));
     }
@@ -176,6 +189,7 @@ Result<std::vector<Key>> SqlStore::tombstones(std::string_view collection, const
   TANDEM_ASSIGN_OR_RETURN(const SqlTable* t, table(collection));
   std::vector<Key> out;
   if (!options_.keep_tombstones || limit == 0) return out;
+  if (t->collated()) return collated_tombstones(*t, range, limit);
   // Encoded keys sort like keys, so the range is a range of blobs.
   std::vector<Value> params = {Value(t->schema.name)};
   std::string sql = "SELECT \"key\" FROM tandem_tombstones WHERE collection = " + placeholder(1);
@@ -194,6 +208,27 @@ Result<std::vector<Key>> SqlStore::tombstones(std::string_view collection, const
     out.push_back(std::move(k));
     return true;
   }));
+  return out;
+}
+
+Result<std::vector<Key>> SqlStore::collated_tombstones(const SqlTable& t, const KeyRange& range,
+                                                       size_t limit) {
+  // The "key" column holds identities, which do not decode: the deleted
+  // spellings are in "spelling". Identities do not order as the database
+  // orders keys: every tombstone of the collection is read, and those whose
+  // spelling the range contains (in Key's order) are returned.
+  std::vector<Key> out;
+  TANDEM_RETURN_IF_ERROR(query("SELECT spelling FROM tandem_tombstones WHERE collection = " + placeholder(1) +
+                                   " AND spelling IS NOT NULL",
+                               {Value(t.schema.name)}, "reading tombstones",
+                               [&](const SqlRow& row) -> Result<bool> {
+                                 TANDEM_ASSIGN_OR_RETURN(std::string encoded, row.bytes(0));
+                                 TANDEM_ASSIGN_OR_RETURN(Key k, Key::decode(encoded));
+                                 if (range.contains(k)) out.push_back(std::move(k));
+                                 return true;
+                               }));
+  std::sort(out.begin(), out.end());
+  if (out.size() > limit) out.resize(limit);
   return out;
 }
 
@@ -307,18 +342,36 @@ Result<std::vector<Key>> SqlStore::split_points(std::string_view collection, con
     if (offset == 0) continue;
     // The first key from offset on that decodes, within a few rows (a key
     // that does not decode, its row quarantined, is no split point).
-    TANDEM_RETURN_IF_ERROR(for_each_row(*t, range, t->key_columns, order_limit(*t, 16, offset),
-                                        [&](const SqlRow& row) -> Result<bool> {
-                                          std::string field;
-                                          auto k = row.key(&field);
-                                          if (!k.ok()) return true;
-                                          bool after_begin = !range.begin || *range.begin < *k;
-                                          if (after_begin && (out.empty() || out.back() < *k))
-                                            out.push_back(std::move(*k));
-                                          return false;
-                                        }));
+    TANDEM_RETURN_IF_ERROR(for_each_row(
+        *t, range, t->key_columns, order_limit(*t, 16, offset), [&](const SqlRow& row) -> Result<bool> {
+          std::string field;
+          auto k = row.key(&field);
+          if (!k.ok()) return true;
+          if (t->collated()) {
+            // Offsets rise in the database's order, not Key's: keep
+            // a bound whose identity differs from the previous
+            // bound's and the range's beginning.
+            auto id = t->id(*k);
+            auto differs = [&](const Key& other) {
+              auto o = t->id(other);
+              return !o.ok() || *o != *id;
+            };
+            bool fresh =
+                id.ok() && (!range.begin || differs(*range.begin)) && (out.empty() || differs(out.back()));
+            if (fresh) out.push_back(std::move(*k));
+            return false;
+          }
+          bool after_begin = !range.begin || *range.begin < *k;
+          if (after_begin && (out.empty() || out.back() < *k)) out.push_back(std::move(*k));
+          return false;
+        }));
   }
   return out;
+}
+
+std::shared_ptr<const KeyIdentity> SqlStore::key_identity(std::string_view collection) const {
+  auto t = table(collection);
+  return t.ok() ? (*t)->identity : nullptr;
 }
 
 Result<RecordLock> SqlStore::lock(std::string_view collection, const Key& key,

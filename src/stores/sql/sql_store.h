@@ -23,6 +23,7 @@
 
 #include "core/thread_annotations.h"
 #include "stores/sql_text.h"
+#include "tandem/key_identity.h"
 #include "tandem/store.h"
 
 namespace tandem::sql {
@@ -35,6 +36,12 @@ struct SqlTable : CollectionSql {
   // The key columns as ORDER BY orders them by bytes (with the engine's
   // collation, and a tie-breaker where keys may tie).
   std::string order_by;
+  // How the table's keys are identified (tandem/key_identity.h): null or not
+  // collated when a key is its bytes. Locks, tombstones and duplicate checks
+  // compare id(key), never spellings.
+  std::shared_ptr<const KeyIdentity> identity;
+  Result<std::string> id(const Key& key) const { return identity_of(identity.get(), key); }
+  bool collated() const { return identity && identity->collated(); }
 
   // "reading old collection 'users', record 5"
   std::string what(std::string_view action, const Key& key, std::string_view store) const;
@@ -130,6 +137,7 @@ class SqlStore : public Store {
   Result<RecordLock> lock(std::string_view collection, const Key& key,
                           std::chrono::milliseconds timeout) override;
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override;
+  std::shared_ptr<const KeyIdentity> key_identity(std::string_view collection) const override;
   // SELECT <key> FROM t WHERE "c1" = ? AND ... ORDER BY <key> LIMIT limit,
   // each value bound as its column's type (sql_relations.cc).
   Result<std::vector<Key>> keys_matching(std::string_view collection, const FieldMap& equal,
@@ -187,6 +195,8 @@ class SqlStore : public Store {
  private:
   // " ORDER BY <keys>" and the limit and offset.
   std::string order_limit(const SqlTable& t, size_t limit, size_t offset) const;
+  // tombstones() of a collated table (from the deleted spellings).
+  Result<std::vector<Key>> collated_tombstones(const SqlTable& t, const KeyRange& range, size_t limit);
   // split_points for a one-integer key: evenly spaced bounds if the parts
   // they make are balanced, none otherwise.
   Result<std::vector<Key>> even_integer_split(const SqlTable& t, const KeyRange& range, size_t parts,

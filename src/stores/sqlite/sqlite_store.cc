@@ -88,6 +88,16 @@ Status SqliteStore::ensure_collection(const CollectionSchema& schema, bool creat
   TANDEM_RETURN_IF_ERROR(check_configured_key(name_, schema, catalog.keys));
   bool may_tie = false;
   for (const Column& c : schema.key_columns) {
+    // NOCASE equates 'abc' and 'ABC' (RTRIM 'a' and 'a '): one record in
+    // this database, two spellings everywhere else (tandem/key_identity.h).
+    if (c.type == Type::kText && sqlite3_stricmp(catalog.collation[c.name].c_str(), "BINARY") != 0) {
+      return Status::FailedPrecondition(fmt::format(
+          "{} database: key column '{}.{}' uses the collation {}, under which keys differing in spelling are "
+          "one "
+          "record; tandem identifies collated keys only from MariaDB/MySQL in this version (planned: SQLite "
+          "NOCASE as an ASCII fold). Key the table by a BINARY text column",
+          name_, schema.name, c.name, catalog.collation[c.name]));
+    }
     std::string expr = quote_identifier(c.name);
     if (sqlite3_stricmp(catalog.collation[c.name].c_str(), "BINARY") != 0) expr += " COLLATE BINARY";
     t->key_exprs.push_back(std::move(expr));
