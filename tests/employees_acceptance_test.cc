@@ -110,16 +110,28 @@ void migrate_under_load(const EmployeesEngine& old_engine, const std::string& ol
   EXPECT_EQ(old_engine.rows(old_url, old_engine.schema_sql), old_schema_before) << "old's schema was altered";
 }
 
+// The sample's text keys by bytes: PostgreSQL cannot yet hold keys that
+// MariaDB compares case-insensitively (issue 14, item 2: not built).
 TEST(EmployeesAcceptance, MariaDbToPostgresUnderLoad) {
   MariaDbDatabase old_db("tandem_employees_old");
   PostgresDatabase new_db("tandem_employees_new");
-  migrate_under_load(mariadb_employees(), old_db.url(), postgres_employees(), new_db.url());
+  migrate_under_load(mariadb_employees(/*ci_keys=*/false), old_db.url(), postgres_employees(), new_db.url());
 }
 
 TEST(EmployeesAcceptance, PostgresToMariaDbUnderLoad) {
   PostgresDatabase old_db("tandem_employees_pg_old");
   MariaDbDatabase new_db("tandem_employees_maria_new");
-  migrate_under_load(postgres_employees(), old_db.url(), mariadb_employees(), new_db.url());
+  migrate_under_load(postgres_employees(), old_db.url(), mariadb_employees(false), new_db.url());
+}
+
+// The sample as it is declared (every key case-insensitive) into a MariaDB
+// new that `tandem init` gives old's collation: titles respelled in another
+// case by the workload stay one record, spelled as last written.
+TEST(EmployeesAcceptance, MariaDbCaseInsensitiveKeysToMariaDbUnderLoad) {
+  MariaDbDatabase old_db("tandem_employees_ci_old");
+  MariaDbDatabase new_db("tandem_employees_ci_new");
+  migrate_under_load(mariadb_employees(/*ci_keys=*/true), old_db.url(), mariadb_employees(true),
+                     new_db.url());
 }
 
 }  // namespace

@@ -88,11 +88,11 @@ const char* const kOrphansSql =
     "= c.emp_no)) + (SELECT COUNT(*) FROM dept_emp c WHERE NOT EXISTS (SELECT 1 FROM departments p WHERE "
     "p.dept_no = c.dept_no))";
 
-EmployeesEngine mariadb_employees() {
+EmployeesEngine mariadb_employees(bool ci_keys) {
   EmployeesEngine e;
   e.name = "mariadb";
-  e.case_insensitive = true;
-  e.load = [](const std::string& url) {
+  e.case_insensitive = ci_keys;
+  e.load = [ci_keys](const std::string& url) {
     // The sample's own DDL: every text column under the table's
     // case-insensitive default collation.
     const char* const ddl[] = {
@@ -112,7 +112,15 @@ EmployeesEngine mariadb_employees() {
         "CREATE TABLE titles (emp_no INT UNSIGNED NOT NULL, title VARCHAR(50) NOT NULL, from_date DATE NOT "
         "NULL, to_date DATE, PRIMARY KEY (emp_no, title, from_date), FOREIGN KEY (emp_no) REFERENCES "
         "employees (emp_no) ON DELETE CASCADE) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"};
-    for (const char* sql : ddl) mariadb_sql(url, sql);
+    for (std::string sql : ddl) {
+      if (!ci_keys) {  // the key columns by bytes
+        for (const char* key : {"dept_no CHAR(4)", "title VARCHAR(50)"}) {
+          size_t at = sql.find(key);
+          if (at != std::string::npos) sql.insert(at + std::string_view(key).size(), " COLLATE utf8mb4_bin");
+        }
+      }
+      mariadb_sql(url, sql);
+    }
     for (const std::string& sql : inserts()) mariadb_sql(url, sql);
   };
   e.rows = [](const std::string& url, const std::string& sql) { return mariadb_rows(url, sql); };

@@ -30,7 +30,11 @@ struct EmployeesEngine {
   bool case_insensitive = false;                   // text keys under a case-insensitive collation
 };
 
-EmployeesEngine mariadb_employees();
+// ci_keys: every text column, keys included, under the tables' default
+// case-insensitive collation (utf8mb4_general_ci), as the sample declares
+// them; else the key columns are utf8mb4_bin (the other text columns stay
+// case-insensitive).
+EmployeesEngine mariadb_employees(bool ci_keys);
 EmployeesEngine postgres_employees();
 
 // Children whose parent is missing, over every foreign key: one row, one count.
