@@ -16,7 +16,8 @@ namespace tandem::mariadb {
 
 // Every column of the table, by name, as information_schema.COLUMNS describes
 // it; empty when there is no such table.
-Result<std::unordered_map<std::string, ColumnType>> read_column_types(Connection& conn, std::string_view table);
+Result<std::unordered_map<std::string, ColumnType>> read_column_types(Connection& conn,
+                                                                      std::string_view table);
 
 // The engine-neutral shape of a column (ENUM and SET members parsed from
 // COLUMN_TYPE).
