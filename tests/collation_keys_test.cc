@@ -251,6 +251,24 @@ TEST(CollationKeys, NewByteKeyAgainstCollatedOldRefusedAtOpen) {
   EXPECT_NE(m.status().message().find("'k'"), std::string::npos) << m.status().message();
 }
 
+// The mirror case: old keeps 'abc' and 'ABC' apart (PostgreSQL), a new
+// table made by hand under the server's case-insensitive default would merge
+// them: refused at open (accepted before review: the backfill skipped 'ABC').
+TEST(CollationKeys, NewCollatedKeyAgainstByteOldRefusedAtOpen) {
+  TempDir dir;
+  PostgresDatabase old_db("tandem_ci_mirror_old");
+  MariaDbDatabase new_db("tandem_ci_mirror_new");
+  postgres_rows(old_db.url(), "CREATE TABLE people (k TEXT PRIMARY KEY, v TEXT)");
+  mariadb_sql(new_db.url(), kCreateCi);
+  MigrationOptions options;
+  options.register_instance = false;
+  auto m = Migration::open(people_config(dir, old_db.url(), new_db.url()), options);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(m.status().message().find("would merge them"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("'k'"), std::string::npos) << m.status().message();
+}
+
 // A PostgreSQL key under a nondeterministic collation makes 'abc' and 'ABC'
 // one record; tandem identifies collated keys only from MariaDB/MySQL in this
 // version: refused at open (accepted before, a record per spelling).

@@ -163,6 +163,37 @@ void backfill_race_leaves_no_zombie_child(const Db& old, bool old_is_mariadb, co
   EXPECT_TRUE(value_or_die(run_verify(*m, VerifyOptions{})).clean());
 }
 
+// Review finding: another writer re-creates the employee between the remove
+// in old (which cascaded its salaries) and the remove's sync: the sync finds
+// the employee present, and must still copy the cascade's outcome (the
+// salaries are gone in old), not leave them in new.
+void recreated_parent_keeps_no_cascaded_child(const Db& old, bool old_is_mariadb, const Db& fresh) {
+  struct ClearSyncPoints {
+    ~ClearSyncPoints() { SyncPoints::clear_all(); }
+  } clear;
+  create_old(old, old_is_mariadb);
+  TempDir dir;
+  Config config = employees_config(dir, old, fresh);
+  auto m = dual_write(config);
+  ASSERT_TRUE(value_or_die(run_backfill(*m, BackfillOptions{})).complete);
+  Collection* employees = value_or_die(m->collection("employees"));
+  std::optional<Record> before = value_or_die(employees->get(employee(10001)));
+  ASSERT_TRUE(before.has_value());
+  std::atomic<bool> once{false};
+  SyncPoints::set("remove.before_sync", [&] {
+    if (!once.exchange(true)) EXPECT_OK(employees->put(*before));  // "instance B"
+  });
+  ASSERT_OK(employees->remove(employee(10001)));
+  SyncPoints::clear_all();
+  ASSERT_TRUE(once.load());
+  EXPECT_EQ(old.run("SELECT count(*) FROM salaries WHERE emp_no = 10001"), "0") << "old cascaded";
+  EXPECT_EQ(fresh.run("SELECT count(*) FROM employees WHERE emp_no = 10001"), "1");
+  EXPECT_EQ(fresh.run("SELECT count(*) FROM salaries WHERE emp_no = 10001"), "0")
+      << "the cascaded salaries stayed in new";
+  EXPECT_EQ(queued_repairs(*m), 0);
+  EXPECT_TRUE(value_or_die(run_verify(*m, VerifyOptions{})).clean());
+}
+
 bool has_problem(const std::vector<MoveProblem>& problems, const std::string& text) {
   for (const MoveProblem& p : problems) {
     if (p.what.find(text) != std::string::npos) return true;
@@ -260,6 +291,12 @@ TEST(Relations, BackfillRaceLeavesNoZombieChildPostgresToMariaDb) {
   PostgresDatabase old_db("tandem_rel_race_pg_old");
   MariaDbDatabase new_db("tandem_rel_race_maria_new");
   backfill_race_leaves_no_zombie_child(postgres(old_db), false, mariadb(new_db));
+}
+
+TEST(Relations, RecreatedParentKeepsNoCascadedChildMariaDbToPostgres) {
+  MariaDbDatabase old_db("tandem_rel_recreate_old");
+  PostgresDatabase new_db("tandem_rel_recreate_new");
+  recreated_parent_keeps_no_cascaded_child(mariadb(old_db), true, postgres(new_db));
 }
 
 TEST(Relations, ConstraintsAfterBackfillMariaDbToPostgres) {

@@ -104,12 +104,21 @@ Result<std::string> identity_of(const KeyIdentity* identity, const Key& key) {
 
 Status check_new_identifies_as_old(std::string_view collection, const std::vector<std::string>& key_columns,
                                    const KeyIdentity* old_identity, const KeyIdentity* new_identity) {
-  if (old_identity == nullptr || !old_identity->collated()) return Status::Ok();
-  for (size_t i = 0; i < old_identity->columns().size() && i < key_columns.size(); ++i) {
-    const TextCollation* o = old_identity->columns()[i].get();
-    const TextCollation* n = new_identity != nullptr && i < new_identity->columns().size()
-                                 ? new_identity->columns()[i].get()
-                                 : nullptr;
+  auto column = [&](const KeyIdentity* identity, size_t i) -> const TextCollation* {
+    return identity != nullptr && i < identity->columns().size() ? identity->columns()[i].get() : nullptr;
+  };
+  for (size_t i = 0; i < key_columns.size(); ++i) {
+    const TextCollation* o = column(old_identity, i);
+    const TextCollation* n = column(new_identity, i);
+    if (o == nullptr && n != nullptr) {
+      // The mirror case: new would merge records old keeps apart.
+      return Status::FailedPrecondition(fmt::format(
+          "collection '{}': new's key column '{}' uses the collation {}, under which 'abc' and 'ABC' are one "
+          "record, but old compares it by bytes and may hold both: new would merge them into one. Create "
+          "new's column with a binary collation (e.g. ... {} ... COLLATE utf8mb4_nopad_bin), as `tandem "
+          "init` does",
+          collection, key_columns[i], n->name(), key_columns[i]));
+    }
     if (o == nullptr || (n != nullptr && n->digest() == o->digest())) continue;
     std::string in_new = n == nullptr ? "compares it by bytes"
                                       : fmt::format("uses {} with other weights or padding", n->name());

@@ -203,6 +203,7 @@ Status Collection::remove(const Key& key) {
   }
   Status s = state_->store(step.write_primary).remove(schema_.name, key);
   if (!s.ok()) return write_primary_failed(key, step, index, s);
+  TANDEM_SYNC_POINT("remove.before_sync");
   if (step.write_secondary) return sync_write_secondary(key, step, index, pre ? &*pre : nullptr);
   return Status::Ok();
 }

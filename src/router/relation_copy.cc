@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <map>
 #include <set>
 
@@ -73,7 +75,15 @@ class Copier {
     TANDEM_ASSIGN_OR_RETURN(RecordLock lock, lock_in_.lock(collection, key, options_.lock_timeout));
     // Read the source only once the lock is held (copy_current_record).
     TANDEM_ASSIGN_OR_RETURN(Lookup current, from_.get(collection, key));
-    if (current.present()) return to_.upsert(collection, current.record);
+    if (current.present()) {
+      TANDEM_RETURN_IF_ERROR(to_.upsert(collection, current.record));
+      // Re-created since the remove whose cascade the pre-image holds: those
+      // children are gone in the source all the same; copy their outcome.
+      if (pre != nullptr && !pre->exceeded) {
+        for (const CascadeNode& child : pre->root.children) TANDEM_RETURN_IF_ERROR(copy_child(child));
+      }
+      return Status::Ok();
+    }
     if (pre != nullptr && pre->exceeded) {
       return Status::FailedPrecondition(too_many(collection, key, options_.max_records, pre->relation));
     }
@@ -124,8 +134,19 @@ class Copier {
       TANDEM_ASSIGN_OR_RETURN(std::vector<Key> keys, to_.keys_matching(r.child, *values, limit));
       for (const Key& k : keys) TANDEM_RETURN_IF_ERROR(add(r.child, k, r.name));
     }
-    for (CascadeNode& c : node.children) TANDEM_RETURN_IF_ERROR(gather(c, depth + 1));
+    // Only a child its relation deletes with the parent has children to
+    // follow: one set to NULL (or kept) stays, and so do its own.
+    for (CascadeNode& c : node.children) {
+      if (deletes_with_parent(c)) TANDEM_RETURN_IF_ERROR(gather(c, depth + 1));
+    }
     return Status::Ok();
+  }
+
+  bool deletes_with_parent(const CascadeNode& child) const {
+    return std::any_of(relations_.begin(), relations_.end(), [&](const Relation& r) {
+      return r.name == child.relation && r.child == child.collection &&
+             r.on_delete == ReferentialAction::kCascade;
+    });
   }
 
   // Under the child's lock (its ancestors' held): the source's version; a
