@@ -49,12 +49,26 @@ class TextCollation {
   // identify keys alike when their collations' digests are equal.
   const std::string& digest() const { return digest_; }
 
+  // This collation narrowed to the keys a new that compares them by a
+  // collation of its own (PostgreSQL ICU `tandem_ci`, probed at open)
+  // identifies alike: the printable ASCII characters (U+0020-U+007E) this
+  // collation weighs, and, under PAD SPACE, no trailing space (new does not
+  // ignore it as old does). name is new's collation, for messages. Same
+  // weights on what it covers; its digest is its own, base_digest() is this
+  // collation's.
+  std::shared_ptr<const TextCollation> narrowed_to_ascii(std::string name) const;
+  // The digest of the collation this one narrows ("" when it narrows none).
+  const std::string& base_digest() const { return base_digest_; }
+
  private:
   std::string name_;
   bool pad_space_;
   std::vector<uint32_t> weights_;
   int width_;
   std::string digest_;
+  std::string base_digest_;
+  std::string base_name_;  // the collation narrowed, for messages
+  bool trailing_space_refused_ = false;
 };
 
 class KeyIdentity {
@@ -83,7 +97,8 @@ Result<std::string> identity_of(const KeyIdentity* identity, const Key& key);
 
 // New must identify keys as old does: when old's key is collated, new's key
 // columns must have the same collations with equal weights (the same
-// MariaDB/MySQL collation). kFailedPrecondition naming the collection, the
+// MariaDB/MySQL collation), or old's narrowed to the keys both identify
+// alike (TextCollation::narrowed_to_ascii). kFailedPrecondition naming the collection, the
 // column, both sides' collations and the fix otherwise; Ok when old's key is
 // not collated (null identities are byte keys).
 Status check_new_identifies_as_old(std::string_view collection, const std::vector<std::string>& key_columns,

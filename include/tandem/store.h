@@ -277,6 +277,17 @@ class Store {
     (void)collection;
     return nullptr;
   }
+  // Tells new how old identifies the collection's keys (old's key_identity),
+  // before new's ensure_collection. A new whose key column compares under a
+  // collation tandem cannot read weights from (PostgreSQL nondeterministic
+  // ICU) is accepted only if that collation puts the keys both can hold in
+  // the same classes as old's (probed at ensure_collection); its keys are
+  // then identified by old's weights, narrowed to those keys. Without an
+  // offer such a column is refused. Default: ignored.
+  virtual void offer_key_identity(std::string_view collection, std::shared_ptr<const KeyIdentity> old) {
+    (void)collection;
+    (void)old;
+  }
   // --- Relations (docs/ARCHITECTURE.md, "Relations") ---
 
   // The foreign keys this database declares between tables of its own

@@ -18,9 +18,13 @@ namespace {
 // written: old never gets a record new cannot hold.
 Status admit_key(MigrationState& state, std::string_view collection, const Key& key, const Step& step) {
   if (!step.writes(Side::kNew)) return Status::Ok();
-  std::shared_ptr<const KeyIdentity> identity = state.store(Side::kOld).key_identity(collection);
-  if (!identity || !identity->collated()) return Status::Ok();
-  Result<std::string> id = identity->id(key);
+  // Old's identity, and new's where new narrows it (a PostgreSQL new holds
+  // fewer keys alike: tandem/key_identity.h).
+  Result<std::string> id = std::string();
+  for (Side side : {Side::kOld, Side::kNew}) {
+    std::shared_ptr<const KeyIdentity> identity = state.store(side).key_identity(collection);
+    if (identity && identity->collated() && id.ok()) id = identity->id(key);
+  }
   if (id.ok()) return Status::Ok();
   return Status::InvalidArgument(
       fmt::format("collection '{}', record {}: {}; refused before writing either database (old and new would "

@@ -69,6 +69,8 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
     if (!config.is_new_only(schema.name)) {
       TANDEM_RETURN_IF_ERROR(old_store->ensure_collection(schema, /*create_if_missing=*/false));
     }
+    if (!config.is_new_only(schema.name))
+      new_store->offer_key_identity(schema.name, old_store->key_identity(schema.name));
     Status in_new = new_store->ensure_collection(schema, /*create_if_missing=*/false);
     if (is_missing_table(in_new)) {
       return Status::FailedPrecondition(

@@ -38,6 +38,8 @@ Result<std::vector<InitOutcome>> init_new_tables(const Config& config, Store& ol
       }
       TANDEM_RETURN_IF_ERROR(in_old.with_context(fmt::format("collection '{}' in old", schema.name)));
       TANDEM_ASSIGN_OR_RETURN(like, old_view->column_shapes(schema));
+      if (new_store != nullptr)
+        new_store->offer_key_identity(schema.name, old_view->key_identity(schema.name));
     }
     InitOutcome o;
     o.collection = schema.name;

@@ -78,11 +78,29 @@ Result<ColumnShapes> read_column_shapes(Connection& conn, std::string_view table
   return out;
 }
 
+bool case_insensitive_in_old(const ColumnShape& s) {
+  const std::string& c = s.collation;
+  return s.engine == "mariadb" && !c.empty() && c != "binary" && !c.ends_with("_bin") &&
+         (c.find("_ci") != std::string::npos || c.find("_ai") != std::string::npos);
+}
+
 Store::ColumnDefinition column_definition(const Column& c, bool key, const ColumnShape* like) {
-  const std::string collate = key && c.type == Type::kText ? " COLLATE \"C\"" : "";
+  const bool text_key = key && c.type == Type::kText;
+  const bool collated = text_key && like != nullptr && case_insensitive_in_old(*like);
+  const std::string collate = collated   ? fmt::format(" COLLATE {}", kKeyCollation)
+                              : text_key ? " COLLATE \"C\""
+                                         : "";
   Store::ColumnDefinition d{c.name, std::string(sql_type(c.type)) + collate, ""};
   if (like == nullptr) return d;
   const ColumnShape& s = *like;
+  if (collated) {
+    d.note = fmt::format(
+        "old's key collation {}: new's column uses the ICU collation {} (case-insensitive, probed against "
+        "old's "
+        "at open); a key outside printable ASCII{} is refused per record",
+        s.collation, kKeyCollation,
+        s.collation.find("nopad") == std::string::npos ? ", or ending in a space" : "");
+  }
   const std::string q = quote_identifier(c.name);
   // An enumeration is a CHECK on its members (an enum type would be one more
   // object in new), in either engine's words.

@@ -28,6 +28,11 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(std::string name, std
         "CREATE TABLE IF NOT EXISTS tandem_tombstones (collection TEXT NOT NULL, key BYTEA NOT NULL, "
         "deleted_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (collection, key))",
         "creating tandem_tombstones"));
+    // Under a collation "key" holds the identity and "spelling" the deleted
+    // key's encoding (tandem/key_identity.h); NULL for byte keys.
+    TANDEM_RETURN_IF_ERROR(
+        conn->exec_simple("ALTER TABLE tandem_tombstones ADD COLUMN IF NOT EXISTS spelling BYTEA",
+                          "adding the spelling column to tandem_tombstones"));
   }
   return store;
 }
@@ -60,6 +65,11 @@ Result<Store::TableDefinition> PostgresStore::table_definition(const CollectionS
   }
   out.sql = fmt::format("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))", quote_identifier(schema.name),
                         fmt::join(defs, ", "), fmt::join(keys, ", "));
+  for (const ColumnDefinition& d : out.columns) {
+    if (d.type.find(fmt::format("COLLATE {}", kKeyCollation)) == std::string::npos) continue;
+    out.sql = fmt::format("{}; {}", kCreateKeyCollation, out.sql);
+    break;
+  }
   return out;
 }
 
@@ -151,7 +161,20 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
   TANDEM_RETURN_IF_ERROR(check_existing_columns(name_, schema, existing, compatible));
   TANDEM_ASSIGN_OR_RETURN(std::vector<TableKey> keys, read_table_keys(*conn, schema.name));
   TANDEM_RETURN_IF_ERROR(check_configured_key(name_, schema, keys));
-  TANDEM_RETURN_IF_ERROR(check_key_collations(*conn, name_, schema));
+  TANDEM_ASSIGN_OR_RETURN(t->identity,
+                          key_identity_in_new(*conn, name_, schema, offered_identity(schema.name).get()));
+  if (t->collated()) {
+    // The write's spelling replaces the stored one (the write primary's
+    // current spelling wins); ON CONFLICT on the key only: a record is
+    // never renamed over another unique index.
+    std::vector<std::string> sets;
+    for (const auto* columns : {&schema.key_columns, &schema.columns}) {
+      for (const Column& c : *columns)
+        sets.push_back(fmt::format("{0} = excluded.{0}", quote_identifier(c.name)));
+    }
+    const std::string insert = t->insert_sql.substr(0, t->insert_sql.rfind(" DO NOTHING"));
+    t->upsert_sql = fmt::format("{} DO UPDATE SET {}", insert, fmt::join(sets, ", "));
+  }
   TANDEM_ASSIGN_OR_RETURN(t->numeric, read_numeric_limits(*conn, schema.name));
   TANDEM_ASSIGN_OR_RETURN(t->float4, read_float4_columns(*conn, schema.name));
   add_table(std::move(t));
@@ -171,14 +194,16 @@ Result<const PostgresStore::Table*> PostgresStore::table(std::string_view collec
 
 Result<bool> PostgresStore::tombstoned(Connection& conn, const Table& t, const Key& key) {
   if (!options_.keep_tombstones) return false;
+  Result<std::string> id = t.id(key);
+  if (!id.ok()) return false;  // a key new cannot hold was never written (see remove)
   TANDEM_ASSIGN_OR_RETURN(
       PgResult r, conn.exec("SELECT 1 FROM tandem_tombstones WHERE collection = $1 AND key = $2",
-                            {text_param(t.schema.name), bytes_param(key.encode())}, "reading tombstones"));
+                            {text_param(t.schema.name), bytes_param(std::move(*id))}, "reading tombstones"));
   return r.rows() > 0;
 }
 
 Result<Lookup> PostgresStore::get_in(Connection& conn, const Table& t, const Key& key) {
-  if (!holds_key(t, key)) {
+  if (!holds_key(t, key) || !t.id(key).ok()) {
     // No row has a key PostgreSQL cannot hold; asked for it, libpq would
     // cut it at its NUL and find another record.
     TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(conn, t, key));
@@ -191,8 +216,9 @@ Result<Lookup> PostgresStore::get_in(Connection& conn, const Table& t, const Key
     // Row and tombstone from one snapshot: read apart, a write committing in
     // between (row in, tombstone out) would look absent, and a fallback read
     // would then return the other database's stale copy.
+    TANDEM_ASSIGN_OR_RETURN(std::string id, t.id(key));
     params.push_back(text_param(t.schema.name));
-    params.push_back(bytes_param(key.encode()));
+    params.push_back(bytes_param(std::move(id)));
     TANDEM_ASSIGN_OR_RETURN(PgResult r,
                             conn.exec(t.get_with_tombstone_sql, params, t.what("reading", key, name_)));
     const int tombstone_col = static_cast<int>(t.schema.key_columns.size() + t.schema.columns.size());
@@ -226,6 +252,11 @@ Status PostgresStore::upsert(std::string_view collection, const Record& record) 
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_record(record));
   TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, t->float4, record.key, record.fields));
+  Result<std::string> id = t->id(record.key);
+  if (!id.ok()) {
+    return Status::InvalidArgument(
+        fmt::format("{} collection '{}': {}", name_, t->schema.name, id.status().message()));
+  }
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   // One statement, one round trip (a write's latency is mostly round trips):
   // the tombstone is cleared by a data-modifying WITH of the same statement.
@@ -236,7 +267,7 @@ Status PostgresStore::upsert(std::string_view collection, const Record& record) 
         fmt::format("WITH cleared AS (DELETE FROM tandem_tombstones WHERE collection = ${} AND key = ${}) {}",
                     params.size() + 1, params.size() + 2, t->upsert_sql);
     params.push_back(text_param(t->schema.name));
-    params.push_back(bytes_param(record.key.encode()));
+    params.push_back(bytes_param(std::move(*id)));
   }
   return single_statement_outcome(conn->exec(sql, params, t->what("writing", record.key, name_)).status());
 }
@@ -277,23 +308,32 @@ Status PostgresStore::remove(std::string_view collection, const Key& key) {
   // of the statement that writes the tombstone.
   std::vector<Param> params;
   std::string sql = t->delete_sql;
+  // A key new cannot identify as old does (tandem/key_identity.h) was
+  // never written to new: no row, and no tombstone needed (nothing copies
+  // it in).
+  Result<std::string> id = t->id(key);
+  if (!id.ok()) return Status::Ok();
+  Param spelling = t->collated() ? bytes_param(key.encode()) : Param{.value = "", .is_null = true};
   if (!holds_key(*t, key)) {
     // No row to delete (a key PostgreSQL cannot hold), only the tombstone.
     if (!options_.keep_tombstones) return Status::Ok();
     return single_statement_outcome(
-        conn->exec("INSERT INTO tandem_tombstones (collection, key) VALUES ($1, $2) ON CONFLICT (collection, "
-                   "key) DO UPDATE SET deleted_at = now()",
-                   {text_param(t->schema.name), bytes_param(key.encode())}, t->what("deleting", key, name_))
+        conn->exec(
+                "INSERT INTO tandem_tombstones (collection, key, spelling) VALUES ($1, $2, $3) ON CONFLICT "
+                "(collection, key) DO UPDATE SET deleted_at = now(), spelling = excluded.spelling",
+                {text_param(t->schema.name), bytes_param(std::move(*id)), spelling},
+                t->what("deleting", key, name_))
             .status());
   }
   t->add_key(params, key);
   if (options_.keep_tombstones) {
     sql = fmt::format(
-        "WITH gone AS ({}) INSERT INTO tandem_tombstones (collection, key) VALUES (${}, ${}) "
-        "ON CONFLICT (collection, key) DO UPDATE SET deleted_at = now()",
-        t->delete_sql, params.size() + 1, params.size() + 2);
+        "WITH gone AS ({}) INSERT INTO tandem_tombstones (collection, key, spelling) VALUES (${}, ${}, ${}) "
+        "ON CONFLICT (collection, key) DO UPDATE SET deleted_at = now(), spelling = excluded.spelling",
+        t->delete_sql, params.size() + 1, params.size() + 2, params.size() + 3);
     params.push_back(text_param(t->schema.name));
-    params.push_back(bytes_param(key.encode()));
+    params.push_back(bytes_param(std::move(*id)));
+    params.push_back(spelling);
   }
   return single_statement_outcome(conn->exec(sql, params, t->what("deleting", key, name_)).status());
 }
@@ -389,8 +429,12 @@ class AdvisoryLock : public RecordLock::Handle {
 }  // namespace
 
 Result<RecordLock> PostgresStore::try_lock(std::string_view collection, const Key& key) {
+  // One lock per identity; a key new cannot identify (it holds no such
+  // record) is locked by its spelling.
+  Result<const Table*> t = table(collection);
+  Result<std::string> id = t.ok() ? (*t)->id(key) : Result<std::string>(key.encode());
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  int64_t k = lock_key(collection, key.encode());
+  int64_t k = lock_key(collection, id.ok() ? *id : key.encode());
   TANDEM_ASSIGN_OR_RETURN(
       PgResult r,
       conn->exec("SELECT pg_try_advisory_lock($1)", {text_param(std::to_string(k))},

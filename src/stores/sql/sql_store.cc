@@ -374,6 +374,17 @@ std::shared_ptr<const KeyIdentity> SqlStore::key_identity(std::string_view colle
   return t.ok() ? (*t)->identity : nullptr;
 }
 
+void SqlStore::offer_key_identity(std::string_view collection, std::shared_ptr<const KeyIdentity> old) {
+  MutexLock lock(tables_mutex_);
+  offered_[std::string(collection)] = std::move(old);
+}
+
+std::shared_ptr<const KeyIdentity> SqlStore::offered_identity(std::string_view collection) const {
+  MutexLock lock(tables_mutex_);
+  auto it = offered_.find(std::string(collection));
+  return it == offered_.end() ? nullptr : it->second;
+}
+
 Result<RecordLock> SqlStore::lock(std::string_view collection, const Key& key,
                                   std::chrono::milliseconds timeout) {
   return wait_for_lock([&] { return try_lock(collection, key); }, timeout, record_display(collection, key));

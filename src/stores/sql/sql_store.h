@@ -138,6 +138,8 @@ class SqlStore : public Store {
                           std::chrono::milliseconds timeout) override;
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override;
   std::shared_ptr<const KeyIdentity> key_identity(std::string_view collection) const override;
+  // Kept for the engine's ensure_collection (offered_identity).
+  void offer_key_identity(std::string_view collection, std::shared_ptr<const KeyIdentity> old) override;
   // SELECT <key> FROM t WHERE "c1" = ? AND ... ORDER BY <key> LIMIT limit,
   // each value bound as its column's type (sql_relations.cc).
   Result<std::vector<Key>> keys_matching(std::string_view collection, const FieldMap& equal,
@@ -188,6 +190,8 @@ class SqlStore : public Store {
                              const RowVisitor& visit) = 0;
 
   const StoreOptions& options() const { return options_; }
+  // What offer_key_identity kept for the collection (null: nothing offered).
+  std::shared_ptr<const KeyIdentity> offered_identity(std::string_view collection) const;
 
   std::string name_;
   StoreOptions options_;
@@ -204,6 +208,7 @@ class SqlStore : public Store {
 
   mutable Mutex tables_mutex_;
   std::unordered_map<std::string, std::unique_ptr<SqlTable>> tables_ GUARDED_BY(tables_mutex_);
+  std::unordered_map<std::string, std::shared_ptr<const KeyIdentity>> offered_ GUARDED_BY(tables_mutex_);
 };
 
 // "ADD CONSTRAINT "name" FOREIGN KEY (...) REFERENCES "parent" (...) ON DELETE ... ON UPDATE ..."
