@@ -332,6 +332,34 @@ TEST(Relations, VerifyCountsOrphansPostgresToMariaDb) {
 // `tandem init` says what it does with each relation and creates the index
 // on the child columns in new (every parent delete searches by them), but
 // not the foreign key.
+// A foreign key new enforces before the copy: the backfill refuses to start,
+// naming the relation and the fix, and copies nothing (before, it copied the
+// parents and stopped at the first child new refused).
+TEST(Relations, BackfillRefusedWhileNewEnforcesARelation) {
+  MariaDbDatabase old_db("tandem_rel_enforced_old");
+  PostgresDatabase new_db("tandem_rel_enforced_new");
+  Db old = mariadb(old_db);
+  Db fresh = postgres(new_db);
+  create_old(old, /*mariadb=*/true);
+  TempDir dir;
+  Config config = employees_config(dir, old, fresh);
+  auto m = dual_write(config);
+  fresh.rows(fresh.url,
+             "ALTER TABLE salaries ADD CONSTRAINT salaries_new_fk FOREIGN KEY (emp_no) REFERENCES employees "
+             "(emp_no)");
+  auto refused = run_backfill(*m, BackfillOptions{});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("salaries_new_fk (salaries -> employees)"), std::string::npos)
+      << refused.status().to_string();
+  EXPECT_NE(refused.status().message().find("tandem init --constraints"), std::string::npos);
+  EXPECT_EQ(fresh.run("SELECT count(*) FROM employees"), "0") << "nothing copied";
+  // Dropped in new, the copy runs.
+  fresh.rows(fresh.url, "ALTER TABLE salaries DROP CONSTRAINT salaries_new_fk");
+  EXPECT_TRUE(value_or_die(run_backfill(*m, BackfillOptions{})).complete);
+  EXPECT_EQ(fresh.run("SELECT count(*) FROM salaries"), "100");
+}
+
 TEST(Relations, InitPrintsEachRelationAndCreatesTheChildIndexOnly) {
   MariaDbDatabase old_db("tandem_rel_init_old");
   PostgresDatabase new_db("tandem_rel_init_new");

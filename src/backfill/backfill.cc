@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <csignal>
 #include <future>
+#include <set>
 #include <span>
 #include <thread>
 
@@ -419,6 +420,39 @@ Result<std::vector<MoveProblem>> check_backfill_allowed(Migration& migration, bo
   return check_backfill_start(context);
 }
 
+namespace {
+
+// A copy in key order cannot respect a foreign key new enforces: a child
+// copied (or written live) before its parent is refused. Refused before
+// anything is copied, naming each relation, while a child collection still
+// has records to copy (docs/ARCHITECTURE.md, "Relations").
+Status check_new_enforces_no_relation(Migration& migration,
+                                      const std::vector<const CollectionSchema*>& schemas) {
+  std::vector<std::string> enforced;
+  std::set<std::string> copying;
+  for (const CollectionSchema* schema : schemas) {
+    TANDEM_ASSIGN_OR_RETURN(BackfillState state,
+                            OperatorTools(migration).control().backfill_state(schema->name));
+    if (!state.complete) copying.insert(schema->name);
+  }
+  if (copying.empty()) return Status::Ok();
+  TANDEM_ASSIGN_OR_RETURN(std::vector<Relation> in_new,
+                          OperatorTools(migration).store(Side::kNew).foreign_keys());
+  for (const Relation& r : in_new) {
+    if (!copying.contains(r.child) || migration.config().find_collection(r.parent) == nullptr) continue;
+    enforced.push_back(fmt::format("{} ({} -> {})", r.name, r.child, r.parent));
+  }
+  if (enforced.empty()) return Status::Ok();
+  return Status::FailedPrecondition(fmt::format(
+      "refused to start the backfill: new enforces {} foreign key(s) between the collections it would copy: "
+      "{}; a "
+      "copy in key order cannot respect them (a child may arrive before its parent). Drop them in new and "
+      "create them once the backfill is complete and verified, with `tandem init --constraints`",
+      enforced.size(), fmt::join(enforced, ", ")));
+}
+
+}  // namespace
+
 Result<BackfillSummary> run_backfill(Migration& migration, const BackfillOptions& options) {
   if (options.workers == 0 || options.min_batch == 0 || options.min_batch > options.max_batch) {
     return Status::InvalidArgument("backfill: workers must be at least 1 and 1 <= min batch <= max batch");
@@ -431,6 +465,7 @@ Result<BackfillSummary> run_backfill(Migration& migration, const BackfillOptions
   TANDEM_ASSIGN_OR_RETURN(std::vector<const CollectionSchema*> schemas,
                           migration.config().select_collections(options.collections));
   schemas = parents_first(std::move(schemas), migration.relations());  // a child never before its parent
+  TANDEM_RETURN_IF_ERROR(check_new_enforces_no_relation(migration, schemas));
   BackfillSummary summary;
   summary.complete = true;
   for (const CollectionSchema* schema : schemas) {
