@@ -111,6 +111,46 @@ TEST(VerifyHashed, SqliteFindsEveryPlantedDifferenceAndRepairFixesThem) {
   EXPECT_NE(cli.out.find("\"mode\": \"hashed\""), std::string::npos) << cli.out;
 }
 
+// Rows that do not decode count as in the range mode: the source's are
+// counted apart (the quarantine's business), a copy's differs.
+TEST(VerifyHashed, UndecodableRowsCountAsInTheRangeMode) {
+  auto make_old = [](const std::string& path) {
+    auto conn = value_or_die(sqlite::Connection::open(path, true, false));
+    ASSERT_OK(conn->exec(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT, age INTEGER, balance TEXT);"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) "
+        "INSERT INTO users SELECT i, 'u' || i || '@example.com', 'user ' || i, 30, '10.5' FROM n;"
+        "INSERT INTO users VALUES (101, 'a@x', 'wrong type', 'abc', '1');"
+        "INSERT INTO users VALUES (102, 'b@x', CAST(x'ff41' AS TEXT), 1, '1');"));
+  };
+  MigrationFixture f({}, std::chrono::milliseconds(100), true, make_old);
+  f.jump_to_step(1);
+  ASSERT_TRUE(value_or_die(run_backfill(*f.migration, BackfillOptions{})).complete);
+  const CollectionVerify clean = value_or_die(run_verify(*f.migration, hashed_options())).collections.at(0);
+  EXPECT_TRUE(clean.clean());
+  EXPECT_EQ(clean.records, 100);
+  EXPECT_EQ(clean.undecodable, 2);
+  EXPECT_EQ(counts(value_or_die(run_verify(*f.migration, VerifyOptions{})).collections.at(0)), counts(clean));
+
+  {
+    auto conn = value_or_die(sqlite::Connection::open(f.dir.file("new.db"), false, true));
+    ASSERT_OK(conn->exec("UPDATE users SET name = CAST(x'ff41' AS TEXT) WHERE id = 5"));
+  }
+  const CollectionVerify bad = value_or_die(run_verify(*f.migration, hashed_options())).collections.at(0);
+  EXPECT_EQ(bad.different, 1);
+  EXPECT_EQ(bad.missing + bad.extra + bad.resurrected, 0);
+  EXPECT_EQ(bad.undecodable, 2);
+  ASSERT_EQ(bad.differences.size(), 1u);
+  EXPECT_EQ(bad.differences[0].key, Key{Value(int64_t{5})});
+  EXPECT_NE(bad.differences[0].copy.find("does not decode"), std::string::npos) << bad.differences[0].copy;
+  EXPECT_EQ(counts(value_or_die(run_verify(*f.migration, VerifyOptions{})).collections.at(0)), counts(bad));
+  const CollectionVerify repaired =
+      value_or_die(run_verify(*f.migration, hashed_options(/*repair=*/true))).collections.at(0);
+  EXPECT_EQ(repaired.repaired, 1);
+  EXPECT_TRUE(repaired.clean());
+  EXPECT_TRUE(value_or_die(run_verify(*f.migration, hashed_options())).clean());
+}
+
 // MariaDB old and new, the key under utf8mb4_general_ci on both sides.
 CollectionSchema people_schema() {
   CollectionSchema s;
