@@ -58,6 +58,7 @@ struct VerifyCommandOptions {
   std::vector<std::string> collections;
   bool repair = false;
   bool json = false;
+  bool hashed = false;
 };
 int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& options);
 

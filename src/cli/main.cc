@@ -136,6 +136,9 @@ int run(int argc, char** argv) {
   verify->add_flag("--repair", vo.repair,
                    "Copy the source of truth's current version over each difference, then check again");
   verify->add_flag("--json", vo.json, "Print the report as JSON");
+  verify->add_flag("--hashed", vo.hashed,
+                   "Compare buckets of a hash of each key's identity instead of key ranges (reads both sides "
+                   "in full; used anyway when the two sides order keys differently)");
   verify->footer(kExitCodesHelp);
 
   DemoOptions demo_options;

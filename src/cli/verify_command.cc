@@ -17,6 +17,7 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
   VerifyOptions options;
   options.collections = o.collections;
   options.repair = o.repair;
+  options.hashed = o.hashed;
   auto verified = run_verify(**m, options);
   if (!verified.ok()) return report(verified.status());
   if (o.json) {
@@ -45,6 +46,7 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
                                     {"records", c.records},
                                     {"undecodable", c.undecodable},
                                     {"quarantined", c.quarantined},
+                                    {"mode", c.mode},
                                     {"ranges_checked", c.ranges_checked},
                                     {"ranges_mismatched", c.ranges_mismatched},
                                     {"missing", c.missing},
@@ -64,10 +66,10 @@ int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& 
     for (const CollectionVerify& c : verified->collections) {
       double rate = c.seconds > 0 ? static_cast<double>(c.records) / c.seconds : 0;
       fmt::print(
-          "verify of '{}' ({} is the source of truth): {} records in {:.2f}s ({:.0f} records/s), {} ranges "
-          "checked, {} mismatched\n",
-          c.collection, side_name(c.source), c.records, c.seconds, rate, c.ranges_checked,
-          c.ranges_mismatched);
+          "verify of '{}' ({} is the source of truth, {} mode): {} records in {:.2f}s ({:.0f} records/s), {} "
+          "{} checked, {} mismatched\n",
+          c.collection, side_name(c.source), c.mode, c.records, c.seconds, rate, c.ranges_checked,
+          c.mode == "hashed" ? "buckets" : "ranges", c.ranges_mismatched);
       if (c.quarantined > 0) {
         fmt::print(
             "  {} record(s) of {} are not in the copy because they are quarantined (see `tandem "

@@ -14,6 +14,8 @@
 #include "tandem/migration.h"
 #include "tandem/operator_tools.h"
 #include "tandem/store.h"
+#include "verify/verify_hashed.h"
+#include "verify/verify_internal.h"
 
 namespace tandem {
 
@@ -31,13 +33,8 @@ std::string_view difference_kind_name(DifferenceKind kind) {
   return "unknown";
 }
 
-namespace {
+namespace verify_internal {
 
-using SteadyClock = std::chrono::steady_clock;
-
-// How the copy differs from the source for one key (nullptr: no record
-// there), or nullopt if it does not. A row in the copy under a tombstone is
-// resurrected even when it equals the source's.
 std::optional<Difference> classify(const Key& key, const Record* source, const Record* copy,
                                    bool tombstoned) {
   std::optional<DifferenceKind> kind;
@@ -57,6 +54,14 @@ std::optional<Difference> classify(const Key& key, const Record* source, const R
                     copy != nullptr ? copy->to_display() : "(absent)", false};
 }
 
+}  // namespace verify_internal
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+using verify_internal::classify;
+
 class CollectionVerifier {
  public:
   CollectionVerifier(Migration& m, const CollectionSchema& schema, Side source, const VerifyOptions& o)
@@ -72,18 +77,18 @@ class CollectionVerifier {
     auto started = SteadyClock::now();
     out_.collection = schema_.name;
     out_.source = source_side_;
-    TANDEM_ASSIGN_OR_RETURN(std::vector<Key> splits,
-                            source_.split_points(schema_.name, KeyRange::all(), o_.ranges));
-    std::optional<Key> begin;
-    for (Key& k : splits) {
-      TANDEM_RETURN_IF_ERROR(check(KeyRange{begin, k}));
-      TANDEM_RETURN_IF_ERROR(find_resurrected(KeyRange{begin, k}));
-      begin = std::move(k);
+    if (verify_uses_hashed(source_, copy_, schema_.name, o_.hashed)) {
+      // Forced, or the two sides order keys differently: a range would hold
+      // different records on each (verify_hashed.h).
+      out_.mode = "hashed";
+      HashedVerifyOptions hashed;
+      hashed.group_records = std::max<size_t>(o_.hashed_group_records, 1);
+      TANDEM_RETURN_IF_ERROR(verify_hashed(source_, copy_, schema_, hashed, out_, candidates_));
+      TANDEM_RETURN_IF_ERROR(find_resurrected(KeyRange::all()));
+    } else {
+      out_.mode = "ranges";
+      TANDEM_RETURN_IF_ERROR(check_ranges());
     }
-    TANDEM_RETURN_IF_ERROR(check(KeyRange{begin, std::nullopt}));
-    TANDEM_RETURN_IF_ERROR(find_resurrected(KeyRange{begin, std::nullopt}));
-
-    TANDEM_RETURN_IF_ERROR(recheck_suspects());
     // Differences seen once may be writes in flight: look again under the
     // copy's record lock, a few times, and keep only what persists.
     for (int attempt = 0; attempt < o_.rechecks && !candidates_.empty(); ++attempt) {
@@ -123,6 +128,20 @@ class CollectionVerifier {
   }
 
  private:
+  Status check_ranges() {
+    TANDEM_ASSIGN_OR_RETURN(std::vector<Key> splits,
+                            source_.split_points(schema_.name, KeyRange::all(), o_.ranges));
+    std::optional<Key> begin;
+    for (Key& k : splits) {
+      TANDEM_RETURN_IF_ERROR(check(KeyRange{begin, k}));
+      TANDEM_RETURN_IF_ERROR(find_resurrected(KeyRange{begin, k}));
+      begin = std::move(k);
+    }
+    TANDEM_RETURN_IF_ERROR(check(KeyRange{begin, std::nullopt}));
+    TANDEM_RETURN_IF_ERROR(find_resurrected(KeyRange{begin, std::nullopt}));
+    return recheck_suspects();
+  }
+
   // The range's digests on both sides: computed by both databases when they
   // can (only counts and hashes cross the network), else by tandem from the
   // rows. Both sides at once: they are different databases (stores are
