@@ -161,6 +161,7 @@ TEST(CollationKeysPostgres, CiKeysIntoPostgresThroughInit) {
   const CollectionVerify& v = report.collections[0];
   EXPECT_EQ(v.missing + v.extra + v.different + v.resurrected, 0) << v.missing << v.extra << v.different;
   EXPECT_EQ(v.quarantined, 2);
+  EXPECT_EQ(v.mode, "hashed") << "the two sides order keys differently";
   // A spelling drift in new is one different record; repair respells it.
   postgres_rows(new_db.url(), "UPDATE people SET k = 'abe' WHERE k = 'Abe'");
   VerifyReport drift = value_or_die(run_verify(*m, VerifyOptions{}));
