@@ -399,6 +399,19 @@ TEST(Relations, ForeignKeyToAnUnconfiguredParentThatCascadesIsRefusedAtOpen) {
   EXPECT_NE(m.status().message().find("salaries_ibfk_1"), std::string::npos) << m.status().to_string();
   EXPECT_NE(m.status().message().find("configure collection 'employees'"), std::string::npos)
       << m.status().to_string();
+  EXPECT_NE(m.status().message().find("ignore_relations"), std::string::npos) << m.status().to_string();
+  // The escape hatch names what it ignores; a name old does not have is refused, listing old's.
+  config.ignore_relations = {"salaries_ibfk_9"};
+  auto typo = Migration::open(config, options);
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("'salaries_ibfk_9', which is not a foreign key of old (old's: "
+                                         "salaries_ibfk_1)"),
+            std::string::npos)
+      << typo.status().to_string();
+  config.ignore_relations = {"salaries_ibfk_1"};
+  auto opened = Migration::open(config, options);
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  EXPECT_TRUE((*opened)->relations().empty());
 }
 
 // foreign_keys() reads a two-column key alike in the three engines: columns

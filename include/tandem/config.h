@@ -10,6 +10,9 @@
 //   shadow_sample_limit = 1000
 //   max_cascade_records = 1000               # children one write-secondary sync copies
 //                                            # through relations; more: queued for repair
+//   ignore_relations = ["orders_ibfk_2"]     # old's foreign keys tandem does not follow
+//                                            # (none of their cascades copied; verify shows
+//                                            # what they change); default: none
 //
 //   [databases]
 //   old = "sqlite:old.db"
@@ -58,6 +61,9 @@ struct Config {
   int64_t shadow_sample_every = 100;
   int64_t shadow_sample_limit = 1000;
   int64_t max_cascade_records = 1000;
+  // Old's foreign keys (by constraint name) that tandem does not follow:
+  // not refused at open, their cascades not copied, not required in new.
+  std::set<std::string, std::less<>> ignore_relations;
   std::vector<CollectionSchema> collections;
   // Per collection name: how old's records become new's, when they differ.
   std::map<std::string, CollectionMapping> mappings;

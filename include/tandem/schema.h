@@ -85,6 +85,9 @@ struct Relation {
   ReferentialAction on_delete = ReferentialAction::kNoAction;
   ReferentialAction on_update = ReferentialAction::kNoAction;
   bool validated = true;  // PostgreSQL NOT VALID: false
+  // Why tandem cannot follow it (a column the mapping converts or puts in a
+  // document: children cannot be searched by it in old); empty when it can.
+  std::string unusable;
 
   // Whether the action changes child records (cascade, set null, set default).
   bool changes_children(bool deleting) const;

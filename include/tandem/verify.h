@@ -91,13 +91,14 @@ struct CollectionVerify {
     std::string relation;
     int64_t in_source = 0, in_copy = 0;
     std::vector<std::string> sample;  // keys of the copy's orphans, first ones in key order
-    std::string error;                // when a database could not count them (not counted as unclean)
+    std::string error;                // when a database could not count them (then not clean)
   };
   std::vector<RelationOrphans> orphans;
-  // Orphans in the copy that the source does not have (more of them).
+  // Orphans in the copy that the source does not have (more of them), or a
+  // count that failed (verify cannot say there are none).
   bool orphaned() const {
     for (const RelationOrphans& o : orphans) {
-      if (o.in_copy > o.in_source) return true;
+      if (o.in_copy > o.in_source || !o.error.empty()) return true;
     }
     return false;
   }

@@ -319,7 +319,8 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
                                                               "lock_timeout_ms",
                                                               "shadow_sample_every",
                                                               "shadow_sample_limit",
-                                                              "max_cascade_records"};
+                                                              "max_cascade_records",
+                                                              "ignore_relations"};
     for (auto&& [k, v] : *m) {
       if (!kKnown.contains(k.str()))
         return bad_at(source, v, fmt::format("[migration]: unknown option '{}'", k.str()));
@@ -335,6 +336,19 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
     TANDEM_ASSIGN_OR_RETURN(c.instance_timeout,
                             read_ms(*m, "instance_timeout_ms", source, c.instance_timeout));
     TANDEM_ASSIGN_OR_RETURN(c.lock_timeout, read_ms(*m, "lock_timeout_ms", source, c.lock_timeout));
+    if (const toml::node* n = m->get("ignore_relations")) {
+      const toml::array* names = n->as_array();
+      if (names == nullptr) {
+        return bad_at(source, *n, "[migration] ignore_relations must be an array of foreign key names");
+      }
+      for (const toml::node& e : *names) {
+        auto name = e.value<std::string>();
+        if (!name || name->empty()) {
+          return bad_at(source, e, "[migration] ignore_relations: each entry must be a foreign key's name");
+        }
+        c.ignore_relations.insert(*name);
+      }
+    }
     for (auto [key, target] : {std::pair{"shadow_sample_every", &c.shadow_sample_every},
                                std::pair{"shadow_sample_limit", &c.shadow_sample_limit},
                                std::pair{"max_cascade_records", &c.max_cascade_records}}) {

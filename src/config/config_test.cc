@@ -67,6 +67,24 @@ TEST(Config, NewOnlyCollectionsAreMarkedAndCannotAlsoMapOld) {
   EXPECT_NE(s.message().find("contradict"), std::string::npos) << s.message();
 }
 
+// Issue 14, relations: old's foreign keys tandem does not follow, by name.
+TEST(Config, IgnoreRelationsIsAListOfNames) {
+  std::string text = kBase;
+  text.replace(text.find("refresh_interval_ms"), 0, "ignore_relations = [\"orders_ibfk_2\", \"a\"]\n");
+  auto c = Config::parse(text, "t.toml", "/srv/m").value();
+  EXPECT_EQ(c.ignore_relations, (std::set<std::string, std::less<>>{"a", "orders_ibfk_2"}));
+  EXPECT_TRUE(Config::parse(kBase, "t.toml", "/srv/m").value().ignore_relations.empty());
+  std::string bad = kBase;
+  bad.replace(bad.find("refresh_interval_ms"), 0, "ignore_relations = \"orders_ibfk_2\"\n");
+  Status s = parse_error(bad);
+  EXPECT_EQ(s.code(), Code::kConfig);
+  EXPECT_NE(s.message().find("ignore_relations must be an array"), std::string::npos) << s.message();
+  bad = kBase;
+  bad.replace(bad.find("refresh_interval_ms"), 0, "ignore_relations = [1]\n");
+  s = parse_error(bad);
+  EXPECT_NE(s.message().find("each entry must be a foreign key's name"), std::string::npos) << s.message();
+}
+
 TEST(Config, CustomPlanErrorsNameTheStepAndOption) {
   std::string text = std::string(kBase) + R"toml(
 [[plan.steps]]

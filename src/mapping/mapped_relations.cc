@@ -43,6 +43,9 @@ Result<std::vector<Relation>> MappedStore::foreign_keys() {
   // Old's table name -> the mapped collection.
   std::map<std::string, const Mapper*, std::less<>> by_table;
   for (const auto& [name, m] : mappers_) by_table.emplace(m.old_schema().name, &m);
+  // A relation through a column the mapping converts cannot be followed:
+  // marked unusable (effective_relations decides), not an error here, so
+  // that a foreign key that changes nothing never stops an open.
   auto rename = [&](std::string& table, std::vector<std::string>& columns, const Relation& r) -> Status {
     auto it = by_table.find(table);
     if (it == by_table.end()) return Status::Ok();
@@ -61,8 +64,9 @@ Result<std::vector<Relation>> MappedStore::foreign_keys() {
   };
   for (Relation& r : found) {
     Relation original = r;
-    TANDEM_RETURN_IF_ERROR(rename(r.child, r.columns, original));
-    TANDEM_RETURN_IF_ERROR(rename(r.parent, r.references, original));
+    Status renamed = rename(r.child, r.columns, original);
+    if (renamed.ok()) renamed = rename(r.parent, r.references, original);
+    if (!renamed.ok()) r.unusable = renamed.message();
   }
   return found;
 }
@@ -80,6 +84,27 @@ Result<std::vector<Key>> MappedStore::keys_matching(std::string_view c, const Fi
     in_old.emplace(*column, value);
   }
   return StoreWrapper::keys_matching(m->old_schema().name, in_old, limit);
+}
+
+Result<Store::Orphans> MappedStore::orphans(const Relation& relation, size_t limit) {
+  Relation in_old = relation;
+  for (auto [table, columns] :
+       {std::pair{&in_old.child, &in_old.columns}, std::pair{&in_old.parent, &in_old.references}}) {
+    const Mapper* m = mapper(*table);
+    if (m == nullptr) continue;
+    for (std::string& c : *columns) {
+      std::optional<std::string> column = old_column(*m, c);
+      if (!column) {
+        return Status::InvalidArgument(
+            fmt::format("relation {}: column '{}' of '{}' is converted or in a document in old: cannot count "
+                        "orphans by it",
+                        relation.name, c, *table));
+      }
+      c = *column;
+    }
+    *table = m->old_schema().name;
+  }
+  return StoreWrapper::orphans(in_old, limit);
 }
 
 }  // namespace tandem

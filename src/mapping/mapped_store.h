@@ -59,6 +59,9 @@ class MappedStore : public StoreWrapper {
   // path or through a conversion is kConfig naming the relation.
   Result<std::vector<Relation>> foreign_keys() override;
   Result<std::vector<Key>> keys_matching(std::string_view c, const FieldMap& equal, size_t limit) override;
+  // The relation in old's names (tables, unconverted columns); the sample's
+  // keys are new's (a key maps unconverted, column by column).
+  Result<Orphans> orphans(const Relation& relation, size_t limit) override;
   // A mapped collection's digest is of converted records: never computed in SQL.
   Result<std::optional<Digest>> portable_digest(std::string_view c, const KeyRange& range) override {
     if (mapper(c) != nullptr) return std::optional<Digest>();

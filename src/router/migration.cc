@@ -90,9 +90,15 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
   // write primary cascades; the sync copies the outcome, relation_copy.h).
   TANDEM_ASSIGN_OR_RETURN(std::vector<Relation> old_keys, old_store->foreign_keys());
   MigrationState* opened = state.get();
-  TANDEM_ASSIGN_OR_RETURN(state->relations, effective_relations(old_keys, [opened](std::string_view n) {
-                            return opened->schema_of(n);
-                          }));
+  TANDEM_ASSIGN_OR_RETURN(
+      state->relations,
+      effective_relations(
+          old_keys, [opened](std::string_view n) { return opened->schema_of(n); }, config.ignore_relations));
+  for (const std::string& name : config.ignore_relations) {
+    logging::warn(
+        "relation {} of old is not followed ([migration] ignore_relations): its cascades are not copied",
+        name);
+  }
   for (size_t i = 0; i < config.plan.size(); ++i) state->stats.push_back(std::make_unique<AtomicStepStats>());
   state->host = host_name();
   state->pid = getpid();

@@ -231,22 +231,43 @@ Status copy_with_relations(Store& from, Store& to, Store& lock_in, const std::ve
 }
 
 Result<std::vector<Relation>> effective_relations(const std::vector<Relation>& old_foreign_keys,
-                                                  const SchemaLookup& schemas) {
+                                                  const SchemaLookup& schemas,
+                                                  const std::set<std::string, std::less<>>& ignored) {
   std::vector<Relation> out;
   auto has_column = [](const CollectionSchema& s, const std::string& name) {
     return key_index(s, name).has_value() || s.find_column(name) != nullptr;
   };
+  std::set<std::string, std::less<>> names;
+  for (const Relation& r : old_foreign_keys) names.insert(r.name);
+  for (const std::string& name : ignored) {
+    if (names.contains(name)) continue;
+    return Status::FailedPrecondition(
+        fmt::format("[migration] ignore_relations names '{}', which is not a foreign key of old (old's: {})",
+                    name, names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+  }
+  const char* const kIgnoreHint =
+      "; or, if the service never changes it while tandem routes, list '{}' in [migration] ignore_relations "
+      "(tandem then copies none of its changes: verify shows them)";
   for (const Relation& r : old_foreign_keys) {
+    if (ignored.contains(r.name)) continue;
     const CollectionSchema* child = schemas(r.child);
     const CollectionSchema* parent = schemas(r.parent);
     if (child == nullptr) continue;  // its children are not migrated
+    const bool changes = r.changes_children(true) || r.changes_children(false);
+    if (!r.unusable.empty()) {
+      if (!changes) continue;  // nothing to copy: tandem need not follow it
+      return Status::FailedPrecondition(
+          fmt::format("relation {}: {}; its action changes '{}' when '{}' changes{}", r.to_display(),
+                      r.unusable, r.child, r.parent, fmt::format(fmt::runtime(kIgnoreHint), r.name)));
+    }
     if (parent == nullptr) {
-      if (r.changes_children(true) || r.changes_children(false)) {
+      if (changes) {
         return Status::FailedPrecondition(fmt::format(
             "relation {}: configured collection '{}' references '{}', which is not configured, and old's "
             "foreign key changes '{}' when '{}' changes; those changes never pass through tandem: configure "
-            "collection '{}' too",
-            r.to_display(), r.child, r.parent, r.child, r.parent, r.parent));
+            "collection '{}' too{}",
+            r.to_display(), r.child, r.parent, r.child, r.parent, r.parent,
+            fmt::format(fmt::runtime(kIgnoreHint), r.name)));
       }
       continue;
     }

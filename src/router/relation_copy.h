@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,9 +92,14 @@ Status copy_with_relations(Store& from, Store& to, Store& lock_in, const std::ve
 // configured), checked: each column configured in its collection, and no
 // foreign key from a configured child to an unconfigured parent whose action
 // changes children (its cascades never pass through tandem): kFailedPrecondition
-// naming the relation and the fix.
+// naming the relation and the fix. Relations named in ignored ([migration]
+// ignore_relations) are left out unchecked; a name there that is not one of
+// old's foreign keys is a kFailedPrecondition listing old's. An unusable
+// relation (Relation::unusable) is left out if it changes no child, else
+// refused with its reason.
 Result<std::vector<Relation>> effective_relations(const std::vector<Relation>& old_foreign_keys,
-                                                  const SchemaLookup& schemas);
+                                                  const SchemaLookup& schemas,
+                                                  const std::set<std::string, std::less<>>& ignored = {});
 
 // Whether relations holds one between the same collections and columns as r
 // (names and actions aside: a database names its constraints its own way).

@@ -31,9 +31,10 @@ Result<std::vector<std::string>> init_relations(const Config& config, Store& old
     old_view = mapped.get();
   }
   TANDEM_ASSIGN_OR_RETURN(std::vector<Relation> in_old, old_view->foreign_keys());
-  TANDEM_ASSIGN_OR_RETURN(
-      std::vector<Relation> relations,
-      effective_relations(in_old, [&config](std::string_view n) { return config.find_collection(n); }));
+  TANDEM_ASSIGN_OR_RETURN(std::vector<Relation> relations,
+                          effective_relations(
+                              in_old, [&config](std::string_view n) { return config.find_collection(n); },
+                              config.ignore_relations));
   std::vector<Relation> in_new;
   if (new_store != nullptr) {
     TANDEM_ASSIGN_OR_RETURN(in_new, new_store->foreign_keys());

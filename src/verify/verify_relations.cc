@@ -19,6 +19,8 @@ Status count_orphans(Migration& migration, Side source, CollectionVerify& result
     if (r.child != result.collection) continue;
     CollectionVerify::RelationOrphans out;
     out.relation = r.name;
+    // A count that failed is not clean: verify could not prove the copy has
+    // no orphans.
     auto in_source = from.orphans(r, 0);
     auto in_copy = copy.orphans(r, 10);
     if (!in_source.ok() || !in_copy.ok()) {
