@@ -173,6 +173,33 @@ TEST(CollationKeysPostgres, CiKeysIntoPostgresThroughInit) {
   EXPECT_EQ(postgres_rows(new_db.url(), "SELECT k FROM people WHERE k = 'ABE'"), (Rows{{"Abe"}}));
 }
 
+// The records of a table that a foreign key of old references keep their
+// spellings: a write of another spelling updates the values only (respelling the key
+// fired old's RESTRICT foreign key, error 1451, and the service's write
+// failed; with ON UPDATE CASCADE, old's children were respelled where tandem
+// does not see them).
+TEST(CollationKeysPostgres, AReferencedRecordKeepsItsSpelling) {
+  TempDir dir;
+  MariaDbDatabase old_db("tandem_cipg_ref_old");
+  PostgresDatabase new_db("tandem_cipg_ref_new");
+  mariadb_sql(old_db.url(), kCreateCi);
+  mariadb_sql(
+      old_db.url(),
+      "CREATE TABLE visits (id INT NOT NULL PRIMARY KEY, person VARCHAR(64) CHARACTER SET utf8mb4 COLLATE "
+      "utf8mb4_general_ci NOT NULL, FOREIGN KEY (person) REFERENCES people (k)) ENGINE=InnoDB");
+  mariadb_sql(old_db.url(), "INSERT INTO people VALUES ('abc', 'v0'), ('lone', 'v1')");
+  mariadb_sql(old_db.url(), "INSERT INTO visits VALUES (1, 'abc')");
+  auto m = init_and_open_at(people_config(dir, old_db.url(), new_db.url()), 1);
+  ASSERT_TRUE(value_or_die(run_backfill(*m, BackfillOptions{})).complete);
+  Collection* people = value_or_die(m->collection("people"));
+  ASSERT_OK(people->put(person("ABC", "live")));
+  ASSERT_OK(people->put(person("LONE", "live")));  // the same table: kept too
+  const Rows expected = {{hex("abc"), "live"}, {hex("lone"), "live"}};
+  EXPECT_EQ(old_rows(old_db.url()), expected);
+  EXPECT_EQ(new_rows(new_db.url()), expected);
+  EXPECT_TRUE(value_or_die(run_verify(*m, VerifyOptions{})).clean());
+}
+
 // A nondeterministic collation that keeps case apart (ICU level 3) would
 // hold 'a' and 'A' as two records where old holds one: the probe refuses it
 // at open, naming a pair.

@@ -279,6 +279,19 @@ Result<std::vector<Relation>> effective_relations(const std::vector<Relation>& o
                         r.to_display(), c, r.child));
       }
     }
+    // Keys are immutable through tandem, so an ON UPDATE action fires only
+    // for references to other (unique) columns of the parent: tandem does
+    // not copy those children yet; refused rather than left to diverge.
+    if (r.changes_children(false)) {
+      for (const std::string& c : r.references) {
+        if (key_index(*parent, c).has_value()) continue;
+        return Status::FailedPrecondition(fmt::format(
+            "relation {}: its ON UPDATE action changes '{}' when column '{}' of '{}' (not its key) changes, "
+            "and "
+            "tandem does not copy those children yet{}",
+            r.to_display(), r.child, c, r.parent, fmt::format(fmt::runtime(kIgnoreHint), r.name)));
+      }
+    }
     for (const std::string& c : r.references) {
       if (!has_column(*parent, c)) {
         return Status::FailedPrecondition(

@@ -189,6 +189,16 @@ Status MariaDbStore::identify_keys(Connection& conn, Table& t,
     columns.push_back(std::move(tc));
   }
   t.identity = std::make_shared<const KeyIdentity>(std::move(columns));
+  if (t.collated()) {
+    TANDEM_ASSIGN_OR_RETURN(
+        uint64_t referenced,
+        conn.run(
+            "SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() "
+            "AND REFERENCED_TABLE_NAME = ? LIMIT 1",
+            {Param::of(t.schema.name)}, fmt::format("reading the foreign keys to table '{}'", t.schema.name),
+            [](const Row&) { return Status::Ok(); }));
+    t.respells = referenced == 0;
+  }
   return Status::Ok();
 }
 
@@ -254,31 +264,40 @@ Result<std::vector<Lookup>> MariaDbStore::read_lookups(const sql::SqlTable& base
 Status MariaDbStore::upsert(std::string_view collection, const Record& record) {
   TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
   TANDEM_RETURN_IF_ERROR(t->schema.check_record(record));
-  std::vector<std::string> sets;
-  for (const Column& c : t->schema.columns)
-    sets.push_back(fmt::format("{0} = VALUES({0})", quote_identifier(c.name)));
-  // Under a collation the write's spelling replaces the stored one: the write
-  // primary's current spelling wins. Only over the same record (a class
-  // match): a duplicate on another unique index never renames a record.
-  if (t->collated()) {
-    for (const std::string& k : t->quoted_keys)
-      sets.push_back(fmt::format("{0} = IF({0} = VALUES({0}), VALUES({0}), {0})", k));
-  }
-  if (sets.empty()) sets.push_back(fmt::format("{0} = {0}", t->quoted_keys[0]));
-  std::string sql = fmt::format(
-      "INSERT INTO {} ({}) VALUES ({}) ON DUPLICATE KEY UPDATE {}", t->quoted, t->select_list,
-      placeholders(t->schema.key_columns.size() + t->schema.columns.size()), fmt::join(sets, ", "));
+  auto statement = [&](bool respell) {
+    std::vector<std::string> sets;
+    for (const Column& c : t->schema.columns)
+      sets.push_back(fmt::format("{0} = VALUES({0})", quote_identifier(c.name)));
+    // Under a collation the write's spelling replaces the stored one (see
+    // SqlTable::respells). Only over the same record (a class match): a
+    // duplicate on another unique index never renames a record.
+    if (respell) {
+      for (const std::string& k : t->quoted_keys)
+        sets.push_back(fmt::format("{0} = IF({0} = VALUES({0}), VALUES({0}), {0})", k));
+    }
+    if (sets.empty()) sets.push_back(fmt::format("{0} = {0}", t->quoted_keys[0]));
+    return fmt::format("INSERT INTO {} ({}) VALUES ({}) ON DUPLICATE KEY UPDATE {}", t->quoted,
+                       t->select_list, placeholders(t->schema.key_columns.size() + t->schema.columns.size()),
+                       fmt::join(sets, ", "));
+  };
   std::vector<Param> params;
   t->add_record(params, record);
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_RETURN_IF_ERROR(
       check_writable(*conn, *t, record.key, record.fields, write_bytes(record.key, record.fields)));
+  // A respelling a foreign key refuses (a table referenced since open) is
+  // written again keeping the stored spelling.
+  auto write = [&]() -> Status {
+    Status s = conn->run(statement(t->respells), params, t->what("writing", record.key, name_)).status();
+    if (s.ok() || !t->respells || !s.is_foreign_key()) return s;
+    return conn->run(statement(false), params, t->what("writing", record.key, name_)).status();
+  };
   if (!options_.keep_tombstones) {
     // One statement, one round trip (old keeps no tombstones).
-    return single_statement_outcome(conn->run(sql, params, t->what("writing", record.key, name_)).status());
+    return single_statement_outcome(write());
   }
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
-  TANDEM_RETURN_IF_ERROR(conn->run(sql, params, t->what("writing", record.key, name_)).status());
+  TANDEM_RETURN_IF_ERROR(write());
   TANDEM_ASSIGN_OR_RETURN(std::string id, t->id(record.key));
   TANDEM_RETURN_IF_ERROR(conn->run("DELETE FROM tandem_tombstones WHERE collection = ? AND \"key\" = ?",
                                    {Param::of(t->schema.name), Param::bytes(std::move(id))},

@@ -173,7 +173,13 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
         sets.push_back(fmt::format("{0} = excluded.{0}", quote_identifier(c.name)));
     }
     const std::string insert = t->insert_sql.substr(0, t->insert_sql.rfind(" DO NOTHING"));
-    t->upsert_sql = fmt::format("{} DO UPDATE SET {}", insert, fmt::join(sets, ", "));
+    t->respell_upsert_sql = fmt::format("{} DO UPDATE SET {}", insert, fmt::join(sets, ", "));
+    TANDEM_ASSIGN_OR_RETURN(PgResult referenced,
+                            conn->exec("SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = "
+                                       "to_regclass(quote_ident($1)) LIMIT 1",
+                                       {text_param(schema.name)},
+                                       fmt::format("reading the foreign keys to table '{}'", schema.name)));
+    t->respells = referenced.rows() == 0;
   }
   TANDEM_ASSIGN_OR_RETURN(t->numeric, read_numeric_limits(*conn, schema.name));
   TANDEM_ASSIGN_OR_RETURN(t->float4, read_float4_columns(*conn, schema.name));
@@ -261,15 +267,26 @@ Status PostgresStore::upsert(std::string_view collection, const Record& record) 
   // One statement, one round trip (a write's latency is mostly round trips):
   // the tombstone is cleared by a data-modifying WITH of the same statement.
   std::vector<Param> params = t->record_params(record);
-  std::string sql = t->upsert_sql;
+  const size_t first = params.size() + 1;  // the tombstone's parameters, after the record's
+  auto statement = [&](const std::string& upsert) {
+    if (!options_.keep_tombstones) return upsert;
+    return fmt::format(
+        "WITH cleared AS (DELETE FROM tandem_tombstones WHERE collection = ${} AND key = ${}) {}", first,
+        first + 1, upsert);
+  };
   if (options_.keep_tombstones) {
-    sql =
-        fmt::format("WITH cleared AS (DELETE FROM tandem_tombstones WHERE collection = ${} AND key = ${}) {}",
-                    params.size() + 1, params.size() + 2, t->upsert_sql);
     params.push_back(text_param(t->schema.name));
     params.push_back(bytes_param(std::move(*id)));
   }
-  return single_statement_outcome(conn->exec(sql, params, t->what("writing", record.key, name_)).status());
+  Status s = conn->exec(statement(t->respells ? t->respell_upsert_sql : t->upsert_sql), params,
+                        t->what("writing", record.key, name_))
+                 .status();
+  // A respelling a foreign key refuses (a table referenced since open) is
+  // written again keeping the stored spelling (SqlTable::respells).
+  if (!s.ok() && t->respells && s.is_foreign_key()) {
+    s = conn->exec(statement(t->upsert_sql), params, t->what("writing", record.key, name_)).status();
+  }
+  return single_statement_outcome(s);
 }
 
 Result<PatchOutcome> PostgresStore::patch(std::string_view collection, const Key& key,

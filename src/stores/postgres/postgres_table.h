@@ -75,8 +75,10 @@ struct PostgresStore::Table : sql::SqlTable {
   // The batch copy (insert_part): COPY of the absent records, after one
   // query for the present keys. Only for a one-column key of a type whose
   // array tandem can write (present_sql empty otherwise).
-  std::string present_sql;  // SELECT t.key FROM unnest($1::type[]) AS u(k) JOIN t ON t.key = u.k
-  std::string copy_sql;     // COPY t (key columns, then copy_order's columns) FROM STDIN
+  std::string present_sql;
+  // upsert_sql writing the key's spelling too (SqlTable::respells).
+  std::string respell_upsert_sql;  // SELECT t.key FROM unnest($1::type[]) AS u(k) JOIN t ON t.key = u.k
+  std::string copy_sql;            // COPY t (key columns, then copy_order's columns) FROM STDIN
   // Indexes into schema.columns by name, the order of a record's fields: a
   // COPY row walks the columns and the fields together, without a lookup.
   std::vector<size_t> copy_order;

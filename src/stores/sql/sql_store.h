@@ -42,6 +42,14 @@ struct SqlTable : CollectionSql {
   std::shared_ptr<const KeyIdentity> identity;
   Result<std::string> id(const Key& key) const { return identity_of(identity.get(), key); }
   bool collated() const { return identity && identity->collated(); }
+  // Whether upsert writes the spelling given over a stored record of the
+  // same identity: under a collation, unless a foreign key of this database
+  // references the table (respelling a parent's key would fire it: a
+  // RESTRICT child refuses the write, a CASCADE one is respelled where
+  // tandem does not see it). A write that a foreign key refuses for the
+  // respelling is retried keeping the stored spelling. Copies carry the
+  // write primary's spelling either way.
+  bool respells = false;
 
   // "reading old collection 'users', record 5"
   std::string what(std::string_view action, const Key& key, std::string_view store) const;
