@@ -6,6 +6,8 @@
 #include <mutex>
 
 #include "core/utf8.h"
+#include "stores/mariadb/mariadb_store.h"
+#include "stores/mariadb/mariadb_table.h"
 
 namespace tandem::mariadb {
 
@@ -280,6 +282,36 @@ Result<std::shared_ptr<const TextCollation>> read_collation(Connection& conn, st
   std::lock_guard<std::mutex> lock(mutex);
   cache.emplace(cache_key, *built);
   return *built;
+}
+
+// Declared in mariadb_store.h: the table's key identity, from the server's
+// weights (read_collation above).
+Status MariaDbStore::identify_keys(Connection& conn, Table& t,
+                                   const std::unordered_map<std::string, ColumnType>& types) {
+  std::vector<std::shared_ptr<const TextCollation>> columns;
+  for (const Column& c : t.schema.key_columns) {
+    const ColumnType& ct = types.at(c.name);
+    if (c.type != Type::kText || ct.collation.empty() || ct.is_binary_string() ||
+        ct.collation.ends_with("_bin") || ct.collation == "binary") {
+      columns.push_back(nullptr);
+      continue;
+    }
+    TANDEM_ASSIGN_OR_RETURN(auto tc,
+                            read_collation(conn, name_, t.schema.name, c.name, ct.charset, ct.collation));
+    columns.push_back(std::move(tc));
+  }
+  t.identity = std::make_shared<const KeyIdentity>(std::move(columns));
+  if (t.collated()) {
+    TANDEM_ASSIGN_OR_RETURN(
+        uint64_t referenced,
+        conn.run(
+            "SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() "
+            "AND REFERENCED_TABLE_NAME = ? LIMIT 1",
+            {Param::of(t.schema.name)}, fmt::format("reading the foreign keys to table '{}'", t.schema.name),
+            [](const Row&) { return Status::Ok(); }));
+    t.respells = referenced == 0;
+  }
+  return Status::Ok();
 }
 
 }  // namespace tandem::mariadb

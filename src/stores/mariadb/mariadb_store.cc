@@ -174,34 +174,6 @@ Status MariaDbStore::ensure_collection(const CollectionSchema& schema, bool crea
   return Status::Ok();
 }
 
-Status MariaDbStore::identify_keys(Connection& conn, Table& t,
-                                   const std::unordered_map<std::string, ColumnType>& types) {
-  std::vector<std::shared_ptr<const TextCollation>> columns;
-  for (const Column& c : t.schema.key_columns) {
-    const ColumnType& ct = types.at(c.name);
-    if (c.type != Type::kText || ct.collation.empty() || ct.is_binary_string() ||
-        ct.collation.ends_with("_bin") || ct.collation == "binary") {
-      columns.push_back(nullptr);
-      continue;
-    }
-    TANDEM_ASSIGN_OR_RETURN(auto tc,
-                            read_collation(conn, name_, t.schema.name, c.name, ct.charset, ct.collation));
-    columns.push_back(std::move(tc));
-  }
-  t.identity = std::make_shared<const KeyIdentity>(std::move(columns));
-  if (t.collated()) {
-    TANDEM_ASSIGN_OR_RETURN(
-        uint64_t referenced,
-        conn.run(
-            "SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() "
-            "AND REFERENCED_TABLE_NAME = ? LIMIT 1",
-            {Param::of(t.schema.name)}, fmt::format("reading the foreign keys to table '{}'", t.schema.name),
-            [](const Row&) { return Status::Ok(); }));
-    t.respells = referenced == 0;
-  }
-  return Status::Ok();
-}
-
 Result<bool> MariaDbStore::tombstoned(Connection& conn, const Table& t, const Key& key) {
   if (!options_.keep_tombstones) return false;
   TANDEM_ASSIGN_OR_RETURN(std::string id, t.id(key));
