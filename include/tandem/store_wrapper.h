@@ -83,8 +83,8 @@ class StoreWrapper : public Store {
   std::shared_ptr<const KeyIdentity> key_identity(std::string_view collection) const override {
     return target_->key_identity(collection);
   }
-  void offer_key_identity(std::string_view collection, std::shared_ptr<const KeyIdentity> old) override {
-    target_->offer_key_identity(collection, std::move(old));
+  void offer_key_identity(std::string_view collection, const std::shared_ptr<const KeyIdentity>& old) override {
+    target_->offer_key_identity(collection, old);
   }
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override {
     return target_->digest(collection, range);

@@ -374,9 +374,9 @@ std::shared_ptr<const KeyIdentity> SqlStore::key_identity(std::string_view colle
   return t.ok() ? (*t)->identity : nullptr;
 }
 
-void SqlStore::offer_key_identity(std::string_view collection, std::shared_ptr<const KeyIdentity> old) {
+void SqlStore::offer_key_identity(std::string_view collection, const std::shared_ptr<const KeyIdentity>& old) {
   MutexLock lock(tables_mutex_);
-  offered_[std::string(collection)] = std::move(old);
+  offered_[std::string(collection)] = old;
 }
 
 std::shared_ptr<const KeyIdentity> SqlStore::offered_identity(std::string_view collection) const {
