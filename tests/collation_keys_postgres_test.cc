@@ -171,6 +171,19 @@ TEST(CollationKeysPostgres, CiKeysIntoPostgresThroughInit) {
   repair.repair = true;
   EXPECT_EQ(value_or_die(run_verify(*m, repair)).collections[0].repaired, 1);
   EXPECT_EQ(postgres_rows(new_db.url(), "SELECT k FROM people WHERE k = 'ABE'"), (Rows{{"Abe"}}));
+
+  // New as the source of truth: old's records new cannot hold are left to
+  // the quarantine, never removed from old by --repair (they were, as
+  // 'extra'); the service can still delete one (only old's identity is
+  // asked for a remove).
+  ASSERT_OK(m->change_step(4, "test: write-new", /*force=*/true));
+  VerifyReport at_new = value_or_die(run_verify(*m, repair));
+  EXPECT_TRUE(at_new.clean());
+  EXPECT_EQ(at_new.collections[0].quarantined, 2);
+  EXPECT_EQ(mariadb_rows(old_db.url(), "SELECT COUNT(*) FROM people"), (Rows{{"7"}}));
+  ASSERT_OK(people->remove(Key{Value("STRAßE")}));
+  EXPECT_EQ(mariadb_rows(old_db.url(), "SELECT COUNT(*) FROM people"), (Rows{{"6"}}));
+  EXPECT_TRUE(value_or_die(run_verify(*m, VerifyOptions{})).clean());
 }
 
 // The records of a table that a foreign key of old references keep their

@@ -16,12 +16,15 @@ namespace {
 // weights cannot give (a character outside the keys old and new identify
 // alike) is refused before any database is written, whenever new is
 // written: old never gets a record new cannot hold.
-Status admit_key(MigrationState& state, std::string_view collection, const Key& key, const Step& step) {
+Status admit_key(MigrationState& state, std::string_view collection, const Key& key, const Step& step,
+                 bool removing = false) {
   if (!step.writes(Side::kNew)) return Status::Ok();
   // Old's identity, and new's where new narrows it (a PostgreSQL new holds
-  // fewer keys alike: tandem/key_identity.h).
+  // fewer keys alike: tandem/key_identity.h); a remove needs only old's (new
+  // holds no record it cannot identify: nothing to remove there).
   Result<std::string> id = std::string();
   for (Side side : {Side::kOld, Side::kNew}) {
+    if (removing && side == Side::kNew) continue;
     std::shared_ptr<const KeyIdentity> identity = state.store(side).key_identity(collection);
     if (identity && identity->collated() && id.ok()) id = identity->id(key);
   }
@@ -191,7 +194,7 @@ Status Collection::remove(const Key& key) {
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
-  TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, key, step));
+  TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, key, step, /*removing=*/true));
   // The children WP's foreign keys will change, read before they do (one
   // indexed read per relation): the sync copies them too, including those a
   // backfill batch read before this delete (relation_copy.h).

@@ -45,6 +45,19 @@ struct SideRecords {
   std::vector<std::pair<std::string, BadRecord>> bad;      // rows that do not decode, with a key
 };
 
+// The identity that covers more keys: the source's, unless it is a
+// narrowed one (a PostgreSQL new's, tandem/key_identity.h) and the copy's is
+// old's: then a record of old outside what new holds still gets a bucket of
+// its own identity.
+std::shared_ptr<const KeyIdentity> wider(std::shared_ptr<const KeyIdentity> source,
+                                         std::shared_ptr<const KeyIdentity> copy) {
+  if (!source || !copy || !copy->collated()) return source;
+  for (const auto& c : source->columns()) {
+    if (c && !c->base_digest().empty()) return copy;
+  }
+  return source;
+}
+
 class HashedVerifier {
  public:
   HashedVerifier(Store& source, Store& copy, const CollectionSchema& schema, const HashedVerifyOptions& o,
@@ -54,7 +67,7 @@ class HashedVerifier {
         schema_(schema),
         o_(o),
         buckets_(std::max<size_t>(o.buckets, 1)),
-        identity_(source.key_identity(schema.name)),
+        identity_(wider(source.key_identity(schema.name), copy.key_identity(schema.name))),
         out_(out),
         candidates_(candidates) {}
 

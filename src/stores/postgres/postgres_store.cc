@@ -30,9 +30,18 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(std::string name, std
         "creating tandem_tombstones"));
     // Under a collation "key" holds the identity and "spelling" the deleted
     // key's encoding (tandem/key_identity.h); NULL for byte keys.
-    TANDEM_RETURN_IF_ERROR(
-        conn->exec_simple("ALTER TABLE tandem_tombstones ADD COLUMN IF NOT EXISTS spelling BYTEA",
-                          "adding the spelling column to tandem_tombstones"));
+    // Only when missing: the ALTER takes an exclusive lock even when the
+    // column exists, and a long reader would stall every write behind it.
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult has, conn->exec("SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                                 "current_schema() AND table_name = 'tandem_tombstones' AND column_name = "
+                                 "'spelling'",
+                                 {}, "reading the columns of tandem_tombstones"));
+    if (has.rows() == 0) {
+      TANDEM_RETURN_IF_ERROR(
+          conn->exec_simple("ALTER TABLE tandem_tombstones ADD COLUMN IF NOT EXISTS spelling BYTEA",
+                            "adding the spelling column to tandem_tombstones"));
+    }
   }
   return store;
 }
@@ -164,6 +173,18 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
   TANDEM_ASSIGN_OR_RETURN(t->identity,
                           key_identity_in_new(*conn, name_, schema, offered_identity(schema.name).get()));
   if (t->collated()) {
+    // A collated key column is ordered and bounded in its own collation,
+    // the primary key index's (under "C" every page of a scan would read
+    // the whole table); one row per class, so pages are well defined.
+    std::vector<std::string> keys_in_order;
+    for (size_t i = 0; i < schema.key_columns.size(); ++i) {
+      const Column& c = schema.key_columns[i];
+      const bool own = i < t->identity->columns().size() && t->identity->columns()[i] != nullptr;
+      keys_in_order.push_back(quote_identifier(c.name) +
+                              (c.type == Type::kText && !own ? " COLLATE \"C\"" : ""));
+    }
+    t->key_tuple = fmt::format("({})", fmt::join(keys_in_order, ", "));
+    t->order_by = fmt::format("{}", fmt::join(keys_in_order, ", "));
     // The write's spelling replaces the stored one (the write primary's
     // current spelling wins); ON CONFLICT on the key only: a record is
     // never renamed over another unique index.
