@@ -211,6 +211,15 @@ TEST(CollationKeysPostgres, AReferencedRecordKeepsItsSpelling) {
   EXPECT_EQ(old_rows(old_db.url()), expected);
   EXPECT_EQ(new_rows(new_db.url()), expected);
   EXPECT_TRUE(value_or_die(run_verify(*m, VerifyOptions{})).clean());
+  // New as the write primary keeps the spelling too, although no foreign key
+  // references its table: one rule on both sides (before, new respelled and
+  // old kept: a difference no repair removes).
+  ASSERT_OK(m->change_step(4, "test: write-new", /*force=*/true));
+  ASSERT_OK(people->put(person("ABC", "at write-new")));
+  const Rows at_new = {{hex("abc"), "at write-new"}, {hex("lone"), "live"}};
+  EXPECT_EQ(old_rows(old_db.url()), at_new);
+  EXPECT_EQ(new_rows(new_db.url()), at_new);
+  EXPECT_TRUE(value_or_die(run_verify(*m, VerifyOptions{})).clean());
 }
 
 // A nondeterministic collation that keeps case apart (ICU level 3) would

@@ -288,6 +288,18 @@ class Store {
     (void)collection;
     (void)old;
   }
+  // Whether upsert writes the spelling given over a stored record of the
+  // same identity (a collated key in a table no foreign key references),
+  // and turning that off. Old and new must agree: copies carry the write
+  // primary's spelling, so a side that keeps spellings while the other
+  // respells would differ for good. Migration turns it off on both when
+  // either keeps them, after ensure_collection and before any write.
+  // Default: no respelling.
+  virtual bool respells_keys(std::string_view collection) const {
+    (void)collection;
+    return false;
+  }
+  virtual void keep_key_spellings(std::string_view collection) { (void)collection; }
   // --- Relations (docs/ARCHITECTURE.md, "Relations") ---
 
   // The foreign keys this database declares between tables of its own

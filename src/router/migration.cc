@@ -84,6 +84,11 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
     TANDEM_RETURN_IF_ERROR(check_new_identifies_as_old(schema.name, key_names,
                                                        old_store->key_identity(schema.name).get(),
                                                        new_store->key_identity(schema.name).get()));
+    if (!config.is_new_only(schema.name) &&
+        old_store->respells_keys(schema.name) != new_store->respells_keys(schema.name)) {
+      old_store->keep_key_spellings(schema.name);  // one rule on both sides (Store::respells_keys)
+      new_store->keep_key_spellings(schema.name);
+    }
     state->collections.emplace(schema.name, std::unique_ptr<Collection>(new Collection(state.get(), schema)));
   }
   // Relations: old's foreign keys between configured collections (the

@@ -379,6 +379,17 @@ void SqlStore::offer_key_identity(std::string_view collection, const std::shared
   offered_[std::string(collection)] = old;
 }
 
+bool SqlStore::respells_keys(std::string_view collection) const {
+  auto t = table(collection);
+  return t.ok() && (*t)->respells;
+}
+
+void SqlStore::keep_key_spellings(std::string_view collection) {
+  MutexLock lock(tables_mutex_);
+  auto it = tables_.find(std::string(collection));
+  if (it != tables_.end()) it->second->respells = false;
+}
+
 std::shared_ptr<const KeyIdentity> SqlStore::offered_identity(std::string_view collection) const {
   MutexLock lock(tables_mutex_);
   auto it = offered_.find(std::string(collection));
