@@ -284,7 +284,8 @@ class Store {
   // the same classes as old's (probed at ensure_collection); its keys are
   // then identified by old's weights, narrowed to those keys. Without an
   // offer such a column is refused. Default: ignored.
-  virtual void offer_key_identity(std::string_view collection, const std::shared_ptr<const KeyIdentity>& old) {
+  virtual void offer_key_identity(std::string_view collection,
+                                  const std::shared_ptr<const KeyIdentity>& old) {
     (void)collection;
     (void)old;
   }

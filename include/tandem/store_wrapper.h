@@ -83,10 +83,13 @@ class StoreWrapper : public Store {
   std::shared_ptr<const KeyIdentity> key_identity(std::string_view collection) const override {
     return target_->key_identity(collection);
   }
-  void offer_key_identity(std::string_view collection, const std::shared_ptr<const KeyIdentity>& old) override {
+  void offer_key_identity(std::string_view collection,
+                          const std::shared_ptr<const KeyIdentity>& old) override {
     target_->offer_key_identity(collection, old);
   }
-  bool respells_keys(std::string_view collection) const override { return target_->respells_keys(collection); }
+  bool respells_keys(std::string_view collection) const override {
+    return target_->respells_keys(collection);
+  }
   void keep_key_spellings(std::string_view collection) override { target_->keep_key_spellings(collection); }
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override {
     return target_->digest(collection, range);

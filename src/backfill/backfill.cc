@@ -310,6 +310,28 @@ class CollectionBackfill {
   Status insert(std::span<const Record> records, BackfillCounts& delta) {
     if (records.empty()) return Status::Ok();
     Store& target = OperatorTools(m_).store(Side::kNew);
+    // Keys new cannot identify as old does (a PostgreSQL new holds printable
+    // ASCII keys only, tandem/key_identity.h): quarantined here with the
+    // reason, not found by halving the batch around each.
+    if (auto in_new = target.key_identity(schema_.name); in_new && in_new->collated()) {
+      std::vector<Record> kept;
+      bool refused = false;
+      for (size_t i = 0; i < records.size(); ++i) {
+        Result<std::string> id = in_new->id(records[i].key);
+        if (id.ok()) {
+          if (refused) kept.push_back(records[i]);
+          continue;
+        }
+        if (!refused) kept.assign(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(i));
+        refused = true;
+        const Record& r = records[i];
+        TANDEM_RETURN_IF_ERROR(
+            quarantine(r.key.encode(), r.key.to_display(), "", r.to_display(),
+                       fmt::format("new collection '{}': {}", schema_.name, id.status().message())));
+        ++delta.quarantined;
+      }
+      if (refused) return insert(kept, delta);
+    }
     auto outcomes = with_retry(
         fmt::format("inserting {} records into new (first {})", records.size(), records[0].key.to_display()),
         [&] { return target.insert_if_absent(schema_.name, records, LockPolicy::kTryLockEach); });

@@ -374,7 +374,8 @@ std::shared_ptr<const KeyIdentity> SqlStore::key_identity(std::string_view colle
   return t.ok() ? (*t)->identity : nullptr;
 }
 
-void SqlStore::offer_key_identity(std::string_view collection, const std::shared_ptr<const KeyIdentity>& old) {
+void SqlStore::offer_key_identity(std::string_view collection,
+                                  const std::shared_ptr<const KeyIdentity>& old) {
   MutexLock lock(tables_mutex_);
   offered_[std::string(collection)] = old;
 }

@@ -147,7 +147,8 @@ class SqlStore : public Store {
   Result<Digest> digest(std::string_view collection, const KeyRange& range) override;
   std::shared_ptr<const KeyIdentity> key_identity(std::string_view collection) const override;
   // Kept for the engine's ensure_collection (offered_identity).
-  void offer_key_identity(std::string_view collection, const std::shared_ptr<const KeyIdentity>& old) override;
+  void offer_key_identity(std::string_view collection,
+                          const std::shared_ptr<const KeyIdentity>& old) override;
   bool respells_keys(std::string_view collection) const override;
   void keep_key_spellings(std::string_view collection) override;
   // SELECT <key> FROM t WHERE "c1" = ? AND ... ORDER BY <key> LIMIT limit,
