@@ -311,9 +311,27 @@ class CollectionBackfill {
   Status insert(std::span<const Record> records, BackfillCounts& delta) {
     if (records.empty()) return Status::Ok();
     Store& target = OperatorTools(m_).store(Side::kNew);
+    auto outcomes = with_retry(
+        fmt::format("inserting {} records into new (first {})", records.size(), records[0].key.to_display()),
+        [&] { return target.insert_if_absent(schema_.name, records, LockPolicy::kTryLockEach); });
+    if (outcomes.ok()) {
+      count(*outcomes, delta);
+      return Status::Ok();
+    }
+    if (outcomes.status().code() != Code::kInvalidArgument) return outcomes.status();
+    if (outcomes.status().is_foreign_key()) {
+      // Not a bad record: new enforces a relation that a copy in key order
+      // cannot respect (docs/ARCHITECTURE.md, "Relations").
+      return Status::FailedPrecondition(fmt::format(
+          "backfill of '{}': new refused records for a foreign key ({}); a copy in key order cannot respect "
+          "a relation new enforces: drop the foreign key in new and create it after the backfill with "
+          "`tandem init --constraints`",
+          schema_.name, outcomes.status().message()));
+    }
     // Keys new cannot identify as old does (a PostgreSQL new holds printable
-    // ASCII keys only, tandem/key_identity.h): quarantined here with the
-    // reason, not found by halving the batch around each.
+    // ASCII keys only, tandem/key_identity.h): quarantined with the reason,
+    // not found by halving the batch around each. Asked only once new has
+    // refused the batch: nothing per record on the usual path.
     if (auto in_new = target.key_identity(schema_.name); in_new && in_new->collated()) {
       std::vector<Record> kept;
       bool refused = false;
@@ -332,23 +350,6 @@ class CollectionBackfill {
         ++delta.quarantined;
       }
       if (refused) return insert(kept, delta);
-    }
-    auto outcomes = with_retry(
-        fmt::format("inserting {} records into new (first {})", records.size(), records[0].key.to_display()),
-        [&] { return target.insert_if_absent(schema_.name, records, LockPolicy::kTryLockEach); });
-    if (outcomes.ok()) {
-      count(*outcomes, delta);
-      return Status::Ok();
-    }
-    if (outcomes.status().code() != Code::kInvalidArgument) return outcomes.status();
-    if (outcomes.status().is_foreign_key()) {
-      // Not a bad record: new enforces a relation that a copy in key order
-      // cannot respect (docs/ARCHITECTURE.md, "Relations").
-      return Status::FailedPrecondition(fmt::format(
-          "backfill of '{}': new refused records for a foreign key ({}); a copy in key order cannot respect "
-          "a relation new enforces: drop the foreign key in new and create it after the backfill with "
-          "`tandem init --constraints`",
-          schema_.name, outcomes.status().message()));
     }
     if (records.size() == 1) {
       const Record& r = records[0];

@@ -54,6 +54,19 @@ std::optional<Difference> classify(const Key& key, const Record* source, const R
                     copy != nullptr ? copy->to_display() : "(absent)", false};
 }
 
+std::string id_or_spelling(const KeyIdentity* identity, const Key& key) {
+  Result<std::string> id = identity_of(identity, key);
+  return id.ok() ? std::move(*id) : key.encode();
+}
+
+Status on_both_sides(const std::function<Status()>& source, const std::function<Status()>& copy) {
+  auto on_copy = std::async(std::launch::async, copy);
+  Status s = source();
+  Status c = on_copy.get();
+  TANDEM_RETURN_IF_ERROR(s);
+  return c;
+}
+
 }  // namespace verify_internal
 
 namespace {
@@ -61,14 +74,7 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 using verify_internal::classify;
-
-// A key's identity in the copy; a key the copy cannot identify (outside
-// what a narrower new holds alike, tandem/key_identity.h) is never there and
-// has no tombstone there: its spelling stands for it.
-std::string id_or_spelling(const KeyIdentity* identity, const Key& key) {
-  Result<std::string> id = identity_of(identity, key);
-  return id.ok() ? std::move(*id) : key.encode();
-}
+using verify_internal::id_or_spelling;
 
 class CollectionVerifier {
  public:

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <future>
 #include <set>
 #include <vector>
 
@@ -76,11 +75,8 @@ class HashedVerifier {
     // thread-safe), each read in its own order.
     std::vector<Bucket> src(buckets_), cpy(buckets_);
     SideTotals src_totals, cpy_totals;
-    auto copy_pass = std::async(std::launch::async, [&] { return summarize(copy_, cpy, cpy_totals); });
-    Status s = summarize(source_, src, src_totals);
-    Status c = copy_pass.get();
-    TANDEM_RETURN_IF_ERROR(s);
-    TANDEM_RETURN_IF_ERROR(c);
+    TANDEM_RETURN_IF_ERROR(verify_internal::on_both_sides([&] { return summarize(source_, src, src_totals); },
+                                                          [&] { return summarize(copy_, cpy, cpy_totals); }));
     out_.records += static_cast<int64_t>(src_totals.records);
     out_.undecodable += static_cast<int64_t>(src_totals.bad);
     out_.ranges_checked += static_cast<int64_t>(buckets_);
@@ -127,10 +123,7 @@ class HashedVerifier {
  private:
   // The identity of key under the source's collation; its encoding when it
   // has none there (a copy's key outside old's repertoire).
-  std::string identity(const Key& key) const {
-    Result<std::string> id = identity_of(identity_.get(), key);
-    return id.ok() ? std::move(*id) : key.encode();
-  }
+  std::string identity(const Key& key) const { return verify_internal::id_or_spelling(identity_.get(), key); }
   size_t bucket_of(const std::string& id) const { return hash_bytes(id) % buckets_; }
 
   // Every row of store, in the store's order, paging as verify's range mode
@@ -204,11 +197,8 @@ class HashedVerifier {
   // during pass 1: this read is the later one.
   Status compare_group(const std::vector<bool>& in_group) {
     SideRecords src, cpy;
-    auto copy_read = std::async(std::launch::async, [&] { return collect(copy_, in_group, cpy); });
-    Status s = collect(source_, in_group, src);
-    Status c = copy_read.get();
-    TANDEM_RETURN_IF_ERROR(s);
-    TANDEM_RETURN_IF_ERROR(c);
+    TANDEM_RETURN_IF_ERROR(verify_internal::on_both_sides([&] { return collect(source_, in_group, src); },
+                                                          [&] { return collect(copy_, in_group, cpy); }));
     std::set<std::string> ids;
     for (const auto& [id, r] : src.records) ids.insert(id);
     for (const auto& [id, r] : cpy.records) ids.insert(id);
