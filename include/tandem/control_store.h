@@ -1,7 +1,7 @@
 // ControlStore: the migration's persistent, shared state. Every process of a
-// migration (service instances, the CLI, later backfill workers) opens the
-// same control store. SQLite file by default; PostgreSQL/MySQL implementations
-// can serve when processes run on several machines. The records of the
+// migration (service instances, the CLI, backfill workers) opens the same
+// control store: a SQLite file by default (one host), PostgreSQL or
+// MariaDB/MySQL when processes run on several machines. The records of the
 // backfill and verify ledgers are declared in backfill_ledger.h and
 // verify_ledger.h; the SQLite implementation is split by concern in
 // src/control/sqlite/.
@@ -60,16 +60,29 @@ struct InstanceHeartbeat {
   std::string host;
   int64_t pid = 0;
   WallTime started_at{};
-  WallTime heartbeat_at{};
+  WallTime heartbeat_at{};  // the control store's clock (clock_now), stamped by heartbeat()
   int64_t applied_version = 0;  // step version this instance routes by
   size_t applied_step_index = 0;
 };
 
-// Whether the instance counts as live at now: its last heartbeat is at most
-// instance_timeout old. The one liveness test: step moves, the start of a
-// backfill and `tandem status` all count instances by it.
+// Whether the instance counts as live at now (the control store's clock): its
+// last heartbeat is at most instance_timeout old. The one liveness test: step
+// moves, the start of a backfill and `tandem status` all count instances by
+// it. instance_timeout is also the instance's lease (migration.h): an instance
+// that is not live here has stopped routing by its own clock.
 bool instance_is_live(const InstanceHeartbeat& heartbeat, WallTime now,
                       std::chrono::milliseconds instance_timeout);
+
+// An operator declared a silent instance dead (`tandem instances forget`).
+struct InstanceForgotten {
+  std::string instance_id;
+  std::string host;
+  WallTime last_heartbeat{};  // its last heartbeat (the control store's clock)
+  WallTime at{};              // when it was forgotten (the control store's clock)
+  int64_t step_version = 0;   // the step version at that time
+  std::string reason;
+  std::string actor;  // "user@host pid N"
+};
 
 // A key whose write-secondary copy failed; drained by a locked copy from the
 // write primary. target is the database that must be brought up to date.
@@ -135,8 +148,21 @@ class ControlStore {
   // Most recent first.
   virtual Result<std::vector<StepChange>> history(size_t limit) = 0;
 
+  // The control store's clock: what heartbeat() stamps and what every
+  // liveness test compares against, so that instances and movers on hosts
+  // whose clocks disagree still agree on a heartbeat's age. SQLite: this
+  // host's system clock (one host); PostgreSQL and MariaDB: the server's.
+  virtual Result<WallTime> clock_now() = 0;
+  // Upserts the instance's row; heartbeat_at is stamped with clock_now() (the
+  // caller's value is ignored).
   virtual Status heartbeat(const InstanceHeartbeat& heartbeat) = 0;
   virtual Status remove_instance(std::string_view instance_id) = 0;
+  // Removes a silent instance and records it with the reason, in one
+  // transaction; kNotFound naming it if no such instance is registered.
+  virtual Result<InstanceForgotten> forget_instance(std::string_view instance_id, std::string_view reason,
+                                                    std::string_view actor) = 0;
+  // Most recent first.
+  virtual Result<std::vector<InstanceForgotten>> forgotten_instances(size_t limit) = 0;
   virtual Result<std::vector<InstanceHeartbeat>> instances() = 0;
   // Removes the instances whose last heartbeat is older than heartbeat_before
   // (checked in the statement, so an instance that has just heartbeated
@@ -197,7 +223,9 @@ class ControlStore {
   virtual Result<std::optional<VerifyRun>> latest_verify(std::string_view collection) = 0;
 };
 
-// Opens a control store from a URL ("sqlite:PATH" or a file path).
+// Opens a control store from a URL: "sqlite:PATH" or a file path,
+// "postgres://…"/"postgresql://…", "mariadb://…"/"mysql://…" (the stores' URL
+// forms, TLS and password_file=/password_env= options), creating its tables.
 Result<std::unique_ptr<ControlStore>> open_control_store(std::string_view url);
 
 }  // namespace tandem

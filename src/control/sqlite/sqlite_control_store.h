@@ -51,8 +51,12 @@ class SqliteControlStore : public ControlStore {
                                 bool forced, std::string_view actor,
                                 const std::vector<Side>& require_drained) override;
   Result<std::vector<StepChange>> history(size_t limit) override;
+  Result<WallTime> clock_now() override;
   Status heartbeat(const InstanceHeartbeat& h) override;
   Status remove_instance(std::string_view instance_id) override;
+  Result<InstanceForgotten> forget_instance(std::string_view instance_id, std::string_view reason,
+                                            std::string_view actor) override;
+  Result<std::vector<InstanceForgotten>> forgotten_instances(size_t limit) override;
   Result<std::vector<InstanceHeartbeat>> instances() override;
   Result<int64_t> remove_instances_before(WallTime heartbeat_before) override;
   Status mark_finished(const FinishRecord& record) override;

@@ -22,6 +22,10 @@ CREATE TABLE IF NOT EXISTS tandem_step_history (
 CREATE TABLE IF NOT EXISTS tandem_instances (
   instance_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, started_at INTEGER NOT NULL,
   heartbeat_at INTEGER NOT NULL, applied_version INTEGER NOT NULL, applied_step_index INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tandem_forgotten_instances (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, host TEXT NOT NULL,
+  last_heartbeat INTEGER NOT NULL, at INTEGER NOT NULL, step_version INTEGER NOT NULL,
+  reason TEXT NOT NULL, actor TEXT NOT NULL);
 )sql";
 
 Result<StepState> SqliteControlStore::current_step() {
@@ -140,7 +144,7 @@ Status SqliteControlStore::heartbeat(const InstanceHeartbeat& h) {
   st.bind_text(2, h.host);
   st.bind_int(3, h.pid);
   st.bind_int(4, h.started_at.time_since_epoch().count());
-  st.bind_int(5, h.heartbeat_at.time_since_epoch().count());
+  st.bind_int(5, now_micros().time_since_epoch().count());  // this host's clock is the store's
   st.bind_int(6, h.applied_version);
   st.bind_int(7, static_cast<int64_t>(h.applied_step_index));
   return st.run("writing the instance heartbeat");
@@ -179,6 +183,75 @@ Result<int64_t> SqliteControlStore::remove_instances_before(WallTime heartbeat_b
   st.bind_int(1, heartbeat_before.time_since_epoch().count());
   TANDEM_RETURN_IF_ERROR(st.run("removing gone instances"));
   return static_cast<int64_t>(sqlite3_changes(conn->db()));
+}
+
+Result<WallTime> SqliteControlStore::clock_now() { return now_micros(); }
+
+Result<InstanceForgotten> SqliteControlStore::forget_instance(std::string_view instance_id,
+                                                              std::string_view reason,
+                                                              std::string_view actor) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  InstanceForgotten f;
+  {
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw, conn->prepare("SELECT host, heartbeat_at FROM tandem_instances WHERE instance_id = ?1"));
+    Statement st(*conn, raw);
+    st.bind_text(1, instance_id);
+    TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading the instance"));
+    if (!row) {
+      return Status::NotFound(fmt::format(
+          "no instance '{}' is registered (`tandem status` lists the instances)", instance_id));
+    }
+    f.host = st.column_text(0);
+    f.last_heartbeat = from_micros(st.column_int(1));
+  }
+  TANDEM_ASSIGN_OR_RETURN(StepState cur, read_step(*conn));
+  f.instance_id = std::string(instance_id);
+  f.at = now_micros();
+  f.step_version = cur.version;
+  f.reason = std::string(reason);
+  f.actor = std::string(actor);
+  {
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare("DELETE FROM tandem_instances WHERE instance_id = ?1"));
+    Statement st(*conn, raw);
+    st.bind_text(1, instance_id);
+    TANDEM_RETURN_IF_ERROR(st.run("removing the instance"));
+  }
+  {
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare("INSERT INTO tandem_forgotten_instances (instance_id, host, last_heartbeat, at, "
+                      "step_version, reason, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    Statement st(*conn, raw);
+    st.bind_text(1, f.instance_id);
+    st.bind_text(2, f.host);
+    st.bind_int(3, f.last_heartbeat.time_since_epoch().count());
+    st.bind_int(4, f.at.time_since_epoch().count());
+    st.bind_int(5, f.step_version);
+    st.bind_text(6, f.reason);
+    st.bind_text(7, f.actor);
+    TANDEM_RETURN_IF_ERROR(st.run("recording the forgotten instance"));
+  }
+  TANDEM_RETURN_IF_ERROR(tx->commit());
+  return f;
+}
+
+Result<std::vector<InstanceForgotten>> SqliteControlStore::forgotten_instances(size_t limit) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(
+      auto raw, conn->prepare("SELECT instance_id, host, last_heartbeat, at, step_version, reason, actor "
+                              "FROM tandem_forgotten_instances ORDER BY id DESC LIMIT ?1"));
+  Statement st(*conn, raw);
+  st.bind_int(1, static_cast<int64_t>(limit));
+  std::vector<InstanceForgotten> out;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading the forgotten instances"));
+    if (!row) break;
+    out.push_back({st.column_text(0), st.column_text(1), from_micros(st.column_int(2)),
+                   from_micros(st.column_int(3)), st.column_int(4), st.column_text(5), st.column_text(6)});
+  }
+  return out;
 }
 
 // The finish record is one row of tandem_meta: "at|version|step_index|actor".
