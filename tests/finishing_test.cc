@@ -48,6 +48,7 @@ struct CliSetup {
 [migration]
 name = "issue14"
 control = "sqlite:{0}"
+refresh_interval_ms = 200
 instance_timeout_ms = 1000
 
 [databases]

@@ -96,6 +96,12 @@ struct CliResult {
 // Runs the tandem CLI as a separate process and waits for it.
 CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args);
 
+// Makes instance_id's last heartbeat in the SQLite control store at path
+// `age` old (heartbeats are stamped by the store's own clock: a test that
+// needs a silent instance ages its row by hand instead of waiting).
+void age_heartbeat(const std::string& control_path, const std::string& instance_id,
+                   std::chrono::milliseconds age);
+
 // The PostgreSQL server scripts/test.sh started (an admin URL, from the
 // environment variable); fails the test when it is not set.
 std::string postgres_admin_url(const char* variable = "TANDEM_TEST_POSTGRES_URL");

@@ -4,7 +4,12 @@
 //   name = "users-to-new"
 //   control = "sqlite:tandem-control.db"   # relative paths: from the file's folder
 //   refresh_interval_ms = 1000               # how soon a step change is picked up
-//   instance_timeout_ms = 10000              # heartbeat age after which an instance is gone
+//   instance_timeout_ms = 10000              # an instance's lease: heartbeat age after which it
+//                                            # is gone (at least 3 refresh intervals)
+//   fence = "lease"                          # "lease" (default): an instance that cannot renew
+//                                            # its lease stops routing; "operator": it keeps
+//                                            # routing, and no step moves while it is silent
+//                                            # until it renews or `tandem instances forget`
 //   lock_timeout_ms = 10000
 //   shadow_sample_every = 100                # 1 in N shadow mismatches is sampled
 //   shadow_sample_limit = 1000
@@ -36,6 +41,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -50,6 +56,14 @@
 
 namespace tandem {
 
+// kLease: an instance routes only while its lease is held; a silent instance
+// counts as gone once its lease has certainly expired. kOperator: an instance
+// keeps routing by its last step while the control store is unreachable; no
+// step moves (and no backfill starts) while any instance is silent, until it
+// renews or an operator forgets it (`tandem instances forget`).
+enum class FencePolicy : uint8_t { kLease, kOperator };
+std::string_view fence_policy_name(FencePolicy policy);
+
 struct Config {
   std::string migration_name = "tandem";
   std::string control_url;
@@ -58,6 +72,8 @@ struct Config {
   std::chrono::milliseconds refresh_interval{1000};
   std::chrono::milliseconds instance_timeout{10000};
   std::chrono::milliseconds lock_timeout{10000};
+  // What an instance that cannot reach the control store does (migration.h).
+  FencePolicy fence = FencePolicy::kLease;
   int64_t shadow_sample_every = 100;
   int64_t shadow_sample_limit = 1000;
   int64_t max_cascade_records = 1000;

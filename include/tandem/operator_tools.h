@@ -86,6 +86,18 @@ struct FinishReport {
 // again after a failure, it drops what is left.
 Result<FinishReport> finish_migration(const Config& config);
 
+// `tandem instances forget ID --reason R`: an operator declares a silent
+// instance dead, so that step moves no longer wait for it (under fence =
+// "operator" a silent instance blocks every move until then). Refused
+// (kFailedPrecondition) while the instance is live: its heartbeat is younger
+// than its lease (instance_timeout), so it may be routing; and without a
+// reason (kInvalidArgument). Recorded with the reason and the actor
+// (ControlStore::forgotten_instances). Only forget an instance whose process
+// is known to be stopped: one that comes back routes by its last step until
+// its next refresh, which is what the fence was holding the moves for.
+Result<InstanceForgotten> forget_instance(const Config& config, ControlStore& control,
+                                          std::string_view instance_id, std::string_view reason);
+
 class OperatorTools {
  public:
   explicit OperatorTools(Migration& migration) : migration_(migration) {}

@@ -23,8 +23,9 @@ Result<std::vector<MoveProblem>> check_backfill_allowed(Migration& migration, bo
   if (migration.plan().at(context.current.step_index).writes(Side::kNew)) {
     TANDEM_ASSIGN_OR_RETURN(context.instances, control.instances());
   }
-  context.now = now_micros();
+  TANDEM_ASSIGN_OR_RETURN(context.now, control.clock_now());
   context.instance_timeout = migration.config().instance_timeout;
+  context.fence = migration.config().fence;
   return check_backfill_start(context);
 }
 

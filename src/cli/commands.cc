@@ -64,7 +64,10 @@ int run_status_command(const GlobalOptions& global, bool json) {
   }
   const Config& config = view->config;
   const Step& step = config.plan.at(current->step_index);
-  WallTime now = now_micros();
+  auto clock = control.clock_now();
+  if (!clock.ok()) return report(clock.status());
+  const WallTime now = *clock;
+  const bool operator_fence = config.fence == FencePolicy::kOperator;
   auto is_live = [&](const InstanceHeartbeat& h) {
     return instance_is_live(h, now, config.instance_timeout);
   };
@@ -72,7 +75,10 @@ int run_status_command(const GlobalOptions& global, bool json) {
   // this run, then removed from the control store: a crashed process does not
   // stay listed for ever. Only those this run lists as gone are removed (the
   // delete re-checks the heartbeat's age); one that heartbeats again returns.
+  // Under fence = "operator" a silent instance may still route: it stays
+  // listed until it renews or an operator forgets it.
   auto expire_gone = [&]() {
+    if (operator_fence) return static_cast<int>(kExitOk);
     auto removed = control.remove_instances_before(
         now - std::chrono::duration_cast<std::chrono::microseconds>(config.instance_timeout));
     if (!removed.ok()) return report(removed.status());
@@ -98,7 +104,8 @@ int run_status_command(const GlobalOptions& global, bool json) {
                                   {"applied_version", h.applied_version},
                                   {"heartbeat_at", format_time(h.heartbeat_at)},
                                   {"live", is_live(h)},
-                                  {"removed", !is_live(h)}});
+                                  {"silent", !is_live(h) && operator_fence},
+                                  {"removed", !is_live(h) && !operator_fence}});
     }
     out["repair_queue"] = {{"old", (*repairs)[Side::kOld]}, {"new", (*repairs)[Side::kNew]}};
     out["quarantine"] = *quarantine;
@@ -148,7 +155,10 @@ int run_status_command(const GlobalOptions& global, bool json) {
     fmt::print("  {:<32} pid {:<8} step {} (version {}){}  heartbeat {}{}\n", h.instance_id, h.pid,
                h.applied_step_index + 1, h.applied_version,
                h.applied_version == current->version ? "" : " BEHIND", age(h.heartbeat_at, now),
-               is_live(h) ? "" : " (gone: not counted; removed from this list now)");
+               is_live(h)       ? ""
+               : operator_fence ? " SILENT (fence = operator: may still route; blocks moves until it "
+                                  "renews or `tandem instances forget`)"
+                                : " (gone: its lease expired; not counted; removed from this list now)");
   }
   for (const CollectionSchema& c : config.collections) {
     auto bf = control.backfill_state(c.name);

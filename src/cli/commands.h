@@ -34,6 +34,9 @@ int run_init_command(const GlobalOptions& global, bool dry_run);
 // `tandem init --constraints [--dry-run]` (init_constraints.cc).
 int run_init_constraints_command(const GlobalOptions& global, bool dry_run);
 int run_finish_command(const GlobalOptions& global);
+// `tandem instances list [--json]` and `tandem instances forget ID --reason R`.
+int run_instances_command(const GlobalOptions& global, const std::string& action, const std::string& id,
+                          const std::string& reason, bool json);
 
 struct BackfillCommandOptions {
   std::vector<std::string> collections;

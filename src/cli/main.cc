@@ -48,6 +48,24 @@ int run(int argc, char** argv) {
   status->add_flag("--json", json, "Print JSON instead of text");
   status->footer(kExitCodesHelp);
 
+  std::string i_action;
+  std::string i_id;
+  std::string i_reason;
+  bool i_json = false;
+  auto* instances = app.add_subcommand(
+      "instances", "List the instances routing this migration, or forget one that is known to be dead");
+  instances->add_option("action", i_action, "list | forget")
+      ->required()
+      ->check(CLI::IsMember({"list", "forget"}));
+  instances->add_option("ID", i_id, "For forget: the instance's id, as `tandem instances list` prints it");
+  instances->add_option("--reason", i_reason, "For forget: why it is dead (recorded)");
+  instances->add_flag("--json", i_json, "Print JSON instead of text");
+  instances->footer(
+      std::string("Forget only an instance whose process is known to be stopped: with fence = \"operator\" "
+                  "a silent instance blocks every step move until it renews or is forgotten; a live one "
+                  "(heartbeat younger than its lease) is refused.\n") +
+      kExitCodesHelp);
+
   std::string action;
   int64_t step_number = 0;
   std::string reason;
@@ -205,6 +223,15 @@ int run(int argc, char** argv) {
   if (*init && init_constraints) return run_init_constraints_command(global, init_dry_run);
   if (*init) return run_init_command(global, init_dry_run);
   if (*finish) return run_finish_command(global);
+  if (*instances) {
+    if (i_action == "forget" && (i_id.empty() || i_reason.empty())) {
+      fmt::print(stderr,
+                 "tandem instances forget: give the instance's ID and --reason, e.g. `tandem instances "
+                 "forget web-3:4242:ab12 --reason \"host web-3 was powered off\"`\n");
+      return kExitUsage;
+    }
+    return run_instances_command(global, i_action, i_id, i_reason, i_json);
+  }
   if (*quarantine) {
     if (q_action == "show" && q_key.empty()) {
       fmt::print(stderr, "tandem quarantine show: give the KEY, as `tandem quarantine list` prints it\n");

@@ -316,6 +316,7 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
                                                               "control",
                                                               "refresh_interval_ms",
                                                               "instance_timeout_ms",
+                                                              "fence",
                                                               "lock_timeout_ms",
                                                               "shadow_sample_every",
                                                               "shadow_sample_limit",
@@ -336,6 +337,20 @@ Result<Config> Config::parse(std::string_view text, std::string_view source,
     TANDEM_ASSIGN_OR_RETURN(c.instance_timeout,
                             read_ms(*m, "instance_timeout_ms", source, c.instance_timeout));
     TANDEM_ASSIGN_OR_RETURN(c.lock_timeout, read_ms(*m, "lock_timeout_ms", source, c.lock_timeout));
+    if (const toml::node* n = m->get("fence")) {
+      TANDEM_ASSIGN_OR_RETURN(std::string fence, read_string(*n, source, "[migration] fence"));
+      if (fence == "lease") {
+        c.fence = FencePolicy::kLease;
+      } else if (fence == "operator") {
+        c.fence = FencePolicy::kOperator;
+      } else {
+        return bad_at(source, *n,
+                      fmt::format("[migration] fence: '{}' is not a policy (expected \"lease\": an instance "
+                                  "that cannot renew its lease stops routing, or \"operator\": it keeps "
+                                  "routing and moves wait for an operator)",
+                                  fence));
+      }
+    }
     if (const toml::node* n = m->get("ignore_relations")) {
       const toml::array* names = n->as_array();
       if (names == nullptr) {

@@ -21,12 +21,27 @@ Status Config::validate() const {
   }
   if (old_url.empty() || new_url.empty()) return Status::Config("[databases] needs both old and new");
   if (old_url == new_url) return Status::Config("[databases] old and new are the same database");
+  if (refresh_interval.count() <= 0) return Status::Config("[migration] refresh_interval_ms must be positive");
+  if (instance_timeout < 3 * refresh_interval) {
+    return Status::Config(fmt::format(
+        "[migration] instance_timeout_ms ({}) must be at least 3 x refresh_interval_ms ({}): it is each "
+        "instance's lease, renewed by every refresh, and an instance stops routing when it could not renew "
+        "for 4/5 of it",
+        instance_timeout.count(), refresh_interval.count()));
+  }
   return Status::Ok();
+}
+
+std::string_view fence_policy_name(FencePolicy policy) {
+  return policy == FencePolicy::kOperator ? "operator" : "lease";
 }
 
 std::string Config::fingerprint() const {
   std::string canon;
   for (const Step& s : plan.steps) canon += fmt::format("step:{}:{};", s.name, s.roles_display());
+  // Every process of a migration must fence alike (only when not the
+  // default, so that configs without it keep their fingerprint).
+  if (fence != FencePolicy::kLease) canon += "fence:operator;";
   for (const CollectionSchema& c : collections) {
     canon += "collection:" + c.name + ":";
     for (const Column& k : c.key_columns) canon += fmt::format("key {} {};", k.name, type_name(k.type));

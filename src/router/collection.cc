@@ -35,6 +35,16 @@ Status admit_key(MigrationState& state, std::string_view collection, const Key& 
                   collection, key.to_display(), id.status().message()));
 }
 
+// The lease check (migration.h): every operation makes it once it has
+// entered its step, and a write again right before it writes the write
+// primary, so that an operation stalled in between is refused rather than
+// written by a step that may have moved.
+Status leased(MigrationState& state, AtomicStepStats& stats) {
+  Status s = state.check_lease();
+  if (!s.ok()) stats.errors.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
 std::string lookup_display(const Result<Lookup>& r) {
   if (!r.ok()) return r.status().to_string();
   switch (r->state) {
@@ -65,6 +75,7 @@ Result<std::optional<Record>> Collection::get(const Key& key) {
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
   stats.reads.fetch_add(1, std::memory_order_relaxed);
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
 
   Result<Lookup> primary = state_->store(step.read_primary).get(schema_.name, key);
   if (!primary.ok()) {
@@ -126,9 +137,13 @@ Status Collection::put(const Record& record) {
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
 
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
   TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, record.key, step));
+  TANDEM_SYNC_POINT("write.before_primary");
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
   Status s = state_->store(step.write_primary).upsert(schema_.name, record);
   if (!s.ok()) return write_primary_failed(record.key, step, index, s);
+  TANDEM_SYNC_POINT("write.before_sync");
   if (step.write_secondary) return sync_write_secondary(record.key, step, index);
   return Status::Ok();
 }
@@ -164,7 +179,10 @@ Status Collection::patch(const Key& key, const FieldMap& fields) {
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
   Store& wp = state_->store(step.write_primary);
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
   TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, key, step));
+  TANDEM_SYNC_POINT("write.before_primary");
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
 
   auto fail = [&](const Status& s) { return write_primary_failed(key, step, index, s); };
   Result<PatchOutcome> outcome = wp.patch(schema_.name, key, fields);
@@ -194,6 +212,7 @@ Status Collection::remove(const Key& key) {
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
   TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, key, step, /*removing=*/true));
   // The children WP's foreign keys will change, read before they do (one
   // indexed read per relation): the sync copies them too, including those a
@@ -208,6 +227,8 @@ Status Collection::remove(const Key& key) {
     if (!children.ok()) return write_primary_failed(key, step, index, children.status());
     pre = std::move(*children);
   }
+  TANDEM_SYNC_POINT("write.before_primary");
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
   Status s = state_->store(step.write_primary).remove(schema_.name, key);
   if (!s.ok()) return write_primary_failed(key, step, index, s);
   TANDEM_SYNC_POINT("remove.before_sync");

@@ -6,6 +6,7 @@
 
 #include "core/logging.h"
 #include "core/process.h"
+#include "core/sync_point.h"
 #include "mapping/mapped_store.h"
 #include "router/copy_record.h"
 #include "router/migration_state.h"
@@ -123,9 +124,14 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
                                    [st]() REQUIRES(st->stop_mutex) { return st->stopping; })) {
         lock.unlock();
         Status s = m_ptr->refresh();
-        if (!s.ok())
-          logging::warn("cannot refresh the current step: {} (routing by the last known step)",
-                        s.to_string());
+        if (!s.ok()) {
+          logging::warn("cannot refresh the current step: {} ({})", s.to_string(),
+                        st->config.fence == FencePolicy::kOperator
+                            ? "fence = operator: routing by the last known step; no step moves until this "
+                              "instance renews or is forgotten"
+                            : "this instance stops routing when its lease lapses, and resumes once a refresh "
+                              "succeeds");
+        }
         st->flush_pending();
         lock.lock();
       }
@@ -179,47 +185,68 @@ StepState Migration::applied_step() const {
   return state_->applied;
 }
 
-Status Migration::refresh() {
-  TANDEM_ASSIGN_OR_RETURN(StepState current, state_->control->current_step());
-  if (current.step_index >= state_->config.plan.size()) {
+namespace {
+
+// Reads the current step, applies it, and writes the heartbeat.
+Status refresh_step(MigrationState& st) {
+  TANDEM_ASSIGN_OR_RETURN(StepState current, st.control->current_step());
+  if (current.step_index >= st.config.plan.size()) {
     return Status::Corruption(fmt::format("the control store names step {} but the plan has {} steps",
-                                          current.step_index + 1, state_->config.plan.size()));
+                                          current.step_index + 1, st.config.plan.size()));
   }
   StepState applied;
   {
-    MutexLock lock(state_->step_mutex);
-    if (current.version != state_->applied.version) {
-      if (state_->options.register_instance && state_->applied.version != 0) {
-        const Step& s = state_->config.plan.at(current.step_index);
+    MutexLock lock(st.step_mutex);
+    if (current.version != st.applied.version) {
+      if (st.options.register_instance && st.applied.version != 0) {
+        const Step& s = st.config.plan.at(current.step_index);
         logging::info("applied step {} ({}: {}), version {}", current.step_index + 1, s.name,
                       s.roles_display(), current.version);
       }
-      state_->applied = current;
-      state_->step_index.store(current.step_index);
+      st.applied = current;
+      st.step_index.store(current.step_index);
     }
-    applied = state_->applied;
+    applied = st.applied;
   }
   // Acknowledge the step only once no operation still routes by an earlier
   // one: an operator's next move relies on it. Wait briefly for stragglers;
   // if some remain, the next refresh tries again.
   auto deadline = std::chrono::steady_clock::now() +
-                  std::min(state_->config.refresh_interval / 2, std::chrono::milliseconds(200));
-  while (!state_->drained_except(applied.step_index) && std::chrono::steady_clock::now() < deadline) {
+                  std::min(st.config.refresh_interval / 2, std::chrono::milliseconds(200));
+  while (!st.drained_except(applied.step_index) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   StepState acknowledged;
   {
-    MutexLock lock(state_->step_mutex);
-    if (state_->applied.version == applied.version && state_->drained_except(applied.step_index)) {
-      state_->acknowledged = applied;
+    MutexLock lock(st.step_mutex);
+    if (st.applied.version == applied.version && st.drained_except(applied.step_index)) {
+      st.acknowledged = applied;
     }
-    acknowledged = state_->acknowledged;
+    acknowledged = st.acknowledged;
   }
-  if (!state_->options.register_instance) return Status::Ok();
-  InstanceHeartbeat h{state_->instance_id,    state_->host, state_->pid,
-                      state_->started_at,     now_micros(), acknowledged.version,
+  if (!st.options.register_instance) return Status::Ok();
+  InstanceHeartbeat h{st.instance_id,    st.host, st.pid,
+                      st.started_at,     now_micros(), acknowledged.version,
                       acknowledged.step_index};
-  return state_->control->heartbeat(h);
+  return st.control->heartbeat(h);
+}
+
+}  // namespace
+
+Status Migration::refresh() {
+  TANDEM_SYNC_POINT("refresh.start");
+  // The lease counts from before the step is read (migration.h).
+  const int64_t started = lease_clock_nanos();
+  const WallTime started_wall = now_micros();
+  Status s = refresh_step(*state_);
+  MutexLock lock(state_->lease_mutex);
+  if (s.ok()) {
+    if (state_->options.register_instance) state_->renew_lease(started, started_wall);
+    state_->refresh_error.clear();
+  } else {
+    state_->refresh_error = s.to_string();
+  }
+  return s;
 }
 
 namespace {
@@ -231,8 +258,9 @@ Result<MoveContext> read_move_context(const MigrationState& state, size_t to_ind
   TANDEM_ASSIGN_OR_RETURN(c.current, state.control->current_step());
   c.to_index = to_index;
   TANDEM_ASSIGN_OR_RETURN(c.instances, state.control->instances());
-  c.now = now_micros();
+  TANDEM_ASSIGN_OR_RETURN(c.now, state.control->clock_now());
   c.instance_timeout = state.config.instance_timeout;
+  c.fence = state.config.fence;
   TANDEM_ASSIGN_OR_RETURN(c.pending_repairs, state.control->repair_counts());
   for (const CollectionSchema& schema : state.config.collections) {
     TANDEM_ASSIGN_OR_RETURN(c.backfills[schema.name], state.control->backfill_state(schema.name));

@@ -2,9 +2,47 @@
 
 #include <fmt/format.h>
 
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+
 #include "core/logging.h"
 
 namespace tandem {
+
+int64_t lease_clock_nanos() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+void MigrationState::renew_lease(int64_t started, WallTime started_wall) {
+  int64_t seen = lease_renewed_at.load();
+  while (seen < started && !lease_renewed_at.compare_exchange_weak(seen, started)) {
+  }
+  if (seen < started) lease_renewed_wall.store(started_wall.time_since_epoch().count());
+}
+
+Status MigrationState::check_lease() {
+  if (!options.register_instance || config.fence == FencePolicy::kOperator) return Status::Ok();
+  const int64_t renewed = lease_renewed_at.load();
+  const int64_t lease = std::chrono::duration_cast<std::chrono::nanoseconds>(config.instance_timeout).count();
+  const int64_t age = lease_clock_nanos() - renewed;
+  // The instance stops at 4/5 of its lease; a mover counts it gone only after
+  // the whole lease on the control store's clock (migration.h).
+  if (renewed != 0 && age < lease / 5 * 4) return Status::Ok();
+  std::string error;
+  {
+    MutexLock lock(lease_mutex);
+    error = refresh_error;
+  }
+  return Status::Unavailable(fmt::format(
+      "cannot confirm the migration's step since {} ({} ms ago; lease {} ms); not routing: operations "
+      "resume by themselves once the control store answers again{}",
+      format_time(WallTime(std::chrono::microseconds(lease_renewed_wall.load()))), age / 1'000'000,
+      config.instance_timeout.count(), error.empty() ? "" : fmt::format(" (last refresh: {})", error)));
+}
 
 bool MigrationState::enqueue_repair(const std::string& collection, const Key& key, Side target,
                                     std::string reason) {

@@ -54,6 +54,20 @@ struct MigrationState {
   StepState acknowledged GUARDED_BY(step_mutex);  // what the heartbeat reports, once no
                                                   // operation of any other step is in flight
 
+  // The lease (migration.h, "The lease"): when the refresh that last renewed
+  // it started, on lease_clock_nanos() (0: never), and on the wall clock for
+  // messages; the last refresh's error while it fails.
+  std::atomic<int64_t> lease_renewed_at{0};
+  std::atomic<int64_t> lease_renewed_wall{0};  // microseconds since the epoch
+  Mutex lease_mutex;
+  std::string refresh_error GUARDED_BY(lease_mutex);
+  // Renews the lease from a refresh that started at started (lease clock).
+  void renew_lease(int64_t started, WallTime started_wall);
+  // Ok while this instance may route by its applied step; kUnavailable
+  // (retryable) once its lease has lapsed: it cannot confirm the step. Always
+  // Ok without a registered instance or under fence = "operator".
+  Status check_lease();
+
   std::map<std::string, std::unique_ptr<Collection>, std::less<>> collections;
   // Old's foreign keys between configured collections, read at open
   // (effective_relations in router/relation_copy.h); immutable after open.
@@ -98,6 +112,11 @@ struct MigrationState {
   // Pushes pending repairs and mismatch counts to the control store.
   void flush_pending();
 };
+
+// The lease's clock, in nanoseconds: CLOCK_BOOTTIME, which is monotonic and,
+// unlike CLOCK_MONOTONIC, keeps counting while the machine is suspended, so
+// that a suspended or stalled host sees its lease lapse.
+int64_t lease_clock_nanos();
 
 // Enters the current step for one operation and leaves it when destroyed.
 // The re-check after the increment closes the race with a step swap: either

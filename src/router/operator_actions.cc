@@ -102,10 +102,11 @@ Result<std::vector<std::string>> finish_problems(const Config& config, ControlSt
                     "its end first (`tandem step next`)",
                     current.step_index + 1, last + 1));
   }
-  WallTime now = now_micros();
+  TANDEM_ASSIGN_OR_RETURN(WallTime now, control.clock_now());
   TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances, control.instances());
   for (const InstanceHeartbeat& h : instances) {
-    if (!instance_is_live(h, now, config.instance_timeout)) continue;
+    // Under fence = "operator" a silent instance may still route: it counts.
+    if (!instance_is_live(h, now, config.instance_timeout) && config.fence == FencePolicy::kLease) continue;
     problems.push_back(
         fmt::format("instance {} (host {}, pid {}) still routes through tandem; redeploy the service to read "
                     "and write new "
@@ -169,6 +170,25 @@ Result<FinishReport> finish_migration(const Config& config) {
       new_store->drop_tandem_tables().with_context("dropping tandem's side tables from new (the migration is "
                                                    "marked finished; run `tandem finish` again)"));
   return report;
+}
+
+Result<InstanceForgotten> forget_instance(const Config& config, ControlStore& control,
+                                          std::string_view instance_id, std::string_view reason) {
+  if (reason.empty()) {
+    return Status::InvalidArgument(
+        "forgetting an instance needs --reason (recorded with it: e.g. \"host db-7 was powered off\")");
+  }
+  TANDEM_ASSIGN_OR_RETURN(WallTime now, control.clock_now());
+  TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances, control.instances());
+  for (const InstanceHeartbeat& h : instances) {
+    if (h.instance_id != instance_id || !instance_is_live(h, now, config.instance_timeout)) continue;
+    return Status::FailedPrecondition(fmt::format(
+        "instance {} (host {}, pid {}) renewed its lease {} ms ago (lease {} ms): it is running and may be "
+        "routing; stop its process first, or wait for it to apply the current step",
+        h.instance_id, h.host, h.pid, std::chrono::duration_cast<std::chrono::milliseconds>(now - h.heartbeat_at).count(),
+        config.instance_timeout.count()));
+  }
+  return control.forget_instance(instance_id, reason, actor_name());
 }
 
 }  // namespace tandem

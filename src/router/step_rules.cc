@@ -8,6 +8,20 @@ namespace {
 std::string step_label(const Plan& plan, size_t index) {
   return fmt::format("{} ({})", index + 1, plan.at(index).name);
 }
+
+// Under fence = "operator" a silent instance may still route by its last
+// step (it keeps routing while it cannot reach the control store).
+MoveProblem silent_instance(const InstanceHeartbeat& h, WallTime now) {
+  return {fmt::format("instance {} (host {}, pid {}) has been silent since {} ({} s ago) and may still route "
+                      "by step {} (version {}): with fence = \"operator\" a silent instance keeps routing "
+                      "by its last step",
+                      h.instance_id, h.host, h.pid, format_time(h.heartbeat_at),
+                      std::chrono::duration_cast<std::chrono::seconds>(now - h.heartbeat_at).count(),
+                      h.applied_step_index + 1, h.applied_version),
+          fmt::format("wait for it to reach the control store again, or, once you know its process is "
+                      "stopped, `tandem instances forget {} --reason \"...\"`",
+                      h.instance_id)};
+}
 }  // namespace
 
 std::vector<Side> sides_to_drain(const Plan& plan, size_t from, size_t to) {
@@ -61,14 +75,18 @@ std::vector<MoveProblem> check_step_move(const MoveContext& c) {
   // Every live instance must route by the current step before the next move:
   // otherwise two instances could be two steps apart.
   for (const InstanceHeartbeat& h : c.instances) {
-    if (!instance_is_live(h, c.now, c.instance_timeout) || h.applied_version == c.current.version) continue;
+    if (!instance_is_live(h, c.now, c.instance_timeout)) {
+      if (c.fence == FencePolicy::kOperator) problems.push_back(silent_instance(h, c.now));
+      continue;
+    }
+    if (h.applied_version == c.current.version) continue;
     problems.push_back(
         {fmt::format("instance {} (host {}, pid {}) still routes by step version {} (step {}), not the "
                      "current version {} (step {})",
                      h.instance_id, h.host, h.pid, h.applied_version, h.applied_step_index + 1,
                      c.current.version, from + 1),
          "wait for it to apply the current step (it re-reads it every refresh interval), or stop it; "
-         "an instance that sends no heartbeat for the instance timeout no longer counts"});
+         "an instance that sends no heartbeat for the instance timeout (its lease) no longer counts"});
   }
 
   // A database with pending repairs is missing acknowledged writes: it must
@@ -152,7 +170,10 @@ std::vector<MoveProblem> check_backfill_start(const BackfillStartContext& c) {
     return problems;
   }
   for (const InstanceHeartbeat& h : c.instances) {
-    if (!instance_is_live(h, c.now, c.instance_timeout)) continue;
+    if (!instance_is_live(h, c.now, c.instance_timeout)) {
+      if (c.fence == FencePolicy::kOperator) problems.push_back(silent_instance(h, c.now));
+      continue;
+    }
     if (h.applied_step_index < plan.size() && plan.at(h.applied_step_index).writes(Side::kNew)) continue;
     problems.push_back(
         {fmt::format("instance {} (host {}, pid {}) still routes by step {}, where new receives no "

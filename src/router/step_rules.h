@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tandem/backfill_ledger.h"
+#include "tandem/config.h"
 #include "tandem/control_store.h"
 #include "tandem/move_problem.h"
 #include "tandem/plan.h"
@@ -25,8 +26,10 @@ struct MoveContext {
   StepState current;
   size_t to_index = 0;
   std::vector<InstanceHeartbeat> instances;
-  WallTime now{};
+  WallTime now{};  // the control store's clock (ControlStore::clock_now)
   std::chrono::milliseconds instance_timeout{10000};
+  // kOperator: a silent instance is not gone until forgotten; it stops the move.
+  FencePolicy fence = FencePolicy::kLease;
   std::map<Side, int64_t> pending_repairs;  // by target database
   // Per collection: its backfill and latest verify (nullopt: none yet).
   std::map<std::string, BackfillState> backfills;
@@ -48,8 +51,9 @@ struct BackfillStartContext {
   const Plan* plan = nullptr;
   StepState current;
   std::vector<InstanceHeartbeat> instances;
-  WallTime now{};
+  WallTime now{};  // the control store's clock
   std::chrono::milliseconds instance_timeout{10000};
+  FencePolicy fence = FencePolicy::kLease;
 };
 
 // Every reason a backfill may not start now: new must receive every write at

@@ -12,10 +12,53 @@
 
 namespace tandem {
 
+namespace {
+
+// The pre-image's children carry tombstones the parent's repair (a search of
+// the copy) cannot find: each is queued too, after the parent. Returns
+// whether every entry was queued durably.
+bool queue_children_repairs(MigrationState& state, const std::string& collection, const Key& key,
+                            const Cascade& pre, Side target, const std::string& why) {
+  bool durable = true;
+  std::function<void(const CascadeNode&)> queue = [&](const CascadeNode& node) {
+    for (const CascadeNode& c : node.children) {
+      durable = state.enqueue_repair(c.collection, c.key, target,
+                                     fmt::format("a child of collection '{}' record {} through relation {}: {}",
+                                                 collection, key.to_display(), c.relation, why)) &&
+                durable;
+      queue(c);
+    }
+  };
+  queue(pre.root);
+  return durable;
+}
+
+}  // namespace
+
 Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t step_index,
                                         const Cascade* pre) {
   Store& wp = state_->store(step.write_primary);
   Store& ws = state_->store(*step.write_secondary);
+  // The write primary has the write. If this instance's lease lapsed since
+  // (it stalled), the step may have moved: no copy by a stale step, the key
+  // is queued for repair (which copies from the current write primary) and
+  // the outcome is reported as unknown, never as a plain success.
+  if (Status lease = state_->check_lease(); !lease.ok()) {
+    state_->step_stats(step_index).errors.fetch_add(1, std::memory_order_relaxed);
+    bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, lease.to_string());
+    if (pre != nullptr) {
+      queue_children_repairs(*state_, schema_.name, key, *pre, *step.write_secondary, lease.to_string());
+    }
+    return Status::Unavailable(
+               fmt::format("collection '{}' record {}: written to {} (the write primary at step {}), but this "
+                           "instance's lease lapsed before {} was brought up to date, so the step may have "
+                           "moved meanwhile; queued for repair{}. {}",
+                           schema_.name, key.to_display(), side_name(step.write_primary), step_index + 1,
+                           side_name(*step.write_secondary),
+                           durable ? "" : " (kept in memory: the control store is unavailable)",
+                           lease.message()))
+        .outcome_unknown();
+  }
   Status s;
   if (state_->relations.empty()) {
     s = copy_current_record(wp, ws, state_->store(Side::kNew), schema_, key, state_->config.lock_timeout);
@@ -44,19 +87,8 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   }
   bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, s.to_string());
   if (pre != nullptr) {
-    // The pre-image's children carry tombstones the parent's repair (a
-    // search of the copy) cannot find: each is queued too, after the parent.
-    std::function<void(const CascadeNode&)> queue = [&](const CascadeNode& node) {
-      for (const CascadeNode& c : node.children) {
-        durable =
-            state_->enqueue_repair(c.collection, c.key, *step.write_secondary,
-                                   fmt::format("a child of collection '{}' record {} through relation {}: {}",
-                                               schema_.name, key.to_display(), c.relation, s.to_string())) &&
-            durable;
-        queue(c);
-      }
-    };
-    queue(pre->root);
+    durable = queue_children_repairs(*state_, schema_.name, key, *pre, *step.write_secondary, s.to_string()) &&
+              durable;
   }
   // A step move decided while this write was in flight checked the repair
   // queue before this entry was there (the move checks it in the same
