@@ -128,7 +128,9 @@ struct StalledAcrossTwoMoves {
   Status outcome;
   std::thread writer;
 
-  explicit StalledAcrossTwoMoves(const char* hold_at) {
+  // renew_first: the instance's refresh thread wakes first and renews its
+  // lease on step 6 before the held operation goes on.
+  explicit StalledAcrossTwoMoves(const char* hold_at, bool renew_first = false) {
     f.jump_to_step(3);
     stalled = open_instance(f, short_lease(f.config));
     Collection* users = value_or_die(stalled->collection("users"));
@@ -151,6 +153,18 @@ struct StalledAcrossTwoMoves {
     EXPECT_OK(f.migration->change_step(5, "test: old-read-only", /*force=*/true));
     EXPECT_OK(f.migration->refresh());
     EXPECT_OK(f.users->put(user(1, "fresh")));  // acknowledged, in new (the write primary)
+    if (renew_first) {
+      refresh.resume();
+      // Renewed: a new operation of the instance routes again (by step 6).
+      Collection* reader = value_or_die(stalled->collection("users"));
+      bool renewed = false;
+      for (int i = 0; i < 500 && !renewed; ++i) {
+        renewed = reader->get(Key{Value(int64_t{1})}).ok();
+        if (!renewed) std::this_thread::sleep_for(milliseconds(10));
+      }
+      EXPECT_TRUE(renewed);
+      EXPECT_EQ(stalled->applied_step().step_index, 5u);
+    }
     gate.release();
     writer.join();
   }
@@ -208,13 +222,36 @@ TEST(Lease, AWriteStalledAfterTheWritePrimaryIsOfUnknownOutcomeAndNotCopied) {
   run.expect_recovery();
 }
 
+// Found by the model (model/protocol.pml, BROKEN_LEASE_AGE_ONLY): the lease is
+// valid again once the instance's refresh renewed it on step 6, but the held
+// operation entered at step 4; it must not go on by step 4.
+TEST(Lease, AnOperationThatEnteredBeforeALapseIsRefusedEvenOnceTheLeaseIsRenewed) {
+  StalledAcrossTwoMoves before_primary("write.before_primary", /*renew_first=*/true);
+  ASSERT_FALSE(before_primary.outcome.ok());
+  EXPECT_EQ(before_primary.outcome.code(), Code::kUnavailable) << before_primary.outcome.to_string();
+  EXPECT_NE(before_primary.outcome.message().find("lapsed while the operation was in flight"),
+            std::string::npos)
+      << before_primary.outcome.to_string();
+  EXPECT_EQ(stored(before_primary.f, Side::kNew, 1), user(1, "fresh"));
+  EXPECT_EQ(stored(before_primary.f, Side::kOld, 1), user(1, "v0"));
+  before_primary.expect_recovery();
+}
+
+TEST(Lease, ACopyThatEnteredBeforeALapseIsNotMadeEvenOnceTheLeaseIsRenewed) {
+  StalledAcrossTwoMoves before_sync("write.before_sync", /*renew_first=*/true);
+  ASSERT_FALSE(before_sync.outcome.ok());
+  EXPECT_TRUE(before_sync.outcome.is_outcome_unknown()) << before_sync.outcome.to_string();
+  EXPECT_EQ(stored(before_sync.f, Side::kNew, 1), user(1, "fresh"));
+  before_sync.expect_recovery();
+}
+
 TEST(Lease, AnInstanceThatCannotRenewStopsRoutingWithinItsLeaseAndResumesByItself) {
   MigrationFixture f{{}, milliseconds(100), /*register_instance=*/false};
   RefreshStall refresh;
   auto instance = open_instance(f, short_lease(f.config));
   Collection* users = value_or_die(instance->collection("users"));
   ASSERT_OK(users->put(user(1, "a")));
-  refresh.stall();  // the control store no longer answers its refreshes
+  refresh.stall();                                // the control store no longer answers its refreshes
   ASSERT_OK(users->get(Key{Value(int64_t{1})}));  // still within the lease
   // A whole lease later it has stopped routing (it stops at 4/5 of it), so
   // that a mover, which waits for the whole lease, never sees it route.
@@ -245,7 +282,8 @@ TEST(Lease, OperatorFenceKeepsRoutingAndBlocksMovesUntilTheSilentInstanceIsForgo
   auto control = value_or_die(open_control_store(config.control_url));
   MigrationOptions op;
   op.register_instance = false;
-  auto mover = value_or_die(Migration::open_with(config, f.old_faulty.get(), f.new_faulty.get(), control.get(), op));
+  auto mover =
+      value_or_die(Migration::open_with(config, f.old_faulty.get(), f.new_faulty.get(), control.get(), op));
   MigrationOptions silent_options;
   silent_options.instance_label = "silent-one";
   auto silent = value_or_die(

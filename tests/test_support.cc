@@ -314,11 +314,12 @@ int wait_cli(pid_t pid) {
 void age_heartbeat(const std::string& control_path, const std::string& instance_id,
                    std::chrono::milliseconds age) {
   auto conn = value_or_die(sqlite::Connection::open(control_path, false, false));
-  auto raw = value_or_die(conn->prepare("UPDATE tandem_instances SET heartbeat_at = ?1 WHERE instance_id = ?2"));
+  auto raw =
+      value_or_die(conn->prepare("UPDATE tandem_instances SET heartbeat_at = ?1 WHERE instance_id = ?2"));
   sqlite::Statement st(*conn, raw);
-  st.bind_int(1, (now_micros() - std::chrono::duration_cast<std::chrono::microseconds>(age))
-                     .time_since_epoch()
-                     .count());
+  st.bind_int(
+      1,
+      (now_micros() - std::chrono::duration_cast<std::chrono::microseconds>(age)).time_since_epoch().count());
   st.bind_text(2, instance_id);
   ASSERT_OK(st.run("ageing a heartbeat"));
 }

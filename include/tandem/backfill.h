@@ -68,7 +68,15 @@ struct BackfillOptions {
   // resumes from its checkpoints). Errors that retrying cannot fix stop it
   // at once, or, when one record is at fault, quarantine that record.
   std::chrono::milliseconds retry_for{300000};
+  // A range's lease: a worker that has not checkpointed for this long loses
+  // its range to any other worker, on any host (its next checkpoint is then
+  // refused and it stops that range).
   std::chrono::milliseconds lease{30000};
+  // The first part of this run's worker ids, "ID:pid:N" (default: this
+  // host's name). A worker of this host whose process is gone loses its range
+  // at once; one named otherwise only when its lease expires. Tests name
+  // "hosts" this way to run them as processes on one machine. No ':'.
+  std::string worker_host;
   std::chrono::milliseconds progress_interval{1000};
   std::function<void(const BackfillProgress&)> on_progress;  // from a progress thread
   const std::atomic<bool>* stop = nullptr;  // set to stop after the current batches, checkpointed

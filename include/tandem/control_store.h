@@ -60,7 +60,7 @@ struct InstanceHeartbeat {
   std::string host;
   int64_t pid = 0;
   WallTime started_at{};
-  WallTime heartbeat_at{};  // the control store's clock (clock_now), stamped by heartbeat()
+  WallTime heartbeat_at{};      // the control store's clock (clock_now), stamped by heartbeat()
   int64_t applied_version = 0;  // step version this instance routes by
   size_t applied_step_index = 0;
 };

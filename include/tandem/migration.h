@@ -21,6 +21,24 @@
 //   patch: if the record is missing in WP, it is first transferred from the
 //          other database under the record lock, then patched.
 //
+// The lease (docs/ARCHITECTURE.md, "Leases"): the instance routes only while
+// it holds a lease of config.instance_timeout, renewed by every refresh that
+// read the step and wrote the heartbeat. It is measured on this host's
+// CLOCK_BOOTTIME from the start of that refresh, and the instance stops
+// routing at 4/5 of it: an operation then fails with kUnavailable ("cannot
+// confirm the migration's step since ...; not routing") and routing resumes
+// by itself after the next successful refresh (an operation that entered
+// before a lapse stays refused: its step may be two moves old). A mover counts the instance
+// gone only once its heartbeat, stamped by the control store's clock, is a
+// whole lease old on that same clock: the remaining fifth covers clock-rate
+// drift and the refresh's duration. A write re-checks the lease right before
+// it writes the write primary and before it copies into the write secondary
+// (a lapsed lease there: the key is queued for repair, the outcome reported
+// unknown). With config.fence = kOperator the instance keeps routing while
+// the control store is unreachable, and moves wait for it instead (or for
+// `tandem instances forget`). Without register_instance (operator tools) no
+// lease is held or checked.
+//
 // What bypasses the routing (the databases and the control store themselves)
 // is reached through OperatorTools (operator_tools.h), for the CLI, backfill,
 // verify and tests; a service uses collection() only.
@@ -73,7 +91,8 @@ class Collection {
   friend class Migration;
   Collection(MigrationState* state, CollectionSchema schema) : state_(state), schema_(std::move(schema)) {}
   // pre: the children the write removes in WP through relations, read before it (or null).
-  Status sync_write_secondary(const Key& key, const Step& step, size_t step_index,
+  // lease_epoch: the lease epoch the operation entered under (migration_state.h).
+  Status sync_write_secondary(const Key& key, const Step& step, size_t step_index, int64_t lease_epoch,
                               const Cascade* pre = nullptr);
   // Counts the error and, if the write may have reached WP, queues WS's repair.
   Status write_primary_failed(const Key& key, const Step& step, size_t step_index, Status s);

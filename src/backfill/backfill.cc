@@ -119,7 +119,8 @@ class CollectionBackfill {
     std::vector<std::thread> workers;
     for (size_t w = 0; w < o_.workers; ++w) {
       workers.emplace_back([this, w] {
-        Status s = work(fmt::format("{}:{}:{}", host_name(), getpid(), w));
+        Status s =
+            work(fmt::format("{}:{}:{}", o_.worker_host.empty() ? host_name() : o_.worker_host, getpid(), w));
         if (!s.ok()) fail(s);
       });
     }
@@ -433,6 +434,10 @@ class CollectionBackfill {
 Result<BackfillSummary> run_backfill(Migration& migration, const BackfillOptions& options) {
   if (options.workers == 0 || options.min_batch == 0 || options.min_batch > options.max_batch) {
     return Status::InvalidArgument("backfill: workers must be at least 1 and 1 <= min batch <= max batch");
+  }
+  if (options.worker_host.find(':') != std::string::npos) {
+    return Status::InvalidArgument(
+        fmt::format("backfill: --worker-id '{}' may not contain ':'", options.worker_host));
   }
   TANDEM_ASSIGN_OR_RETURN(std::vector<MoveProblem> problems,
                           check_backfill_allowed(migration, options.old_is_frozen));

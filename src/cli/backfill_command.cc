@@ -79,6 +79,8 @@ int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptio
   BackfillOptions options;
   options.collections = names;
   options.workers = o.workers;
+  options.worker_host = o.worker_id;
+  options.lease = std::chrono::seconds(o.lease_seconds);
   options.initial_batch = std::clamp(o.batch, o.min_batch, o.max_batch);
   options.min_batch = o.min_batch;
   options.max_batch = o.max_batch;

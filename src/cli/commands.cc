@@ -21,6 +21,17 @@ std::string age(WallTime then, WallTime now) {
   return fmt::format("{}h ago", ms / 3600000);
 }
 
+// The ranges of a collection's backfill that a worker holds now (on any host).
+Result<std::vector<BackfillRange>> held_ranges(ControlStore& control, const std::string& collection,
+                                               WallTime now) {
+  TANDEM_ASSIGN_OR_RETURN(std::vector<BackfillRange> ranges, control.backfill_ranges(collection));
+  std::vector<BackfillRange> held;
+  for (BackfillRange& r : ranges) {
+    if (!r.done && !r.lease_owner.empty() && r.lease_until > now) held.push_back(std::move(r));
+  }
+  return held;
+}
+
 }  // namespace
 
 // plan and status read the control store only: they open neither database,
@@ -131,6 +142,16 @@ int run_status_command(const GlobalOptions& global, bool json) {
                            {"quarantined", bf->counts.quarantined},
                            {"ranges", bf->ranges},
                            {"ranges_done", bf->ranges_done}};
+      auto held = held_ranges(control, c.name, now);
+      if (!held.ok()) return report(held.status());
+      entry["backfill"]["workers"] = nlohmann::json::array();
+      for (const BackfillRange& r : *held) {
+        entry["backfill"]["workers"].push_back({{"worker", r.lease_owner},
+                                                {"host", r.lease_owner.substr(0, r.lease_owner.find(':'))},
+                                                {"range", r.id},
+                                                {"scanned", r.counts.scanned},
+                                                {"lease_until", format_time(r.lease_until)}});
+      }
       if (*v) {
         entry["verify"] = {
             {"at", format_time((*v)->at)},     {"clean", (*v)->clean}, {"records", (*v)->records},
@@ -182,6 +203,13 @@ int run_status_command(const GlobalOptions& global, bool json) {
                                  (*v)->resurrected);
     }
     fmt::print("collection '{}': backfill {}; verify {}\n", c.name, backfill, verify);
+    auto held = held_ranges(control, c.name, now);
+    if (!held.ok()) return report(held.status());
+    for (const BackfillRange& r : *held) {
+      fmt::print("  backfill worker {} (host {}): range {}, {} rows read in it, lease until {}\n",
+                 r.lease_owner, r.lease_owner.substr(0, r.lease_owner.find(':')), r.id, r.counts.scanned,
+                 format_time(r.lease_until));
+    }
   }
   fmt::print("repair queue: {} to old, {} to new\n", (*repairs)[Side::kOld], (*repairs)[Side::kNew]);
   fmt::print("quarantine:  {} record(s)\n", *quarantine);

@@ -52,6 +52,8 @@ struct BackfillCommandOptions {
   bool pause = false;
   bool resume = false;
   bool restart = false;
+  std::string worker_id;  // --worker-id: the workers' "host" part
+  int64_t lease_seconds = 30;
 };
 int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptions& options);
 int run_quarantine_command(const GlobalOptions& global, const std::string& action, const std::string& key,

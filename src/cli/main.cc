@@ -93,6 +93,14 @@ int run(int argc, char** argv) {
       "Copy every record of old into new while the service writes (resumable: run it again after a stop or a "
       "crash); Ctrl-C stops it at a checkpoint");
   backfill->add_option("--collection", bf.collections, "Only these collections (default: all)");
+  backfill->add_option("--worker-id", bf.worker_id,
+                       "Name this process's workers ID:pid:N instead of HOST:pid:N (run several backfill "
+                       "processes, on one or many hosts, against one control store: they share the copy)");
+  backfill
+      ->add_option("--lease-seconds", bf.lease_seconds,
+                   "A worker that has not checkpointed for this long loses its range to another worker")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3600}));
   backfill->add_option("--workers", bf.workers, "Parallel workers")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));

@@ -21,7 +21,8 @@ Status Config::validate() const {
   }
   if (old_url.empty() || new_url.empty()) return Status::Config("[databases] needs both old and new");
   if (old_url == new_url) return Status::Config("[databases] old and new are the same database");
-  if (refresh_interval.count() <= 0) return Status::Config("[migration] refresh_interval_ms must be positive");
+  if (refresh_interval.count() <= 0)
+    return Status::Config("[migration] refresh_interval_ms must be positive");
   if (instance_timeout < 3 * refresh_interval) {
     return Status::Config(fmt::format(
         "[migration] instance_timeout_ms ({}) must be at least 3 x refresh_interval_ms ({}): it is each "

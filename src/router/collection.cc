@@ -39,8 +39,8 @@ Status admit_key(MigrationState& state, std::string_view collection, const Key& 
 // entered its step, and a write again right before it writes the write
 // primary, so that an operation stalled in between is refused rather than
 // written by a step that may have moved.
-Status leased(MigrationState& state, AtomicStepStats& stats) {
-  Status s = state.check_lease();
+Status leased(MigrationState& state, AtomicStepStats& stats, const StepGuard& guard) {
+  Status s = state.check_lease(guard.lease_epoch());
   if (!s.ok()) stats.errors.fetch_add(1, std::memory_order_relaxed);
   return s;
 }
@@ -75,7 +75,7 @@ Result<std::optional<Record>> Collection::get(const Key& key) {
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
   stats.reads.fetch_add(1, std::memory_order_relaxed);
-  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats, guard));
 
   Result<Lookup> primary = state_->store(step.read_primary).get(schema_.name, key);
   if (!primary.ok()) {
@@ -137,14 +137,14 @@ Status Collection::put(const Record& record) {
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
 
-  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats, guard));
   TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, record.key, step));
   TANDEM_SYNC_POINT("write.before_primary");
-  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats, guard));
   Status s = state_->store(step.write_primary).upsert(schema_.name, record);
   if (!s.ok()) return write_primary_failed(record.key, step, index, s);
   TANDEM_SYNC_POINT("write.before_sync");
-  if (step.write_secondary) return sync_write_secondary(record.key, step, index);
+  if (step.write_secondary) return sync_write_secondary(record.key, step, index, guard.lease_epoch());
   return Status::Ok();
 }
 
@@ -179,10 +179,10 @@ Status Collection::patch(const Key& key, const FieldMap& fields) {
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
   Store& wp = state_->store(step.write_primary);
-  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats, guard));
   TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, key, step));
   TANDEM_SYNC_POINT("write.before_primary");
-  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats, guard));
 
   auto fail = [&](const Status& s) { return write_primary_failed(key, step, index, s); };
   Result<PatchOutcome> outcome = wp.patch(schema_.name, key, fields);
@@ -201,7 +201,7 @@ Status Collection::patch(const Key& key, const FieldMap& fields) {
                                         key.to_display(),
                                         *outcome == PatchOutcome::kTombstoned ? " (it was deleted)" : ""));
   }
-  if (step.write_secondary) return sync_write_secondary(key, step, index);
+  if (step.write_secondary) return sync_write_secondary(key, step, index, guard.lease_epoch());
   return Status::Ok();
 }
 
@@ -212,7 +212,7 @@ Status Collection::remove(const Key& key) {
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
   stats.writes.fetch_add(1, std::memory_order_relaxed);
-  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats, guard));
   TANDEM_RETURN_IF_ERROR(admit_key(*state_, schema_.name, key, step, /*removing=*/true));
   // The children WP's foreign keys will change, read before they do (one
   // indexed read per relation): the sync copies them too, including those a
@@ -228,11 +228,12 @@ Status Collection::remove(const Key& key) {
     pre = std::move(*children);
   }
   TANDEM_SYNC_POINT("write.before_primary");
-  TANDEM_RETURN_IF_ERROR(leased(*state_, stats));
+  TANDEM_RETURN_IF_ERROR(leased(*state_, stats, guard));
   Status s = state_->store(step.write_primary).remove(schema_.name, key);
   if (!s.ok()) return write_primary_failed(key, step, index, s);
   TANDEM_SYNC_POINT("remove.before_sync");
-  if (step.write_secondary) return sync_write_secondary(key, step, index, pre ? &*pre : nullptr);
+  if (step.write_secondary)
+    return sync_write_secondary(key, step, index, guard.lease_epoch(), pre ? &*pre : nullptr);
   return Status::Ok();
 }
 

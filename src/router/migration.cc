@@ -225,8 +225,8 @@ Status refresh_step(MigrationState& st) {
     acknowledged = st.acknowledged;
   }
   if (!st.options.register_instance) return Status::Ok();
-  InstanceHeartbeat h{st.instance_id,    st.host, st.pid,
-                      st.started_at,     now_micros(), acknowledged.version,
+  InstanceHeartbeat h{st.instance_id,         st.host,      st.pid,
+                      st.started_at,          now_micros(), acknowledged.version,
                       acknowledged.step_index};
   return st.control->heartbeat(h);
 }

@@ -17,21 +17,35 @@ int64_t lease_clock_nanos() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+int64_t MigrationState::lease_valid_nanos() const {
+  // The instance stops at 4/5 of its lease; a mover counts it gone only after
+  // the whole lease on the control store's clock (migration.h).
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(config.instance_timeout).count() / 5 * 4;
+}
+
 void MigrationState::renew_lease(int64_t started, WallTime started_wall) {
   int64_t seen = lease_renewed_at.load();
+  // A renewal that comes after the lease lapsed (or the first) opens a new
+  // epoch, before the renewal is published: an operation that sees the new
+  // lease also sees the new epoch.
+  if (seen == 0 || lease_clock_nanos() - seen >= lease_valid_nanos()) lease_epoch.fetch_add(1);
   while (seen < started && !lease_renewed_at.compare_exchange_weak(seen, started)) {
   }
   if (seen < started) lease_renewed_wall.store(started_wall.time_since_epoch().count());
 }
 
-Status MigrationState::check_lease() {
+Status MigrationState::check_lease(int64_t entered_epoch) {
   if (!options.register_instance || config.fence == FencePolicy::kOperator) return Status::Ok();
   const int64_t renewed = lease_renewed_at.load();
-  const int64_t lease = std::chrono::duration_cast<std::chrono::nanoseconds>(config.instance_timeout).count();
   const int64_t age = lease_clock_nanos() - renewed;
-  // The instance stops at 4/5 of its lease; a mover counts it gone only after
-  // the whole lease on the control store's clock (migration.h).
-  if (renewed != 0 && age < lease / 5 * 4) return Status::Ok();
+  const bool lapsed_since = lease_epoch.load() != entered_epoch;
+  if (renewed != 0 && age < lease_valid_nanos() && !lapsed_since) return Status::Ok();
+  if (renewed != 0 && age < lease_valid_nanos()) {
+    return Status::Unavailable(
+        "this instance's lease lapsed while the operation was in flight (the process stalled), so the step "
+        "it routed by may have moved since; not routing it further: retry (the instance routes by the "
+        "current step again)");
+  }
   std::string error;
   {
     MutexLock lock(lease_mutex);

@@ -58,15 +58,22 @@ struct MigrationState {
   // it started, on lease_clock_nanos() (0: never), and on the wall clock for
   // messages; the last refresh's error while it fails.
   std::atomic<int64_t> lease_renewed_at{0};
+  // Grows when a renewal follows a lapse: a mover may have counted this
+  // instance gone and moved meanwhile, so an operation that entered under an
+  // earlier epoch routes by a step that may be two moves old, even though
+  // the lease is valid again. Operations record it at entry (StepGuard).
+  std::atomic<int64_t> lease_epoch{0};
   std::atomic<int64_t> lease_renewed_wall{0};  // microseconds since the epoch
   Mutex lease_mutex;
   std::string refresh_error GUARDED_BY(lease_mutex);
+  int64_t lease_valid_nanos() const;
   // Renews the lease from a refresh that started at started (lease clock).
   void renew_lease(int64_t started, WallTime started_wall);
-  // Ok while this instance may route by its applied step; kUnavailable
-  // (retryable) once its lease has lapsed: it cannot confirm the step. Always
-  // Ok without a registered instance or under fence = "operator".
-  Status check_lease();
+  // Ok while an operation that entered under lease epoch `entered_epoch` may
+  // go on routing by its step: the lease is held and has not lapsed since.
+  // kUnavailable (retryable) otherwise: it cannot confirm the step. Always Ok
+  // without a registered instance or under fence = "operator".
+  Status check_lease(int64_t entered_epoch);
 
   std::map<std::string, std::unique_ptr<Collection>, std::less<>> collections;
   // Old's foreign keys between configured collections, read at open
@@ -124,7 +131,7 @@ int64_t lease_clock_nanos();
 // step and re-enters (both sides use sequentially consistent atomics).
 class StepGuard {
  public:
-  explicit StepGuard(MigrationState& state) : state_(state) {
+  explicit StepGuard(MigrationState& state) : state_(state), lease_epoch_(state.lease_epoch.load()) {
     for (;;) {
       index_ = state_.step_index.load();
       state_.stats[index_]->in_flight.fetch_add(1);
@@ -136,9 +143,11 @@ class StepGuard {
   StepGuard(const StepGuard&) = delete;
   StepGuard& operator=(const StepGuard&) = delete;
   size_t index() const { return index_; }
+  int64_t lease_epoch() const { return lease_epoch_; }
 
  private:
   MigrationState& state_;
+  int64_t lease_epoch_ = 0;  // read before the step: a renewal after a lapse in between is seen
   size_t index_ = 0;
 };
 

@@ -185,7 +185,8 @@ Result<InstanceForgotten> forget_instance(const Config& config, ControlStore& co
     return Status::FailedPrecondition(fmt::format(
         "instance {} (host {}, pid {}) renewed its lease {} ms ago (lease {} ms): it is running and may be "
         "routing; stop its process first, or wait for it to apply the current step",
-        h.instance_id, h.host, h.pid, std::chrono::duration_cast<std::chrono::milliseconds>(now - h.heartbeat_at).count(),
+        h.instance_id, h.host, h.pid,
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - h.heartbeat_at).count(),
         config.instance_timeout.count()));
   }
   return control.forget_instance(instance_id, reason, actor_name());

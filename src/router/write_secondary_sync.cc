@@ -22,10 +22,11 @@ bool queue_children_repairs(MigrationState& state, const std::string& collection
   bool durable = true;
   std::function<void(const CascadeNode&)> queue = [&](const CascadeNode& node) {
     for (const CascadeNode& c : node.children) {
-      durable = state.enqueue_repair(c.collection, c.key, target,
-                                     fmt::format("a child of collection '{}' record {} through relation {}: {}",
-                                                 collection, key.to_display(), c.relation, why)) &&
-                durable;
+      durable =
+          state.enqueue_repair(c.collection, c.key, target,
+                               fmt::format("a child of collection '{}' record {} through relation {}: {}",
+                                           collection, key.to_display(), c.relation, why)) &&
+          durable;
       queue(c);
     }
   };
@@ -36,27 +37,27 @@ bool queue_children_repairs(MigrationState& state, const std::string& collection
 }  // namespace
 
 Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t step_index,
-                                        const Cascade* pre) {
+                                        int64_t lease_epoch, const Cascade* pre) {
   Store& wp = state_->store(step.write_primary);
   Store& ws = state_->store(*step.write_secondary);
   // The write primary has the write. If this instance's lease lapsed since
   // (it stalled), the step may have moved: no copy by a stale step, the key
   // is queued for repair (which copies from the current write primary) and
   // the outcome is reported as unknown, never as a plain success.
-  if (Status lease = state_->check_lease(); !lease.ok()) {
+  if (Status lease = state_->check_lease(lease_epoch); !lease.ok()) {
     state_->step_stats(step_index).errors.fetch_add(1, std::memory_order_relaxed);
     bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, lease.to_string());
     if (pre != nullptr) {
       queue_children_repairs(*state_, schema_.name, key, *pre, *step.write_secondary, lease.to_string());
     }
     return Status::Unavailable(
-               fmt::format("collection '{}' record {}: written to {} (the write primary at step {}), but this "
-                           "instance's lease lapsed before {} was brought up to date, so the step may have "
-                           "moved meanwhile; queued for repair{}. {}",
-                           schema_.name, key.to_display(), side_name(step.write_primary), step_index + 1,
-                           side_name(*step.write_secondary),
-                           durable ? "" : " (kept in memory: the control store is unavailable)",
-                           lease.message()))
+               fmt::format(
+                   "collection '{}' record {}: written to {} (the write primary at step {}), but this "
+                   "instance's lease lapsed before {} was brought up to date, so the step may have "
+                   "moved meanwhile; queued for repair{}. {}",
+                   schema_.name, key.to_display(), side_name(step.write_primary), step_index + 1,
+                   side_name(*step.write_secondary),
+                   durable ? "" : " (kept in memory: the control store is unavailable)", lease.message()))
         .outcome_unknown();
   }
   Status s;
@@ -87,8 +88,9 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   }
   bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, s.to_string());
   if (pre != nullptr) {
-    durable = queue_children_repairs(*state_, schema_.name, key, *pre, *step.write_secondary, s.to_string()) &&
-              durable;
+    durable =
+        queue_children_repairs(*state_, schema_.name, key, *pre, *step.write_secondary, s.to_string()) &&
+        durable;
   }
   // A step move decided while this write was in flight checked the repair
   // queue before this entry was there (the move checks it in the same

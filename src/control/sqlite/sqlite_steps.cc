@@ -200,8 +200,8 @@ Result<InstanceForgotten> SqliteControlStore::forget_instance(std::string_view i
     st.bind_text(1, instance_id);
     TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading the instance"));
     if (!row) {
-      return Status::NotFound(fmt::format(
-          "no instance '{}' is registered (`tandem status` lists the instances)", instance_id));
+      return Status::NotFound(
+          fmt::format("no instance '{}' is registered (`tandem status` lists the instances)", instance_id));
     }
     f.host = st.column_text(0);
     f.last_heartbeat = from_micros(st.column_int(1));
