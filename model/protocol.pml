@@ -22,12 +22,46 @@
  * the mandatory clean verify before step 4 (which new reads) finds it, and
  * `tandem verify --repair` fixes it. The ghost variable `window` marks it.
  *
+ * Scenario 2 (init picks one scenario; spin explores both): a stale
+ * instance across the moves 4 -> 5 -> 6. One record, whose fields are bits,
+ * is in old and new alike; every write is a patch of its own field, applied
+ * by a write primary to its own copy of the record (so copying a stale record
+ * over a newer one loses a field). Instance S routes by the step it last
+ * applied (4) and may be paused anywhere: while paused its lease may expire,
+ * and once awake its refresh may renew the lease on the current step. Its
+ * patch checks the lease on entering, again right before writing the write
+ * primary, and again before copying into the write secondary (each check
+ * atomic with what follows it, except the write primary: a write past its
+ * last check may land in old after any number of moves, since old cannot
+ * be fenced). A failed copy check queues a repair (copy the *current* write
+ * primary into the other database, under new's lock) and reports an unknown
+ * outcome. Instance N is never paused; it patches once at step 4 or 6. The
+ * mover moves when every instance acknowledged the current step or its lease
+ * expired, never while a repair is pending. Every copy takes new's record lock
+ * and reads the source's current record under it.
+ *
+ * Property checked once repairs drained: every acknowledged field is in the
+ * current write primary (no lost write; a stale copy never overwrote new's
+ * newer record), and while there is a write secondary it equals the write
+ * primary; unless an operation at step 4 was still in flight after the move
+ * to 5 while a step-5 patch or a repair wrote the record (the 4 -> 5 window:
+ * two write primaries; the ghost `window45` marks it).
+ *
  * Variants, each of which spin must refute (scripts/check_model.sh):
  *   -DNO_WINDOW_EXCUSE     the property without the switch-window exception
  *   -DBROKEN_NO_TOMBSTONE  a delete leaves no tombstone in new
  *   -DBROKEN_UPSERT        the backfill overwrites instead of insert-if-absent
  *   -DBROKEN_REPLAY        the write-secondary sync replays the caller's write
  *                          instead of copying old's current state under the lock
+ *   -DNO_WINDOW45_EXCUSE   scenario 2 without the 4 -> 5 window exception
+ *   -DBROKEN_NO_LEASE      no lease checks: S routes by its old step after
+ *                          waking (the lost write of issue 15: paused at 4,
+ *                          it wakes after moves to 5 and 6 and copies old's
+ *                          stale record over new)
+ *   -DBROKEN_LEASE_AGE_ONLY the lease check looks only at the lease's age, not
+ *                          at the step it was renewed on: a refresh after the
+ *                          pause renews it on step 6 and S's step-4 patch passes
+ *   -DBROKEN_COPY_NO_LOCK  copies read and write without new's record lock
  */
 
 byte old_v = 1;       /* 0: no record; else the version */
@@ -112,12 +146,170 @@ proctype Backfill() {
   finished++
 }
 
-init {
-  atomic { run InstanceA(); run InstanceB(); run Backfill() };
-  finished == 3;
-#ifdef NO_WINDOW_EXCUSE
-  assert(new_v == old_v);  /* refuted: the switch window is real (see above) */
+/* ---- Scenario 2: a stale instance across the moves 4 -> 5 -> 6 ----------- */
+
+byte step = 4;         /* the migration's current step */
+byte old_r = 1;        /* the record in old and new: a set of fields (bits);  */
+byte new_r = 1;        /* bit 1 was there before, bit 2 is S's, bit 4 is N's  */
+byte acked_bits = 1;   /* ghost: fields of the record acknowledged to callers */
+bool s_lease = true;   /* S's lease (the instance's CLOCK_BOOTTIME view)      */
+byte s_applied = 4;    /* the step S routes by, and the one its lease is on   */
+byte s_ack = 4;        /* the step S acknowledged in its heartbeat            */
+byte s_op = 0;         /* the step S's operation entered (0: none in flight)  */
+byte n_op = 0;         /* the step N's operation entered (0: none in flight)  */
+bool repair_pending = false;
+bool window45 = false; /* ghost: a patch landed in one write primary while an
+                         operation of the other step (4 or 5) was in flight */
+#define W45 window45 = window45 || (n_op == 4 && s_op == 5)
+
+#define WP_OLD(st) ((st) <= 4)
+#define HAS_WS(st) ((st) <= 5)
+
+/* S's lease check: its lease holds and was taken on the step the operation
+ * entered. BROKEN_LEASE_AGE_ONLY checks only the lease's age; BROKEN_NO_LEASE
+ * checks nothing (the instance routes by its last step, as before leases). */
+#if defined(BROKEN_NO_LEASE)
+#define LEASE_OK true
+#elif defined(BROKEN_LEASE_AGE_ONLY)
+#define LEASE_OK s_lease
 #else
-  assert(window || new_v == old_v);
+#define LEASE_OK (s_lease && s_applied == s_op)
 #endif
+
+/* The record lock in new: every copy (write-secondary sync, repair) holds
+ * it and reads the source's current record under it. */
+#ifdef BROKEN_COPY_NO_LOCK
+#define LOCK(me) skip
+#define UNLOCK skip
+#else
+#define LOCK(me) atomic { lock_new == 0 -> lock_new = me }
+#define UNLOCK lock_new = 0
+#endif
+
+/* Copy the current record of the write primary of step st into the other. */
+inline copy(st, me) {
+  if
+  :: WP_OLD(st) -> cur = old_r; new_r = cur
+  :: else -> cur = new_r; old_r = cur
+  fi
+}
+
+/* S is paused here (a GC pause, SIGSTOP, a VM stall): its lease may expire,
+ * and once awake its refresh may renew the lease on the current step (and
+ * acknowledge it only if no operation still routes by an earlier one). */
+inline pause() {
+  if
+  :: skip
+  :: s_lease = false;
+     if
+     :: skip
+     :: atomic {
+          s_lease = true; s_applied = step;
+          if :: s_op == 0 || s_op == step -> s_ack = step :: else -> skip fi
+        }
+     fi
+  fi
+}
+
+proctype Repair() {
+  byte cur;
+  /* Copies the CURRENT write primary into the other database, under the lock.
+   * Moves are refused while a repair is pending, so the step is stable. */
+  LOCK(7);
+  atomic { copy(step, 7); window45 = window45 || (n_op == 4 && step >= 5) };
+  UNLOCK;
+  repair_pending = false
+}
+
+/* S: one patch (field 2) by the step it routes by, paused anywhere. */
+proctype Stale() {
+  byte cur;
+  pause();
+  atomic { s_op = s_applied; if :: LEASE_OK -> skip :: else -> s_op = 0; goto done fi };  /* check 1 */
+  pause();
+  atomic { if :: LEASE_OK -> skip :: else -> s_op = 0; goto done fi };  /* check 2, before writing WP */
+  pause();  /* past its last check: old cannot refuse this write, it may land after moves */
+  if
+  :: WP_OLD(s_op) -> atomic { old_r = old_r | 2; W45 }
+  :: else -> atomic { new_r = new_r | 2; W45 }
+  fi;
+  pause();
+  if
+  :: HAS_WS(s_op) ->
+     atomic {
+       if
+       :: LEASE_OK -> skip  /* check 3, before copying into WS */
+       :: else ->  /* no copy by a stale step: repair, unknown outcome */
+          repair_pending = true; run Repair(); s_op = 0; goto done
+       fi
+     };
+     LOCK(5); copy(s_op, 5); UNLOCK
+  :: else -> skip
+  fi;
+  atomic { acked_bits = acked_bits | 2; s_op = 0 };
+done:
+  finished++
+}
+
+/* N: an instance that is never paused; one patch (field 4) at step 4 or 6
+ * (at step 5 only S patches: S renewed on 5 while N's step-4 patch is in
+ * flight already shows the 4 -> 5 window). */
+proctype Current() {
+  byte cur;
+  if
+  :: atomic { step == 4 -> n_op = 4 }
+  :: atomic { step == 6 -> n_op = 6 }
+  :: skip
+  fi;
+  if
+  :: n_op != 0 ->
+     if
+     :: WP_OLD(n_op) -> atomic { old_r = old_r | 4; W45 }
+     :: else -> atomic { new_r = new_r | 4; W45 }
+     fi;
+     if
+     :: HAS_WS(n_op) -> LOCK(6); copy(n_op, 6); UNLOCK
+     :: else -> skip
+     fi;
+     atomic { acked_bits = acked_bits | 4; n_op = 0 }
+  :: else -> skip
+  fi;
+  finished++
+}
+
+/* The mover: a move needs every live instance to have acknowledged the
+ * current step, or its lease to have expired (certainly: S's lease lapses
+ * only while S is paused, and S then takes no step); none while a repair is
+ * pending; N acknowledges a step once no operation of its routes by an
+ * earlier one. */
+proctype Mover() {
+  do
+  :: atomic { step < 6 && (s_ack == step || !s_lease) && (n_op == 0 || n_op == step) &&
+              !repair_pending -> step++ }
+  :: break
+  od;
+  finished++
+}
+
+init {
+  if
+  :: atomic { run InstanceA(); run InstanceB(); run Backfill() };
+     finished == 3;
+#ifdef NO_WINDOW_EXCUSE
+     assert(new_v == old_v);  /* refuted: the switch window is real (see above) */
+#else
+     assert(window || new_v == old_v);
+#endif
+  :: atomic { run Stale(); run Current(); run Mover() };
+     finished == 3 && !repair_pending;
+     /* No lost write: every acknowledged field is in the current write
+      * primary (a stale copy never overwrote new's newer record). */
+#ifdef NO_WINDOW45_EXCUSE
+     assert(((WP_OLD(step) -> old_r : new_r) & acked_bits) == acked_bits);
+#else
+     assert(window45 || ((WP_OLD(step) -> old_r : new_r) & acked_bits) == acked_bits);
+#endif
+     /* The write secondary converged once repairs drained. */
+     assert(!HAS_WS(step) || old_r == new_r)
+  fi
 }

@@ -33,3 +33,7 @@ check NO_WINDOW_EXCUSE refuted
 check BROKEN_NO_TOMBSTONE refuted
 check BROKEN_UPSERT refuted
 check BROKEN_REPLAY refuted
+check NO_WINDOW45_EXCUSE refuted
+check BROKEN_NO_LEASE refuted
+check BROKEN_LEASE_AGE_ONLY refuted
+check BROKEN_COPY_NO_LOCK refuted
