@@ -3,8 +3,8 @@
 // servers scripts/test.sh starts, dropped after).
 #pragma once
 
-#include <gtest/gtest.h>
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -53,6 +53,10 @@ class ControlDatabase {
     name_ = name;
   }
   const std::string& url() const { return url_; }
+  // The database's URL for another account (the servers only).
+  std::string url_for(const std::string& user) const {
+    return postgres_ ? postgres_->url(user) : mariadb_ ? mariadb_->url(user) : url_;
+  }
   const std::string& name() const { return name_; }
 
  private:
