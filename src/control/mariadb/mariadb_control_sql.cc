@@ -90,6 +90,8 @@ class MyEngine : public control_sql::Engine {
  public:
   explicit MyEngine(ConnectionSpec spec) : pool_(std::move(spec), "DO 1") {
     dialect_.begin = "START TRANSACTION";
+    // InnoDB's default isolation, REPEATABLE READ: one snapshot from the start.
+    dialect_.begin_snapshot = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
     // The session's time zone is UTC (the connection sets it).
     dialect_.now_micros = "CAST(UNIX_TIMESTAMP(SYSDATE(6)) * 1000000 AS SIGNED)";
     dialect_.id_column = "BIGINT AUTO_INCREMENT PRIMARY KEY";

@@ -52,6 +52,11 @@ Result<std::unique_ptr<Transaction>> Transaction::begin(Session& session, const 
   return std::unique_ptr<Transaction>(new Transaction(session));
 }
 
+Result<std::unique_ptr<Transaction>> Transaction::begin_snapshot(Session& session, const Dialect& dialect) {
+  TANDEM_RETURN_IF_ERROR(session.simple(dialect.begin_snapshot, "beginning a read-only transaction"));
+  return std::unique_ptr<Transaction>(new Transaction(session));
+}
+
 Transaction::~Transaction() {
   if (!done_) (void)session_.simple("ROLLBACK", "rolling back");
 }

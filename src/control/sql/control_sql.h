@@ -64,6 +64,7 @@ class Session {
 // The spellings that differ between engines.
 struct Dialect {
   std::string begin;           // "BEGIN" / "START TRANSACTION"
+  std::string begin_snapshot;  // a read-only transaction whose statements all see one snapshot
   std::string now_micros;      // the server's clock, integer microseconds since the epoch
   std::string id_column;       // an auto-increment BIGINT primary key column type
   std::string key_text;        // short text that is compared or indexed (binary collation)
@@ -96,6 +97,8 @@ class Engine {
 class Transaction {
  public:
   static Result<std::unique_ptr<Transaction>> begin(Session& session, const Dialect& dialect);
+  // Read-only; every statement sees the same snapshot.
+  static Result<std::unique_ptr<Transaction>> begin_snapshot(Session& session, const Dialect& dialect);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;

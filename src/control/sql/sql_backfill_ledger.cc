@@ -69,6 +69,8 @@ Status SqlControlStore::plan_backfill(
 
 Result<BackfillState> SqlControlStore::backfill_state(std::string_view collection) {
   TANDEM_ASSIGN_OR_RETURN(auto session, engine_->session());
+  // The plan and the ranges' sums from one snapshot.
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin_snapshot(*session, dialect()));
   BackfillState out;
   TANDEM_ASSIGN_OR_RETURN(
       auto rows,
@@ -102,6 +104,7 @@ Result<BackfillState> SqlControlStore::backfill_state(std::string_view collectio
   out.ranges_done = static_cast<size_t>(v[1]);
   out.counts = {v[2], v[3], v[4], v[5], v[6], v[7]};
   out.complete = out.ranges_done == out.ranges;
+  TANDEM_RETURN_IF_ERROR(tx->commit());
   return out;
 }
 
