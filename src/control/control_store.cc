@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "control/sql/sql_control_store.h"
 #include "control/sqlite/sqlite_control_store.h"
 #include "tandem/store.h"
 
@@ -30,13 +31,17 @@ bool instance_is_live(const InstanceHeartbeat& heartbeat, WallTime now,
 }
 
 Result<std::unique_ptr<ControlStore>> open_control_store(std::string_view url) {
+  if (url.find(':') == std::string_view::npos) return open_sqlite_control_store(url);
   std::string_view scheme = url.substr(0, url.find(':'));
-  if (url.find(':') != std::string_view::npos && scheme != "sqlite") {
-    return Status::Config(
-        fmt::format("control store: unsupported URL scheme '{}' in '{}' (this build supports sqlite:PATH)",
-                    scheme, redact_url(url)));
+  if (scheme == "sqlite") return open_sqlite_control_store(url);
+  if (scheme == "postgres" || scheme == "postgresql" || scheme == "mariadb" || scheme == "mysql") {
+    return control_sql::open_sql_control_store(scheme, url);
   }
-  return open_sqlite_control_store(url);
+  return Status::Config(
+      fmt::format("control store: unsupported URL scheme '{}' in '{}' (supported: sqlite:PATH, "
+                  "postgres://USER@HOST:PORT/DB, "
+                  "mariadb://USER@HOST:PORT/DB)",
+                  scheme, redact_url(url)));
 }
 
 }  // namespace tandem

@@ -153,7 +153,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const ConnectionSpec& spec)
   std::call_once(library, [] { mysql_library_init(0, nullptr, nullptr); });
   MYSQL* mysql = mysql_init(nullptr);
   if (mysql == nullptr) return Status::Unavailable(fmt::format("{}: out of memory connecting", spec.display));
-  unsigned connect_timeout = 10, io_timeout = 900;
+  unsigned connect_timeout = spec.connect_timeout, io_timeout = spec.io_timeout;
   my_bool off = 0, on = 1;
   mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
   mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
@@ -210,6 +210,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const ConnectionSpec& spec)
     TANDEM_RETURN_IF_ERROR(
         c->exec_simple("SET SESSION TRANSACTION READ ONLY", "making the session read-only"));
   }
+  if (!spec.session_sql.empty())
+    TANDEM_RETURN_IF_ERROR(c->exec_simple(spec.session_sql, "setting up the session"));
   return c;
 }
 

@@ -43,6 +43,11 @@ struct ConnectionSpec {
   std::unordered_map<std::string, std::string> tls;  // option name -> value
   std::string display;                               // redacted, for messages
   bool read_only = false;                            // every transaction READ ONLY
+  // Connector/C's timeouts in seconds (the control store's are short).
+  unsigned connect_timeout = 10;
+  unsigned io_timeout = 900;
+  // Run once on each new session after tandem's own setup (e.g. SET innodb_lock_wait_timeout).
+  std::string session_sql;
   static Result<ConnectionSpec> parse(std::string_view url);
 };
 

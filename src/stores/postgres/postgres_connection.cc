@@ -47,7 +47,12 @@ int64_t PgResult::affected() const {
 
 Result<std::unique_ptr<Connection>> Connection::open(const ConnectionSpec& spec) {
   std::vector<const char*> keywords = {"dbname", "connect_timeout", "application_name"};
-  std::vector<const char*> values = {spec.conninfo.c_str(), "10", "tandem"};
+  std::string connect_timeout = std::to_string(spec.connect_timeout_s);
+  std::vector<const char*> values = {spec.conninfo.c_str(), connect_timeout.c_str(), "tandem"};
+  for (const auto& [keyword, value] : spec.keywords) {
+    keywords.push_back(keyword.c_str());
+    values.push_back(value.c_str());
+  }
   if (!spec.password.empty()) {
     keywords.push_back("password");
     values.push_back(spec.password.c_str());
@@ -79,6 +84,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const ConnectionSpec& spec)
                                  "SET client_encoding = '{}'; SET client_min_messages = warning",
                                  raw ? "SQL_ASCII" : "UTF8"),
                      "setting up the session"));
+  if (!spec.session_sql.empty())
+    TANDEM_RETURN_IF_ERROR(c->exec_simple(spec.session_sql, "setting up the session"));
   return c;
 }
 

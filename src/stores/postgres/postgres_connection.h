@@ -27,6 +27,12 @@ struct ConnectionSpec {
   std::string password;    // empty: none given (libpq may still use ~/.pgpass)
   std::string display;     // redacted, for messages
   bool read_only = false;  // every transaction read-only (default_transaction_read_only)
+  // libpq's connect_timeout, in seconds; the control store's is short.
+  int connect_timeout_s = 10;
+  // More libpq keywords (e.g. tcp_user_timeout), after those of the URL.
+  std::vector<std::pair<std::string, std::string>> keywords;
+  // Run once on each new session after tandem's own setup (e.g. SET lock_timeout).
+  std::string session_sql;
   static Result<ConnectionSpec> parse(std::string_view url);
 };
 

@@ -1,0 +1,176 @@
+// The control store's SQL layer on PostgreSQL (control_sql.h), over the
+// store's connection and pool (stores/postgres/postgres_connection.h), with
+// short timeouts: an instance's lease depends on reaching the control store,
+// so an unreachable server fails a call within seconds, never hangs it.
+// Registered with open_control_store for postgres:// and postgresql:// URLs.
+#include <fmt/format.h>
+
+#include "control/sql/control_sql.h"
+#include "stores/postgres/postgres_connection.h"
+
+// Kept by the linker option of tandem::postgres, so that this object, and with
+// it the registration below, is part of every program that links the component.
+extern "C" {
+extern const int tandem_postgres_control_linked;
+const int tandem_postgres_control_linked = 1;
+}
+
+namespace tandem::postgres {
+namespace {
+
+using Cache = control_sql::ConnectionCache<Connection, ConnectionSpec>;
+
+constexpr unsigned kByteaOid = 17;
+
+// '?' placeholders as libpq's $1, $2, ... (the control store's SQL has no '?'
+// inside literals).
+std::string numbered(const std::string& sql) {
+  std::string out;
+  int n = 0;
+  for (char c : sql) {
+    if (c == '?') {
+      out += fmt::format("${}", ++n);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::vector<Param> pg_params(const std::vector<control_sql::Param>& params) {
+  using Kind = control_sql::Param::Kind;
+  std::vector<Param> out;
+  for (const control_sql::Param& p : params) {
+    switch (p.kind) {
+      case Kind::kNull:
+        out.push_back({"", true, false});
+        break;
+      case Kind::kInt:
+        out.push_back({std::to_string(p.integer), false, false});
+        break;
+      case Kind::kDouble:
+        out.push_back({fmt::format("{}", p.real), false, false});
+        break;
+      case Kind::kText:
+        out.push_back({p.text, false, false});
+        break;
+      case Kind::kBytes:
+        out.push_back({p.text, false, true});
+        break;
+    }
+  }
+  return out;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// BYTEA in the text format: "\x" and two hex digits a byte (bytea_output = hex).
+Result<std::string> unhex(std::string_view text) {
+  if (text.size() < 2 || text.substr(0, 2) != "\\x" || text.size() % 2 != 0) {
+    return Status::Corruption("control store: a BYTEA value is not in the hex format");
+  }
+  std::string out;
+  out.reserve((text.size() - 2) / 2);
+  for (size_t i = 2; i < text.size(); i += 2) {
+    int hi = hex_digit(text[i]);
+    int lo = hex_digit(text[i + 1]);
+    if (hi < 0 || lo < 0) return Status::Corruption("control store: a BYTEA value is not in the hex format");
+    out += static_cast<char>((hi << 4) | lo);
+  }
+  return out;
+}
+
+class PgSession : public control_sql::Session {
+ public:
+  PgSession(Cache& cache, std::unique_ptr<Connection> conn) : cache_(cache), lease_(std::move(conn)) {}
+  ~PgSession() override { cache_.give_back(std::move(lease_)); }
+  PgSession(const PgSession&) = delete;
+  PgSession& operator=(const PgSession&) = delete;
+  Status simple(const std::string& sql, std::string_view what) override {
+    return lease_->exec_simple(sql, what);
+  }
+  Result<int64_t> exec(const std::string& sql, const std::vector<control_sql::Param>& params,
+                       std::string_view what) override {
+    TANDEM_ASSIGN_OR_RETURN(PgResult r, lease_->exec(numbered(sql), pg_params(params), what));
+    return r.affected();
+  }
+  Result<std::vector<control_sql::Row>> query(const std::string& sql,
+                                              const std::vector<control_sql::Param>& params,
+                                              std::string_view what) override {
+    TANDEM_ASSIGN_OR_RETURN(PgResult r, lease_->exec(numbered(sql), pg_params(params), what));
+    std::vector<control_sql::Row> rows(static_cast<size_t>(r.rows()));
+    int columns = PQnfields(r.get());
+    for (int row = 0; row < r.rows(); ++row) {
+      for (int col = 0; col < columns; ++col) {
+        if (r.is_null(row, col)) {
+          rows[row].emplace_back();
+        } else if (PQftype(r.get(), col) == kByteaOid) {
+          TANDEM_ASSIGN_OR_RETURN(std::string bytes, unhex(r.text(row, col)));
+          rows[row].emplace_back(std::move(bytes));
+        } else {
+          rows[row].emplace_back(std::string(r.text(row, col)));
+        }
+      }
+    }
+    return rows;
+  }
+
+ private:
+  Cache& cache_;
+  std::unique_ptr<Connection> lease_;
+};
+
+class PgEngine : public control_sql::Engine {
+ public:
+  explicit PgEngine(ConnectionSpec spec) : pool_(std::move(spec), "SELECT 1") {
+    dialect_.begin = "BEGIN";
+    dialect_.begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    dialect_.now_micros = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)";
+    dialect_.id_column = "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY";
+    dialect_.key_text = "TEXT COLLATE \"C\"";
+    dialect_.text = "TEXT";
+    dialect_.bytes = "BYTEA";
+    dialect_.real = "DOUBLE PRECISION";
+    dialect_.for_share = "FOR SHARE";
+    dialect_.current_schema = "current_schema()";
+    dialect_.schema_lock = "SELECT pg_advisory_xact_lock(7305720411)";
+    dialect_.on_conflict = [](std::string_view columns) {
+      return fmt::format("ON CONFLICT ({}) DO UPDATE SET", columns);
+    };
+    dialect_.excluded = [](std::string_view column) { return fmt::format("EXCLUDED.{}", column); };
+  }
+  Result<std::unique_ptr<control_sql::Session>> session() override {
+    TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.take());
+    return std::unique_ptr<control_sql::Session>(new PgSession(pool_, std::move(conn)));
+  }
+  const control_sql::Dialect& dialect() const override { return dialect_; }
+  const std::string& display() const override { return pool_.spec().display; }
+
+ private:
+  Cache pool_;
+  control_sql::Dialect dialect_;
+};
+
+Result<std::unique_ptr<control_sql::Engine>> open_engine(std::string_view url) {
+  TANDEM_ASSIGN_OR_RETURN(ConnectionSpec spec, ConnectionSpec::parse(url));
+  spec.connect_timeout_s = 2;
+  // A server that stops answering mid-call (a partition) fails the call
+  // within seconds; lock waits end before that (kBusy).
+  spec.keywords = {{"tcp_user_timeout", "5000"},
+                   {"keepalives_idle", "5"},
+                   {"keepalives_interval", "2"},
+                   {"keepalives_count", "2"}};
+  spec.session_sql = "SET lock_timeout = '3s'; SET statement_timeout = '5s'";
+  return std::unique_ptr<control_sql::Engine>(new PgEngine(std::move(spec)));
+}
+
+[[maybe_unused]] const bool registered =
+    control_sql::register_engine({.schemes = {"postgres", "postgresql"}, .open = open_engine});
+
+}  // namespace
+}  // namespace tandem::postgres
