@@ -49,8 +49,8 @@ thread_local bool t_stall_this_thread = false;
 // instance's refresh thread), as a paused process would, until resumed.
 class RefreshStall {
  public:
-  RefreshStall() : main_(std::this_thread::get_id()) {
-    SyncPoints::set("refresh.start", [this] {
+  explicit RefreshStall(const char* at = "refresh.start") : main_(std::this_thread::get_id()) {
+    SyncPoints::set(at, [this] {
       if (std::this_thread::get_id() == main_) return;
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [&] { return !stalled_; });
@@ -243,6 +243,54 @@ TEST(Lease, ACopyThatEnteredBeforeALapseIsNotMadeEvenOnceTheLeaseIsRenewed) {
   EXPECT_TRUE(before_sync.outcome.is_outcome_unknown()) << before_sync.outcome.to_string();
   EXPECT_EQ(stored(before_sync.f, Side::kNew, 1), user(1, "fresh"));
   before_sync.expect_recovery();
+}
+
+// Found by review: a refresh that read the step and then stalled (before, its
+// heartbeat came after the read) renewed the lease on a step two moves old.
+// The heartbeat now comes first, and a refresh that outlasts the lease renews
+// nothing: the instance routes by step 6, and old (frozen) receives nothing.
+TEST(Lease, ARefreshStalledAfterReadingTheStepDoesNotRenewTheLeaseOnIt) {
+  MigrationFixture f{{}, milliseconds(100), /*register_instance=*/false};
+  f.jump_to_step(3);
+  const auto main_thread = std::this_thread::get_id();
+  std::atomic<int> phase{0};
+  Gate gate;
+  // Refreshes fail for 2/3 of a lease (the refresh starts late), then one
+  // reads the step and stalls before it completes.
+  SyncPoints::set("refresh.start", [&] {
+    int one = 1;
+    if (std::this_thread::get_id() != main_thread && phase.compare_exchange_strong(one, 2)) {
+      std::this_thread::sleep_for(kLease * 2 / 3);
+    }
+  });
+  SyncPoints::set("refresh.after_step_read", [&] {
+    int two = 2;
+    if (std::this_thread::get_id() != main_thread && phase.compare_exchange_strong(two, 3)) gate.wait_here();
+  });
+  auto instance = open_instance(f, short_lease(f.config));
+  Collection* users = value_or_die(instance->collection("users"));
+  ASSERT_OK(users->put(user(1, "v0")));
+  phase = 1;
+  gate.wait_reached();  // that refresh read step 4
+  wait_until_gone(*f.control, "stalled-instance");
+  ASSERT_OK(f.migration->change_step(4, "test", /*force=*/true));
+  ASSERT_OK(f.migration->change_step(5, "test", /*force=*/true));
+  ASSERT_OK(f.migration->refresh());
+  ASSERT_OK(f.users->put(user(1, "fresh")));
+  gate.release();  // the stalled refresh completes with step 4
+  Status s;
+  for (int i = 0; i < 200; ++i) {
+    s = users->put(user(2, "late"));
+    if (s.ok()) break;
+    EXPECT_EQ(s.code(), Code::kUnavailable) << s.to_string();
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  SyncPoints::clear_all();
+  ASSERT_OK(s);
+  EXPECT_EQ(instance->applied_step().step_index, 5u);
+  EXPECT_FALSE(stored(f, Side::kOld, 2).has_value()) << "written to old by step 4 after the moves to 6";
+  EXPECT_EQ(stored(f, Side::kNew, 2), user(2, "late"));
+  EXPECT_EQ(stored(f, Side::kNew, 1), user(1, "fresh"));
 }
 
 TEST(Lease, AnInstanceThatCannotRenewStopsRoutingWithinItsLeaseAndResumesByItself) {

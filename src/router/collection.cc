@@ -155,7 +155,7 @@ Result<bool> Collection::transfer_into_write_primary(const Key& key, const Step&
   Store& target = state_->store(Side::kNew);
   Store& source = state_->store(Side::kOld);
   TANDEM_SYNC_POINT("transfer.before_lock");
-  TANDEM_ASSIGN_OR_RETURN(RecordLock lock, target.lock(schema_.name, key, state_->config.lock_timeout));
+  TANDEM_ASSIGN_OR_RETURN(RecordLock lock, target.lock(schema_.name, key, state_->route_lock_timeout()));
   TANDEM_ASSIGN_OR_RETURN(Lookup there, target.get(schema_.name, key));
   if (there.present()) return true;      // someone transferred it meanwhile
   if (there.tombstoned()) return false;  // deleted through tandem: stays deleted
@@ -192,6 +192,7 @@ Status Collection::patch(const Key& key, const FieldMap& fields) {
     Result<bool> transferred = transfer_into_write_primary(key, step, index);
     if (!transferred.ok()) return fail(transferred.status());
     if (*transferred) {
+      TANDEM_RETURN_IF_ERROR(leased(*state_, stats, guard));
       outcome = wp.patch(schema_.name, key, fields);
       if (!outcome.ok()) return fail(outcome.status());
     }

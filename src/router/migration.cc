@@ -187,9 +187,29 @@ StepState Migration::applied_step() const {
 
 namespace {
 
-// Reads the current step, applies it, and writes the heartbeat.
+Status write_heartbeat(MigrationState& st, const StepState& acknowledged) {
+  InstanceHeartbeat h{st.instance_id,         st.host,      st.pid,
+                      st.started_at,          now_micros(), acknowledged.version,
+                      acknowledged.step_index};
+  return st.control->heartbeat(h);
+}
+
+// Writes the heartbeat, then reads the current step, applies it, and writes
+// the heartbeat again if that acknowledged a new step. The heartbeat comes
+// first: a step read after a heartbeat that movers see is at most one move
+// behind for as long as the lease it renews lasts (a step read before a
+// heartbeat that is delayed could be two moves old by the time it lands).
 Status refresh_step(MigrationState& st) {
+  StepState acknowledged_before;
+  if (st.options.register_instance) {
+    {
+      MutexLock lock(st.step_mutex);
+      acknowledged_before = st.acknowledged;
+    }
+    TANDEM_RETURN_IF_ERROR(write_heartbeat(st, acknowledged_before));
+  }
   TANDEM_ASSIGN_OR_RETURN(StepState current, st.control->current_step());
+  TANDEM_SYNC_POINT("refresh.after_step_read");
   if (current.step_index >= st.config.plan.size()) {
     return Status::Corruption(fmt::format("the control store names step {} but the plan has {} steps",
                                           current.step_index + 1, st.config.plan.size()));
@@ -197,7 +217,9 @@ Status refresh_step(MigrationState& st) {
   StepState applied;
   {
     MutexLock lock(st.step_mutex);
-    if (current.version != st.applied.version) {
+    // Only a newer version: versions only grow, and a slower concurrent
+    // refresh must not put back the step a faster one replaced.
+    if (current.version > st.applied.version) {
       if (st.options.register_instance && st.applied.version != 0) {
         const Step& s = st.config.plan.at(current.step_index);
         logging::info("applied step {} ({}: {}), version {}", current.step_index + 1, s.name,
@@ -216,24 +238,34 @@ Status refresh_step(MigrationState& st) {
   while (!st.drained_except(applied.step_index) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
+  // Repairs kept in memory (the control store refused them) go first: a
+  // mover must not see this step acknowledged while a write it acknowledged
+  // has its repair only here.
+  st.flush_pending();
+  bool repairs_pending = false;
+  {
+    MutexLock lock(st.pending_mutex);
+    repairs_pending = !st.pending_repairs.empty();
+  }
   StepState acknowledged;
   {
     MutexLock lock(st.step_mutex);
-    if (st.applied.version == applied.version && st.drained_except(applied.step_index)) {
+    if (st.applied.version == applied.version && st.drained_except(applied.step_index) && !repairs_pending) {
       st.acknowledged = applied;
     }
     acknowledged = st.acknowledged;
   }
-  if (!st.options.register_instance) return Status::Ok();
-  InstanceHeartbeat h{st.instance_id,         st.host,      st.pid,
-                      st.started_at,          now_micros(), acknowledged.version,
-                      acknowledged.step_index};
-  return st.control->heartbeat(h);
+  if (!st.options.register_instance || acknowledged.version == acknowledged_before.version) {
+    return Status::Ok();
+  }
+  return write_heartbeat(st, acknowledged);
 }
 
 }  // namespace
 
 Status Migration::refresh() {
+  // One refresh at a time (the refresh thread, and a caller of refresh()).
+  MutexLock serial(state_->refresh_mutex);
   TANDEM_SYNC_POINT("refresh.start");
   // The lease counts from before the step is read (migration.h).
   const int64_t started = lease_clock_nanos();

@@ -50,9 +50,11 @@ struct MigrationState {
   // start (StepGuard), and use that step throughout.
   std::atomic<size_t> step_index{0};
   mutable Mutex step_mutex;
-  StepState applied GUARDED_BY(step_mutex);       // what new operations route by
-  StepState acknowledged GUARDED_BY(step_mutex);  // what the heartbeat reports, once no
-                                                  // operation of any other step is in flight
+  // Version 0 until the first refresh: the first heartbeat, written before
+  // the step is read, acknowledges nothing.
+  StepState applied GUARDED_BY(step_mutex){0, 0, {}};       // what new operations route by
+  StepState acknowledged GUARDED_BY(step_mutex){0, 0, {}};  // what the heartbeat reports, once no
+                                                            // operation of any other step is in flight
 
   // The lease (migration.h, "The lease"): when the refresh that last renewed
   // it started, on lease_clock_nanos() (0: never), and on the wall clock for
@@ -64,9 +66,18 @@ struct MigrationState {
   // the lease is valid again. Operations record it at entry (StepGuard).
   std::atomic<int64_t> lease_epoch{0};
   std::atomic<int64_t> lease_renewed_wall{0};  // microseconds since the epoch
+  Mutex refresh_mutex;                         // serializes Migration::refresh
   Mutex lease_mutex;
   std::string refresh_error GUARDED_BY(lease_mutex);
   int64_t lease_valid_nanos() const;
+  // How long a routed operation waits for new's record lock: lock_timeout,
+  // but under the lease at most 1/10 of it, so that a copy checked against
+  // the lease just before the wait cannot land after a mover counted this
+  // instance gone (a wait that times out queues a repair or fails the call).
+  std::chrono::milliseconds route_lock_timeout() const {
+    if (!options.register_instance || config.fence == FencePolicy::kOperator) return config.lock_timeout;
+    return std::min(config.lock_timeout, config.instance_timeout / 10);
+  }
   // Renews the lease from a refresh that started at started (lease clock).
   void renew_lease(int64_t started, WallTime started_wall);
   // Ok while an operation that entered under lease epoch `entered_epoch` may

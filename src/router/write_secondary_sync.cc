@@ -62,14 +62,14 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   }
   Status s;
   if (state_->relations.empty()) {
-    s = copy_current_record(wp, ws, state_->store(Side::kNew), schema_, key, state_->config.lock_timeout);
+    s = copy_current_record(wp, ws, state_->store(Side::kNew), schema_, key, state_->route_lock_timeout());
   } else {
     // The parent with the children its write changed in WP (relation_copy.h).
     MigrationState* st = state_;
     s = copy_with_relations(
         wp, ws, state_->store(Side::kNew), state_->relations,
         [st](std::string_view n) { return st->schema_of(n); }, schema_.name, key, pre,
-        RelationCopyOptions{state_->config.lock_timeout,
+        RelationCopyOptions{state_->route_lock_timeout(),
                             static_cast<size_t>(state_->config.max_cascade_records)});
   }
   if (s.ok()) return s;

@@ -121,7 +121,9 @@ Result<std::unique_ptr<control_sql::Engine>> open_engine(std::string_view url) {
   TANDEM_ASSIGN_OR_RETURN(ConnectionSpec spec, ConnectionSpec::parse(url));
   spec.connect_timeout = 2;
   spec.io_timeout = 5;  // a server that stops answering mid-call fails it within seconds
-  spec.session_sql = "SET SESSION innodb_lock_wait_timeout = 3";  // lock waits end first (kBusy)
+  // Lock waits end first (kBusy); every statement outside a transaction
+  // commits, whatever the server's default.
+  spec.session_sql = "SET SESSION innodb_lock_wait_timeout = 3, autocommit = 1";
   return std::unique_ptr<control_sql::Engine>(new MyEngine(std::move(spec)));
 }
 

@@ -165,7 +165,7 @@ Result<std::unique_ptr<control_sql::Engine>> open_engine(std::string_view url) {
                    {"keepalives_idle", "5"},
                    {"keepalives_interval", "2"},
                    {"keepalives_count", "2"}};
-  spec.session_sql = "SET lock_timeout = '3s'; SET statement_timeout = '5s'";
+  spec.session_sql = "SET lock_timeout = '3s'; SET statement_timeout = '5s'; SET bytea_output = 'hex'";
   return std::unique_ptr<control_sql::Engine>(new PgEngine(std::move(spec)));
 }
 
