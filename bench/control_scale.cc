@@ -17,17 +17,18 @@
 //
 // Instances are opened over one refresh interval, so their refreshes have
 // evenly spread phases (opened all at once, they would refresh in step and a
-// move would reach them all almost together). Prints one line `RESULT key=value ...` for the script's table, and details.
+// move would reach them all almost together). Prints one line `RESULT key=value ...` for the script's table,
+// and details.
 #include <fmt/format.h>
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <dirent.h>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -123,13 +124,15 @@ class Stats {
   long long statement_calls() {
     if (!statements_) return -1;
     return number(
-        "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+        "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements s JOIN pg_database d ON d.oid = "
+        "s.dbid "
         "WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat%'");
   }
   // Transactions of this database (committed and rolled back), as flushed.
   long long transactions() {
-    return number("SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database "
-                  "WHERE datname = current_database()");
+    return number(
+        "SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database "
+        "WHERE datname = current_database()");
   }
   int backends() { return static_cast<int>(number("SELECT count(*) FROM pg_stat_activity")); }
 
@@ -197,17 +200,18 @@ int main(int argc, char** argv) {
     auto setup = must(tandem::open_store("old-setup", config.old_url), "creating old");
     if (auto s = setup->ensure_collection(users, true); !s.ok()) die("old's table: " + s.to_string());
   }
-  auto old_store = must(tandem::open_store("old", config.old_url,
-                                           tandem::StoreOptions{.keep_tombstones = false, .configure = false}),
-                        "opening old");
+  auto old_store =
+      must(tandem::open_store("old", config.old_url,
+                              tandem::StoreOptions{.keep_tombstones = false, .configure = false}),
+           "opening old");
   auto new_store = must(tandem::open_store("new", config.new_url), "opening new");
   must(tandem::init_new_tables(config, *old_store, new_store.get(), /*dry_run=*/false), "tandem init");
 
   auto operator_control = must(tandem::open_control_store(control_url), "opening the control store");
   tandem::MigrationOptions operator_options;
   operator_options.register_instance = false;
-  auto op = must(tandem::Migration::open_with(config, old_store.get(), new_store.get(), operator_control.get(),
-                                              operator_options),
+  auto op = must(tandem::Migration::open_with(config, old_store.get(), new_store.get(),
+                                              operator_control.get(), operator_options),
                  "opening the operator's migration");
 
   // The instances: each its own control store (its own connections) and
@@ -228,8 +232,9 @@ int main(int argc, char** argv) {
           controls[i] = must(tandem::open_control_store(control_url), "opening an instance's control store");
           tandem::MigrationOptions o;
           o.instance_label = fmt::format("bench-{}", i);
-          ms[i] = must(tandem::Migration::open_with(config, old_store.get(), new_store.get(), controls[i].get(), o),
-                       fmt::format("opening instance {}", i));
+          ms[i] = must(
+              tandem::Migration::open_with(config, old_store.get(), new_store.get(), controls[i].get(), o),
+              fmt::format("opening instance {}", i));
         }
       });
     }
@@ -280,7 +285,8 @@ int main(int argc, char** argv) {
         }
       }
       if (remaining > 0) {
-        if (ms_since(t0) > 30 * refresh_ms) die(fmt::format("move {}: {} instances never applied it", m, remaining));
+        if (ms_since(t0) > 30 * refresh_ms)
+          die(fmt::format("move {}: {} instances never applied it", m, remaining));
         std::this_thread::sleep_for(std::chrono::microseconds(500));
       }
     }
@@ -291,20 +297,20 @@ int main(int argc, char** argv) {
   }
 
   double med = percentile(all_ms, 0.5), mx = *std::max_element(all_ms.begin(), all_ms.end());
-  fmt::print("instances {} opened in {:.1f} s; {} server backends; window {:.1f} s\n", instances, open_s, backends,
-             secs);
+  fmt::print("instances {} opened in {:.1f} s; {} server backends; window {:.1f} s\n", instances, open_s,
+             backends, secs);
   fmt::print("statements/s {} (pg_stat_statements), transactions/s {:.1f} (pg_stat_database)\n",
              calls_per_s >= 0 ? fmt::format("{:.1f}", calls_per_s) : "n/a", tx_per_s);
   fmt::print("postgres CPU {:.1f} % of one core; this process {:.1f} %\n", server_cpu, self_cpu);
   std::string each;
   for (double v : all_ms) each += fmt::format(" {:.0f}", v);
-  fmt::print("move -> all applied (ms):{}; change_step median {:.1f} ms; first instance median {:.0f} ms\n", each,
-             percentile(change_ms, 0.5), percentile(first_ms, 0.5));
+  fmt::print("move -> all applied (ms):{}; change_step median {:.1f} ms; first instance median {:.0f} ms\n",
+             each, percentile(change_ms, 0.5), percentile(first_ms, 0.5));
   fmt::print(
       "RESULT n={} moves={} median_ms={:.0f} max_ms={:.0f} median_iv={:.2f} max_iv={:.2f} qps={:.1f} "
       "qps_per_instance={:.2f} tx_per_s={:.1f} pg_cpu={:.1f} bench_cpu={:.1f} open_s={:.1f}\n",
-      instances, moves, med, mx, med / refresh_ms, mx / refresh_ms, qps, qps / instances, tx_per_s, server_cpu,
-      self_cpu, open_s);
+      instances, moves, med, mx, med / refresh_ms, mx / refresh_ms, qps, qps / instances, tx_per_s,
+      server_cpu, self_cpu, open_s);
   std::fflush(stdout);
   // Instances close (deregistering) before their control stores.
   ms.clear();
