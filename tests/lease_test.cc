@@ -245,6 +245,45 @@ TEST(Lease, ACopyThatEnteredBeforeALapseIsNotMadeEvenOnceTheLeaseIsRenewed) {
   before_sync.expect_recovery();
 }
 
+// Found by CI: a routed copy's wait for new's record lock was capped at 1/10
+// of the lease, so that no copy checked before a long wait could land after a
+// lapse; under load (6 writers on 5 keys, ASan, 2 cores) copies timed out and
+// queued repairs. The wait is lock_timeout again, and the copy checks the
+// lease once it holds the lock: here it waits across a lapse and two moves.
+TEST(Lease, ACopyThatWaitedForTheRecordLockAcrossALapseIsNotMade) {
+  MigrationFixture f{{}, milliseconds(100), /*register_instance=*/false};
+  RefreshStall refresh;
+  f.jump_to_step(3);
+  Config config = short_lease(f.config);
+  config.lock_timeout = milliseconds(60000);
+  std::unique_ptr<Migration> stalled = open_instance(f, config);
+  Collection* users = value_or_die(stalled->collection("users"));
+  ASSERT_OK(users->put(user(1, "v0")));
+  const Key key{Value(int64_t{1})};
+  RecordLock held = value_or_die(f.raw(Side::kNew).lock("users", key, milliseconds(5000)));
+  Status outcome;
+  std::thread writer([&] { outcome = users->put(user(1, "stale")); });
+  // It wrote old (step 4's write primary) and waits for new's record lock.
+  for (int i = 0; i < 500 && stored(f, Side::kOld, 1) != user(1, "stale"); ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_EQ(stored(f, Side::kOld, 1), user(1, "stale"));
+  refresh.stall();
+  wait_until_gone(*f.control, "stalled-instance");
+  EXPECT_OK(f.migration->change_step(4, "test: write-new", /*force=*/true));
+  EXPECT_OK(f.migration->change_step(5, "test: old-read-only", /*force=*/true));
+  EXPECT_OK(f.migration->refresh());
+  EXPECT_OK(f.users->put(user(1, "fresh")));  // acknowledged, in new (the write primary)
+  held.release();
+  writer.join();
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_TRUE(outcome.is_outcome_unknown()) << outcome.to_string();
+  EXPECT_NE(outcome.message().find("lease lapsed"), std::string::npos) << outcome.to_string();
+  EXPECT_EQ(stored(f, Side::kNew, 1), user(1, "fresh"));
+  refresh.resume();
+  stalled.reset();
+}
+
 // Found by review: a refresh that read the step and then stalled (before, its
 // heartbeat came after the read) renewed the lease on a step two moves old.
 // The heartbeat now comes first, and a refresh that outlasts the lease renews

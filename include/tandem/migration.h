@@ -96,7 +96,8 @@ class Collection {
                               const Cascade* pre = nullptr);
   // Counts the error and, if the write may have reached WP, queues WS's repair.
   Status write_primary_failed(const Key& key, const Step& step, size_t step_index, Status s);
-  Result<bool> transfer_into_write_primary(const Key& key, const Step& step, size_t step_index);
+  Result<bool> transfer_into_write_primary(const Key& key, const Step& step, size_t step_index,
+                                           int64_t lease_epoch);
 
   MigrationState* state_;
   CollectionSchema schema_;

@@ -148,14 +148,18 @@ Status Collection::put(const Record& record) {
   return Status::Ok();
 }
 
-Result<bool> Collection::transfer_into_write_primary(const Key& key, const Step& step, size_t index) {
+Result<bool> Collection::transfer_into_write_primary(const Key& key, const Step& step, size_t index,
+                                                     int64_t lease_epoch) {
   // Only new is ever a transfer target, and only from old while the step
   // still reads old: tandem never copies anything into old.
   if (step.write_primary != Side::kNew || !step.reads(Side::kOld)) return false;
   Store& target = state_->store(Side::kNew);
   Store& source = state_->store(Side::kOld);
   TANDEM_SYNC_POINT("transfer.before_lock");
-  TANDEM_ASSIGN_OR_RETURN(RecordLock lock, target.lock(schema_.name, key, state_->route_lock_timeout()));
+  TANDEM_ASSIGN_OR_RETURN(RecordLock lock, target.lock(schema_.name, key, state_->config.lock_timeout));
+  // However long the lock took: nothing copied by a step this instance can
+  // no longer confirm.
+  TANDEM_RETURN_IF_ERROR(state_->check_lease(lease_epoch));
   TANDEM_ASSIGN_OR_RETURN(Lookup there, target.get(schema_.name, key));
   if (there.present()) return true;      // someone transferred it meanwhile
   if (there.tombstoned()) return false;  // deleted through tandem: stays deleted
@@ -189,7 +193,7 @@ Status Collection::patch(const Key& key, const FieldMap& fields) {
   if (!outcome.ok()) return fail(outcome.status());
   if (*outcome == PatchOutcome::kNotFound) {
     // Transfer before update: copy the record from the source of truth, then patch.
-    Result<bool> transferred = transfer_into_write_primary(key, step, index);
+    Result<bool> transferred = transfer_into_write_primary(key, step, index, guard.lease_epoch());
     if (!transferred.ok()) return fail(transferred.status());
     if (*transferred) {
       TANDEM_RETURN_IF_ERROR(leased(*state_, stats, guard));

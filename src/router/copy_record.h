@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 
 #include "tandem/key.h"
 #include "tandem/schema.h"
@@ -22,11 +23,19 @@
 
 namespace tandem {
 
+// Checked once a copy holds its record lock, right before it reads the
+// source and writes: a routed copy passes its instance's lease check
+// (MigrationState::check_lease), so that however long it waited for the
+// lock, it writes nothing by a step it can no longer confirm. A non-Ok
+// result is returned unchanged and nothing is written. Empty: no check.
+using CopyFence = std::function<Status()>;
+
 // Copies from's current version of key into to, under lock_in's record lock
 // (lock_in is new, the database tandem locks in; old is never locked):
 // present -> upsert, absent or tombstoned -> remove. Never replays the
 // caller's write, so the last copy to run always leaves to equal to from.
 Status copy_current_record(Store& from, Store& to, Store& lock_in, const CollectionSchema& schema,
-                           const Key& key, std::chrono::milliseconds lock_timeout);
+                           const Key& key, std::chrono::milliseconds lock_timeout,
+                           const CopyFence& fence = {});
 
 }  // namespace tandem

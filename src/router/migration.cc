@@ -385,7 +385,7 @@ Result<size_t> Migration::drain_repair_queue(size_t limit) {
       s = copy_with_relations(
           state_->store(step.write_primary), state_->store(e.target), state_->store(Side::kNew),
           state_->relations, [st](std::string_view n) { return st->schema_of(n); }, schema->name, *key,
-          nullptr, RelationCopyOptions{state_->config.lock_timeout, SIZE_MAX});
+          nullptr, RelationCopyOptions{state_->config.lock_timeout, SIZE_MAX, {}});
     }
     if (s.ok()) {
       TANDEM_RETURN_IF_ERROR(state_->control->complete_repair(e.id));

@@ -70,14 +70,6 @@ struct MigrationState {
   Mutex lease_mutex;
   std::string refresh_error GUARDED_BY(lease_mutex);
   int64_t lease_valid_nanos() const;
-  // How long a routed operation waits for new's record lock: lock_timeout,
-  // but under the lease at most 1/10 of it, so that a copy checked against
-  // the lease just before the wait cannot land after a mover counted this
-  // instance gone (a wait that times out queues a repair or fails the call).
-  std::chrono::milliseconds route_lock_timeout() const {
-    if (!options.register_instance || config.fence == FencePolicy::kOperator) return config.lock_timeout;
-    return std::min(config.lock_timeout, config.instance_timeout / 10);
-  }
   // Renews the lease from a refresh that started at started (lease clock).
   void renew_lease(int64_t started, WallTime started_wall);
   // Ok while an operation that entered under lease epoch `entered_epoch` may

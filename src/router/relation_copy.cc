@@ -73,6 +73,7 @@ class Copier {
 
   Status run(std::string_view collection, const Key& key, const Cascade* pre, size_t* copied) {
     TANDEM_ASSIGN_OR_RETURN(RecordLock lock, lock_in_.lock(collection, key, options_.lock_timeout));
+    if (options_.fence) TANDEM_RETURN_IF_ERROR(options_.fence());
     // Read the source only once the lock is held (copy_current_record).
     TANDEM_ASSIGN_OR_RETURN(Lookup current, from_.get(collection, key));
     if (current.present()) {
@@ -154,6 +155,7 @@ class Copier {
   // children first.
   Status copy_child(const CascadeNode& node) {
     TANDEM_ASSIGN_OR_RETURN(RecordLock lock, lock_in_.lock(node.collection, node.key, options_.lock_timeout));
+    if (options_.fence) TANDEM_RETURN_IF_ERROR(options_.fence());
     TANDEM_ASSIGN_OR_RETURN(Lookup current, from_.get(node.collection, node.key));
     ++copied_;
     if (current.present()) return to_.upsert(node.collection, current.record);

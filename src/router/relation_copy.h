@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "router/copy_record.h"
 #include "tandem/key.h"
 #include "tandem/schema.h"
 #include "tandem/status.h"
@@ -79,6 +80,7 @@ Result<Cascade> collect_children(Store& source, const std::vector<Relation>& rel
 struct RelationCopyOptions {
   std::chrono::milliseconds lock_timeout{10000};
   size_t max_records = 1000;  // children per copy; SIZE_MAX for a repair
+  CopyFence fence;            // checked after each record lock (copy_record.h)
 };
 
 // Copies from's current version of key into to with the children relations

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <optional>
 
 #include "core/logging.h"
 #include "router/copy_record.h"
@@ -43,8 +44,10 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   // The write primary has the write. If this instance's lease lapsed since
   // (it stalled), the step may have moved: no copy by a stale step, the key
   // is queued for repair (which copies from the current write primary) and
-  // the outcome is reported as unknown, never as a plain success.
-  if (Status lease = state_->check_lease(lease_epoch); !lease.ok()) {
+  // the outcome is reported as unknown, never as a plain success. Checked
+  // before the copy and again once it holds the record lock, however long
+  // it waited for it.
+  auto lease_lapsed = [&](const Status& lease) {
     state_->step_stats(step_index).errors.fetch_add(1, std::memory_order_relaxed);
     bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, lease.to_string());
     if (pre != nullptr) {
@@ -59,19 +62,28 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
                    side_name(*step.write_secondary),
                    durable ? "" : " (kept in memory: the control store is unavailable)", lease.message()))
         .outcome_unknown();
-  }
+  };
+  if (Status lease = state_->check_lease(lease_epoch); !lease.ok()) return lease_lapsed(lease);
+  std::optional<Status> fenced;
+  MigrationState* st = state_;
+  CopyFence fence = [st, lease_epoch, &fenced] {
+    Status lease = st->check_lease(lease_epoch);
+    if (!lease.ok()) fenced = lease;
+    return lease;
+  };
   Status s;
   if (state_->relations.empty()) {
-    s = copy_current_record(wp, ws, state_->store(Side::kNew), schema_, key, state_->route_lock_timeout());
+    s = copy_current_record(wp, ws, state_->store(Side::kNew), schema_, key, state_->config.lock_timeout,
+                            fence);
   } else {
     // The parent with the children its write changed in WP (relation_copy.h).
-    MigrationState* st = state_;
     s = copy_with_relations(
         wp, ws, state_->store(Side::kNew), state_->relations,
         [st](std::string_view n) { return st->schema_of(n); }, schema_.name, key, pre,
-        RelationCopyOptions{state_->route_lock_timeout(),
-                            static_cast<size_t>(state_->config.max_cascade_records)});
+        RelationCopyOptions{state_->config.lock_timeout,
+                            static_cast<size_t>(state_->config.max_cascade_records), fence});
   }
+  if (fenced) return lease_lapsed(*fenced);
   if (s.ok()) return s;
   state_->step_stats(step_index).write_secondary_failures.fetch_add(1, std::memory_order_relaxed);
   // During an outage every write fails the same way: one line every 5 s,

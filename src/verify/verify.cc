@@ -425,7 +425,7 @@ class CollectionVerifier {
       Status s = copy_with_relations(
           source_, copy_, new_, m_.relations(),
           [&config](std::string_view n) { return config.find_collection(n); }, schema_.name, key, nullptr,
-          RelationCopyOptions{config.lock_timeout, SIZE_MAX});
+          RelationCopyOptions{config.lock_timeout, SIZE_MAX, {}});
       if (!s.ok()) {
         logging::warn("verify --repair of '{}' record {}: {}", schema_.name, key.to_display(), s.to_string());
         continue;
