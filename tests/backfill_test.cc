@@ -135,6 +135,71 @@ TEST(Backfill, PausedWorkersKeepTheirPositionAndGoOnWhenResumed) {
   EXPECT_EQ(value_or_die(f.control->backfill_state("users")).counts.copied, 500);
 }
 
+// Found by review: a paused worker did not renew its range's lease, so a
+// pause longer than the lease let any worker take the range over.
+TEST(Backfill, APausedWorkerKeepsItsRangesLease) {
+  MigrationFixture f(users(1, 500));
+  f.jump_to_step(1);
+  BackfillOptions o = small_batches(1);
+  o.lease = std::chrono::milliseconds(300);
+  std::atomic<bool> paused{false};
+  SyncPoints::set("backfill.after_checkpoint", [&] {
+    if (!paused.exchange(true)) EXPECT_OK(f.control->set_backfill_paused("users", true));
+  });
+  Result<BackfillSummary> summary = Status::Internal("not run");
+  std::thread runner([&] { summary = run_backfill(*f.migration, o); });
+  for (int i = 0; i < 500 && !paused; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // 5 leases
+  int held = 0;
+  WallTime now = value_or_die(f.control->clock_now());
+  for (const BackfillRange& r : value_or_die(f.control->backfill_ranges("users"))) {
+    if (r.done || r.lease_owner.empty()) continue;
+    ++held;
+    EXPECT_GT(r.lease_until, now) << "range " << r.id << " of a paused worker lost its lease";
+  }
+  EXPECT_EQ(held, 1);
+  ASSERT_OK(f.control->set_backfill_paused("users", false));
+  runner.join();
+  SyncPoints::clear_all();
+  ASSERT_OK(summary);
+  EXPECT_TRUE(summary->complete);
+  EXPECT_EQ(summary->collections[0].state.counts.scanned, 500);
+  EXPECT_EQ(summary->collections[0].state.counts.copied, 500);
+}
+
+// Found by review: a worker whose range passed to another worker (it stalled
+// past its lease) stopped the whole run with an error. It now leaves that
+// range to its new owner and copies the others; the counts still balance.
+TEST(Backfill, AWorkerWhoseRangePassedToAnotherGoesOnWithTheOthers) {
+  MigrationFixture f(users(1, 500));
+  f.jump_to_step(1);
+  BackfillOptions o = small_batches(1);
+  o.lease = std::chrono::milliseconds(200);
+  std::atomic<bool> stolen{false};
+  SyncPoints::set("backfill.after_insert", [&] {
+    if (stolen.exchange(true)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // past the lease
+    auto thief = f.control->claim_backfill_range("users", "thief:1:0", std::chrono::seconds(60), nullptr);
+    ASSERT_OK(thief);
+    ASSERT_TRUE(thief->has_value());
+    EXPECT_EQ((*thief)->id, 0);
+  });
+  auto first = run_backfill(*f.migration, o);
+  SyncPoints::clear_all();
+  ASSERT_OK(first);
+  EXPECT_FALSE(first->complete);  // range 0 is the thief's
+  EXPECT_EQ(first->collections[0].state.ranges_done, first->collections[0].state.ranges - 1);
+  ASSERT_OK(f.control->release_backfill_range("users", 0, "thief:1:0"));
+  auto second = value_or_die(run_backfill(*f.migration, o));
+  ASSERT_TRUE(second.complete);
+  const BackfillCounts& c = second.collections[0].state.counts;
+  EXPECT_EQ(c.scanned, 500);
+  EXPECT_EQ(c.copied + c.present, 500);
+  EXPECT_GT(c.present, 0);  // the batch copied before the lease passed, found present
+  EXPECT_EQ(value_or_die(f.raw(Side::kNew).digest("users", KeyRange::all())),
+            value_or_die(f.raw(Side::kOld).digest("users", KeyRange::all())));
+}
+
 // Regression: each record lock of a batch used to hold its own file
 // descriptor, so a batch larger than the descriptor limit (1024 is common)
 // made the backfill retry forever. A batch now locks on one descriptor.

@@ -275,6 +275,22 @@ TEST_P(ControlStoreConformance, BackfillLedger) {
   ASSERT_TRUE(
       store_->checkpoint_backfill("users", 0, "worker-a", cursor, {10, 7, 1, 1, 1, 0}, false, seconds(60))
           .ok());
+  // Found by review: a checkpoint retried after a lost COMMIT that had in
+  // fact landed (a control restart at the wrong moment) added its counts
+  // twice. The same cursor again renews the lease and adds nothing.
+  ASSERT_TRUE(
+      store_->checkpoint_backfill("users", 0, "worker-a", cursor, {10, 7, 1, 1, 1, 0}, false, seconds(90))
+          .ok());
+  listed = store_->backfill_ranges("users");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ((*listed)[0].counts.scanned, 10);
+  EXPECT_EQ((*listed)[0].counts.copied, 7);
+  expect_near((*listed)[0].lease_until, store_now() + seconds(90));
+  // But not for another worker.
+  EXPECT_EQ(
+      store_->checkpoint_backfill("users", 0, "worker-b", cursor, {10, 7, 1, 1, 1, 0}, false, seconds(60))
+          .code(),
+      Code::kFailedPrecondition);
   ASSERT_TRUE(
       store_->checkpoint_backfill("users", 0, "worker-a", std::nullopt, {5, 4, 0, 0, 0, 1}, true, seconds(60))
           .ok());

@@ -70,7 +70,9 @@ struct BackfillOptions {
   std::chrono::milliseconds retry_for{300000};
   // A range's lease: a worker that has not checkpointed for this long loses
   // its range to any other worker, on any host (its next checkpoint is then
-  // refused and it stops that range).
+  // refused: it leaves that range to its new owner and claims another). A
+  // paused worker renews its lease while it waits; one retrying a failing
+  // read or insert does not (the database it needs is down for every worker).
   std::chrono::milliseconds lease{30000};
   // The first part of this run's worker ids, "ID:pid:N" (default: this
   // host's name). A worker of this host whose process is gone loses its range

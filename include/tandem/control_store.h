@@ -210,6 +210,9 @@ class ControlStore {
       const std::function<bool(const std::string&)>& owner_is_gone) = 0;
   // Records progress and renews the lease; kFailedPrecondition if owner no
   // longer holds it (another worker took over: stop copying this range).
+  // Idempotent: a checkpoint repeated with the cursor the range already has
+  // (a retry after a lost COMMIT that had landed) only renews the lease and
+  // sets done; without a cursor, delta is added and the cursor kept.
   virtual Status checkpoint_backfill(std::string_view collection, int64_t range_id, std::string_view owner,
                                      const std::optional<std::string>& cursor, const BackfillCounts& delta,
                                      bool done, std::chrono::milliseconds lease) = 0;

@@ -184,15 +184,32 @@ class CollectionBackfill {
   }
 
   // Waits while the backfill is paused (`tandem backfill --pause`). Each
-  // worker reads the flag at most every 500 ms (last_check is its own).
-  Status wait_while_paused(SteadyClock::time_point& last_check) {
+  // worker reads the flag at most every 500 ms (last_check is its own), and
+  // renews its range's lease while it waits (a checkpoint that moves
+  // nothing), so that a pause longer than the lease keeps ranges where they
+  // are. kFailedPrecondition if the range passed to another worker all the same.
+  Status wait_while_paused(SteadyClock::time_point& last_check, const BackfillRange& range,
+                           const std::string& owner) {
     auto now = SteadyClock::now();
     if (now - last_check < std::chrono::milliseconds(500)) return Status::Ok();
     last_check = now;
+    ControlStore& control = OperatorTools(m_).control();
+    const auto poll = std::clamp<std::chrono::milliseconds>(o_.lease / 4, std::chrono::milliseconds(10),
+                                                            std::chrono::milliseconds(200));
+    auto renewed = SteadyClock::now();
     for (;;) {
-      TANDEM_ASSIGN_OR_RETURN(BackfillState st, OperatorTools(m_).control().backfill_state(schema_.name));
+      TANDEM_ASSIGN_OR_RETURN(BackfillState st, control.backfill_state(schema_.name));
       if (!st.paused || stop_requested()) return Status::Ok();
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (SteadyClock::now() - renewed >= o_.lease / 3) {
+        Status s =
+            control.checkpoint_backfill(schema_.name, range.id, owner, std::nullopt, {}, false, o_.lease);
+        if (s.code() == Code::kFailedPrecondition) return s;
+        if (!s.ok())
+          logging::warn("backfill of '{}': cannot renew the lease of range {} while paused: {}", schema_.name,
+                        range.id, s.to_string());
+        renewed = SteadyClock::now();
+      }
+      std::this_thread::sleep_for(poll);
     }
   }
 
@@ -226,7 +243,15 @@ class CollectionBackfill {
       TANDEM_ASSIGN_OR_RETURN(std::optional<BackfillRange> range,
                               control.claim_backfill_range(schema_.name, owner, o_.lease, owner_is_gone));
       if (!range) return Status::Ok();
-      Status s = copy_range(*range, owner);
+      bool lost = false;
+      Status s = copy_range(*range, owner, lost);
+      if (lost) {
+        // Paused, stalled or cut off for longer than the lease: its new owner
+        // goes on from the last checkpoint (a batch copied since is found
+        // present there, so counts still balance). Nothing to release.
+        logging::warn("backfill of '{}': {}; claiming another range", schema_.name, s.message());
+        continue;
+      }
       Status released = control.release_backfill_range(schema_.name, range->id, owner);
       if (!s.ok()) return s;
       if (!released.ok())
@@ -235,7 +260,9 @@ class CollectionBackfill {
     return Status::Ok();
   }
 
-  Status copy_range(const BackfillRange& range, const std::string& owner) {
+  // lost: set when the range's lease passed to another worker (the Status
+  // says so); the range is then that worker's, and this one goes on.
+  Status copy_range(const BackfillRange& range, const std::string& owner, bool& lost) {
     Store& source = OperatorTools(m_).store(Side::kOld);
     ControlStore& control = OperatorTools(m_).control();
     std::optional<Key> end;
@@ -255,7 +282,10 @@ class CollectionBackfill {
     size_t batch = batch_size_.load();
     SteadyClock::time_point last_pause_check{};
     while (!stop_requested()) {
-      TANDEM_RETURN_IF_ERROR(wait_while_paused(last_pause_check));
+      if (Status paused = wait_while_paused(last_pause_check, range, owner); !paused.ok()) {
+        lost = paused.code() == Code::kFailedPrecondition;
+        return paused;
+      }
       // Rows, capped by bytes: a batch of 16 MB documents holds a few.
       const size_t row_bytes = row_bytes_.load();
       const size_t rows = row_bytes == 0 ? std::min(batch, kProbeRows)
@@ -281,11 +311,17 @@ class CollectionBackfill {
       TANDEM_SYNC_POINT("backfill.after_insert");
       std::optional<std::string> cursor;
       if (read.last_key) cursor = read.last_key->encode();
-      TANDEM_RETURN_IF_ERROR(with_retry("checkpointing", [&] {
-                               Status s = control.checkpoint_backfill(schema_.name, range.id, owner, cursor,
-                                                                      delta, exhausted, o_.lease);
-                               return s.ok() ? Result<bool>(true) : Result<bool>(s);
-                             }).status());
+      // Retried after a lost COMMIT, a checkpoint that had landed adds
+      // nothing twice (ControlStore::checkpoint_backfill is idempotent).
+      Status checkpointed = with_retry("checkpointing", [&] {
+                              Status s = control.checkpoint_backfill(schema_.name, range.id, owner, cursor,
+                                                                     delta, exhausted, o_.lease);
+                              return s.ok() ? Result<bool>(true) : Result<bool>(s);
+                            }).status();
+      if (!checkpointed.ok()) {
+        lost = checkpointed.code() == Code::kFailedPrecondition;
+        return checkpointed;
+      }
       run_counts_.add(delta);
       TANDEM_SYNC_POINT("backfill.after_checkpoint");
       if (exhausted) return Status::Ok();

@@ -167,6 +167,14 @@ Status SqlControlStore::checkpoint_backfill(std::string_view collection, int64_t
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*session, dialect()));
   std::string what = fmt::format("checkpointing range {} of the backfill of '{}' in tandem_backfill_ranges",
                                  range_id, collection);
+  // Idempotent: a checkpoint retried after a lost COMMIT that had landed
+  // finds the range's cursor already at its own (cursors only grow within a
+  // range) and adds nothing twice; it renews the lease only.
+  std::vector<Param> params{Param::bytes_or_null(cursor), Param::of(int64_t{done}), Param::of(micros(lease)),
+                            Param::of(d.scanned),         Param::of(d.copied),      Param::of(d.present),
+                            Param::of(d.locked),          Param::of(d.tombstoned),  Param::of(d.quarantined),
+                            Param::of(collection),        Param::of(range_id),      Param::of(owner)};
+  if (cursor) params.push_back(Param::bytes_or_null(cursor));
   TANDEM_ASSIGN_OR_RETURN(
       int64_t matched,
       session->exec(
@@ -174,13 +182,19 @@ Status SqlControlStore::checkpoint_backfill(std::string_view collection, int64_t
                       "done = ?, lease_until = {} + ?, n_scanned = n_scanned + ?, "
                       "n_copied = n_copied + ?, n_present = n_present + ?, n_locked = n_locked + ?, "
                       "n_tombstoned = n_tombstoned + ?, n_quarantined = n_quarantined + ? "
-                      "WHERE collection = ? AND range_id = ? AND lease_owner = ?",
-                      dialect().now_micros),
-          {Param::bytes_or_null(cursor), Param::of(int64_t{done}), Param::of(micros(lease)),
-           Param::of(d.scanned), Param::of(d.copied), Param::of(d.present), Param::of(d.locked),
-           Param::of(d.tombstoned), Param::of(d.quarantined), Param::of(collection), Param::of(range_id),
-           Param::of(owner)},
-          what));
+                      "WHERE collection = ? AND range_id = ? AND lease_owner = ?{}",
+                      dialect().now_micros, cursor ? " AND (cursor_key IS NULL OR cursor_key <> ?)" : ""),
+          params, what));
+  if (matched == 0 && cursor) {
+    TANDEM_ASSIGN_OR_RETURN(
+        matched, session->exec(fmt::format("UPDATE tandem_backfill_ranges SET done = ?, lease_until = {} + ? "
+                                           "WHERE collection = ? AND range_id = ? AND lease_owner = ? AND "
+                                           "cursor_key = ?",
+                                           dialect().now_micros),
+                               {Param::of(int64_t{done}), Param::of(micros(lease)), Param::of(collection),
+                                Param::of(range_id), Param::of(owner), Param::bytes_or_null(cursor)},
+                               what));
+  }
   if (matched == 0) {
     return Status::FailedPrecondition(fmt::format(
         "backfill of '{}' range {}: the lease passed to another worker; this worker stops copying it",

@@ -147,7 +147,8 @@ Status SqliteControlStore::checkpoint_backfill(std::string_view collection, int6
             "UPDATE tandem_backfill_ranges SET cursor = COALESCE(?4, cursor), done = ?5, lease_until = ?6, "
             "scanned = scanned + ?7, copied = copied + ?8, present = present + ?9, locked = locked + ?10, "
             "tombstoned = tombstoned + ?11, quarantined = quarantined + ?12 "
-            "WHERE collection = ?1 AND range_id = ?2 AND lease_owner = ?3"));
+            "WHERE collection = ?1 AND range_id = ?2 AND lease_owner = ?3 "
+            "AND (?4 IS NULL OR cursor IS NULL OR cursor <> ?4)"));
     Statement st(*conn, raw);
     st.bind_text(1, collection);
     st.bind_int(2, range_id);
@@ -164,7 +165,28 @@ Status SqliteControlStore::checkpoint_backfill(std::string_view collection, int6
     st.bind_int(11, d.tombstoned);
     st.bind_int(12, d.quarantined);
     TANDEM_RETURN_IF_ERROR(st.run("checkpointing the backfill"));
-    if (st.changes() == 0) {
+    // Idempotent: a checkpoint retried after it had landed finds the cursor
+    // already at its own (cursors only grow within a range) and adds nothing
+    // twice; it renews the lease only.
+    bool recorded = st.changes() > 0;
+    if (!recorded && cursor) {
+      TANDEM_ASSIGN_OR_RETURN(
+          auto again,
+          conn->prepare("UPDATE tandem_backfill_ranges SET done = ?4, lease_until = ?5 "
+                        "WHERE collection = ?1 AND range_id = ?2 AND lease_owner = ?3 AND cursor = ?6"));
+      Statement renew(*conn, again);
+      renew.bind_text(1, collection);
+      renew.bind_int(2, range_id);
+      renew.bind_text(3, owner);
+      renew.bind_int(4, done ? 1 : 0);
+      renew.bind_int(5, (now_micros() + std::chrono::duration_cast<std::chrono::microseconds>(lease))
+                            .time_since_epoch()
+                            .count());
+      renew.bind_blob(6, *cursor);
+      TANDEM_RETURN_IF_ERROR(renew.run("checkpointing the backfill"));
+      recorded = renew.changes() > 0;
+    }
+    if (!recorded) {
       return Status::FailedPrecondition(fmt::format(
           "backfill of '{}' range {}: the lease passed to another worker; this worker stops copying it",
           collection, range_id));
