@@ -110,7 +110,7 @@ TEST_P(ControlStoreConformance, ChangeStepRefusedWhileRepairsAreQueued) {
 
 TEST_P(ControlStoreConformance, InstancesHeartbeatByTheStoreClock) {
   WallTime before = store_now();
-  InstanceHeartbeat h{"i-1", "host-a", 101, before, WallTime{}, 1, 0};  // heartbeat_at ignored
+  InstanceHeartbeat h{"i-1", "host-a", 101, before, WallTime{}, 1, 0, seconds(60)};  // heartbeat_at ignored
   ASSERT_TRUE(store_->heartbeat(h).ok());
   h.applied_version = 2;
   h.applied_step_index = 1;
@@ -128,18 +128,33 @@ TEST_P(ControlStoreConformance, InstancesHeartbeatByTheStoreClock) {
   expect_near((*list)[0].heartbeat_at, store_now());
   EXPECT_GE((*list)[0].heartbeat_at, before);
   EXPECT_TRUE(instance_is_live((*list)[0], store_now(), milliseconds(5000)));
+  // Its own lease (60 s) counts for a caller configured with a shorter one.
+  EXPECT_EQ((*list)[0].lease, seconds(60));
+  EXPECT_TRUE(instance_is_live((*list)[0], (*list)[0].heartbeat_at + seconds(20), seconds(10)));
+  EXPECT_FALSE(instance_is_live((*list)[0], (*list)[0].heartbeat_at + seconds(61), seconds(10)));
 
   ASSERT_TRUE(store_->remove_instance("i-2").ok());
   auto removed = store_->remove_instances_before(before - seconds(60));
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 0);  // i-1 has just heartbeated
 
-  auto forgotten = store_->forget_instance("i-1", "host lost", "ops@h pid 3");
+  // Refused by the store itself while the instance's own lease runs (found
+  // by review: the check was only the caller's, outside the transaction,
+  // with the caller's lease).
+  auto live = store_->forget_instance("i-1", "host lost", "ops@h pid 3", milliseconds(10));
+  EXPECT_EQ(live.status().code(), Code::kFailedPrecondition) << live.status().to_string();
+  EXPECT_NE(live.status().message().find("renewed its lease"), std::string::npos)
+      << live.status().to_string();
+  h.lease = milliseconds(0);
+  ASSERT_TRUE(store_->heartbeat(h).ok());
+  std::this_thread::sleep_for(milliseconds(30));
+  auto forgotten = store_->forget_instance("i-1", "host lost", "ops@h pid 3", milliseconds(10));
   ASSERT_TRUE(forgotten.ok()) << forgotten.status().to_string();
   EXPECT_EQ(forgotten->host, "host-a");
   EXPECT_EQ(forgotten->step_version, 1);
   expect_near(forgotten->at, store_now());
-  EXPECT_EQ(store_->forget_instance("i-1", "again", "ops").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->forget_instance("i-1", "again", "ops", milliseconds(10)).status().code(),
+            Code::kNotFound);
   auto log = store_->forgotten_instances(10);
   ASSERT_TRUE(log.ok());
   ASSERT_EQ(log->size(), 1u);
@@ -151,6 +166,10 @@ TEST_P(ControlStoreConformance, InstancesHeartbeatByTheStoreClock) {
   ASSERT_TRUE(list.ok());
   EXPECT_TRUE(list->empty());
 
+  ASSERT_TRUE(store_->heartbeat({"i-3", "host-c", 3, before, WallTime{}, 1, 0, seconds(60)}).ok());
+  auto kept = store_->remove_instances_before(store_now() + seconds(1));
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(*kept, 0);  // its own lease runs
   ASSERT_TRUE(store_->heartbeat({"i-3", "host-c", 3, before, WallTime{}, 1, 0}).ok());
   auto gone = store_->remove_instances_before(store_now() + seconds(1));
   ASSERT_TRUE(gone.ok());

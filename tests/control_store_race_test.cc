@@ -224,7 +224,8 @@ TEST_P(ControlStoreServer, LeastPrivilegesAfterFirstOpen) {
   EXPECT_TRUE(store->add_quarantine({0, "users", "k", "id=1", "", "", "r", {}}).ok());
   EXPECT_TRUE(store->change_step(1, 1, "move", false, "a", {Side::kNew}).ok());
   EXPECT_TRUE(store->heartbeat({"i-1", "h", 1, WallTime{}, WallTime{}, 2, 1}).ok());
-  EXPECT_TRUE(store->forget_instance("i-1", "gone", "ops").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(store->forget_instance("i-1", "gone", "ops", std::chrono::milliseconds(10)).ok());
   EXPECT_TRUE(store->plan_backfill("users", {{std::nullopt, std::nullopt}}, 1).ok());
   auto claim = store->claim_backfill_range("users", "w", seconds(60), nullptr);
   ASSERT_TRUE(claim.ok() && claim->has_value()) << claim.status().to_string();
@@ -237,6 +238,30 @@ TEST_P(ControlStoreServer, LeastPrivilegesAfterFirstOpen) {
   } else {
     mariadb_sql(mariadb_admin_url(), fmt::format("DROP USER IF EXISTS '{}'@'127.0.0.1'", user));
   }
+}
+
+// A control schema made before heartbeats recorded their lease gains the
+// column when opened (the owner's account, which may ALTER its tables).
+TEST_P(ControlStoreServer, AnOlderControlSchemaGainsTheLeaseColumn) {
+  ControlDatabase db(GetParam());
+  {
+    auto owner = open_or_fail(db.url());
+    ASSERT_NE(owner, nullptr);
+    ASSERT_TRUE(owner->initialize("fp", 3).ok());
+  }
+  const std::string drop = "ALTER TABLE tandem_instances DROP COLUMN lease_ms";
+  if (GetParam() == Engine::kPostgres) {
+    psql(db.url(), drop);
+  } else {
+    mariadb_sql(db.url(), drop);
+  }
+  auto store = open_or_fail(db.url());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->heartbeat({"i-1", "h", 1, WallTime{}, WallTime{}, 1, 0, seconds(30)}).ok());
+  auto listed = store->instances();
+  ASSERT_TRUE(listed.ok()) << listed.status().to_string();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].lease, seconds(30));
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, ControlStoreServer, ::testing::Values(Engine::kPostgres, Engine::kMariaDb),

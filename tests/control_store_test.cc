@@ -1,5 +1,7 @@
 // The SQLite control store: step state with versions and history, heartbeats,
 // and durable repair queue, quarantine and shadow reports.
+#include <sqlite3.h>
+
 #include "test_support.h"
 
 namespace tandem::testing {
@@ -97,6 +99,44 @@ TEST(ControlStore, UnsupportedUrlIsAConfigErrorWithoutThePassword) {
   EXPECT_EQ(r.status().code(), Code::kConfig);
   EXPECT_EQ(r.status().message().find("s3cret"), std::string::npos) << r.status().message();
   EXPECT_NE(r.status().message().find("admin:***@"), std::string::npos) << r.status().message();
+}
+
+}  // namespace
+}  // namespace tandem::testing
+
+namespace tandem::testing {
+namespace {
+
+// A control file made before heartbeats recorded their lease (no lease_ms
+// column) gains the column when opened, and keeps its instances.
+TEST(ControlStore, AnOlderControlFileGainsTheLeaseColumn) {
+  TempDir dir;
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(dir.file("control.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db,
+                     "CREATE TABLE tandem_instances (instance_id TEXT PRIMARY KEY, host TEXT NOT NULL, "
+                     "pid INTEGER NOT NULL, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL, "
+                     "applied_version INTEGER NOT NULL, applied_step_index INTEGER NOT NULL); "
+                     "INSERT INTO tandem_instances VALUES ('old-1', 'h', 7, 1, 2, 1, 0);",
+                     nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto c = value_or_die(open_control_store(dir.file("control.db")));
+  auto listed = value_or_die(c->instances());
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].instance_id, "old-1");
+  EXPECT_EQ(listed[0].lease, std::chrono::milliseconds(0));
+  ASSERT_OK(c->heartbeat({"new-1", "h", 8, WallTime{}, WallTime{}, 1, 0, std::chrono::seconds(30)}));
+  for (const InstanceHeartbeat& h : value_or_die(c->instances())) {
+    EXPECT_EQ(h.lease,
+              h.instance_id == "new-1" ? std::chrono::milliseconds(30000) : std::chrono::milliseconds(0));
+  }
+  c.reset();
+  c = value_or_die(open_control_store(dir.file("control.db")));  // opened again: nothing to add
+  EXPECT_EQ(value_or_die(c->instances()).size(), 2u);
 }
 
 }  // namespace

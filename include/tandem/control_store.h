@@ -63,15 +63,25 @@ struct InstanceHeartbeat {
   WallTime heartbeat_at{};      // the control store's clock (clock_now), stamped by heartbeat()
   int64_t applied_version = 0;  // step version this instance routes by
   size_t applied_step_index = 0;
+  // The lease this instance holds (its instance_timeout), recorded with each
+  // heartbeat so that every process judges it by the instance's own length
+  // whatever its own config says; 0 in rows written before it was recorded.
+  std::chrono::milliseconds lease{0};
 };
 
 // Whether the instance counts as live at now (the control store's clock): its
-// last heartbeat is at most instance_timeout old. The one liveness test: step
+// last heartbeat is at most max(instance_timeout, heartbeat.lease) old (the
+// longer of the caller's and the instance's own lease: a CLI configured with a
+// shorter one never counts a service gone early). The one liveness test: step
 // moves, the start of a backfill and `tandem status` all count instances by
 // it. instance_timeout is also the instance's lease (migration.h): an instance
 // that is not live here has stopped routing by its own clock.
 bool instance_is_live(const InstanceHeartbeat& heartbeat, WallTime now,
                       std::chrono::milliseconds instance_timeout);
+// For ControlStore::forget_instance: kFailedPrecondition naming the instance
+// if its last heartbeat (age_us old) is within lease_ms; Ok otherwise.
+Status refuse_live_forget(std::string_view instance_id, std::string_view host, int64_t pid, int64_t age_us,
+                          int64_t lease_ms);
 
 // An operator declared a silent instance dead (`tandem instances forget`).
 struct InstanceForgotten {
@@ -158,13 +168,17 @@ class ControlStore {
   virtual Status heartbeat(const InstanceHeartbeat& heartbeat) = 0;
   virtual Status remove_instance(std::string_view instance_id) = 0;
   // Removes a silent instance and records it with the reason, in one
-  // transaction; kNotFound naming it if no such instance is registered.
+  // transaction; kNotFound naming it if no such instance is registered;
+  // kFailedPrecondition if, in that transaction, its last heartbeat is at
+  // most max(lease, its own lease) old (it renewed meanwhile: still live).
   virtual Result<InstanceForgotten> forget_instance(std::string_view instance_id, std::string_view reason,
-                                                    std::string_view actor) = 0;
+                                                    std::string_view actor,
+                                                    std::chrono::milliseconds lease) = 0;
   // Most recent first.
   virtual Result<std::vector<InstanceForgotten>> forgotten_instances(size_t limit) = 0;
   virtual Result<std::vector<InstanceHeartbeat>> instances() = 0;
   // Removes the instances whose last heartbeat is older than heartbeat_before
+  // and than their own lease
   // (checked in the statement, so an instance that has just heartbeated
   // stays); returns how many. `tandem status` runs it on the instances it has
   // just shown as gone: a crashed instance is listed once, then forgotten.

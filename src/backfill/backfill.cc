@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "backfill/backfill_start.h"
+#include "backfill/rate_limiter.h"
 #include "core/logging.h"
 #include "core/process.h"
 #include "core/sync_point.h"
@@ -45,28 +46,6 @@ bool owner_is_gone(const std::string& owner) {
   if (pid <= 0 || pid == getpid()) return false;
   return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
-
-// Shared by the workers of one run: rows/s limit across all of them.
-class RateLimiter {
- public:
-  explicit RateLimiter(double rows_per_second) : rate_(rows_per_second) {}
-  void acquire(size_t rows) {
-    if (rate_ <= 0) return;
-    SteadyClock::time_point start;
-    {
-      MutexLock lock(mutex_);
-      start = std::max(SteadyClock::now(), next_free_);
-      next_free_ = start + std::chrono::duration_cast<SteadyClock::duration>(
-                               std::chrono::duration<double>(static_cast<double>(rows) / rate_));
-    }
-    std::this_thread::sleep_until(start);
-  }
-
- private:
-  double rate_;
-  Mutex mutex_;
-  SteadyClock::time_point next_free_ GUARDED_BY(mutex_) = {};
-};
 
 // This run's counts, added to once per batch by every worker.
 class RunCounts {

@@ -27,7 +27,16 @@ std::string_view mismatch_kind_name(MismatchKind kind) {
 bool instance_is_live(const InstanceHeartbeat& heartbeat, WallTime now,
                       std::chrono::milliseconds instance_timeout) {
   return now - heartbeat.heartbeat_at <=
-         std::chrono::duration_cast<std::chrono::microseconds>(instance_timeout);
+         std::chrono::duration_cast<std::chrono::microseconds>(std::max(instance_timeout, heartbeat.lease));
+}
+
+Status refuse_live_forget(std::string_view instance_id, std::string_view host, int64_t pid, int64_t age_us,
+                          int64_t lease_ms) {
+  if (age_us > lease_ms * 1000) return Status::Ok();
+  return Status::FailedPrecondition(fmt::format(
+      "instance {} (host {}, pid {}) renewed its lease {} ms ago (lease {} ms): it is running and may be "
+      "routing; stop its process first, or wait for it to apply the current step",
+      instance_id, host, pid, age_us / 1000, lease_ms));
 }
 
 Result<std::unique_ptr<ControlStore>> open_control_store(std::string_view url) {

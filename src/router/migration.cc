@@ -188,9 +188,14 @@ StepState Migration::applied_step() const {
 namespace {
 
 Status write_heartbeat(MigrationState& st, const StepState& acknowledged) {
-  InstanceHeartbeat h{st.instance_id,         st.host,      st.pid,
-                      st.started_at,          now_micros(), acknowledged.version,
-                      acknowledged.step_index};
+  InstanceHeartbeat h{st.instance_id,
+                      st.host,
+                      st.pid,
+                      st.started_at,
+                      now_micros(),
+                      acknowledged.version,
+                      acknowledged.step_index,
+                      st.config.instance_timeout};
   return st.control->heartbeat(h);
 }
 

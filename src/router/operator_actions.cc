@@ -178,18 +178,10 @@ Result<InstanceForgotten> forget_instance(const Config& config, ControlStore& co
     return Status::InvalidArgument(
         "forgetting an instance needs --reason (recorded with it: e.g. \"host db-7 was powered off\")");
   }
-  TANDEM_ASSIGN_OR_RETURN(WallTime now, control.clock_now());
-  TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances, control.instances());
-  for (const InstanceHeartbeat& h : instances) {
-    if (h.instance_id != instance_id || !instance_is_live(h, now, config.instance_timeout)) continue;
-    return Status::FailedPrecondition(fmt::format(
-        "instance {} (host {}, pid {}) renewed its lease {} ms ago (lease {} ms): it is running and may be "
-        "routing; stop its process first, or wait for it to apply the current step",
-        h.instance_id, h.host, h.pid,
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - h.heartbeat_at).count(),
-        config.instance_timeout.count()));
-  }
-  return control.forget_instance(instance_id, reason, actor_name());
+  // The store checks in its transaction that the instance is silent (by
+  // the longer of this config's lease and the instance's own), so that one
+  // renewing meanwhile stays.
+  return control.forget_instance(instance_id, reason, actor_name(), config.instance_timeout);
 }
 
 }  // namespace tandem

@@ -29,7 +29,7 @@ Status SqlControlStore::open() {
                                  dialect().current_schema, names),
                      {}, "looking for the control tables"));
   TANDEM_ASSIGN_OR_RETURN(int64_t found, as_int(rows.at(0).at(0), "the number of control tables"));
-  if (found == static_cast<int64_t>(std::size(kTables))) return Status::Ok();
+  if (found == static_cast<int64_t>(std::size(kTables))) return upgrade(*session);
   std::unique_ptr<Transaction> tx;
   if (!dialect().schema_lock.empty()) {
     TANDEM_ASSIGN_OR_RETURN(tx, Transaction::begin(*session, dialect()));
@@ -45,6 +45,28 @@ Status SqlControlStore::open() {
   }
   if (tx) TANDEM_RETURN_IF_ERROR(tx->commit());
   return Status::Ok();
+}
+
+// Columns added since the tables were first made: control stores made
+// before gain them (the account then needs ALTER once).
+Status SqlControlStore::upgrade(Session& session) {
+  auto has_lease = [&]() -> Result<bool> {
+    TANDEM_ASSIGN_OR_RETURN(
+        auto rows, session.query(fmt::format("SELECT COUNT(*) FROM information_schema.columns WHERE "
+                                             "table_schema = {} AND table_name = 'tandem_instances' AND "
+                                             "column_name = 'lease_ms'",
+                                             dialect().current_schema),
+                                 {}, "reading the columns of tandem_instances"));
+    TANDEM_ASSIGN_OR_RETURN(int64_t n, as_int(rows.at(0).at(0), "a column count"));
+    return n > 0;
+  };
+  TANDEM_ASSIGN_OR_RETURN(bool has, has_lease());
+  if (has) return Status::Ok();
+  Status added = session.simple("ALTER TABLE tandem_instances ADD COLUMN lease_ms BIGINT NOT NULL DEFAULT 0",
+                                "adding tandem_instances.lease_ms to the control store");
+  if (added.ok()) return added;
+  TANDEM_ASSIGN_OR_RETURN(has, has_lease());  // another process added it first
+  return has ? Status::Ok() : added;
 }
 
 Status SqlControlStore::initialize(std::string_view fingerprint, size_t plan_size) {

@@ -56,6 +56,7 @@ class SqlControlStore : public ControlStore {
 
   // Creates the tables that do not exist yet.
   Status open();
+  Status upgrade(Session& session);
 
   Status initialize(std::string_view fingerprint, size_t plan_size) override;
 
@@ -73,7 +74,7 @@ class SqlControlStore : public ControlStore {
   Status heartbeat(const InstanceHeartbeat& h) override;
   Status remove_instance(std::string_view instance_id) override;
   Result<InstanceForgotten> forget_instance(std::string_view instance_id, std::string_view reason,
-                                            std::string_view actor) override;
+                                            std::string_view actor, std::chrono::milliseconds lease) override;
   Result<std::vector<InstanceForgotten>> forgotten_instances(size_t limit) override;
   Result<std::vector<InstanceHeartbeat>> instances() override;
   Result<int64_t> remove_instances_before(WallTime heartbeat_before) override;

@@ -16,6 +16,23 @@ Status SqliteControlStore::open() {
                              kSqliteBackfillSchema, kSqliteVerifySchema}) {
     TANDEM_RETURN_IF_ERROR(conn->exec(schema));
   }
+  // Control files made before heartbeats recorded their lease gain the column.
+  auto has_lease = [&]() -> Result<bool> {
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare("SELECT COUNT(*) FROM pragma_table_info('tandem_instances') WHERE name = 'lease_ms'"));
+    Statement st(*conn, raw);
+    TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading the columns of tandem_instances"));
+    return row && st.column_int(0) > 0;
+  };
+  TANDEM_ASSIGN_OR_RETURN(bool has, has_lease());
+  if (!has) {
+    Status added = conn->exec("ALTER TABLE tandem_instances ADD COLUMN lease_ms INTEGER NOT NULL DEFAULT 0");
+    if (!added.ok()) {
+      TANDEM_ASSIGN_OR_RETURN(has, has_lease());  // another process added it first
+      if (!has) return added.with_context("adding tandem_instances.lease_ms to the control store");
+    }
+  }
   return Status::Ok();
 }
 

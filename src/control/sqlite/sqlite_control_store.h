@@ -55,7 +55,7 @@ class SqliteControlStore : public ControlStore {
   Status heartbeat(const InstanceHeartbeat& h) override;
   Status remove_instance(std::string_view instance_id) override;
   Result<InstanceForgotten> forget_instance(std::string_view instance_id, std::string_view reason,
-                                            std::string_view actor) override;
+                                            std::string_view actor, std::chrono::milliseconds lease) override;
   Result<std::vector<InstanceForgotten>> forgotten_instances(size_t limit) override;
   Result<std::vector<InstanceHeartbeat>> instances() override;
   Result<int64_t> remove_instances_before(WallTime heartbeat_before) override;

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS tandem_step_history (
   to_index INTEGER NOT NULL, reason TEXT NOT NULL, forced INTEGER NOT NULL, actor TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tandem_instances (
   instance_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, started_at INTEGER NOT NULL,
-  heartbeat_at INTEGER NOT NULL, applied_version INTEGER NOT NULL, applied_step_index INTEGER NOT NULL);
+  heartbeat_at INTEGER NOT NULL, applied_version INTEGER NOT NULL, applied_step_index INTEGER NOT NULL,
+  lease_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS tandem_forgotten_instances (
   id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, host TEXT NOT NULL,
   last_heartbeat INTEGER NOT NULL, at INTEGER NOT NULL, step_version INTEGER NOT NULL,
@@ -136,9 +137,10 @@ Status SqliteControlStore::heartbeat(const InstanceHeartbeat& h) {
       conn->prepare(
           "INSERT INTO tandem_instances (instance_id, host, pid, started_at, heartbeat_at, "
           "applied_version, "
-          "applied_step_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (instance_id) DO UPDATE SET "
-          "heartbeat_at = excluded.heartbeat_at, applied_version = excluded.applied_version, "
-          "applied_step_index = excluded.applied_step_index"));
+          "applied_step_index, lease_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (instance_id) "
+          "DO "
+          "UPDATE SET heartbeat_at = excluded.heartbeat_at, applied_version = excluded.applied_version, "
+          "applied_step_index = excluded.applied_step_index, lease_ms = excluded.lease_ms"));
   Statement st(*conn, raw);
   st.bind_text(1, h.instance_id);
   st.bind_text(2, h.host);
@@ -147,6 +149,7 @@ Status SqliteControlStore::heartbeat(const InstanceHeartbeat& h) {
   st.bind_int(5, now_micros().time_since_epoch().count());  // this host's clock is the store's
   st.bind_int(6, h.applied_version);
   st.bind_int(7, static_cast<int64_t>(h.applied_step_index));
+  st.bind_int(8, static_cast<int64_t>(h.lease.count()));
   return st.run("writing the instance heartbeat");
 }
 
@@ -163,24 +166,29 @@ Result<std::vector<InstanceHeartbeat>> SqliteControlStore::instances() {
   TANDEM_ASSIGN_OR_RETURN(
       auto raw,
       conn->prepare(
-          "SELECT instance_id, host, pid, started_at, heartbeat_at, applied_version, applied_step_index "
-          "FROM tandem_instances ORDER BY started_at"));
+          "SELECT instance_id, host, pid, started_at, heartbeat_at, applied_version, applied_step_index, "
+          "lease_ms FROM tandem_instances ORDER BY started_at"));
   Statement st(*conn, raw);
   std::vector<InstanceHeartbeat> out;
   for (;;) {
     TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading instances"));
     if (!row) break;
     out.push_back({st.column_text(0), st.column_text(1), st.column_int(2), from_micros(st.column_int(3)),
-                   from_micros(st.column_int(4)), st.column_int(5), static_cast<size_t>(st.column_int(6))});
+                   from_micros(st.column_int(4)), st.column_int(5), static_cast<size_t>(st.column_int(6)),
+                   std::chrono::milliseconds(st.column_int(7))});
   }
   return out;
 }
 
 Result<int64_t> SqliteControlStore::remove_instances_before(WallTime heartbeat_before) {
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare("DELETE FROM tandem_instances WHERE heartbeat_at < ?1"));
+  TANDEM_ASSIGN_OR_RETURN(
+      auto raw,
+      conn->prepare(
+          "DELETE FROM tandem_instances WHERE heartbeat_at < ?1 AND heartbeat_at + lease_ms * 1000 < ?2"));
   Statement st(*conn, raw);
   st.bind_int(1, heartbeat_before.time_since_epoch().count());
+  st.bind_int(2, now_micros().time_since_epoch().count());
   TANDEM_RETURN_IF_ERROR(st.run("removing gone instances"));
   return static_cast<int64_t>(sqlite3_changes(conn->db()));
 }
@@ -188,14 +196,16 @@ Result<int64_t> SqliteControlStore::remove_instances_before(WallTime heartbeat_b
 Result<WallTime> SqliteControlStore::clock_now() { return now_micros(); }
 
 Result<InstanceForgotten> SqliteControlStore::forget_instance(std::string_view instance_id,
-                                                              std::string_view reason,
-                                                              std::string_view actor) {
+                                                              std::string_view reason, std::string_view actor,
+                                                              std::chrono::milliseconds lease) {
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
   InstanceForgotten f;
   {
     TANDEM_ASSIGN_OR_RETURN(
-        auto raw, conn->prepare("SELECT host, heartbeat_at FROM tandem_instances WHERE instance_id = ?1"));
+        auto raw,
+        conn->prepare(
+            "SELECT host, heartbeat_at, lease_ms, pid FROM tandem_instances WHERE instance_id = ?1"));
     Statement st(*conn, raw);
     st.bind_text(1, instance_id);
     TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading the instance"));
@@ -205,6 +215,10 @@ Result<InstanceForgotten> SqliteControlStore::forget_instance(std::string_view i
     }
     f.host = st.column_text(0);
     f.last_heartbeat = from_micros(st.column_int(1));
+    // In the write transaction: a heartbeat cannot land between this check and the delete.
+    TANDEM_RETURN_IF_ERROR(refuse_live_forget(instance_id, f.host, st.column_int(3),
+                                              (now_micros() - f.last_heartbeat).count(),
+                                              std::max<int64_t>(lease.count(), st.column_int(2))));
   }
   TANDEM_ASSIGN_OR_RETURN(StepState cur, read_step(*conn));
   f.instance_id = std::string(instance_id);
