@@ -176,6 +176,33 @@ TEST_P(ControlStoreConformance, InstancesHeartbeatByTheStoreClock) {
   EXPECT_EQ(*gone, 1);
 }
 
+// An instance's refresh: the heartbeat written (an upsert, by the store's
+// clock) and the current step read, in one call.
+TEST_P(ControlStoreConformance, ARefreshWritesTheHeartbeatAndReadsTheStep) {
+  WallTime before = store_now();
+  InstanceHeartbeat h{"i-1", "host-a", 7, before, WallTime{}, 1, 0, seconds(30)};
+  auto first = store_->heartbeat_and_read_step(h);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_EQ(first->version, 1);
+  EXPECT_EQ(first->step_index, 0u);
+  ASSERT_TRUE(store_->change_step(1, 2, "move", false, "a", {}).ok());
+  h.applied_version = 1;
+  auto second = store_->heartbeat_and_read_step(h);
+  ASSERT_TRUE(second.ok()) << second.status().to_string();
+  EXPECT_EQ(second->version, 2);
+  EXPECT_EQ(second->step_index, 2u);
+  auto cur = store_->current_step();
+  ASSERT_TRUE(cur.ok());
+  EXPECT_EQ(second->changed_at, cur->changed_at);
+  auto list = store_->instances();
+  ASSERT_TRUE(list.ok()) << list.status().to_string();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].host, "host-a");
+  EXPECT_EQ((*list)[0].lease, seconds(30));
+  EXPECT_GE((*list)[0].heartbeat_at, before);
+  expect_near((*list)[0].heartbeat_at, store_now());
+}
+
 TEST_P(ControlStoreConformance, RepairQueueOldestFirst) {
   for (int i = 0; i < 3; ++i) {
     Side side = i == 1 ? Side::kOld : Side::kNew;
@@ -372,6 +399,15 @@ TEST_P(ControlStoreConformance, BackfillLeaseTakeover) {
   auto b = store_->claim_backfill_range("users", "worker-b", seconds(60), nullptr);  // a's lease expired
   ASSERT_TRUE(b.ok() && b->has_value()) << b.status().to_string();
   EXPECT_EQ((*b)->lease_owner, "worker-b");
+  // Each claim records its time and the range's count then (a worker's rate).
+  ASSERT_TRUE(
+      store_->checkpoint_backfill("users", 0, "worker-b", "k3", {3, 3, 0, 0, 0, 0}, false, seconds(60)).ok());
+  expect_near((*b)->claimed_at, store_now());
+  EXPECT_EQ((*b)->scanned_at_claim, 0);
+  auto listed = store_->backfill_ranges("users");
+  ASSERT_TRUE(listed.ok() && listed->size() == 1u);
+  EXPECT_EQ((*listed)[0].claimed_at, (*b)->claimed_at);
+  EXPECT_EQ((*listed)[0].scanned_at_claim, 0);
   Status refused = store_->checkpoint_backfill("users", 0, "worker-a", std::nullopt, {1, 1, 0, 0, 0, 0},
                                                false, seconds(60));
   EXPECT_EQ(refused.code(), Code::kFailedPrecondition) << refused.to_string();
@@ -384,9 +420,15 @@ TEST_P(ControlStoreConformance, BackfillLeaseTakeover) {
                                             [](const std::string& owner) { return owner == "worker-b"; });
   ASSERT_TRUE(taken.ok() && taken->has_value());
   EXPECT_EQ((*taken)->lease_owner, "worker-c");
+  EXPECT_EQ((*taken)->scanned_at_claim, 3);
+  EXPECT_GE((*taken)->claimed_at, (*b)->claimed_at);
+  listed = store_->backfill_ranges("users");
+  ASSERT_TRUE(listed.ok() && listed->size() == 1u);
+  EXPECT_EQ((*listed)[0].scanned_at_claim, 3);
+  EXPECT_EQ((*listed)[0].claimed_at, (*taken)->claimed_at);
   auto state = store_->backfill_state("users");
   ASSERT_TRUE(state.ok());
-  EXPECT_EQ(state->counts.scanned, 0);  // the refused checkpoint counted nothing
+  EXPECT_EQ(state->counts.scanned, 3);  // the refused checkpoint counted nothing
 }
 
 TEST_P(ControlStoreConformance, VerifyLedger) {

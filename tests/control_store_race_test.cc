@@ -240,20 +240,24 @@ TEST_P(ControlStoreServer, LeastPrivilegesAfterFirstOpen) {
   }
 }
 
-// A control schema made before heartbeats recorded their lease gains the
-// column when opened (the owner's account, which may ALTER its tables).
-TEST_P(ControlStoreServer, AnOlderControlSchemaGainsTheLeaseColumn) {
+// A control schema made before heartbeats recorded their lease and claims
+// their time gains the columns when opened (the owner's account, which may
+// ALTER its tables).
+TEST_P(ControlStoreServer, AnOlderControlSchemaGainsTheNewColumns) {
   ControlDatabase db(GetParam());
   {
     auto owner = open_or_fail(db.url());
     ASSERT_NE(owner, nullptr);
     ASSERT_TRUE(owner->initialize("fp", 3).ok());
   }
-  const std::string drop = "ALTER TABLE tandem_instances DROP COLUMN lease_ms";
-  if (GetParam() == Engine::kPostgres) {
-    psql(db.url(), drop);
-  } else {
-    mariadb_sql(db.url(), drop);
+  for (const std::string drop : {"ALTER TABLE tandem_instances DROP COLUMN lease_ms",
+                                 "ALTER TABLE tandem_backfill_ranges DROP COLUMN claimed_at",
+                                 "ALTER TABLE tandem_backfill_ranges DROP COLUMN claimed_scanned"}) {
+    if (GetParam() == Engine::kPostgres) {
+      psql(db.url(), drop);
+    } else {
+      mariadb_sql(db.url(), drop);
+    }
   }
   auto store = open_or_fail(db.url());
   ASSERT_NE(store, nullptr);
@@ -262,6 +266,51 @@ TEST_P(ControlStoreServer, AnOlderControlSchemaGainsTheLeaseColumn) {
   ASSERT_TRUE(listed.ok()) << listed.status().to_string();
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].lease, seconds(30));
+  ASSERT_TRUE(store->plan_backfill("users", {{std::nullopt, std::nullopt}}, 1).ok());
+  auto claim = store->claim_backfill_range("users", "w", seconds(60), nullptr);
+  ASSERT_TRUE(claim.ok() && claim->has_value()) << claim.status().to_string();
+  auto ranges = store->backfill_ranges("users");
+  ASSERT_TRUE(ranges.ok()) << ranges.status().to_string();
+  EXPECT_EQ((*ranges)[0].claimed_at, (*claim)->claimed_at);
+}
+
+// A refresh's step read and its heartbeat are one statement on the servers:
+// a move in progress (the step row locked for update) is waited for, so the
+// refresh returns the step that move commits, never the one before it with a
+// heartbeat that lands after the move (the instance would then route two
+// moves behind). Without the shared lock the read returned version 1.
+TEST_P(ControlStoreServer, ARefreshWaitsForAMoveInProgress) {
+  ControlDatabase db(GetParam());
+  auto store = open_or_fail(db.url());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->initialize("fp", 3).ok());
+  const std::string move =
+      GetParam() == Engine::kPostgres
+          ? "BEGIN; SELECT version FROM tandem_step_state WHERE id = 1 FOR UPDATE; SELECT pg_sleep(1.5); "
+            "UPDATE tandem_step_state SET version = 2, step_index = 1 WHERE id = 1; COMMIT"
+          : "BEGIN NOT ATOMIC START TRANSACTION; SELECT version INTO @v FROM tandem_step_state WHERE id = 1 "
+            "FOR UPDATE; DO SLEEP(1.5); UPDATE tandem_step_state SET version = 2, step_index = 1 WHERE id = "
+            "1; "
+            "COMMIT; END";
+  std::thread mover([&] {
+    if (GetParam() == Engine::kPostgres) {
+      psql(db.url(), move);
+    } else {
+      mariadb_sql(db.url(), move);
+    }
+  });
+  std::this_thread::sleep_for(milliseconds(500));  // the mover holds the row
+  auto start = std::chrono::steady_clock::now();
+  auto read = store->heartbeat_and_read_step({"i-1", "h", 1, WallTime{}, WallTime{}, 1, 0, seconds(30)});
+  auto took = std::chrono::steady_clock::now() - start;
+  mover.join();
+  ASSERT_TRUE(read.ok()) << read.status().to_string();
+  EXPECT_EQ(read->version, 2);
+  EXPECT_EQ(read->step_index, 1u);
+  EXPECT_GT(took, milliseconds(300));
+  auto listed = store->instances();
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, ControlStoreServer, ::testing::Values(Engine::kPostgres, Engine::kMariaDb),

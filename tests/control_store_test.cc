@@ -109,19 +109,28 @@ namespace {
 
 // A control file made before heartbeats recorded their lease (no lease_ms
 // column) gains the column when opened, and keeps its instances.
-TEST(ControlStore, AnOlderControlFileGainsTheLeaseColumn) {
+TEST(ControlStore, AnOlderControlFileGainsTheNewColumns) {
   TempDir dir;
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(dir.file("control.db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(
-        sqlite3_exec(db,
-                     "CREATE TABLE tandem_instances (instance_id TEXT PRIMARY KEY, host TEXT NOT NULL, "
-                     "pid INTEGER NOT NULL, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL, "
-                     "applied_version INTEGER NOT NULL, applied_step_index INTEGER NOT NULL); "
-                     "INSERT INTO tandem_instances VALUES ('old-1', 'h', 7, 1, 2, 1, 0);",
-                     nullptr, nullptr, nullptr),
-        SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(
+                  db,
+                  "CREATE TABLE tandem_instances (instance_id TEXT PRIMARY KEY, host TEXT NOT NULL, "
+                  "pid INTEGER NOT NULL, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL, "
+                  "applied_version INTEGER NOT NULL, applied_step_index INTEGER NOT NULL); "
+                  "INSERT INTO tandem_instances VALUES ('old-1', 'h', 7, 1, 2, 1, 0); "
+                  "CREATE TABLE tandem_backfill_ranges (collection TEXT NOT NULL, range_id INTEGER NOT NULL, "
+                  "begin_key BLOB, end_key BLOB, cursor BLOB, done INTEGER NOT NULL DEFAULT 0, "
+                  "lease_owner TEXT NOT NULL DEFAULT '', lease_until INTEGER NOT NULL DEFAULT 0, "
+                  "scanned INTEGER NOT NULL DEFAULT 0, copied INTEGER NOT NULL DEFAULT 0, "
+                  "present INTEGER NOT NULL DEFAULT 0, locked INTEGER NOT NULL DEFAULT 0, "
+                  "tombstoned INTEGER NOT NULL DEFAULT 0, quarantined INTEGER NOT NULL DEFAULT 0, "
+                  "PRIMARY KEY (collection, range_id)); "
+                  "INSERT INTO tandem_backfill_ranges (collection, range_id, lease_owner, scanned) "
+                  "VALUES ('users', 0, 'w', 5);",
+                  nullptr, nullptr, nullptr),
+              SQLITE_OK);
     sqlite3_close(db);
   }
   auto c = value_or_die(open_control_store(dir.file("control.db")));
@@ -134,6 +143,11 @@ TEST(ControlStore, AnOlderControlFileGainsTheLeaseColumn) {
     EXPECT_EQ(h.lease,
               h.instance_id == "new-1" ? std::chrono::milliseconds(30000) : std::chrono::milliseconds(0));
   }
+  // The ranges gained their claim columns (zero until the next claim).
+  auto ranges = value_or_die(c->backfill_ranges("users"));
+  ASSERT_EQ(ranges.size(), 1u);
+  EXPECT_EQ(ranges[0].counts.scanned, 5);
+  EXPECT_EQ(ranges[0].claimed_at, WallTime{});
   c.reset();
   c = value_or_die(open_control_store(dir.file("control.db")));  // opened again: nothing to add
   EXPECT_EQ(value_or_die(c->instances()).size(), 2u);

@@ -324,6 +324,19 @@ void age_heartbeat(const std::string& control_path, const std::string& instance_
   ASSERT_OK(st.run("ageing a heartbeat"));
 }
 
+void age_backfill_claim(const std::string& control_path, const std::string& collection, int64_t range_id,
+                        std::chrono::milliseconds age) {
+  auto conn = value_or_die(sqlite::Connection::open(control_path, false, false));
+  auto raw =
+      value_or_die(conn->prepare("UPDATE tandem_backfill_ranges SET claimed_at = claimed_at - ?1 WHERE "
+                                 "collection = ?2 AND range_id = ?3"));
+  sqlite::Statement st(*conn, raw);
+  st.bind_int(1, std::chrono::duration_cast<std::chrono::microseconds>(age).count());
+  st.bind_text(2, collection);
+  st.bind_int(3, range_id);
+  ASSERT_OK(st.run("ageing a backfill claim"));
+}
+
 CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args) {
   CliResult r;
   r.exit_code = wait_cli(spawn_cli(dir, args, "cli-output"));

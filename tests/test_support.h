@@ -101,6 +101,9 @@ CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args);
 // needs a silent instance ages its row by hand instead of waiting).
 void age_heartbeat(const std::string& control_path, const std::string& instance_id,
                    std::chrono::milliseconds age);
+// Moves a backfill range's claim time `age` into the past (SQLite control file).
+void age_backfill_claim(const std::string& control_path, const std::string& collection, int64_t range_id,
+                        std::chrono::milliseconds age);
 
 // The PostgreSQL server scripts/test.sh started (an admin URL, from the
 // environment variable); fails the test when it is not set.

@@ -45,6 +45,12 @@ struct BackfillRange {
   std::string lease_owner;
   WallTime lease_until{};
   BackfillCounts counts;
+  // When its current owner claimed it (the control store's clock) and its
+  // counts.scanned then: the owner's rate is (counts.scanned -
+  // scanned_at_claim) / (now - claimed_at). Zero for a range never claimed
+  // since the control store gained these columns.
+  WallTime claimed_at{};
+  int64_t scanned_at_claim = 0;
 };
 
 // A collection's backfill as a whole: the sum of its ranges.

@@ -166,6 +166,16 @@ class ControlStore {
   // Upserts the instance's row; heartbeat_at is stamped with clock_now() (the
   // caller's value is ignored).
   virtual Status heartbeat(const InstanceHeartbeat& heartbeat) = 0;
+  // An instance's refresh: writes the heartbeat, then reads the current step,
+  // such that no step move commits between the step read and the moment
+  // movers can see the heartbeat (a move either precedes the read or sees
+  // the heartbeat). The default runs heartbeat() then current_step(); the
+  // servers do it in one statement (the step row read under a shared lock
+  // until the heartbeat commits), so a refresh costs one query.
+  virtual Result<StepState> heartbeat_and_read_step(const InstanceHeartbeat& heartbeat) {
+    TANDEM_RETURN_IF_ERROR(this->heartbeat(heartbeat));
+    return current_step();
+  }
   virtual Status remove_instance(std::string_view instance_id) = 0;
   // Removes a silent instance and records it with the reason, in one
   // transaction; kNotFound naming it if no such instance is registered;

@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <optional>
+
 #include "tandem/config.h"
 #include "tandem/control_store.h"
 #include "tandem/migration.h"
@@ -30,6 +33,14 @@ Result<std::vector<BackfillRange>> held_ranges(ControlStore& control, const std:
     if (!r.done && !r.lease_owner.empty() && r.lease_until > now) held.push_back(std::move(r));
   }
   return held;
+}
+
+// A worker's rows read per second since it claimed its range (the control
+// store's clock); nullopt before its first second or without a claim time.
+std::optional<double> worker_rate(const BackfillRange& r, WallTime now) {
+  if (r.claimed_at == WallTime{} || now - r.claimed_at < std::chrono::seconds(1)) return std::nullopt;
+  double seconds = std::chrono::duration<double>(now - r.claimed_at).count();
+  return static_cast<double>(r.counts.scanned - r.scanned_at_claim) / seconds;
 }
 
 }  // namespace
@@ -146,11 +157,15 @@ int run_status_command(const GlobalOptions& global, bool json) {
       if (!held.ok()) return report(held.status());
       entry["backfill"]["workers"] = nlohmann::json::array();
       for (const BackfillRange& r : *held) {
-        entry["backfill"]["workers"].push_back({{"worker", r.lease_owner},
-                                                {"host", r.lease_owner.substr(0, r.lease_owner.find(':'))},
-                                                {"range", r.id},
-                                                {"scanned", r.counts.scanned},
-                                                {"lease_until", format_time(r.lease_until)}});
+        std::optional<double> rate = worker_rate(r, now);
+        entry["backfill"]["workers"].push_back(
+            {{"worker", r.lease_owner},
+             {"host", r.lease_owner.substr(0, r.lease_owner.find(':'))},
+             {"range", r.id},
+             {"scanned", r.counts.scanned},
+             {"claimed_at", r.claimed_at == WallTime{} ? "" : format_time(r.claimed_at)},
+             {"rows_per_second", rate ? nlohmann::json(*rate) : nlohmann::json()},
+             {"lease_until", format_time(r.lease_until)}});
       }
       if (*v) {
         entry["verify"] = {
@@ -206,8 +221,12 @@ int run_status_command(const GlobalOptions& global, bool json) {
     auto held = held_ranges(control, c.name, now);
     if (!held.ok()) return report(held.status());
     for (const BackfillRange& r : *held) {
-      fmt::print("  backfill worker {} (host {}): range {}, {} rows read in it, lease until {}\n",
+      std::optional<double> rate = worker_rate(r, now);
+      fmt::print("  backfill worker {} (host {}): range {}, {} rows read in it, {}, lease until {}\n",
                  r.lease_owner, r.lease_owner.substr(0, r.lease_owner.find(':')), r.id, r.counts.scanned,
+                 rate ? fmt::format("{:.0f} rows/s since it claimed the range at {}", *rate,
+                                    format_time(r.claimed_at))
+                      : std::string("rate not known yet"),
                  format_time(r.lease_until));
     }
   }

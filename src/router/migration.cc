@@ -187,33 +187,36 @@ StepState Migration::applied_step() const {
 
 namespace {
 
-Status write_heartbeat(MigrationState& st, const StepState& acknowledged) {
-  InstanceHeartbeat h{st.instance_id,
-                      st.host,
-                      st.pid,
-                      st.started_at,
-                      now_micros(),
-                      acknowledged.version,
-                      acknowledged.step_index,
-                      st.config.instance_timeout};
-  return st.control->heartbeat(h);
+InstanceHeartbeat heartbeat_of(const MigrationState& st, const StepState& acknowledged) {
+  return InstanceHeartbeat{st.instance_id,
+                           st.host,
+                           st.pid,
+                           st.started_at,
+                           now_micros(),
+                           acknowledged.version,
+                           acknowledged.step_index,
+                           st.config.instance_timeout};
 }
 
-// Writes the heartbeat, then reads the current step, applies it, and writes
-// the heartbeat again if that acknowledged a new step. The heartbeat comes
+// Writes the heartbeat, then reads the current step (one query on a server,
+// ControlStore::heartbeat_and_read_step), applies it, and writes the
+// heartbeat again if that acknowledged a new step. The heartbeat comes
 // first: a step read after a heartbeat that movers see is at most one move
 // behind for as long as the lease it renews lasts (a step read before a
 // heartbeat that is delayed could be two moves old by the time it lands).
 Status refresh_step(MigrationState& st) {
   StepState acknowledged_before;
+  StepState current;
   if (st.options.register_instance) {
     {
       MutexLock lock(st.step_mutex);
       acknowledged_before = st.acknowledged;
     }
-    TANDEM_RETURN_IF_ERROR(write_heartbeat(st, acknowledged_before));
+    TANDEM_ASSIGN_OR_RETURN(current,
+                            st.control->heartbeat_and_read_step(heartbeat_of(st, acknowledged_before)));
+  } else {
+    TANDEM_ASSIGN_OR_RETURN(current, st.control->current_step());
   }
-  TANDEM_ASSIGN_OR_RETURN(StepState current, st.control->current_step());
   TANDEM_SYNC_POINT("refresh.after_step_read");
   if (current.step_index >= st.config.plan.size()) {
     return Status::Corruption(fmt::format("the control store names step {} but the plan has {} steps",
@@ -263,7 +266,7 @@ Status refresh_step(MigrationState& st) {
   if (!st.options.register_instance || acknowledged.version == acknowledged_before.version) {
     return Status::Ok();
   }
-  return write_heartbeat(st, acknowledged);
+  return st.control->heartbeat(heartbeat_of(st, acknowledged));
 }
 
 }  // namespace

@@ -102,6 +102,8 @@ class MyEngine : public control_sql::Engine {
     dialect_.table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
     dialect_.for_share = "LOCK IN SHARE MODE";
     dialect_.current_schema = "DATABASE()";
+    dialect_.heartbeat_read = control_sql::Dialect::HeartbeatRead::kReturning;
+    dialect_.create_index_if_not_exists = false;
     dialect_.on_conflict = [](std::string_view) { return std::string("ON DUPLICATE KEY UPDATE"); };
     dialect_.excluded = [](std::string_view column) { return fmt::format("VALUES({})", column); };
   }

@@ -138,6 +138,7 @@ class PgEngine : public control_sql::Engine {
     dialect_.real = "DOUBLE PRECISION";
     dialect_.for_share = "FOR SHARE";
     dialect_.current_schema = "current_schema()";
+    dialect_.heartbeat_read = control_sql::Dialect::HeartbeatRead::kWith;
     dialect_.schema_lock = "SELECT pg_advisory_xact_lock(7305720411)";
     dialect_.on_conflict = [](std::string_view columns) {
       return fmt::format("ON CONFLICT ({}) DO UPDATE SET", columns);

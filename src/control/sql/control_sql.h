@@ -74,6 +74,15 @@ struct Dialect {
   std::string table_options;   // after CREATE TABLE (...)
   std::string for_share;       // a shared row lock: "FOR SHARE" / "LOCK IN SHARE MODE"
   std::string current_schema;  // the schema/database tables are created in
+  // How a refresh writes its heartbeat and reads the step in one statement
+  // (SqlControlStore::heartbeat_and_read_step): a data-modifying WITH
+  // (PostgreSQL), INSERT ... RETURNING a subquery (MariaDB 10.5 and later,
+  // confirmed at open with server_version), or two statements (MySQL).
+  enum class HeartbeatRead : uint8_t { kTwoStatements, kWith, kReturning };
+  HeartbeatRead heartbeat_read = HeartbeatRead::kTwoStatements;
+  // Whether CREATE INDEX takes IF NOT EXISTS (MySQL's does not: the index is
+  // then looked up in information_schema.statistics first).
+  bool create_index_if_not_exists = true;
   // Run in the schema's transaction to serialize concurrent first opens (may be empty).
   std::string schema_lock;
   // "ON CONFLICT (cols) DO UPDATE SET" / "ON DUPLICATE KEY UPDATE"

@@ -19,14 +19,14 @@ const std::vector<std::string_view> kBackfillSchema = {
     "n_scanned BIGINT NOT NULL DEFAULT 0, n_copied BIGINT NOT NULL DEFAULT 0, "
     "n_present BIGINT NOT NULL DEFAULT 0, n_locked BIGINT NOT NULL DEFAULT 0, "
     "n_tombstoned BIGINT NOT NULL DEFAULT 0, n_quarantined BIGINT NOT NULL DEFAULT 0, "
+    "claimed_at BIGINT NOT NULL DEFAULT 0, claimed_scanned BIGINT NOT NULL DEFAULT 0, "
     "PRIMARY KEY (collection, range_id))$OPTIONS",
 };
 
 namespace {
 constexpr std::string_view kRangeColumns =
     "range_id, begin_key, end_key, cursor_key, done, lease_owner, lease_until, n_scanned, n_copied, "
-    "n_present, "
-    "n_locked, n_tombstoned, n_quarantined";
+    "n_present, n_locked, n_tombstoned, n_quarantined, claimed_at, claimed_scanned";
 }  // namespace
 
 Status SqlControlStore::plan_backfill(
@@ -146,14 +146,16 @@ Result<std::optional<BackfillRange>> SqlControlStore::claim_backfill_range(
   BackfillRange r = std::move(ranges.front());
   r.lease_owner = std::string(owner);
   r.lease_until = from_micros(now_us + micros(lease));
+  r.claimed_at = from_micros(now_us);
+  r.scanned_at_claim = r.counts.scanned;
   TANDEM_RETURN_IF_ERROR(
       session
-          ->exec(
-              "UPDATE tandem_backfill_ranges SET lease_owner = ?, lease_until = ? WHERE collection = ? AND "
-              "range_id = ?",
-              {Param::of(owner), Param::of(micros(r.lease_until)), Param::of(collection), Param::of(r.id)},
-              fmt::format("claiming range {} of the backfill of '{}' in tandem_backfill_ranges", r.id,
-                          collection))
+          ->exec("UPDATE tandem_backfill_ranges SET lease_owner = ?, lease_until = ?, claimed_at = ?, "
+                 "claimed_scanned = n_scanned WHERE collection = ? AND range_id = ?",
+                 {Param::of(owner), Param::of(micros(r.lease_until)), Param::of(now_us),
+                  Param::of(collection), Param::of(r.id)},
+                 fmt::format("claiming range {} of the backfill of '{}' in tandem_backfill_ranges", r.id,
+                             collection))
           .status());
   TANDEM_RETURN_IF_ERROR(tx->commit());
   return std::optional<BackfillRange>(std::move(r));
@@ -279,6 +281,9 @@ Result<std::vector<BackfillRange>> SqlControlStore::read_ranges(Session& session
       n.push_back(v);
     }
     r.counts = {n[0], n[1], n[2], n[3], n[4], n[5]};
+    TANDEM_ASSIGN_OR_RETURN(int64_t claimed, as_int(row[13], "tandem_backfill_ranges.claimed_at"));
+    r.claimed_at = from_micros(claimed);
+    TANDEM_ASSIGN_OR_RETURN(r.scanned_at_claim, as_int(row[14], "tandem_backfill_ranges.claimed_scanned"));
     out.push_back(std::move(r));
   }
   return out;

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
+
 #include "tandem/store.h"
 
 namespace tandem::control_sql {
@@ -16,10 +18,22 @@ constexpr std::string_view kTables[] = {
     "tandem_instances",  "tandem_forgotten_instances", "tandem_repair_queue",
     "tandem_quarantine", "tandem_shadow_counters",     "tandem_shadow_samples",
     "tandem_backfill",   "tandem_backfill_ranges",     "tandem_verify_runs"};
+constexpr std::string_view kCreateIndex = "CREATE INDEX IF NOT EXISTS ";
+// Columns added since the first release of each table (BIGINT NOT NULL
+// DEFAULT 0): the lease each heartbeat records, a range's claim time and
+// count at claim (a worker's rate).
+struct AddedColumn {
+  std::string_view table;
+  std::string_view column;
+};
+constexpr AddedColumn kAddedColumns[] = {{"tandem_instances", "lease_ms"},
+                                         {"tandem_backfill_ranges", "claimed_at"},
+                                         {"tandem_backfill_ranges", "claimed_scanned"}};
 }  // namespace
 
 Status SqlControlStore::open() {
   TANDEM_ASSIGN_OR_RETURN(auto session, engine_->session());
+  TANDEM_RETURN_IF_ERROR(detect_heartbeat_read(*session));
   std::string names;
   for (std::string_view t : kTables) names += fmt::format("{}'{}'", names.empty() ? "" : ", ", t);
   TANDEM_ASSIGN_OR_RETURN(
@@ -38,35 +52,78 @@ Status SqlControlStore::open() {
   for (const auto* schema : {&kStepsSchema, &kInstancesSchema, &kRepairQuarantineSchema, &kShadowSchema,
                              &kBackfillSchema, &kVerifySchema}) {
     for (std::string_view statement : *schema) {
-      TANDEM_RETURN_IF_ERROR(session->simple(dialect().ddl(statement), "creating the control tables")
-                                 .with_context("the control account needs the privilege to create tables "
-                                               "on first use (docs/CONTROL_STORE.md)"));
+      Status made = statement.starts_with(kCreateIndex) && !dialect().create_index_if_not_exists
+                        ? create_index(*session, statement)
+                        : session->simple(dialect().ddl(statement), "creating the control tables");
+      TANDEM_RETURN_IF_ERROR(made.with_context(
+          "the control account needs the privilege to create tables on first use (docs/CONTROL_STORE.md)"));
     }
   }
   if (tx) TANDEM_RETURN_IF_ERROR(tx->commit());
   return Status::Ok();
 }
 
+Status SqlControlStore::create_index(Session& session, std::string_view statement) {
+  // "CREATE INDEX IF NOT EXISTS <name> ON <table> (...)"
+  std::string_view rest = statement.substr(kCreateIndex.size());
+  std::string name(rest.substr(0, rest.find(' ')));
+  auto exists = [&]() -> Result<bool> {
+    TANDEM_ASSIGN_OR_RETURN(
+        auto rows, session.query(fmt::format("SELECT COUNT(*) FROM information_schema.statistics WHERE "
+                                             "table_schema = {} AND index_name = ?",
+                                             dialect().current_schema),
+                                 {Param::of(name)}, fmt::format("looking for the control index {}", name)));
+    TANDEM_ASSIGN_OR_RETURN(int64_t n, as_int(rows.at(0).at(0), "an index count"));
+    return n > 0;
+  };
+  TANDEM_ASSIGN_OR_RETURN(bool has, exists());
+  if (has) return Status::Ok();
+  Status made = session.simple(fmt::format("CREATE INDEX {}", rest), "creating the control tables");
+  if (made.ok()) return made;
+  TANDEM_ASSIGN_OR_RETURN(has, exists());  // another process made it first
+  return has ? Status::Ok() : made;
+}
+
+Status SqlControlStore::detect_heartbeat_read(Session& session) {
+  heartbeat_read_ = dialect().heartbeat_read;
+  if (heartbeat_read_ != Dialect::HeartbeatRead::kReturning) return Status::Ok();
+  TANDEM_ASSIGN_OR_RETURN(auto rows, session.query("SELECT VERSION()", {}, "reading the server's version"));
+  // "10.11.6-MariaDB-0+deb12u1": RETURNING since MariaDB 10.5; MySQL has none.
+  std::string version = rows.empty() ? "" : rows[0].at(0).value_or("");
+  int major = 0;
+  int minor = 0;
+  bool mariadb = version.find("MariaDB") != std::string::npos &&
+                 std::sscanf(version.c_str(), "%d.%d", &major, &minor) == 2;  // NOLINT(cert-err34-c)
+  if (!mariadb || major < 10 || (major == 10 && minor < 5)) {
+    heartbeat_read_ = Dialect::HeartbeatRead::kTwoStatements;
+  }
+  return Status::Ok();
+}
+
 // Columns added since the tables were first made: control stores made
 // before gain them (the account then needs ALTER once).
 Status SqlControlStore::upgrade(Session& session) {
-  auto has_lease = [&]() -> Result<bool> {
-    TANDEM_ASSIGN_OR_RETURN(
-        auto rows, session.query(fmt::format("SELECT COUNT(*) FROM information_schema.columns WHERE "
-                                             "table_schema = {} AND table_name = 'tandem_instances' AND "
-                                             "column_name = 'lease_ms'",
-                                             dialect().current_schema),
-                                 {}, "reading the columns of tandem_instances"));
-    TANDEM_ASSIGN_OR_RETURN(int64_t n, as_int(rows.at(0).at(0), "a column count"));
-    return n > 0;
-  };
-  TANDEM_ASSIGN_OR_RETURN(bool has, has_lease());
-  if (has) return Status::Ok();
-  Status added = session.simple("ALTER TABLE tandem_instances ADD COLUMN lease_ms BIGINT NOT NULL DEFAULT 0",
-                                "adding tandem_instances.lease_ms to the control store");
-  if (added.ok()) return added;
-  TANDEM_ASSIGN_OR_RETURN(has, has_lease());  // another process added it first
-  return has ? Status::Ok() : added;
+  for (const AddedColumn& c : kAddedColumns) {
+    auto has = [&]() -> Result<bool> {
+      TANDEM_ASSIGN_OR_RETURN(
+          auto rows, session.query(fmt::format("SELECT COUNT(*) FROM information_schema.columns WHERE "
+                                               "table_schema = {} AND table_name = ? AND column_name = ?",
+                                               dialect().current_schema),
+                                   {Param::of(c.table), Param::of(c.column)},
+                                   fmt::format("reading the columns of {}", c.table)));
+      TANDEM_ASSIGN_OR_RETURN(int64_t n, as_int(rows.at(0).at(0), "a column count"));
+      return n > 0;
+    };
+    TANDEM_ASSIGN_OR_RETURN(bool found, has());
+    if (found) continue;
+    Status added = session.simple(
+        fmt::format("ALTER TABLE {} ADD COLUMN {} BIGINT NOT NULL DEFAULT 0", c.table, c.column),
+        fmt::format("adding {}.{} to the control store", c.table, c.column));
+    if (added.ok()) continue;
+    TANDEM_ASSIGN_OR_RETURN(found, has());  // another process added it first
+    if (!found) return added;
+  }
+  return Status::Ok();
 }
 
 Status SqlControlStore::initialize(std::string_view fingerprint, size_t plan_size) {

@@ -72,6 +72,8 @@ class SqlControlStore : public ControlStore {
   // Instances (sql_instances.cc).
   Result<WallTime> clock_now() override;
   Status heartbeat(const InstanceHeartbeat& h) override;
+  // One statement where the server allows it (Dialect::heartbeat_read).
+  Result<StepState> heartbeat_and_read_step(const InstanceHeartbeat& h) override;
   Status remove_instance(std::string_view instance_id) override;
   Result<InstanceForgotten> forget_instance(std::string_view instance_id, std::string_view reason,
                                             std::string_view actor, std::chrono::milliseconds lease) override;
@@ -123,6 +125,13 @@ class SqlControlStore : public ControlStore {
   // The server's clock, read on session.
   Result<int64_t> now(Session& session);
   Result<StepState> read_step(Session& session, std::string_view lock);
+  // The heartbeat's upsert (its parameters: heartbeat_params).
+  std::string heartbeat_sql() const;
+  // Creates the index of a "CREATE INDEX IF NOT EXISTS name ON ..." template
+  // where the engine lacks IF NOT EXISTS.
+  Status create_index(Session& session, std::string_view statement);
+  // Tells MariaDB 10.5+ (INSERT ... RETURNING) from MySQL at open.
+  Status detect_heartbeat_read(Session& session);
   Result<std::optional<FinishRecord>> read_finished(Session& session);
   Status put_meta(Session& session, std::string_view name, std::string_view value, bool overwrite);
   Result<int64_t> count(std::string_view table);
@@ -134,6 +143,8 @@ class SqlControlStore : public ControlStore {
                                                  std::string_view filter, const std::vector<Param>& more);
 
   std::unique_ptr<Engine> engine_;
+  // The engine's Dialect::heartbeat_read, confirmed against the server at open.
+  Dialect::HeartbeatRead heartbeat_read_ = Dialect::HeartbeatRead::kTwoStatements;
 };
 
 // Opens url with the engine registered for its scheme and creates the tables;

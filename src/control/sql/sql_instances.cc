@@ -22,20 +22,81 @@ Result<WallTime> SqlControlStore::clock_now() {
   return from_micros(us);
 }
 
-Status SqlControlStore::heartbeat(const InstanceHeartbeat& h) {
+namespace {
+std::vector<Param> heartbeat_params(const InstanceHeartbeat& h) {
+  return {Param::of(h.instance_id),
+          Param::of(h.host),
+          Param::of(h.pid),
+          Param::of(micros(h.started_at)),
+          Param::of(h.applied_version),
+          Param::of(static_cast<int64_t>(h.applied_step_index)),
+          Param::of(static_cast<int64_t>(h.lease.count()))};
+}
+std::string heartbeat_what(const InstanceHeartbeat& h) {
+  return fmt::format("writing the heartbeat of instance '{}' in tandem_instances", h.instance_id);
+}
+}  // namespace
+
+std::string SqlControlStore::heartbeat_sql() const {
   const Dialect& d = dialect();
-  return exec1(
-             fmt::format("INSERT INTO tandem_instances (instance_id, host, pid, started_at, heartbeat_at, "
-                         "applied_version, applied_step_index, lease_ms) VALUES (?, ?, ?, ?, {}, ?, ?, ?) {} "
-                         "heartbeat_at = {}, applied_version = {}, applied_step_index = {}, lease_ms = {}",
-                         d.now_micros, d.on_conflict("instance_id"), d.excluded("heartbeat_at"),
-                         d.excluded("applied_version"), d.excluded("applied_step_index"),
-                         d.excluded("lease_ms")),
-             {Param::of(h.instance_id), Param::of(h.host), Param::of(h.pid), Param::of(micros(h.started_at)),
-              Param::of(h.applied_version), Param::of(static_cast<int64_t>(h.applied_step_index)),
-              Param::of(static_cast<int64_t>(h.lease.count()))},
-             fmt::format("writing the heartbeat of instance '{}' in tandem_instances", h.instance_id))
-      .status();
+  return fmt::format(
+      "INSERT INTO tandem_instances (instance_id, host, pid, started_at, heartbeat_at, applied_version, "
+      "applied_step_index, lease_ms) VALUES (?, ?, ?, ?, {}, ?, ?, ?) {} heartbeat_at = {}, "
+      "applied_version = {}, applied_step_index = {}, lease_ms = {}",
+      d.now_micros, d.on_conflict("instance_id"), d.excluded("heartbeat_at"), d.excluded("applied_version"),
+      d.excluded("applied_step_index"), d.excluded("lease_ms"));
+}
+
+Status SqlControlStore::heartbeat(const InstanceHeartbeat& h) {
+  return exec1(heartbeat_sql(), heartbeat_params(h), heartbeat_what(h)).status();
+}
+
+// The step row is read under a shared lock held until the heartbeat commits:
+// a move (which locks it for update) either committed before the read, or
+// waits until movers can see the heartbeat. The heartbeat's time is stamped
+// before any wait for that lock, which only makes it look older (movers count
+// the instance gone sooner than its own lease lets it route).
+Result<StepState> SqlControlStore::heartbeat_and_read_step(const InstanceHeartbeat& h) {
+  std::string sql;
+  switch (heartbeat_read_) {
+    case Dialect::HeartbeatRead::kTwoStatements:
+      return ControlStore::heartbeat_and_read_step(h);
+    case Dialect::HeartbeatRead::kWith:
+      sql = fmt::format(
+          "WITH beat AS ({} RETURNING 1) SELECT s.step_index, s.version, s.changed_at FROM "
+          "tandem_step_state s, beat WHERE s.id = 1 FOR SHARE OF s",
+          heartbeat_sql());
+      break;
+    case Dialect::HeartbeatRead::kReturning:
+      sql = fmt::format(
+          "{} RETURNING (SELECT CONCAT(step_index, ',', version, ',', changed_at) FROM tandem_step_state "
+          "WHERE id = 1 {})",
+          heartbeat_sql(), dialect().for_share);
+      break;
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto rows,
+                          query1(sql, heartbeat_params(h), heartbeat_what(h) + " and reading the step"));
+  Row row;
+  if (!rows.empty()) row = rows[0];
+  if (heartbeat_read_ == Dialect::HeartbeatRead::kReturning && !row.empty() && row[0].has_value()) {
+    // "index,version,changed_at"
+    std::string packed = *row[0];
+    row.clear();
+    size_t from = 0;
+    for (size_t comma = packed.find(','); comma != std::string::npos; comma = packed.find(',', from)) {
+      row.emplace_back(packed.substr(from, comma - from));
+      from = comma + 1;
+    }
+    row.emplace_back(packed.substr(from));
+  }
+  if (row.size() != 3 || !row[0].has_value()) {
+    return Status::FailedPrecondition(fmt::format(
+        "control store '{}' is not initialized (open the migration once to create it)", engine_->display()));
+  }
+  TANDEM_ASSIGN_OR_RETURN(int64_t index, as_int(row[0], "tandem_step_state.step_index"));
+  TANDEM_ASSIGN_OR_RETURN(int64_t version, as_int(row[1], "tandem_step_state.version"));
+  TANDEM_ASSIGN_OR_RETURN(int64_t at, as_int(row[2], "tandem_step_state.changed_at"));
+  return StepState{static_cast<size_t>(index), version, from_micros(at)};
 }
 
 Status SqlControlStore::remove_instance(std::string_view instance_id) {

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS tandem_backfill_ranges (
   done INTEGER NOT NULL DEFAULT 0, lease_owner TEXT NOT NULL DEFAULT '', lease_until INTEGER NOT NULL DEFAULT 0,
   scanned INTEGER NOT NULL DEFAULT 0, copied INTEGER NOT NULL DEFAULT 0, present INTEGER NOT NULL DEFAULT 0,
   locked INTEGER NOT NULL DEFAULT 0, tombstoned INTEGER NOT NULL DEFAULT 0, quarantined INTEGER NOT NULL DEFAULT 0,
+  claimed_at INTEGER NOT NULL DEFAULT 0, claimed_scanned INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (collection, range_id));
 )sql";
 
@@ -116,8 +117,9 @@ Result<std::optional<BackfillRange>> SqliteControlStore::claim_backfill_range(
                 (owner_is_gone && owner_is_gone(r.lease_owner));
     if (!free) continue;
     TANDEM_ASSIGN_OR_RETURN(
-        auto raw, conn->prepare("UPDATE tandem_backfill_ranges SET lease_owner = ?3, lease_until = ?4 "
-                                "WHERE collection = ?1 AND range_id = ?2"));
+        auto raw,
+        conn->prepare("UPDATE tandem_backfill_ranges SET lease_owner = ?3, lease_until = ?4, "
+                      "claimed_at = ?5, claimed_scanned = scanned WHERE collection = ?1 AND range_id = ?2"));
     Statement st(*conn, raw);
     st.bind_text(1, collection);
     st.bind_int(2, r.id);
@@ -125,6 +127,9 @@ Result<std::optional<BackfillRange>> SqliteControlStore::claim_backfill_range(
     r.lease_owner = std::string(owner);
     r.lease_until = now + std::chrono::duration_cast<std::chrono::microseconds>(lease);
     st.bind_int(4, r.lease_until.time_since_epoch().count());
+    r.claimed_at = now;
+    r.scanned_at_claim = r.counts.scanned;
+    st.bind_int(5, now.time_since_epoch().count());
     TANDEM_RETURN_IF_ERROR(st.run("claiming a backfill range"));
     TANDEM_RETURN_IF_ERROR(tx->commit());
     return std::optional<BackfillRange>(std::move(r));
@@ -252,7 +257,8 @@ Result<std::vector<BackfillRange>> SqliteControlStore::read_ranges(sqlite::Conne
   TANDEM_ASSIGN_OR_RETURN(
       auto raw, conn.prepare(fmt::format("SELECT range_id, begin_key, end_key, cursor, done, lease_owner, "
                                          "lease_until, scanned, copied, present, "
-                                         "locked, tombstoned, quarantined FROM tandem_backfill_ranges "
+                                         "locked, tombstoned, quarantined, claimed_at, claimed_scanned "
+                                         "FROM tandem_backfill_ranges "
                                          "WHERE collection = ?1{} ORDER BY range_id",
                                          filter)));
   Statement st(conn, raw);
@@ -272,6 +278,8 @@ Result<std::vector<BackfillRange>> SqliteControlStore::read_ranges(sqlite::Conne
     r.lease_until = from_micros(st.column_int(6));
     r.counts = {st.column_int(7),  st.column_int(8),  st.column_int(9),
                 st.column_int(10), st.column_int(11), st.column_int(12)};
+    r.claimed_at = from_micros(st.column_int(13));
+    r.scanned_at_claim = st.column_int(14);
     out.push_back(std::move(r));
   }
   return out;

@@ -16,22 +16,31 @@ Status SqliteControlStore::open() {
                              kSqliteBackfillSchema, kSqliteVerifySchema}) {
     TANDEM_RETURN_IF_ERROR(conn->exec(schema));
   }
-  // Control files made before heartbeats recorded their lease gain the column.
-  auto has_lease = [&]() -> Result<bool> {
-    TANDEM_ASSIGN_OR_RETURN(
-        auto raw,
-        conn->prepare("SELECT COUNT(*) FROM pragma_table_info('tandem_instances') WHERE name = 'lease_ms'"));
-    Statement st(*conn, raw);
-    TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading the columns of tandem_instances"));
-    return row && st.column_int(0) > 0;
+  // Control files made before a column was added gain it (the lease each
+  // heartbeat records; a range's claim time and count at claim).
+  struct Added {
+    const char* table;
+    const char* column;
   };
-  TANDEM_ASSIGN_OR_RETURN(bool has, has_lease());
-  if (!has) {
-    Status added = conn->exec("ALTER TABLE tandem_instances ADD COLUMN lease_ms INTEGER NOT NULL DEFAULT 0");
-    if (!added.ok()) {
-      TANDEM_ASSIGN_OR_RETURN(has, has_lease());  // another process added it first
-      if (!has) return added.with_context("adding tandem_instances.lease_ms to the control store");
-    }
+  for (Added c : {Added{"tandem_instances", "lease_ms"}, Added{"tandem_backfill_ranges", "claimed_at"},
+                  Added{"tandem_backfill_ranges", "claimed_scanned"}}) {
+    auto has = [&]() -> Result<bool> {
+      TANDEM_ASSIGN_OR_RETURN(auto raw,
+                              conn->prepare("SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2"));
+      Statement st(*conn, raw);
+      st.bind_text(1, c.table);
+      st.bind_text(2, c.column);
+      TANDEM_ASSIGN_OR_RETURN(bool row, st.step(fmt::format("reading the columns of {}", c.table)));
+      return row && st.column_int(0) > 0;
+    };
+    TANDEM_ASSIGN_OR_RETURN(bool found, has());
+    if (found) continue;
+    Status added =
+        conn->exec(fmt::format("ALTER TABLE {} ADD COLUMN {} INTEGER NOT NULL DEFAULT 0", c.table, c.column));
+    if (added.ok()) continue;
+    TANDEM_ASSIGN_OR_RETURN(found, has());  // another process added it first
+    if (!found)
+      return added.with_context(fmt::format("adding {}.{} to the control store", c.table, c.column));
   }
   return Status::Ok();
 }
