@@ -370,6 +370,7 @@ TEST_P(ControlStoreConformance, BackfillLedger) {
   auto d = store_->claim_backfill_range("users", "worker-d", seconds(60), nullptr);
   ASSERT_TRUE(d.ok() && d->has_value());
   EXPECT_EQ((*d)->id, 2);
+  EXPECT_EQ((*d)->taken_from, "");  // released: not a takeover
   ASSERT_TRUE(store_->checkpoint_backfill("users", 2, "worker-d", std::nullopt, {}, true, seconds(60)).ok());
   state = store_->backfill_state("users");
   ASSERT_TRUE(state.ok());
@@ -399,6 +400,7 @@ TEST_P(ControlStoreConformance, BackfillLeaseTakeover) {
   auto b = store_->claim_backfill_range("users", "worker-b", seconds(60), nullptr);  // a's lease expired
   ASSERT_TRUE(b.ok() && b->has_value()) << b.status().to_string();
   EXPECT_EQ((*b)->lease_owner, "worker-b");
+  EXPECT_EQ((*b)->taken_from, "worker-a");
   // Each claim records its time and the range's count then (a worker's rate).
   ASSERT_TRUE(
       store_->checkpoint_backfill("users", 0, "worker-b", "k3", {3, 3, 0, 0, 0, 0}, false, seconds(60)).ok());
@@ -420,6 +422,7 @@ TEST_P(ControlStoreConformance, BackfillLeaseTakeover) {
                                             [](const std::string& owner) { return owner == "worker-b"; });
   ASSERT_TRUE(taken.ok() && taken->has_value());
   EXPECT_EQ((*taken)->lease_owner, "worker-c");
+  EXPECT_EQ((*taken)->taken_from, "worker-b");
   EXPECT_EQ((*taken)->scanned_at_claim, 3);
   EXPECT_GE((*taken)->claimed_at, (*b)->claimed_at);
   listed = store_->backfill_ranges("users");

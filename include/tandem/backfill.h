@@ -91,6 +91,7 @@ struct BackfillSummary {
     BackfillState state;  // over every run
     double seconds = 0;
     double rows_per_second = 0;
+    int64_t takeovers = 0;  // ranges this run took over from an owner that had not released them
   };
   std::vector<PerCollection> collections;
   bool complete = false;  // every collection's every range done

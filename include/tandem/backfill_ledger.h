@@ -51,6 +51,9 @@ struct BackfillRange {
   // since the control store gained these columns.
   WallTime claimed_at{};
   int64_t scanned_at_claim = 0;
+  // Set by claim_backfill_range when the claim took the range over from
+  // another owner that had not released it (its lease lapsed, or it is gone).
+  std::string taken_from;
 };
 
 // A collection's backfill as a whole: the sum of its ranges.

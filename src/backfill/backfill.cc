@@ -128,6 +128,7 @@ class CollectionBackfill {
 
     out.collection = schema_.name;
     out.this_run = run_counts_.load();
+    out.takeovers = takeovers_.load();
     out.seconds = std::chrono::duration<double>(SteadyClock::now() - start_).count();
     out.rows_per_second = out.seconds > 0 ? static_cast<double>(out.this_run.scanned) / out.seconds : 0;
     TANDEM_ASSIGN_OR_RETURN(out.state, control.backfill_state(schema_.name));
@@ -222,6 +223,11 @@ class CollectionBackfill {
       TANDEM_ASSIGN_OR_RETURN(std::optional<BackfillRange> range,
                               control.claim_backfill_range(schema_.name, owner, o_.lease, owner_is_gone));
       if (!range) return Status::Ok();
+      if (!range->taken_from.empty()) {
+        ++takeovers_;
+        logging::info("backfill of '{}': {} took over range {} from {} (its lease lapsed or it is gone)",
+                      schema_.name, owner, range->id, range->taken_from);
+      }
       bool lost = false;
       Status s = copy_range(*range, owner, lost);
       if (lost) {
@@ -439,6 +445,7 @@ class CollectionBackfill {
   // The first batch reads this many rows, to learn how large rows are.
   static constexpr size_t kProbeRows = 16;
   RunCounts run_counts_;
+  std::atomic<int64_t> takeovers_{0};
   std::atomic<bool> failed_{false};
   Mutex error_mutex_;
   Status error_ GUARDED_BY(error_mutex_);

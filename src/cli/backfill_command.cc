@@ -109,6 +109,9 @@ int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptio
         "  this run: {} rows read in {:.2f}s ({:.0f} rows/s): {} copied, {} already present, {} locked, "
         "{} tombstoned, {} quarantined\n",
         r.scanned, c.seconds, c.rows_per_second, r.copied, r.present, r.locked, r.tombstoned, r.quarantined);
+    if (c.takeovers > 0) {
+      fmt::print("  took over {} range(s) from workers whose lease lapsed or that are gone\n", c.takeovers);
+    }
     fmt::print(
         "  all runs: {} rows read of {} in old at the start: {} copied, {} already present, {} locked, "
         "{} tombstoned, {} quarantined; ranges done {}/{}\n",

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <thread>
 
@@ -46,6 +47,7 @@ void Harness::walk() {
     }
     (void)m_->refresh();
     (to > at ? counters_.forward : counters_.back)++;
+    if (paused_) ++counters_.moves_while_paused;
   }
 }
 
@@ -61,11 +63,21 @@ void Harness::backfill() {
       continue;
     }
     if (counters_.kills < o_.max_kills && !o_.tandem.empty()) {
-      pid_t pid = spawn({o_.tandem, "--config", dir_ + "/tandem.toml", "backfill", "--workers", "2"});
-      std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 250));
-      if (pid > 0 && kill(pid, SIGKILL) == 0) ++counters_.kills;
+      // Each killed process stands for a host of its own: the next one (or
+      // this process) takes its ranges over once it is gone.
+      std::string host = fmt::format("host-{}", counters_.kills.load() % std::max(1, o_.backfill_hosts));
+      pid_t pid = spawn({o_.tandem, "--config", dir_ + "/tandem.toml", "backfill", "--workers", "2",
+                         "--worker-id", host, "--lease-seconds", "2", "--max-rows-per-second", "50"});
+      // As hosts, each lives long enough to claim ranges (and then loses them).
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(o_.backfill_hosts > 1 ? 300 + rng() % 700 : 20 + rng() % 250));
       int status = 0;
-      if (pid > 0) waitpid(pid, &status, 0);
+      // Only a process still running is a kill (one that has exited is a
+      // zombie until waited for, and kill() would succeed on it).
+      if (pid > 0 && waitpid(pid, &status, WNOHANG) == 0) {
+        if (kill(pid, SIGKILL) == 0) ++counters_.kills;
+        waitpid(pid, &status, 0);
+      }
       continue;
     }
     BackfillOptions bo;
@@ -76,7 +88,10 @@ void Harness::backfill() {
     bo.lease = std::chrono::milliseconds(2000);
     bo.stop = &stop_;
     auto summary = run_backfill(*m_, bo);
-    if (summary.ok()) complete = summary->complete;
+    if (summary.ok()) {
+      complete = summary->complete;
+      for (const auto& c : summary->collections) counters_.takeovers += c.takeovers;
+    }
     if (!complete) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
@@ -91,25 +106,62 @@ void Harness::repair_loop() {
 
 // Stops new's server for 1.5 s in the middle of the run, and starts it again.
 void Harness::restart_server() {
-  if (!o_.restart) return;
-  std::string engine = o_.engine == "postgres" ? "POSTGRES" : "MARIADB";
-  const char* stop = std::getenv(fmt::format("TANDEM_TEST_{}_RESTART_STOP", engine).c_str());
-  const char* start = std::getenv(fmt::format("TANDEM_TEST_{}_RESTART_START", engine).c_str());
-  if (stop == nullptr || start == nullptr) {
-    violation(fmt::format(
-        "--restart needs TANDEM_TEST_{}_RESTART_STOP and _START (scripts/test.sh sets them)", engine));
-    return;
+  if (o_.restart && restart(o_.engine, 2.0 / 5, "new's server")) ++counters_.restarts;
+}
+
+void Harness::restart_control() {
+  if (o_.control_restart && restart(o_.control, 3.0 / 5, "the control store's server")) {
+    ++counters_.control_restarts;
   }
-  auto at = Clock::now() + (deadline_ - Clock::now()) * 2 / 5;
+}
+
+bool Harness::restart(const std::string& engine, double fraction, const std::string& what) {
+  std::string name = engine == "postgres" ? "POSTGRES" : "MARIADB";
+  const char* stop = std::getenv(fmt::format("TANDEM_TEST_{}_RESTART_STOP", name).c_str());
+  const char* start = std::getenv(fmt::format("TANDEM_TEST_{}_RESTART_START", name).c_str());
+  if (stop == nullptr || start == nullptr) {
+    violation(
+        fmt::format("restarting {} needs TANDEM_TEST_{}_RESTART_STOP and _START (scripts/test.sh sets them)",
+                    what, name));
+    return false;
+  }
+  auto at = Clock::now() + std::chrono::duration_cast<Clock::duration>((deadline_ - Clock::now()) * fraction);
   while (running() && Clock::now() < at) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  if (!running()) return;
+  if (!running()) return false;
   if (std::system(fmt::format("{} >/dev/null 2>&1", stop).c_str()) != 0) {
-    violation("stopping new's server failed");
-    return;
+    violation(fmt::format("stopping {} failed", what));
+    return false;
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  if (std::system(start) != 0) violation("starting new's server again failed");
-  ++counters_.restarts;
+  if (std::system(start) != 0) {
+    violation(fmt::format("starting {} again failed", what));
+    return false;
+  }
+  return true;
+}
+
+// A worker process stopped for longer than its lease (a GC pause, a VM
+// stall): the walk goes on once the lease has expired, and when the process
+// goes on, whatever it held must fail closed (its lease lapsed).
+void Harness::pause_workers() {
+  if (o_.pauses <= 0 || worker_pids_.empty()) return;
+  const auto length = config_.instance_timeout + std::chrono::milliseconds(2500);
+  for (int i = 0; i < o_.pauses && running(); ++i) {
+    // Spread over the run: pause i starts at (i + 1) / (pauses + 1) of what is left.
+    auto at = Clock::now() + (deadline_ - Clock::now()) / (o_.pauses + 1 - i) - length / 2;
+    while (running() && Clock::now() < at) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!running()) return;
+    pid_t pid = worker_pids_[static_cast<size_t>(i) % worker_pids_.size()];
+    if (kill(pid, SIGSTOP) != 0) {
+      violation(fmt::format("cannot stop worker process {}", pid));
+      return;
+    }
+    paused_ = true;
+    std::this_thread::sleep_for(length);
+    paused_ = false;
+    if (kill(pid, SIGCONT) != 0) violation(fmt::format("cannot continue worker process {}", pid));
+    ++counters_.pauses;
+  }
 }
 
 }  // namespace tandem::stress

@@ -25,14 +25,15 @@ int Harness::run() {
   }
   auto start = Clock::now();
   deadline_ = start + std::chrono::milliseconds(static_cast<int64_t>(o_.duration * 1000));
-  std::vector<pid_t> workers;
-  for (int w = 1; w < o_.processes; ++w) workers.push_back(spawn_worker(w));
+  for (int w = 1; w < o_.processes; ++w) worker_pids_.push_back(spawn_worker(w));
   std::vector<std::thread> threads;
   for (int c = 0; c < o_.clients; ++c) threads.emplace_back([this, c] { client(c); });
   std::thread walker([this] { walk(); });
   std::thread backfiller([this] { backfill(); });
   std::thread repairer([this] { repair_loop(); });
   std::thread restarter([this] { restart_server(); });
+  std::thread control_restarter([this] { restart_control(); });
+  std::thread pauser([this] { pause_workers(); });
   for (auto& t : threads) t.join();
   stop_ = true;
   std::ofstream(dir_ + "/stop") << "stop\n";
@@ -40,13 +41,17 @@ int Harness::run() {
   backfiller.join();
   repairer.join();
   restarter.join();
-  for (size_t w = 0; w < workers.size(); ++w) collect_worker(workers[w], static_cast<int>(w) + 1);
+  control_restarter.join();
+  pauser.join();
+  for (size_t w = 0; w < worker_pids_.size(); ++w) collect_worker(worker_pids_[w], static_cast<int>(w) + 1);
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   finish();
   int code = report(seconds);
   // The run's databases and logs are kept only when they explain a violation.
   m_.reset();
+  control_.reset();
   server_db_.reset();
+  control_db_.reset();
   if (code == 0) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -64,6 +69,18 @@ Status Harness::setup() {
   config_.migration_name = "stress";
   config_.old_url = "sqlite:" + dir_ + "/old.db";
   config_.control_url = "sqlite:" + dir_ + "/control.db";
+  if (o_.control == "postgres" || o_.control == "mariadb") {
+    if (o_.control_server.empty()) {
+      return Status::Config(fmt::format("--control {} needs --control-server URL (or TANDEM_TEST_{}_URL)",
+                                        o_.control, o_.control == "postgres" ? "POSTGRES" : "MARIADB"));
+    }
+    TANDEM_ASSIGN_OR_RETURN(
+        control_db_,
+        ServerDatabase::create(o_.control, o_.control_server, fmt::format("tandem_stress_ctl_{}", getpid())));
+    config_.control_url = control_db_->url();
+  } else if (o_.control != "sqlite") {
+    return Status::Config(fmt::format("--control {}: use sqlite, postgres or mariadb", o_.control));
+  }
   config_.refresh_interval = std::chrono::milliseconds(50);
   config_.instance_timeout = std::chrono::milliseconds(3000);
   config_.lock_timeout = std::chrono::milliseconds(5000);

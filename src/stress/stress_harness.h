@@ -68,6 +68,14 @@ class Harness {
   void repair_loop();
   // Stops new's server for 1.5 s in the middle of the run, and starts it again.
   void restart_server();
+  // The same for the control store's server (--control-restart), at 3/5 of the run.
+  void restart_control();
+  // Stops (SIGSTOP) a worker process for longer than its lease while the
+  // walk goes on, then lets it go on (SIGCONT); --pauses times.
+  void pause_workers();
+  // Runs a server's restart command pair (TANDEM_TEST_<ENGINE>_RESTART_STOP,
+  // _START) at `fraction` of the run; false (a violation) if it cannot.
+  bool restart(const std::string& engine, double fraction, const std::string& what);
 
   // stress_checks.cc: faults off, drain the repair queue, complete the
   // backfill, verify, then check both databases and every read against the
@@ -85,6 +93,9 @@ class Harness {
   std::string dir_;
   Config config_;
   std::unique_ptr<ServerDatabase> server_db_;
+  std::unique_ptr<ServerDatabase> control_db_;
+  std::vector<pid_t> worker_pids_;  // set before the threads start
+  std::atomic<bool> paused_{false};
   std::unique_ptr<Store> old_, new_;
   std::unique_ptr<FaultStore> old_faults_, new_faults_;
   std::unique_ptr<ControlStore> control_;

@@ -49,6 +49,25 @@ int run(int argc, char** argv) {
       "Stop and start new's server mid-run (uses TANDEM_TEST_<ENGINE>_RESTART_URL, _STOP and _START)");
   app.add_flag("--require-coverage", o.require_coverage,
                "Count it a violation if a fault kind, a kill, a move back (or a restart) did not happen");
+  app.add_option("--control", o.control,
+                 "The control store: sqlite, or a fresh database on a postgres or mariadb server")
+      ->capture_default_str();
+  app.add_option(
+      "--control-server", o.control_server,
+      "Admin URL of the control store's server (default: TANDEM_TEST_<ENGINE>_URL, or _RESTART_URL "
+      "with --control-restart)");
+  app.add_flag("--control-restart", o.control_restart,
+               "Stop and start the control store's server mid-run (TANDEM_TEST_<ENGINE>_RESTART_*)");
+  app.add_option(
+         "--pauses", o.pauses,
+         "SIGSTOP a worker process for longer than its lease this many times while the plan is walked "
+         "(needs --processes 2 or more)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 20));
+  app.add_option("--backfill-hosts", o.backfill_hosts,
+                 "The killed backfill processes act as this many hosts (--worker-id host-N)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
   app.add_option("--worker", o.worker, "(internal) run as worker N of the harness in --dir");
   app.add_option("--dir", o.dir, "(internal) the harness's folder");
   CLI11_PARSE(app, argc, argv);
@@ -62,6 +81,20 @@ int run(int argc, char** argv) {
     std::string name = fmt::format("TANDEM_TEST_{}_{}URL", o.engine == "postgres" ? "POSTGRES" : "MARIADB",
                                    o.restart ? "RESTART_" : "");
     if (const char* env = std::getenv(name.c_str())) o.server = env;
+  }
+  if (o.control_server.empty() && o.control != "sqlite") {
+    std::string name = fmt::format("TANDEM_TEST_{}_{}URL", o.control == "postgres" ? "POSTGRES" : "MARIADB",
+                                   o.control_restart ? "RESTART_" : "");
+    if (const char* env = std::getenv(name.c_str())) o.control_server = env;
+  }
+  if (o.control_restart && o.restart && o.control == o.engine) {
+    fmt::print(stderr,
+               "tandem-stress: --restart and --control-restart on one engine would stop one server twice\n");
+    return 2;
+  }
+  if (o.pauses > 0 && o.processes < 2) {
+    fmt::print(stderr, "tandem-stress: --pauses needs --processes 2 or more (this process is not paused)\n");
+    return 2;
   }
   tandem::set_log_level(tandem::LogLevel::kError);
   return tandem::stress::Harness(o).run();

@@ -24,8 +24,15 @@ struct Options {
   int processes = 1;              // client processes sharing the control store (this one included)
   bool restart = false;           // stop and start new's server mid-run (servers only)
   bool require_coverage = false;  // fail unless every fault kind, kills and moves back happened
-  int worker = -1;                // set in the worker processes the harness starts
-  std::string dir;                // the harness's folder (workers)
+  // The control store: "sqlite" (a file), or a fresh database on a "postgres"
+  // or "mariadb" server (control_server: its admin URL).
+  std::string control = "sqlite";
+  std::string control_server;
+  bool control_restart = false;  // stop and start the control store's server mid-run
+  int pauses = 0;                // SIGSTOP a worker process for longer than its lease, this many times
+  int backfill_hosts = 1;        // the killed backfill processes act as this many hosts (--worker-id)
+  int worker = -1;               // set in the worker processes the harness starts
+  std::string dir;               // the harness's folder (workers)
 };
 
 }  // namespace tandem::stress

@@ -6,8 +6,11 @@
 namespace tandem::stress {
 
 int Harness::report(double seconds) {
-  fmt::print("tandem-stress: engine {} (old sqlite), seed {}, {} clients, {} keys ({} hot), {:.1f} s\n",
-             o_.engine, o_.seed, o_.clients, o_.keys, o_.hot_keys, seconds);
+  fmt::print(
+      "tandem-stress: engine {} (old sqlite), control store {}, seed {}, {} clients, {} keys ({} hot), "
+      "{:.1f} "
+      "s\n",
+      o_.engine, o_.control, o_.seed, o_.clients, o_.keys, o_.hot_keys, seconds);
   const int64_t all_ops = counters_.ops + counters_.worker_ops;
   fmt::print(
       "operations: {} in all, {:.0f} ops/s (this process: {} reads, {} writes, {} returned an error)\n",
@@ -32,6 +35,14 @@ int Harness::report(double seconds) {
     fmt::print("worker processes: {} ({} operations of the total); server restarts: {}\n", o_.processes - 1,
                counters_.worker_ops.load(), counters_.restarts.load());
   }
+  if (o_.pauses > 0 || o_.control_restart || o_.backfill_hosts > 1) {
+    fmt::print(
+        "worker processes paused past their lease: {} ({} step moves made meanwhile); control store "
+        "restarts: "
+        "{}; backfill ranges taken over: {} (killed processes acting as {} hosts)\n",
+        counters_.pauses.load(), counters_.moves_while_paused.load(), counters_.control_restarts.load(),
+        counters_.takeovers.load(), o_.backfill_hosts);
+  }
   if (o_.require_coverage) {  // the run must have exercised what it claims to
     for (int k = 0; k < kFaultKinds; ++k) {
       if (faults[k] == 0)
@@ -42,12 +53,19 @@ int Harness::report(double seconds) {
     if (o_.restart && counters_.restarts == 0) violation("coverage: the server was not restarted");
     if (o_.processes > 1 && counters_.worker_ops == 0)
       violation("coverage: the worker processes made no operation");
+    if (o_.pauses > 0 && counters_.pauses == 0) violation("coverage: no worker process was paused");
+    if (o_.pauses > 0 && counters_.moves_while_paused == 0)
+      violation("coverage: no step move was made while a worker process was paused");
+    if (o_.control_restart && counters_.control_restarts == 0)
+      violation("coverage: the control store's server was not restarted");
+    if (o_.backfill_hosts > 1 && counters_.takeovers == 0)
+      violation("coverage: no backfill range was taken over");
   }
   fmt::print("violations: {}\n", violations_);
   for (const std::string& v : listed_) fmt::print("  VIOLATION {}\n", v);
   if (violations_ > 0) {
-    fmt::print("re-run: tandem-stress --engine {} --seed {}; the run's files are kept in {}\n", o_.engine,
-               o_.seed, dir_);
+    fmt::print("re-run: tandem-stress --engine {} --control {} --seed {}; the run's files are kept in {}\n",
+               o_.engine, o_.control, o_.seed, dir_);
   }
   return violations_ == 0 ? 0 : 1;
 }

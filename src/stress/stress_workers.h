@@ -45,6 +45,10 @@ struct Counters {
   std::atomic<int64_t> ops{0}, reads{0}, writes{0}, errors{0};
   std::atomic<int64_t> forward{0}, back{0}, refused{0}, kills{0}, verifies{0}, unclean_verifies{0};
   std::atomic<int64_t> repaired{0}, restarts{0}, worker_ops{0};
+  // Pauses of a worker process longer than its lease, moves made while one
+  // was paused, restarts of the control store's server, backfill ranges
+  // taken over from a killed process.
+  std::atomic<int64_t> pauses{0}, moves_while_paused{0}, control_restarts{0}, takeovers{0};
 };
 
 // One client: a random mix of reads, puts, patches and deletes on the key

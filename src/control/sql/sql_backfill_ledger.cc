@@ -144,6 +144,7 @@ Result<std::optional<BackfillRange>> SqlControlStore::claim_backfill_range(
     return std::optional<BackfillRange>();
   }
   BackfillRange r = std::move(ranges.front());
+  if (!r.lease_owner.empty() && r.lease_owner != owner) r.taken_from = r.lease_owner;
   r.lease_owner = std::string(owner);
   r.lease_until = from_micros(now_us + micros(lease));
   r.claimed_at = from_micros(now_us);

@@ -124,6 +124,7 @@ Result<std::optional<BackfillRange>> SqliteControlStore::claim_backfill_range(
     st.bind_text(1, collection);
     st.bind_int(2, r.id);
     st.bind_text(3, owner);
+    if (!r.lease_owner.empty() && r.lease_owner != owner) r.taken_from = r.lease_owner;
     r.lease_owner = std::string(owner);
     r.lease_until = now + std::chrono::duration_cast<std::chrono::microseconds>(lease);
     st.bind_int(4, r.lease_until.time_since_epoch().count());
