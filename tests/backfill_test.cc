@@ -167,6 +167,44 @@ TEST(Backfill, APausedWorkerKeepsItsRangesLease) {
   EXPECT_EQ(summary->collections[0].state.counts.copied, 500);
 }
 
+// A worker retrying a write that new fails (new down for longer than the
+// lease) renews its range's lease meanwhile: the range stays with it rather
+// than passing to a worker that would fail the same way, and the copy goes
+// on from where it was once new answers again.
+TEST(Backfill, AWorkerRetryingAFailingWriteKeepsItsRangesLease) {
+  MigrationFixture f(users(1, 500));
+  f.jump_to_step(1);
+  BackfillOptions o = small_batches(1);
+  o.lease = std::chrono::milliseconds(300);
+  std::atomic<bool> failing{false};
+  SyncPoints::set("backfill.after_checkpoint", [&] {
+    if (!failing.exchange(true)) f.new_faulty->fail_writes = true;
+  });
+  Result<BackfillSummary> summary = Status::Internal("not run");
+  std::thread runner([&] { summary = run_backfill(*f.migration, o); });
+  for (int i = 0; i < 500 && !failing; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // 5 leases
+  EXPECT_GT(f.new_faulty->injected, 1);                          // still retrying
+  int held = 0;
+  WallTime now = value_or_die(f.control->clock_now());
+  for (const BackfillRange& r : value_or_die(f.control->backfill_ranges("users"))) {
+    if (r.done || r.lease_owner.empty()) continue;
+    ++held;
+    EXPECT_GT(r.lease_until, now) << "range " << r.id << " of a retrying worker lost its lease";
+  }
+  EXPECT_EQ(held, 1);
+  f.new_faulty->fail_writes = false;
+  runner.join();
+  SyncPoints::clear_all();
+  ASSERT_OK(summary);
+  EXPECT_TRUE(summary->complete);
+  EXPECT_EQ(summary->collections[0].takeovers, 0);
+  EXPECT_EQ(summary->collections[0].state.counts.scanned, 500);
+  EXPECT_EQ(summary->collections[0].state.counts.copied, 500);
+  EXPECT_EQ(value_or_die(f.raw(Side::kNew).digest("users", KeyRange::all())),
+            value_or_die(f.raw(Side::kOld).digest("users", KeyRange::all())));
+}
+
 // Found by review: a worker whose range passed to another worker (it stalled
 // past its lease) stopped the whole run with an error. It now leaves that
 // range to its new owner and copies the others; the counts still balance.

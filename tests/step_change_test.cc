@@ -168,47 +168,55 @@ TEST(Cli, PlanStatusAndHelpWork) {
 TEST(Cli, StatusShowsEachBackfillWorkersRate) {
   MigrationFixture f({}, std::chrono::milliseconds(100), false);
   std::string config = f.write_config_file();
-  ASSERT_OK(f.control->plan_backfill("users", {{std::nullopt, "m"}, {"m", std::nullopt}}, 1000));
+  ASSERT_OK(f.control->plan_backfill("users", {{std::nullopt, "m"}, {"m", std::nullopt}}, 200000));
+  // Claims aged by 1000 s: the rate is 40 rows/s, and the seconds the test
+  // itself takes (a slow, sanitized machine) change it by under 1 %.
+  constexpr auto kAge = std::chrono::seconds(1000);
   auto a =
       value_or_die(f.control->claim_backfill_range("users", "host-a:11:0", std::chrono::minutes(5), nullptr));
   ASSERT_TRUE(a.has_value());
-  ASSERT_OK(f.control->checkpoint_backfill("users", a->id, "host-a:11:0", "k1", {40, 40, 0, 0, 0, 0}, false,
-                                           std::chrono::minutes(5)));
-  age_backfill_claim(f.dir.file("control.db"), "users", a->id, std::chrono::seconds(4));
-  // A second worker takes over the other range after 60 rows were read in it.
+  ASSERT_OK(f.control->checkpoint_backfill("users", a->id, "host-a:11:0", "k1", {40000, 40000, 0, 0, 0, 0},
+                                           false, std::chrono::minutes(5)));
+  age_backfill_claim(f.dir.file("control.db"), "users", a->id, kAge);
+  // A second worker takes over the other range after 60000 rows were read in it.
   auto b =
       value_or_die(f.control->claim_backfill_range("users", "host-b:12:0", std::chrono::minutes(5), nullptr));
   ASSERT_TRUE(b.has_value());
-  ASSERT_OK(f.control->checkpoint_backfill("users", b->id, "host-b:12:0", "n1", {60, 60, 0, 0, 0, 0}, false,
-                                           std::chrono::minutes(5)));
+  ASSERT_OK(f.control->checkpoint_backfill("users", b->id, "host-b:12:0", "n1", {60000, 60000, 0, 0, 0, 0},
+                                           false, std::chrono::minutes(5)));
   ASSERT_OK(f.control->release_backfill_range("users", b->id, "host-b:12:0"));
   auto c =
       value_or_die(f.control->claim_backfill_range("users", "host-c:13:0", std::chrono::minutes(5), nullptr));
   ASSERT_TRUE(c.has_value());
   ASSERT_EQ(c->id, b->id);
-  ASSERT_OK(f.control->checkpoint_backfill("users", c->id, "host-c:13:0", "n2", {20, 20, 0, 0, 0, 0}, false,
-                                           std::chrono::minutes(5)));
-  age_backfill_claim(f.dir.file("control.db"), "users", c->id, std::chrono::seconds(2));
+  ASSERT_OK(f.control->checkpoint_backfill("users", c->id, "host-c:13:0", "n2", {40000, 40000, 0, 0, 0, 0},
+                                           false, std::chrono::minutes(5)));
+  age_backfill_claim(f.dir.file("control.db"), "users", c->id, kAge);
+  auto started = std::chrono::steady_clock::now();
 
   CliResult status = run_cli(f.dir, {"--config", config, "status", "--json"});
   ASSERT_EQ(status.exit_code, 0) << status.out;
   auto json = nlohmann::json::parse(status.out);
   const auto& workers = json["collections"]["users"]["backfill"]["workers"];
   ASSERT_EQ(workers.size(), 2u) << status.out;
+  // 40000 rows in 1000 s plus the time since the ageing (bounded from above
+  // by the time until now plus a margin for the steps before `started`).
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() + 5;
   for (const auto& w : workers) {
+    double rate = w["rows_per_second"].get<double>();
     if (w["worker"] == "host-a:11:0") {
       EXPECT_EQ(w["host"], "host-a");
-      EXPECT_NEAR(w["rows_per_second"].get<double>(), 10.0, 1.0) << w.dump();  // 40 rows in 4 s
     } else {
       EXPECT_EQ(w["worker"], "host-c:13:0");
-      EXPECT_EQ(w["scanned"], 80);
-      EXPECT_NEAR(w["rows_per_second"].get<double>(), 10.0, 1.0) << w.dump();  // its own 20 rows in 2 s
+      EXPECT_EQ(w["scanned"], 100000);  // its own 40000 rows, at its own rate
     }
+    EXPECT_LE(rate, 40.0 + 1e-6) << w.dump();
+    EXPECT_GE(rate, 40000.0 / (1000.0 + took)) << w.dump();
   }
   CliResult text = run_cli(f.dir, {"--config", config, "status"});
   ASSERT_EQ(text.exit_code, 0) << text.out;
   EXPECT_NE(
-      text.out.find("backfill worker host-c:13:0 (host host-c): range 1, 80 rows read in it, 10 rows/s"),
+      text.out.find("backfill worker host-c:13:0 (host host-c): range 1, 100000 rows read in it, 40 rows/s"),
       std::string::npos)
       << text.out;
 }

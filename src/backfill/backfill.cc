@@ -10,6 +10,7 @@
 #include <span>
 #include <thread>
 
+#include "backfill/backfill_batch.h"
 #include "backfill/backfill_start.h"
 #include "backfill/rate_limiter.h"
 #include "core/logging.h"
@@ -29,23 +30,6 @@ namespace tandem {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-// Owner ids are "host:pid:worker". An owner on this host whose process is gone
-// (killed) releases its lease at once instead of after the lease time.
-bool owner_is_gone(const std::string& owner) {
-  size_t a = owner.find(':');
-  size_t b = owner.find(':', a + 1);
-  if (a == std::string::npos || b == std::string::npos) return false;
-  if (owner.substr(0, a) != host_name()) return false;
-  int64_t pid = 0;
-  try {
-    pid = std::stoll(owner.substr(a + 1, b - a - 1));
-  } catch (...) {
-    return false;
-  }
-  if (pid <= 0 || pid == getpid()) return false;
-  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
-}
 
 // This run's counts, added to once per batch by every worker.
 class RunCounts {
@@ -181,25 +165,33 @@ class CollectionBackfill {
       TANDEM_ASSIGN_OR_RETURN(BackfillState st, control.backfill_state(schema_.name));
       if (!st.paused || stop_requested()) return Status::Ok();
       if (SteadyClock::now() - renewed >= o_.lease / 3) {
-        Status s =
-            control.checkpoint_backfill(schema_.name, range.id, owner, std::nullopt, {}, false, o_.lease);
-        if (s.code() == Code::kFailedPrecondition) return s;
-        if (!s.ok())
-          logging::warn("backfill of '{}': cannot renew the lease of range {} while paused: {}", schema_.name,
-                        range.id, s.to_string());
+        if (Status s = renew(range, owner); s.code() == Code::kFailedPrecondition) return s;
         renewed = SteadyClock::now();
       }
       std::this_thread::sleep_for(poll);
     }
   }
 
+  // The range a worker holds while it retries: its lease is renewed (a
+  // checkpoint that moves nothing) every third of the lease, so that a
+  // database down for longer than the lease, which every worker needs,
+  // does not pass the range to another worker who would fail the same way.
+  struct Held {
+    const BackfillRange* range = nullptr;
+    const std::string* owner = nullptr;
+    bool* lost = nullptr;  // set when the range passed to another worker
+  };
+
   // Runs op until it succeeds, fails for good, or a stop is requested;
   // retryable failures (a database down, busy) wait with backoff, for at
   // most o_.retry_for: then the last error, which says how long it lasted.
+  // If the held range passed to another worker meanwhile: *held.lost, and
+  // the renewal's kFailedPrecondition.
   template <typename Op>
-  auto with_retry(std::string_view what, Op op) -> decltype(op()) {
+  auto with_retry(std::string_view what, Op op, Held held = {}) -> decltype(op()) {
     auto pause = std::chrono::milliseconds(100);
     const auto give_up = SteadyClock::now() + o_.retry_for;
+    auto renewed = SteadyClock::now();
     for (int attempt = 1;; ++attempt) {
       auto r = op();
       if (r.ok() || !r.status().is_retryable() || stop_requested()) return r;
@@ -212,9 +204,35 @@ class CollectionBackfill {
       }
       logging::warn("backfill of '{}': {} failed (attempt {}): {}; retrying in {} ms", schema_.name, what,
                     attempt, r.status().to_string(), pause.count());
-      std::this_thread::sleep_for(pause);
+      const auto wake = SteadyClock::now() + pause;
+      while (SteadyClock::now() < wake && !stop_requested()) {
+        if (held.range != nullptr && SteadyClock::now() - renewed >= o_.lease / 3) {
+          Status s = renew(*held.range, *held.owner);
+          if (s.code() == Code::kFailedPrecondition) {
+            *held.lost = true;
+            return s;
+          }
+          renewed = SteadyClock::now();
+        }
+        std::this_thread::sleep_for(std::min<SteadyClock::duration>(
+            wake - SteadyClock::now(),
+            held.range != nullptr ? SteadyClock::duration(o_.lease / 6) : SteadyClock::duration(pause)));
+      }
       pause = std::min(pause * 2, std::chrono::milliseconds(5000));
     }
+  }
+
+  // Renews the lease of a range this worker holds without moving its cursor.
+  // kFailedPrecondition if it passed to another worker; other failures (the
+  // control store unreachable) are logged: the next renewal tries again.
+  Status renew(const BackfillRange& range, const std::string& owner) {
+    Status s = OperatorTools(m_).control().checkpoint_backfill(schema_.name, range.id, owner, std::nullopt,
+                                                               {}, false, o_.lease);
+    if (!s.ok() && s.code() != Code::kFailedPrecondition) {
+      logging::warn("backfill of '{}': cannot renew the lease of range {}: {}", schema_.name, range.id,
+                    s.to_string());
+    }
+    return s;
   }
 
   Status work(const std::string& owner) {
@@ -266,6 +284,7 @@ class CollectionBackfill {
     }
     size_t batch = batch_size_.load();
     SteadyClock::time_point last_pause_check{};
+    const Held held{&range, &owner, &lost};
     while (!stop_requested()) {
       if (Status paused = wait_while_paused(last_pause_check, range, owner); !paused.ok()) {
         lost = paused.code() == Code::kFailedPrecondition;
@@ -277,9 +296,11 @@ class CollectionBackfill {
                                          : std::clamp<size_t>(o_.max_batch_bytes / row_bytes, 1, batch);
       limiter_.acquire(rows);
       TANDEM_SYNC_POINT("backfill.before_read");
-      TANDEM_ASSIGN_OR_RETURN(ScanBatch read,
-                              with_retry(fmt::format("reading {} of old", keys.to_display()),
-                                         [&] { return source.scan_batch(schema_.name, keys, rows); }));
+      auto scanned = with_retry(
+          fmt::format("reading {} of old", keys.to_display()),
+          [&] { return source.scan_batch(schema_.name, keys, rows); }, held);
+      if (!scanned.ok()) return scanned.status();
+      ScanBatch read = std::move(*scanned);
       if (read.rows() > 0) row_bytes_ = std::max<size_t>(1, batch_bytes(read) / read.rows());
       bool exhausted = read.end_of_range || !read.last_key;
       TANDEM_SYNC_POINT("backfill.after_read");
@@ -291,7 +312,7 @@ class CollectionBackfill {
         ++delta.quarantined;
       }
       auto started = SteadyClock::now();
-      TANDEM_RETURN_IF_ERROR(insert(read.records, delta));
+      TANDEM_RETURN_IF_ERROR(insert(read.records, delta, held));
       auto took = SteadyClock::now() - started;
       TANDEM_SYNC_POINT("backfill.after_insert");
       std::optional<std::string> cursor;
@@ -330,14 +351,14 @@ class CollectionBackfill {
   // (kInvalidArgument: a value new cannot hold, a row too large) is split
   // in halves until the bad records are alone; each is quarantined with
   // new's reason and the rest copied.
-  Status insert(std::span<const Record> records, BackfillCounts& delta) {
+  Status insert(std::span<const Record> records, BackfillCounts& delta, Held held) {
     if (records.empty()) return Status::Ok();
     Store& target = OperatorTools(m_).store(Side::kNew);
     auto outcomes = with_retry(
         fmt::format("inserting {} records into new (first {})", records.size(), records[0].key.to_display()),
-        [&] { return target.insert_if_absent(schema_.name, records, LockPolicy::kTryLockEach); });
+        [&] { return target.insert_if_absent(schema_.name, records, LockPolicy::kTryLockEach); }, held);
     if (outcomes.ok()) {
-      count(*outcomes, delta);
+      count_outcomes(*outcomes, delta);
       return Status::Ok();
     }
     if (outcomes.status().code() != Code::kInvalidArgument) return outcomes.status();
@@ -371,7 +392,7 @@ class CollectionBackfill {
                        fmt::format("new collection '{}': {}", schema_.name, id.status().message())));
         ++delta.quarantined;
       }
-      if (refused) return insert(kept, delta);
+      if (refused) return insert(kept, delta, held);
     }
     if (records.size() == 1) {
       const Record& r = records[0];
@@ -381,44 +402,8 @@ class CollectionBackfill {
       return Status::Ok();
     }
     const size_t half = records.size() / 2;
-    TANDEM_RETURN_IF_ERROR(insert(records.first(half), delta));
-    return insert(records.subspan(half), delta);
-  }
-
-  // About what the batch's records take in memory.
-  static size_t batch_bytes(const ScanBatch& read) {
-    size_t bytes = 0;
-    for (const Record& r : read.records) {
-      bytes += 64 + r.key.size() * 16;
-      for (const auto& [name, v] : r.fields) {
-        bytes += 32 + name.size();
-        if (const auto* t = v.get_if<std::string>()) bytes += t->size();
-        if (const auto* b = v.get_if<Bytes>()) bytes += b->data.size();
-        if (const auto* j = v.get_if<Json>()) bytes += j->text.size();
-        if (const auto* d = v.get_if<Decimal>()) bytes += d->text.size();
-      }
-    }
-    for (const BadRecord& b : read.bad) bytes += 64 + b.raw.size() + b.reason.size();
-    return bytes;
-  }
-
-  static void count(const std::vector<InsertOutcome>& outcomes, BackfillCounts& delta) {
-    for (InsertOutcome o : outcomes) {
-      switch (o) {
-        case InsertOutcome::kInserted:
-          ++delta.copied;
-          break;
-        case InsertOutcome::kAlreadyPresent:
-          ++delta.present;
-          break;
-        case InsertOutcome::kLocked:
-          ++delta.locked;
-          break;
-        case InsertOutcome::kTombstoned:
-          ++delta.tombstoned;
-          break;
-      }
-    }
+    TANDEM_RETURN_IF_ERROR(insert(records.first(half), delta, held));
+    return insert(records.subspan(half), delta, held);
   }
 
   Status quarantine(std::string key, std::string key_display, std::string field, std::string raw,

@@ -51,6 +51,17 @@ void Harness::walk() {
   }
 }
 
+// The ranges of `collection` that `owner_prefix` holds and has not finished.
+static std::vector<int64_t> held_ranges(ControlStore& control, const std::string& owner_prefix) {
+  std::vector<int64_t> held;
+  auto ranges = control.backfill_ranges("users");
+  if (!ranges.ok()) return held;
+  for (const auto& r : *ranges) {
+    if (!r.done && r.lease_owner.rfind(owner_prefix, 0) == 0) held.push_back(r.id);
+  }
+  return held;
+}
+
 // The backfill: separate `tandem backfill` processes killed at random
 // moments, then resumed in this process until complete.
 void Harness::backfill() {
@@ -68,15 +79,29 @@ void Harness::backfill() {
       std::string host = fmt::format("host-{}", counters_.kills.load() % std::max(1, o_.backfill_hosts));
       pid_t pid = spawn({o_.tandem, "--config", dir_ + "/tandem.toml", "backfill", "--workers", "2",
                          "--worker-id", host, "--lease-seconds", "2", "--max-rows-per-second", "50"});
-      // As hosts, each lives long enough to claim ranges (and then loses them).
-      std::this_thread::sleep_for(
-          std::chrono::milliseconds(o_.backfill_hosts > 1 ? 300 + rng() % 700 : 20 + rng() % 250));
       int status = 0;
+      bool exited = pid <= 0;
+      if (o_.backfill_hosts > 1) {
+        // As a host, it lives until it holds a range, however slowly it
+        // starts (sanitizers, a busy machine), so that its death leaves a
+        // range for another host to take over.
+        std::string owner = fmt::format("{}:{}:", host, pid);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (!exited && running() && std::chrono::steady_clock::now() < deadline &&
+               held_ranges(OperatorTools(*m_).control(), owner).empty()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          exited = waitpid(pid, &status, WNOHANG) != 0;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 250));
       // Only a process still running is a kill (one that has exited is a
       // zombie until waited for, and kill() would succeed on it).
-      if (pid > 0 && waitpid(pid, &status, WNOHANG) == 0) {
+      if (!exited && waitpid(pid, &status, WNOHANG) == 0) {
         if (kill(pid, SIGKILL) == 0) ++counters_.kills;
         waitpid(pid, &status, 0);
+        // Read once it is dead: what it held now stays held until taken over.
+        auto held = held_ranges(OperatorTools(*m_).control(), fmt::format("{}:{}:", host, pid));
+        orphaned_ranges_.insert(orphaned_ranges_.end(), held.begin(), held.end());
       }
       continue;
     }
@@ -88,10 +113,7 @@ void Harness::backfill() {
     bo.lease = std::chrono::milliseconds(2000);
     bo.stop = &stop_;
     auto summary = run_backfill(*m_, bo);
-    if (summary.ok()) {
-      complete = summary->complete;
-      for (const auto& c : summary->collections) counters_.takeovers += c.takeovers;
-    }
+    if (summary.ok()) complete = summary->complete;
     if (!complete) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
@@ -157,7 +179,16 @@ void Harness::pause_workers() {
       return;
     }
     paused_ = true;
+    // Past its lease, and then until the walk has made a move meanwhile (a
+    // move waits until the paused instance's lease has certainly lapsed,
+    // and may be refused for a while by a precondition), for up to 8 s more.
+    const int64_t moves_before = counters_.moves_while_paused.load();
+    const auto stopped = Clock::now();
     std::this_thread::sleep_for(length);
+    while (running() && counters_.moves_while_paused == moves_before &&
+           Clock::now() - stopped < length + std::chrono::seconds(8)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     paused_ = false;
     if (kill(pid, SIGCONT) != 0) violation(fmt::format("cannot continue worker process {}", pid));
     ++counters_.pauses;

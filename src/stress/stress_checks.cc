@@ -1,6 +1,8 @@
 // The checks at the end of a stress run (see stress_harness.h).
 #include "stress/stress_harness.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "tandem/operator_tools.h"
@@ -29,6 +31,12 @@ void Harness::finish() {
     if (summary->complete) break;
   }
   if (!backfill_.complete) violation("the backfill did not complete after the run");
+  auto ranges = OperatorTools(*m_).control().backfill_ranges("users");
+  if (ranges.ok()) {
+    for (const auto& r : *ranges) {
+      if (r.done) counters_.takeovers += std::count(orphaned_ranges_.begin(), orphaned_ranges_.end(), r.id);
+    }
+  }
   for (const auto& c : backfill_.collections) {
     const BackfillCounts& n = c.state.counts;
     if (n.scanned != n.copied + n.present + n.locked + n.tombstoned + n.quarantined) {

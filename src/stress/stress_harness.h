@@ -105,6 +105,10 @@ class Harness {
   std::atomic<bool> stop_{false};
   Counters counters_;
   BackfillSummary backfill_;
+  // Ranges a killed backfill process held unfinished, read once it was dead:
+  // it can never release them, so each one finished since was taken over
+  // (by another "host" or this process); finish() counts them.
+  std::vector<int64_t> orphaned_ranges_;
   int64_t violations_ = 0;
   std::vector<std::string> listed_;
 };
