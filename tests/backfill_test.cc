@@ -31,6 +31,19 @@ BackfillOptions small_batches(size_t workers) {
   return o;
 }
 
+// Exactly one range is held, and its lease has not lapsed (the control
+// store's clock): `whose` names the worker in the failure message.
+void expect_one_range_held_under_lease(MigrationFixture& f, const std::string& whose) {
+  int held = 0;
+  WallTime now = value_or_die(f.control->clock_now());
+  for (const BackfillRange& r : value_or_die(f.control->backfill_ranges("users"))) {
+    if (r.done || r.lease_owner.empty()) continue;
+    ++held;
+    EXPECT_GT(r.lease_until, now) << "range " << r.id << " of " << whose << " lost its lease";
+  }
+  EXPECT_EQ(held, 1);
+}
+
 TEST(Backfill, RefusedWhereNewIsNotWrittenUnlessOldIsFrozen) {
   MigrationFixture f(users(1, 5));
   auto refused = run_backfill(*f.migration, small_batches(1));
@@ -150,14 +163,7 @@ TEST(Backfill, APausedWorkerKeepsItsRangesLease) {
   std::thread runner([&] { summary = run_backfill(*f.migration, o); });
   for (int i = 0; i < 500 && !paused; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // 5 leases
-  int held = 0;
-  WallTime now = value_or_die(f.control->clock_now());
-  for (const BackfillRange& r : value_or_die(f.control->backfill_ranges("users"))) {
-    if (r.done || r.lease_owner.empty()) continue;
-    ++held;
-    EXPECT_GT(r.lease_until, now) << "range " << r.id << " of a paused worker lost its lease";
-  }
-  EXPECT_EQ(held, 1);
+  expect_one_range_held_under_lease(f, "a paused worker");
   ASSERT_OK(f.control->set_backfill_paused("users", false));
   runner.join();
   SyncPoints::clear_all();
@@ -185,14 +191,7 @@ TEST(Backfill, AWorkerRetryingAFailingWriteKeepsItsRangesLease) {
   for (int i = 0; i < 500 && !failing; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // 5 leases
   EXPECT_GT(f.new_faulty->injected, 1);                          // still retrying
-  int held = 0;
-  WallTime now = value_or_die(f.control->clock_now());
-  for (const BackfillRange& r : value_or_die(f.control->backfill_ranges("users"))) {
-    if (r.done || r.lease_owner.empty()) continue;
-    ++held;
-    EXPECT_GT(r.lease_until, now) << "range " << r.id << " of a retrying worker lost its lease";
-  }
-  EXPECT_EQ(held, 1);
+  expect_one_range_held_under_lease(f, "a retrying worker");
   f.new_faulty->fail_writes = false;
   runner.join();
   SyncPoints::clear_all();

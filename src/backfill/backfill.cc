@@ -164,10 +164,7 @@ class CollectionBackfill {
     for (;;) {
       TANDEM_ASSIGN_OR_RETURN(BackfillState st, control.backfill_state(schema_.name));
       if (!st.paused || stop_requested()) return Status::Ok();
-      if (SteadyClock::now() - renewed >= o_.lease / 3) {
-        if (Status s = renew(range, owner); s.code() == Code::kFailedPrecondition) return s;
-        renewed = SteadyClock::now();
-      }
+      if (Status s = renew_if_due(range, owner, renewed); s.code() == Code::kFailedPrecondition) return s;
       std::this_thread::sleep_for(poll);
     }
   }
@@ -204,34 +201,39 @@ class CollectionBackfill {
       }
       logging::warn("backfill of '{}': {} failed (attempt {}): {}; retrying in {} ms", schema_.name, what,
                     attempt, r.status().to_string(), pause.count());
-      const auto wake = SteadyClock::now() + pause;
-      while (SteadyClock::now() < wake && !stop_requested()) {
-        if (held.range != nullptr && SteadyClock::now() - renewed >= o_.lease / 3) {
-          Status s = renew(*held.range, *held.owner);
-          if (s.code() == Code::kFailedPrecondition) {
+      if (held.range == nullptr) {
+        std::this_thread::sleep_for(pause);
+      } else {
+        // Sleeps in slices of a sixth of the lease, renewing when due.
+        for (const auto wake = SteadyClock::now() + pause; SteadyClock::now() < wake && !stop_requested();) {
+          if (Status s = renew_if_due(*held.range, *held.owner, renewed);
+              s.code() == Code::kFailedPrecondition) {
             *held.lost = true;
             return s;
           }
-          renewed = SteadyClock::now();
+          std::this_thread::sleep_for(
+              std::min<SteadyClock::duration>(wake - SteadyClock::now(), o_.lease / 6));
         }
-        std::this_thread::sleep_for(std::min<SteadyClock::duration>(
-            wake - SteadyClock::now(),
-            held.range != nullptr ? SteadyClock::duration(o_.lease / 6) : SteadyClock::duration(pause)));
       }
       pause = std::min(pause * 2, std::chrono::milliseconds(5000));
     }
   }
 
-  // Renews the lease of a range this worker holds without moving its cursor.
-  // kFailedPrecondition if it passed to another worker; other failures (the
-  // control store unreachable) are logged: the next renewal tries again.
-  Status renew(const BackfillRange& range, const std::string& owner) {
+  // Renews the lease of a range this worker holds (a checkpoint that moves
+  // nothing) once a third of the lease has passed since `renewed`, which it
+  // then resets. kFailedPrecondition if the range passed to another worker;
+  // other failures (the control store unreachable) are logged, and the next
+  // call tries again.
+  Status renew_if_due(const BackfillRange& range, const std::string& owner,
+                      SteadyClock::time_point& renewed) {
+    if (SteadyClock::now() - renewed < o_.lease / 3) return Status::Ok();
     Status s = OperatorTools(m_).control().checkpoint_backfill(schema_.name, range.id, owner, std::nullopt,
                                                                {}, false, o_.lease);
     if (!s.ok() && s.code() != Code::kFailedPrecondition) {
       logging::warn("backfill of '{}': cannot renew the lease of range {}: {}", schema_.name, range.id,
                     s.to_string());
     }
+    renewed = SteadyClock::now();
     return s;
   }
 
