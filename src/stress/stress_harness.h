@@ -109,6 +109,7 @@ class Harness {
   // it can never release them, so each one finished since was taken over
   // (by another "host" or this process); finish() counts them.
   std::vector<int64_t> orphaned_ranges_;
+  std::string last_refusal_;  // the walk's last refused move, for the report (written by the walk only)
   int64_t violations_ = 0;
   std::vector<std::string> listed_;
 };

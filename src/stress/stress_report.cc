@@ -22,6 +22,8 @@ int Harness::report(double seconds) {
       "clean)\n",
       counters_.forward.load(), counters_.back.load(), counters_.refused.load(), counters_.verifies.load(),
       counters_.unclean_verifies.load());
+  if (!last_refusal_.empty())
+    fmt::print("last refused move: {}\n", last_refusal_);  // its problems follow, one a line
   fmt::print("backfill processes killed: {}; repairs drained during the run: {}\n", counters_.kills.load(),
              counters_.repaired.load());
   fmt::print("faults injected:");
