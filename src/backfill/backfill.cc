@@ -48,6 +48,16 @@ class RunCounts {
   BackfillCounts counts_ GUARDED_BY(mutex_);
 };
 
+// The range a worker holds while it retries: its lease is renewed (a
+// checkpoint that moves nothing) every third of the lease, so that a
+// database down for longer than the lease, which every worker needs,
+// does not pass the range to another worker who would fail the same way.
+struct Held {
+  const BackfillRange* range = nullptr;
+  const std::string* owner = nullptr;
+  bool* lost = nullptr;  // set when the range passed to another worker
+};
+
 class CollectionBackfill {
  public:
   CollectionBackfill(Migration& m, const CollectionSchema& schema, const BackfillOptions& o)
@@ -168,16 +178,6 @@ class CollectionBackfill {
       std::this_thread::sleep_for(poll);
     }
   }
-
-  // The range a worker holds while it retries: its lease is renewed (a
-  // checkpoint that moves nothing) every third of the lease, so that a
-  // database down for longer than the lease, which every worker needs,
-  // does not pass the range to another worker who would fail the same way.
-  struct Held {
-    const BackfillRange* range = nullptr;
-    const std::string* owner = nullptr;
-    bool* lost = nullptr;  // set when the range passed to another worker
-  };
 
   // Runs op until it succeeds, fails for good, or a stop is requested;
   // retryable failures (a database down, busy) wait with backoff, for at
