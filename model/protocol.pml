@@ -30,12 +30,15 @@
  * applied (4) and may be paused anywhere: while paused its lease may expire,
  * and once awake its refresh may renew the lease on the current step. Its
  * patch checks the lease on entering, again right before writing the write
- * primary, and again before copying into the write secondary (each check
- * atomic with what follows it, except the write primary: a write past its
- * last check may land in old after any number of moves, since old cannot
- * be fenced). A failed copy check queues a repair (copy the *current* write
- * primary into the other database, under new's lock) and reports an unknown
- * outcome. Instance N is never paused; it patches once at step 4 or 6. The
+ * primary, and again once its copy into the write secondary holds new's
+ * record lock; it may be paused after each check, so a write past its last
+ * check may land after any number of moves. Old cannot refuse it (no table
+ * of tandem's there); new can: new's fence holds the step at which new's
+ * role last changed, every write into new carries the step its operation
+ * entered, and new refuses an older one (a newer one with another role
+ * raises the fence first). A failed copy check or a refused copy queues a
+ * repair (copy the *current* write primary into the other database, under
+ * new's lock) and reports an unknown outcome; a refused write primary fails. Instance N is never paused; it patches once at step 4 or 6. The
  * mover moves when every instance acknowledged the current step or its lease
  * expired, never while a repair is pending. Every copy takes new's record lock
  * and reads the source's current record under it.
@@ -54,14 +57,22 @@
  *   -DBROKEN_REPLAY        the write-secondary sync replays the caller's write
  *                          instead of copying old's current state under the lock
  *   -DNO_WINDOW45_EXCUSE   scenario 2 without the 4 -> 5 window exception
- *   -DBROKEN_NO_LEASE      no lease checks: S routes by its old step after
- *                          waking (the lost write of issue 15: paused at 4,
- *                          it wakes after moves to 5 and 6 and copies old's
- *                          stale record over new)
- *   -DBROKEN_LEASE_AGE_ONLY the lease check looks only at the lease's age, not
- *                          at the step it was renewed on: a refresh after the
- *                          pause renews it on step 6 and S's step-4 patch passes
+ *   -DBROKEN_NO_LEASE -DBROKEN_NO_FENCE  no lease checks and no fence: S
+ *                          routes by its old step after waking (the lost
+ *                          write of issue 15: paused at 4, it wakes after
+ *                          moves to 5 and 6 and copies old's stale record
+ *                          over new)
+ *   -DBROKEN_LEASE_AGE_ONLY -DBROKEN_NO_FENCE  the lease check looks only at
+ *                          the lease's age, not at the step it was renewed
+ *                          on: a refresh after the pause renews it on step 6
+ *                          and S's step-4 patch passes
+ * and the fence alone must hold (-DBROKEN_NO_LEASE holds): for this property
+ * new's fence suffices; the lease bounds what the fence cannot reach (writes
+ * into old, which the model allows to land late, and reads).
  *   -DBROKEN_COPY_NO_LOCK  copies read and write without new's record lock
+ *   -DBROKEN_NO_FENCE      new does not fence: S's copy, past its last lease
+ *                          check, lands after the moves to 5 and 6 and copies
+ *                          old's stale record over N's write in new
  */
 
 byte old_v = 1;       /* 0: no record; else the version */
@@ -157,13 +168,26 @@ byte s_applied = 4;    /* the step S routes by, and the one its lease is on   */
 byte s_ack = 4;        /* the step S acknowledged in its heartbeat            */
 byte s_op = 0;         /* the step S's operation entered (0: none in flight)  */
 byte n_op = 0;         /* the step N's operation entered (0: none in flight)  */
-bool repair_pending = false;
+byte repairs = 0;      /* repairs queued and not yet drained */
 bool window45 = false; /* ghost: a patch landed in one write primary while an
                          operation of the other step (4 or 5) was in flight */
 #define W45 window45 = window45 || (n_op == 4 && s_op == 5)
 
 #define WP_OLD(st) ((st) <= 4)
 #define HAS_WS(st) ((st) <= 5)
+
+/* New's fence: the step at which new's role (write secondary at 4, write
+ * primary from 5) last changed, as the first write by that role set it. A
+ * write into new routed by step op is refused if op is older; if newer with
+ * another role it raises the fence. Steps only grow here, so a step is its
+ * version. */
+byte fence_v = 4;
+#ifdef BROKEN_NO_FENCE
+#define FENCE_OK(op) true
+#else
+#define FENCE_OK(op) ((op) >= fence_v)
+#endif
+#define RAISE(op) if :: (op) > fence_v && WP_OLD(op) != WP_OLD(fence_v) -> fence_v = (op) :: else -> skip fi
 
 /* S's lease check: its lease holds and was taken on the step the operation
  * entered. BROKEN_LEASE_AGE_ONLY checks only the lease's age; BROKEN_NO_LEASE
@@ -186,10 +210,12 @@ bool window45 = false; /* ghost: a patch landed in one write primary while an
 #define UNLOCK lock_new = 0
 #endif
 
-/* Copy the current record of the write primary of step st into the other. */
+/* Copy the current record of the write primary of step st into the other
+ * (into new only through the fence: refused sets fenced). */
 inline copy(st, me) {
   if
-  :: WP_OLD(st) -> cur = old_r; new_r = cur
+  :: WP_OLD(st) -> cur = old_r;
+                   atomic { if :: FENCE_OK(st) -> RAISE(st); new_r = cur :: else -> fenced = true fi }
   :: else -> cur = new_r; old_r = cur
   fi
 }
@@ -213,17 +239,19 @@ inline pause() {
 
 proctype Repair() {
   byte cur;
+  bool fenced = false;
   /* Copies the CURRENT write primary into the other database, under the lock.
    * Moves are refused while a repair is pending, so the step is stable. */
   LOCK(7);
   atomic { copy(step, 7); window45 = window45 || (n_op == 4 && step >= 5) };
   UNLOCK;
-  repair_pending = false
+  repairs--
 }
 
 /* S: one patch (field 2) by the step it routes by, paused anywhere. */
 proctype Stale() {
   byte cur;
+  bool fenced = false;
   pause();
   atomic { s_op = s_applied; if :: LEASE_OK -> skip :: else -> s_op = 0; goto done fi };  /* check 1 */
   pause();
@@ -231,19 +259,31 @@ proctype Stale() {
   pause();  /* past its last check: old cannot refuse this write, it may land after moves */
   if
   :: WP_OLD(s_op) -> atomic { old_r = old_r | 2; W45 }
-  :: else -> atomic { new_r = new_r | 2; W45 }
+  :: else ->
+     atomic {
+       if
+       :: FENCE_OK(s_op) -> RAISE(s_op); new_r = new_r | 2; W45
+       :: else -> s_op = 0; goto done  /* refused by new: nothing written, the call fails */
+       fi
+     }
   fi;
   pause();
   if
   :: HAS_WS(s_op) ->
+     LOCK(5);
      atomic {
        if
-       :: LEASE_OK -> skip  /* check 3, before copying into WS */
+       :: LEASE_OK -> skip  /* check 3, once it holds the lock (CopyFence) */
        :: else ->  /* no copy by a stale step: repair, unknown outcome */
-          repair_pending = true; run Repair(); s_op = 0; goto done
+          UNLOCK; repairs++; run Repair(); s_op = 0; goto done
        fi
      };
-     LOCK(5); copy(s_op, 5); UNLOCK
+     pause();  /* past its last check: only new's fence stands between it and new */
+     copy(s_op, 5);
+     if
+     :: fenced -> atomic { UNLOCK; repairs++; run Repair(); s_op = 0 }; goto done
+     :: else -> UNLOCK
+     fi
   :: else -> skip
   fi;
   atomic { acked_bits = acked_bits | 2; s_op = 0 };
@@ -256,6 +296,7 @@ done:
  * flight already shows the 4 -> 5 window). */
 proctype Current() {
   byte cur;
+  bool fenced = false;
   if
   :: atomic { step == 4 -> n_op = 4 }
   :: atomic { step == 6 -> n_op = 6 }
@@ -265,15 +306,22 @@ proctype Current() {
   :: n_op != 0 ->
      if
      :: WP_OLD(n_op) -> atomic { old_r = old_r | 4; W45 }
-     :: else -> atomic { new_r = new_r | 4; W45 }
+     :: else -> atomic { RAISE(n_op); new_r = new_r | 4; W45 }  /* current: never refused */
      fi;
      if
-     :: HAS_WS(n_op) -> LOCK(6); copy(n_op, 6); UNLOCK
+     :: HAS_WS(n_op) ->
+        LOCK(6);
+        copy(n_op, 6);  /* refused if S raised the fence at 5 meanwhile (the 4 -> 5 window) */
+        if
+        :: fenced -> atomic { UNLOCK; repairs++; run Repair(); n_op = 0 }; goto ndone
+        :: else -> UNLOCK
+        fi
      :: else -> skip
      fi;
      atomic { acked_bits = acked_bits | 4; n_op = 0 }
   :: else -> skip
   fi;
+ndone:
   finished++
 }
 
@@ -285,7 +333,7 @@ proctype Current() {
 proctype Mover() {
   do
   :: atomic { step < 6 && (s_ack == step || !s_lease) && (n_op == 0 || n_op == step) &&
-              !repair_pending -> step++ }
+              repairs == 0 -> step++ }
   :: break
   od;
   finished++
@@ -301,7 +349,7 @@ init {
      assert(window || new_v == old_v);
 #endif
   :: atomic { run Stale(); run Current(); run Mover() };
-     finished == 3 && !repair_pending;
+     finished == 3 && repairs == 0;
      /* No lost write: every acknowledged field is in the current write
       * primary (a stale copy never overwrote new's newer record). */
 #ifdef NO_WINDOW45_EXCUSE

@@ -17,32 +17,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// A point where chosen threads wait until the test releases them.
-class Gate {
- public:
-  void wait_here() {
-    std::unique_lock lock(mutex_);
-    reached_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return open_; });
-  }
-  void wait_reached() {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return reached_; });
-  }
-  void release() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool reached_ = false;
-  bool open_ = false;
-};
-
 thread_local bool t_stall_this_thread = false;
 
 // Stalls every refresh that a thread other than the test's own starts (the

@@ -8,9 +8,11 @@
 
 #include <sys/types.h>
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -161,6 +163,32 @@ class MariaDbDatabase {
 pid_t spawn_cli(const TempDir& dir, const std::vector<std::string>& args, const std::string& name);
 // Waits for pid; its exit code, or -signal if killed.
 int wait_cli(pid_t pid);
+
+// A point where chosen threads wait until the test releases them.
+class Gate {
+ public:
+  void wait_here() {
+    std::unique_lock lock(mutex_);
+    reached_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void wait_reached() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return reached_; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool reached_ = false;
+  bool open_ = false;
+};
 
 // A migration over real SQLite files with decorated stores:
 //   Migration -> FaultyStore -> CountingStore -> SqliteStore, for old and new.

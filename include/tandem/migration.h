@@ -39,6 +39,17 @@
 // `tandem instances forget`). Without register_instance (operator tools) no
 // lease is held or checked.
 //
+// Fencing at new (FenceScope in store.h): what the lease cannot bound, an
+// operation that passed its last check and then stalls while its process
+// goes on renewing, new refuses by itself. Every write an operation makes to
+// new carries the step version it entered by; new keeps the version at
+// which its write role last changed and refuses an older one (kUnavailable,
+// retryable, is_fenced(); nothing written). A refused write to new as write
+// primary fails plainly (retry); a refused copy into new as write secondary
+// is queued for repair and reported as of unknown outcome. Either way the
+// instance refreshes at once. Old cannot be fenced (no table of tandem's
+// there): only the lease covers it.
+//
 // What bypasses the routing (the databases and the control store themselves)
 // is reached through OperatorTools (operator_tools.h), for the CLI, backfill,
 // verify and tests; a service uses collection() only.

@@ -60,6 +60,10 @@ class [[nodiscard]] Status {
   // A foreign key refused the write (a child without its parent, a parent
   // with children): never a bad record; the backfill stops naming it.
   bool is_foreign_key() const { return foreign_key_; }
+  // New refused the write: it was routed by a step version older than the
+  // one at which new's role last changed (FenceScope in tandem/store.h).
+  // Nothing of it was written.
+  bool is_fenced() const { return fenced_; }
 
   // Builders: return a copy with the flag set.
   Status retryable(bool value = true) && {
@@ -74,6 +78,10 @@ class [[nodiscard]] Status {
     foreign_key_ = value;
     return std::move(*this);
   }
+  Status fenced(bool value = true) && {
+    fenced_ = value;
+    return std::move(*this);
+  }
   // Prefixes context ("while copying users [10, 20): ") keeping code and flags.
   Status with_context(std::string_view context) const;
 
@@ -86,6 +94,7 @@ class [[nodiscard]] Status {
   bool retryable_ = false;
   bool outcome_unknown_ = false;
   bool foreign_key_ = false;
+  bool fenced_ = false;
 };
 
 // Either a T or a non-ok Status.

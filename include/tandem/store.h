@@ -174,7 +174,7 @@ class Store {
   }
 
   // Drops what tandem itself created in this database (its side tables:
-  // tandem_tombstones), never a collection's table: `tandem finish` runs it on
+  // tandem_tombstones, tandem_fence), never a collection's table: `tandem finish` runs it on
   // new once the migration is done. Idempotent. A store that creates nothing
   // of its own returns Ok.
   virtual Status drop_tandem_tables() { return Status::Ok(); }
@@ -340,6 +340,52 @@ class Store {
   // Creates, where missing, an index on the relation's child columns
   // ("<name>_idx"): every parent delete searches the children by them.
   virtual Status ensure_relation_index(const Relation& relation);
+};
+
+// --- Fencing at new (docs/ARCHITECTURE.md, "Fencing at new") ---
+//
+// A lease bounds how stale an instance's step can be, but an operation that
+// passed its last lease check and then stalls can still land after a move.
+// New itself refuses such a write: every routed operation carries the step
+// version it entered by and new's write role at that step, and new keeps, in
+// its side table tandem_fence, the version at which its role last changed.
+
+// New's write role at a step.
+enum class FenceRole : uint8_t { kNotWritten = 0, kWriteSecondary = 1, kWritePrimary = 2 };
+std::string_view fence_role_name(FenceRole role);  // "not written", "write secondary", ...
+
+// The step version an operation was routed by and new's role at that step.
+struct FenceToken {
+  int64_t version = 0;
+  FenceRole role = FenceRole::kNotWritten;
+};
+
+// While a FenceScope lives on a thread, every write that thread makes to a
+// store that keeps tombstones (new: upsert, patch, remove, insert_if_absent;
+// through any wrapper that calls on the same thread) runs in one transaction
+// with a shared lock on new's fence row, and new decides there:
+//  - the token's version is older than the fence's: refused, nothing
+//    written; kUnavailable, retryable, is_fenced(), naming both versions;
+//  - same role: written;
+//  - newer version, another role: the fence is first raised to the token
+//    (waiting for writes that hold the shared lock), then written. From then
+//    on no write routed by an older version lands in new.
+// A store without tombstones (old) ignores the scope: tandem keeps no table
+// in old, so old cannot be fenced (the lease covers it). Scopes nest; the
+// innermost applies. Writes outside any scope (backfill, verify, tests) are
+// not fenced.
+class FenceScope {
+ public:
+  explicit FenceScope(FenceToken token);
+  ~FenceScope();
+  FenceScope(const FenceScope&) = delete;
+  FenceScope& operator=(const FenceScope&) = delete;
+  // The innermost scope's token on this thread, or nullptr.
+  static const FenceToken* current();
+
+ private:
+  FenceToken token_;
+  const FenceToken* outer_;
 };
 
 struct StoreOptions {

@@ -75,6 +75,10 @@ struct Workload {
   std::atomic<int> parked{0};
   std::atomic<int64_t> read_violations{0};
   std::atomic<int64_t> unexpected_errors{0};
+  // Writes reported as of unknown outcome (in flight across a move, new
+  // refused their copy): the record is read back and the model takes what
+  // the service now reads, the value the repair converges to.
+  std::atomic<int64_t> unknown_outcomes{0};
   Mutex latency_mutex;
   std::vector<Latencies> latency_by_step GUARDED_BY(latency_mutex);
   std::string first_violation GUARDED_BY(latency_mutex);
@@ -84,6 +88,9 @@ struct Workload {
     if (first_violation.empty()) first_violation = std::move(what);
   }
 
+  // After a write of unknown outcome to id: reads the record back (retrying
+  // briefly) and puts it into the model; false if it cannot be read.
+  bool adopt_current(int64_t id);
   // One service thread: random operations until stop, each checked against
   // the model; its latencies added per step at the end.
   void run(uint64_t seed);

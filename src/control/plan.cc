@@ -48,6 +48,10 @@ Plan Plan::default_plan() {
 
 Status Plan::validate() const {
   if (steps.empty()) return Status::Config("the plan has no steps");
+  // An operation reads its step and the step's version as one word
+  // (MigrationState::routing): 8 bits of index.
+  if (steps.size() > 255)
+    return Status::Config(fmt::format("the plan has {} steps; at most 255", steps.size()));
   std::set<std::string, std::less<>> names;
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& s = steps[i];

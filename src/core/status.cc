@@ -40,6 +40,7 @@ Status Status::with_context(std::string_view context) const {
   s.retryable_ = retryable_;
   s.outcome_unknown_ = outcome_unknown_;
   s.foreign_key_ = foreign_key_;
+  s.fenced_ = fenced_;
   return s;
 }
 

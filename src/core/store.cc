@@ -27,6 +27,26 @@ Result<Store::TableDefinition> Store::table_definition(const CollectionSchema& s
   return out;
 }
 
+namespace {
+thread_local const FenceToken* t_fence = nullptr;
+}  // namespace
+
+std::string_view fence_role_name(FenceRole role) {
+  switch (role) {
+    case FenceRole::kNotWritten:
+      return "not written";
+    case FenceRole::kWriteSecondary:
+      return "write secondary";
+    case FenceRole::kWritePrimary:
+      return "write primary";
+  }
+  return "unknown";
+}
+
+FenceScope::FenceScope(FenceToken token) : token_(token), outer_(t_fence) { t_fence = &token_; }
+FenceScope::~FenceScope() { t_fence = outer_; }
+const FenceToken* FenceScope::current() { return t_fence; }
+
 bool is_missing_table(const Status& s) {
   return s.code() == Code::kFailedPrecondition && s.message().find("there is no table") != std::string::npos;
 }

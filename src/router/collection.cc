@@ -62,6 +62,9 @@ std::string lookup_display(const Result<Lookup>& r) {
 
 Status Collection::write_primary_failed(const Key& key, const Step& step, size_t step_index, Status s) {
   state_->step_stats(step_index).errors.fetch_add(1, std::memory_order_relaxed);
+  // New refused it (nothing written): the step moved; refresh now, so that
+  // a retry routes by the current step.
+  if (s.is_fenced()) state_->request_refresh();
   // The write may have reached WP: make sure WS is brought up to date later.
   if (s.is_outcome_unknown() && step.write_secondary) {
     state_->enqueue_repair(schema_.name, key, *step.write_secondary, s.to_string());
@@ -132,6 +135,9 @@ Result<std::optional<Record>> Collection::get(const Key& key) {
 Status Collection::put(const Record& record) {
   TANDEM_RETURN_IF_ERROR(schema_.check_record(record));
   StepGuard guard(*state_);
+  // Every write this operation makes to new carries its step's version, and
+  // new refuses it once its role changed at a later version (tandem/store.h).
+  FenceScope fence(guard.fence_token());
   const size_t index = guard.index();
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
@@ -178,6 +184,9 @@ Result<bool> Collection::transfer_into_write_primary(const Key& key, const Step&
 Status Collection::patch(const Key& key, const FieldMap& fields) {
   TANDEM_RETURN_IF_ERROR(schema_.check_fields(key, fields, /*partial=*/true));
   StepGuard guard(*state_);
+  // Every write this operation makes to new carries its step's version, and
+  // new refuses it once its role changed at a later version (tandem/store.h).
+  FenceScope fence(guard.fence_token());
   const size_t index = guard.index();
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);
@@ -213,6 +222,9 @@ Status Collection::patch(const Key& key, const FieldMap& fields) {
 Status Collection::remove(const Key& key) {
   TANDEM_RETURN_IF_ERROR(schema_.check_fields(key, {}, /*partial=*/true));
   StepGuard guard(*state_);
+  // Every write this operation makes to new carries its step's version, and
+  // new refuses it once its role changed at a later version (tandem/store.h).
+  FenceScope fence(guard.fence_token());
   const size_t index = guard.index();
   const Step& step = state_->config.plan.at(index);
   AtomicStepStats& stats = state_->step_stats(index);

@@ -120,8 +120,14 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
     MigrationState* st = m->state_.get();
     st->refresher = std::thread([st, m_ptr = m.get()] {
       UniqueLock lock(st->stop_mutex);
-      while (!st->stop_cv.wait_for(lock, st->config.refresh_interval,
-                                   [st]() REQUIRES(st->stop_mutex) { return st->stopping; })) {
+      for (;;) {
+        // Every refresh_interval, or at once when an operation found its
+        // step moved (new refused it: MigrationState::request_refresh).
+        st->stop_cv.wait_for(lock, st->config.refresh_interval, [st]() REQUIRES(st->stop_mutex) {
+          return st->stopping || st->refresh_requested;
+        });
+        if (st->stopping) break;
+        st->refresh_requested = false;
         lock.unlock();
         Status s = m_ptr->refresh();
         if (!s.ok()) {
@@ -234,7 +240,7 @@ Status refresh_step(MigrationState& st) {
                       s.roles_display(), current.version);
       }
       st.applied = current;
-      st.step_index.store(current.step_index);
+      st.routing.store(MigrationState::pack_routing(current));
     }
     applied = st.applied;
   }
@@ -361,6 +367,9 @@ Result<size_t> Migration::drain_repair_queue(size_t limit) {
   TANDEM_ASSIGN_OR_RETURN(StepState current, state_->control->current_step());
   const Step& step = state_->config.plan.at(current.step_index);
   TANDEM_ASSIGN_OR_RETURN(std::vector<RepairEntry> entries, state_->control->repair_batch(limit));
+  // The copies carry the step read above: new refuses them once its role
+  // changed at a later version (tandem/store.h), and they stay queued.
+  FenceScope fence(FenceToken{current.version, new_role_at(step)});
   size_t repaired = 0;
   for (const RepairEntry& e : entries) {
     const CollectionSchema* schema = state_->config.find_collection(e.collection);

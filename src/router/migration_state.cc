@@ -34,6 +34,12 @@ void MigrationState::renew_lease(int64_t started, WallTime started_wall) {
   if (seen < started) lease_renewed_wall.store(started_wall.time_since_epoch().count());
 }
 
+void MigrationState::request_refresh() {
+  MutexLock lock(stop_mutex);
+  refresh_requested = true;
+  stop_cv.notify_all();
+}
+
 Status MigrationState::check_lease(int64_t entered_epoch) {
   if (!options.register_instance || config.fence == FencePolicy::kOperator) return Status::Ok();
   const int64_t renewed = lease_renewed_at.load();

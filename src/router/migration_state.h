@@ -48,7 +48,13 @@ struct MigrationState {
 
   // The step this instance routes by. Operations enter it once, at their
   // start (StepGuard), and use that step throughout.
-  std::atomic<size_t> step_index{0};
+  // Packed as (version << 8) | index (pack_routing), so that an operation
+  // reads the step and its version at once: its fence token (FenceScope in
+  // tandem/store.h) is never newer than the step it routes by.
+  std::atomic<uint64_t> routing{0};
+  static uint64_t pack_routing(const StepState& s) {
+    return (static_cast<uint64_t>(s.version) << 8) | static_cast<uint64_t>(s.step_index);
+  }
   mutable Mutex step_mutex;
   // Version 0 until the first refresh: the first heartbeat, written before
   // the step is read, acknowledges nothing.
@@ -103,6 +109,10 @@ struct MigrationState {
   Mutex stop_mutex;
   std::condition_variable_any stop_cv;
   bool stopping GUARDED_BY(stop_mutex) = false;
+  bool refresh_requested GUARDED_BY(stop_mutex) = false;
+  // Wakes the refresh thread for a refresh now (an operation found that its
+  // step moved: new refused it).
+  void request_refresh();
 
   // True when no operation routed by a step other than index is in flight.
   bool drained_except(size_t index) const {
@@ -128,6 +138,13 @@ struct MigrationState {
 // that a suspended or stalled host sees its lease lapse.
 int64_t lease_clock_nanos();
 
+// New's write role at step (a fence token's role).
+inline FenceRole new_role_at(const Step& step) {
+  if (step.write_primary == Side::kNew) return FenceRole::kWritePrimary;
+  if (step.write_secondary == Side::kNew) return FenceRole::kWriteSecondary;
+  return FenceRole::kNotWritten;
+}
+
 // Enters the current step for one operation and leaves it when destroyed.
 // The re-check after the increment closes the race with a step swap: either
 // the refresher sees this operation in flight, or this operation sees the new
@@ -136,9 +153,11 @@ class StepGuard {
  public:
   explicit StepGuard(MigrationState& state) : state_(state), lease_epoch_(state.lease_epoch.load()) {
     for (;;) {
-      index_ = state_.step_index.load();
+      const uint64_t routing = state_.routing.load();
+      index_ = static_cast<size_t>(routing & 0xff);
+      version_ = static_cast<int64_t>(routing >> 8);
       state_.stats[index_]->in_flight.fetch_add(1);
-      if (state_.step_index.load() == index_) return;
+      if (state_.routing.load() == routing) return;
       state_.stats[index_]->in_flight.fetch_sub(1);
     }
   }
@@ -147,11 +166,14 @@ class StepGuard {
   StepGuard& operator=(const StepGuard&) = delete;
   size_t index() const { return index_; }
   int64_t lease_epoch() const { return lease_epoch_; }
+  // What new is told this operation was routed by (tandem/store.h).
+  FenceToken fence_token() const { return {version_, new_role_at(state_.config.plan.at(index_))}; }
 
  private:
   MigrationState& state_;
   int64_t lease_epoch_ = 0;  // read before the step: a renewal after a lapse in between is seen
   size_t index_ = 0;
+  int64_t version_ = 0;
 };
 
 }  // namespace tandem

@@ -85,6 +85,25 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   }
   if (fenced) return lease_lapsed(*fenced);
   if (s.ok()) return s;
+  if (s.is_fenced()) {
+    // New refused the copy: its role changed at a later step version than
+    // this write's. As for a lapsed lease: queued for repair (a copy from
+    // the current write primary), the outcome unknown, and a refresh now.
+    state_->request_refresh();
+    state_->step_stats(step_index).errors.fetch_add(1, std::memory_order_relaxed);
+    bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, s.to_string());
+    if (pre != nullptr) {
+      queue_children_repairs(*state_, schema_.name, key, *pre, *step.write_secondary, s.to_string());
+    }
+    return Status::Unavailable(
+               fmt::format(
+                   "collection '{}' record {}: written to {} (the write primary at step {}), but {} "
+                   "refused the copy: the step moved since this write read it; queued for repair{}. {}",
+                   schema_.name, key.to_display(), side_name(step.write_primary), step_index + 1,
+                   side_name(*step.write_secondary),
+                   durable ? "" : " (kept in memory: the control store is unavailable)", s.message()))
+        .outcome_unknown();
+  }
   state_->step_stats(step_index).write_secondary_failures.fetch_add(1, std::memory_order_relaxed);
   // During an outage every write fails the same way: one line every 5 s,
   // saying how many more keys were queued, instead of one line per write.

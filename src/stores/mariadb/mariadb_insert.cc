@@ -148,7 +148,8 @@ Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_vi
       begin += n;
     }
   }
-  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
+  // A transfer is fenced (tandem/store.h, FenceScope); a backfill is not.
+  TANDEM_ASSIGN_OR_RETURN(auto tx, begin_write(*conn));
   if (options_.keep_tombstones) {
     std::vector<std::string> candidates;
     for (size_t i = 0; i < records.size(); ++i) {

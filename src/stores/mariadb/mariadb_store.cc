@@ -31,6 +31,15 @@ Result<std::unique_ptr<MariaDbStore>> MariaDbStore::open(std::string name, std::
         "utf8mb4_nopad_bin NOT NULL, \"key\" VARBINARY(2048) NOT NULL, deleted_at DATETIME(6) NOT NULL "
         "DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (collection, \"key\")) ENGINE=InnoDB",
         "creating tandem_tombstones"));
+    // The fence (tandem/store.h, FenceScope): one row, the step version at
+    // which new's write role last changed and that role.
+    TANDEM_RETURN_IF_ERROR(conn->exec_simple(
+        "CREATE TABLE IF NOT EXISTS tandem_fence (id INT NOT NULL PRIMARY KEY, version BIGINT NOT NULL, role "
+        "INT NOT NULL) ENGINE=InnoDB",
+        "creating tandem_fence"));
+    TANDEM_RETURN_IF_ERROR(
+        conn->exec_simple("INSERT IGNORE INTO tandem_fence (id, version, role) VALUES (1, 0, 0)",
+                          "creating the row of tandem_fence"));
     // Under a collation "key" holds the identity and "spelling" the deleted
     // key's encoding (tandem/key_identity.h); NULL for byte keys. Added to a
     // table an older tandem created (MySQL has no ADD COLUMN IF NOT EXISTS).
@@ -52,6 +61,7 @@ Result<std::unique_ptr<MariaDbStore>> MariaDbStore::open(std::string name, std::
 
 Status MariaDbStore::drop_tandem_tables() {
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_RETURN_IF_ERROR(conn->exec_simple("DROP TABLE IF EXISTS tandem_fence", "dropping tandem_fence"));
   return conn->exec_simple("DROP TABLE IF EXISTS tandem_tombstones", "dropping tandem_tombstones");
 }
 
@@ -231,108 +241,6 @@ Result<std::vector<Lookup>> MariaDbStore::read_lookups(const sql::SqlTable& base
       pool_, keys, one_snapshot,
       [](Connection& c) { return Transaction::begin(c, "WITH CONSISTENT SNAPSHOT, READ ONLY"); },
       [&](Connection& c, const Key& k) { return get_in(c, t, k); });
-}
-
-Status MariaDbStore::upsert(std::string_view collection, const Record& record) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  TANDEM_RETURN_IF_ERROR(t->schema.check_record(record));
-  auto statement = [&](bool respell) {
-    std::vector<std::string> sets;
-    for (const Column& c : t->schema.columns)
-      sets.push_back(fmt::format("{0} = VALUES({0})", quote_identifier(c.name)));
-    // Under a collation the write's spelling replaces the stored one (see
-    // SqlTable::respells). Only over the same record (a class match): a
-    // duplicate on another unique index never renames a record.
-    if (respell) {
-      for (const std::string& k : t->quoted_keys)
-        sets.push_back(fmt::format("{0} = IF({0} = VALUES({0}), VALUES({0}), {0})", k));
-    }
-    if (sets.empty()) sets.push_back(fmt::format("{0} = {0}", t->quoted_keys[0]));
-    return fmt::format("INSERT INTO {} ({}) VALUES ({}) ON DUPLICATE KEY UPDATE {}", t->quoted,
-                       t->select_list, placeholders(t->schema.key_columns.size() + t->schema.columns.size()),
-                       fmt::join(sets, ", "));
-  };
-  std::vector<Param> params;
-  t->add_record(params, record);
-  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  TANDEM_RETURN_IF_ERROR(
-      check_writable(*conn, *t, record.key, record.fields, write_bytes(record.key, record.fields)));
-  // A respelling a foreign key refuses (a table referenced since open) is
-  // written again keeping the stored spelling.
-  auto write = [&]() -> Status {
-    Status s = conn->run(statement(t->respells), params, t->what("writing", record.key, name_)).status();
-    if (s.ok() || !t->respells || !s.is_foreign_key()) return s;
-    return conn->run(statement(false), params, t->what("writing", record.key, name_)).status();
-  };
-  if (!options_.keep_tombstones) {
-    // One statement, one round trip (old keeps no tombstones).
-    return single_statement_outcome(write());
-  }
-  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
-  TANDEM_RETURN_IF_ERROR(write());
-  TANDEM_ASSIGN_OR_RETURN(std::string id, t->id(record.key));
-  TANDEM_RETURN_IF_ERROR(conn->run("DELETE FROM tandem_tombstones WHERE collection = ? AND \"key\" = ?",
-                                   {Param::of(t->schema.name), Param::bytes(std::move(id))},
-                                   t->what("clearing the tombstone of", record.key, name_))
-                             .status());
-  return tx->commit();
-}
-
-Result<PatchOutcome> MariaDbStore::patch(std::string_view collection, const Key& key,
-                                         const FieldMap& fields) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, fields, /*partial=*/true));
-  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  if (fields.empty()) {
-    TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, key));
-    return l.present()      ? PatchOutcome::kPatched
-           : l.tombstoned() ? PatchOutcome::kTombstoned
-                            : PatchOutcome::kNotFound;
-  }
-  std::vector<std::string> sets;
-  std::vector<Param> params;
-  for (const auto& [name, value] : fields) {
-    sets.push_back(fmt::format("{} = ?", quote_identifier(name)));
-    auto it = t->value_index.find(name);
-    params.push_back(it == t->value_index.end() ? to_param(ColumnType{}, value)
-                                                : to_param(t->value_type(it->second), value));
-  }
-  t->add_key(params, key);
-  TANDEM_RETURN_IF_ERROR(check_writable(*conn, *t, key, fields, write_bytes(key, fields)));
-  std::string sql = fmt::format("UPDATE {} SET {} WHERE {}", t->quoted, fmt::join(sets, ", "), t->key_match);
-  // The connection reports rows matched (CLIENT_FOUND_ROWS), not rows changed.
-  TANDEM_ASSIGN_OR_RETURN(uint64_t matched, conn->run(sql, params, t->what("patching", key, name_)));
-  if (matched > 0) return PatchOutcome::kPatched;
-  TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(*conn, *t, key));
-  return dead ? PatchOutcome::kTombstoned : PatchOutcome::kNotFound;
-}
-
-Status MariaDbStore::remove(std::string_view collection, const Key& key) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, {}, true));
-  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  std::vector<Param> params;
-  t->add_key(params, key);
-  if (!options_.keep_tombstones) {
-    return single_statement_outcome(
-        conn->run(t->delete_sql, params, t->what("deleting", key, name_)).status());
-  }
-  TANDEM_ASSIGN_OR_RETURN(std::string id, t->id(key));
-  Param spelling = t->collated() ? Param::bytes(key.encode()) : Param::null();
-  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
-  TANDEM_RETURN_IF_ERROR(conn->run(t->delete_sql, params, t->what("deleting", key, name_)).status());
-  TANDEM_RETURN_IF_ERROR(
-      conn->run(t->collated()
-                    ? "INSERT INTO tandem_tombstones (collection, \"key\", spelling) VALUES (?, ?, ?) ON "
-                      "DUPLICATE KEY UPDATE deleted_at = CURRENT_TIMESTAMP(6), spelling = VALUES(spelling)"
-                    : "INSERT INTO tandem_tombstones (collection, \"key\") VALUES (?, ?) ON DUPLICATE KEY "
-                      "UPDATE deleted_at = CURRENT_TIMESTAMP(6)",
-                t->collated()
-                    ? std::vector<Param>{Param::of(t->schema.name), Param::bytes(std::move(id)), spelling}
-                    : std::vector<Param>{Param::of(t->schema.name), Param::bytes(std::move(id))},
-                t->what("writing the tombstone of", key, name_))
-          .status());
-  return tx->commit();
 }
 
 std::string MariaDbStore::range_sql(const Table& t, const KeyRange& range, std::string_view select,

@@ -88,6 +88,12 @@ class MariaDbStore : public sql::SqlStore {
   static constexpr size_t kStatementOverhead = 512;
 
   std::string database_;  // part of every record lock's name: named locks are server-wide
+  // The transaction a write to new runs in when a FenceScope applies
+  // (tandem/store.h), with the fence read and judged; nullptr when none
+  // applies. begin_write: that one, or a plain transaction.
+  Result<std::unique_ptr<SqlTransaction<Connection>>> fenced_transaction(Connection& conn);
+  Result<std::unique_ptr<SqlTransaction<Connection>>> begin_write(Connection& conn);
+
   Pool pool_;
 };
 

@@ -144,7 +144,11 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_part(const Table* t, st
   std::vector<InsertOutcome> outcomes(records.size(), InsertOutcome::kInserted);
   if (records.empty()) return outcomes;
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn));
+  // A transfer is fenced (tandem/store.h, FenceScope); a backfill is not.
+  TANDEM_ASSIGN_OR_RETURN(auto tx, fenced_transaction(*conn));
+  if (!tx) {
+    TANDEM_ASSIGN_OR_RETURN(tx, Transaction::begin(*conn));
+  }
   std::vector<std::string> encoded;
   encoded.reserve(records.size());
   // Identities (the encodings for byte keys): locks, tombstones and the

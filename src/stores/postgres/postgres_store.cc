@@ -28,6 +28,15 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(std::string name, std
         "CREATE TABLE IF NOT EXISTS tandem_tombstones (collection TEXT NOT NULL, key BYTEA NOT NULL, "
         "deleted_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (collection, key))",
         "creating tandem_tombstones"));
+    // The fence (tandem/store.h, FenceScope): one row, the step version at
+    // which new's write role last changed and that role.
+    TANDEM_RETURN_IF_ERROR(conn->exec_simple(
+        "CREATE TABLE IF NOT EXISTS tandem_fence (id INTEGER PRIMARY KEY, version BIGINT NOT NULL, role "
+        "INTEGER NOT NULL)",
+        "creating tandem_fence"));
+    TANDEM_RETURN_IF_ERROR(conn->exec_simple(
+        "INSERT INTO tandem_fence (id, version, role) VALUES (1, 0, 0) ON CONFLICT (id) DO NOTHING",
+        "creating the row of tandem_fence"));
     // Under a collation "key" holds the identity and "spelling" the deleted
     // key's encoding (tandem/key_identity.h); NULL for byte keys.
     // Only when missing: the ALTER takes an exclusive lock even when the
@@ -48,6 +57,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(std::string name, std
 
 Status PostgresStore::drop_tandem_tables() {
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_RETURN_IF_ERROR(conn->exec_simple("DROP TABLE IF EXISTS tandem_fence", "dropping tandem_fence"));
   return conn->exec_simple("DROP TABLE IF EXISTS tandem_tombstones", "dropping tandem_tombstones");
 }
 
@@ -273,107 +283,6 @@ Result<std::vector<Lookup>> PostgresStore::read_lookups(const sql::SqlTable& bas
       pool_, keys, one_snapshot,
       [](Connection& c) { return Transaction::begin(c, "ISOLATION LEVEL REPEATABLE READ READ ONLY"); },
       [&](Connection& c, const Key& k) { return get_in(c, t, k); });
-}
-
-Status PostgresStore::upsert(std::string_view collection, const Record& record) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  TANDEM_RETURN_IF_ERROR(t->schema.check_record(record));
-  TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, t->float4, record.key, record.fields));
-  Result<std::string> id = t->id(record.key);
-  if (!id.ok()) {
-    return Status::InvalidArgument(
-        fmt::format("{} collection '{}': {}", name_, t->schema.name, id.status().message()));
-  }
-  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  // One statement, one round trip (a write's latency is mostly round trips):
-  // the tombstone is cleared by a data-modifying WITH of the same statement.
-  std::vector<Param> params = t->record_params(record);
-  const size_t first = params.size() + 1;  // the tombstone's parameters, after the record's
-  auto statement = [&](const std::string& upsert) {
-    if (!options_.keep_tombstones) return upsert;
-    return fmt::format(
-        "WITH cleared AS (DELETE FROM tandem_tombstones WHERE collection = ${} AND key = ${}) {}", first,
-        first + 1, upsert);
-  };
-  if (options_.keep_tombstones) {
-    params.push_back(text_param(t->schema.name));
-    params.push_back(bytes_param(std::move(*id)));
-  }
-  Status s = conn->exec(statement(t->respells ? t->respell_upsert_sql : t->upsert_sql), params,
-                        t->what("writing", record.key, name_))
-                 .status();
-  // A respelling a foreign key refuses (a table referenced since open) is
-  // written again keeping the stored spelling (SqlTable::respells).
-  if (!s.ok() && t->respells && s.is_foreign_key()) {
-    s = conn->exec(statement(t->upsert_sql), params, t->what("writing", record.key, name_)).status();
-  }
-  return single_statement_outcome(s);
-}
-
-Result<PatchOutcome> PostgresStore::patch(std::string_view collection, const Key& key,
-                                          const FieldMap& fields) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, fields, /*partial=*/true));
-  TANDEM_RETURN_IF_ERROR(check_storable(name_, t->schema, t->numeric, t->float4, key, fields));
-  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  if (fields.empty()) {
-    TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, key));
-    return l.present()      ? PatchOutcome::kPatched
-           : l.tombstoned() ? PatchOutcome::kTombstoned
-                            : PatchOutcome::kNotFound;
-  }
-  std::vector<std::string> sets;
-  std::vector<Param> params;
-  t->add_key(params, key);
-  int index = static_cast<int>(key.size()) + 1;
-  for (const auto& [name, value] : fields) {
-    sets.push_back(fmt::format("{} = ${}", quote_identifier(name), index++));
-    params.push_back(to_param(value));
-  }
-  std::string sql = fmt::format("UPDATE {} SET {} WHERE {}", t->quoted, fmt::join(sets, ", "), t->key_match);
-  Result<PgResult> r = conn->exec(sql, params, t->what("patching", key, name_));
-  if (!r.ok()) return single_statement_outcome(r.status());
-  if (r->affected() > 0) return PatchOutcome::kPatched;
-  TANDEM_ASSIGN_OR_RETURN(bool dead, tombstoned(*conn, *t, key));
-  return dead ? PatchOutcome::kTombstoned : PatchOutcome::kNotFound;
-}
-
-Status PostgresStore::remove(std::string_view collection, const Key& key) {
-  TANDEM_ASSIGN_OR_RETURN(const Table* t, table(collection));
-  TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, {}, true));
-  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  // One statement, as upsert: the row is deleted by a data-modifying WITH
-  // of the statement that writes the tombstone.
-  std::vector<Param> params;
-  std::string sql = t->delete_sql;
-  // A key new cannot identify as old does (tandem/key_identity.h) was
-  // never written to new: no row, and no tombstone needed (nothing copies
-  // it in).
-  Result<std::string> id = t->id(key);
-  if (!id.ok()) return Status::Ok();
-  Param spelling = t->collated() ? bytes_param(key.encode()) : Param{.value = "", .is_null = true};
-  if (!holds_key(*t, key)) {
-    // No row to delete (a key PostgreSQL cannot hold), only the tombstone.
-    if (!options_.keep_tombstones) return Status::Ok();
-    return single_statement_outcome(
-        conn->exec(
-                "INSERT INTO tandem_tombstones (collection, key, spelling) VALUES ($1, $2, $3) ON CONFLICT "
-                "(collection, key) DO UPDATE SET deleted_at = now(), spelling = excluded.spelling",
-                {text_param(t->schema.name), bytes_param(std::move(*id)), spelling},
-                t->what("deleting", key, name_))
-            .status());
-  }
-  t->add_key(params, key);
-  if (options_.keep_tombstones) {
-    sql = fmt::format(
-        "WITH gone AS ({}) INSERT INTO tandem_tombstones (collection, key, spelling) VALUES (${}, ${}, ${}) "
-        "ON CONFLICT (collection, key) DO UPDATE SET deleted_at = now(), spelling = excluded.spelling",
-        t->delete_sql, params.size() + 1, params.size() + 2, params.size() + 3);
-    params.push_back(text_param(t->schema.name));
-    params.push_back(bytes_param(std::move(*id)));
-    params.push_back(spelling);
-  }
-  return single_statement_outcome(conn->exec(sql, params, t->what("deleting", key, name_)).status());
 }
 
 Result<Key> PgRow::key(std::string* bad_field) const {

@@ -77,6 +77,13 @@ class PostgresStore : public sql::SqlStore {
   // key it cannot, and asking for one would find another (libpq cuts text
   // at a NUL).
   bool holds_key(const Table& t, const Key& key) const;
+  // The transaction a write to new runs in when a FenceScope applies
+  // (tandem/store.h), with the fence read and judged; nullptr when none
+  // applies: the write is then its own statement.
+  Result<std::unique_ptr<SqlTransaction<Connection>>> fenced_transaction(Connection& conn);
+  // One statement of a write: its own transaction, or the fence's.
+  Status run_write(Connection& conn, const std::string& sql, const std::vector<Param>& params,
+                   std::string_view what);
 
   Pool pool_;
 };

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/encoding.h"
+#include "stores/sql/fence.h"
 #include "stores/sql_text.h"
 #include "stores/sqlite/sqlite_codec.h"
 #include "stores/sqlite/sqlite_table.h"
@@ -37,12 +38,18 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(std::string name, const s
     TANDEM_RETURN_IF_ERROR(conn->exec(
         "CREATE TABLE IF NOT EXISTS tandem_tombstones (collection TEXT NOT NULL, key BLOB NOT NULL, "
         "deleted_at INTEGER NOT NULL, PRIMARY KEY (collection, key)) WITHOUT ROWID"));
+    // The fence (tandem/store.h, FenceScope): one row, the step version at
+    // which new's write role last changed and that role.
+    TANDEM_RETURN_IF_ERROR(conn->exec(
+        "CREATE TABLE IF NOT EXISTS tandem_fence (id INTEGER PRIMARY KEY, version INTEGER NOT NULL, "
+        "role INTEGER NOT NULL); INSERT OR IGNORE INTO tandem_fence (id, version, role) VALUES (1, 0, 0)"));
   }
   return store;
 }
 
 Status SqliteStore::drop_tandem_tables() {
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_RETURN_IF_ERROR(conn->exec("DROP TABLE IF EXISTS tandem_fence"));
   return conn->exec("DROP TABLE IF EXISTS tandem_tombstones");
 }
 
@@ -184,6 +191,7 @@ Result<std::vector<InsertOutcome>> SqliteStore::insert_if_absent(std::string_vie
   }
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  TANDEM_RETURN_IF_ERROR(check_fence(*conn));
   TANDEM_ASSIGN_OR_RETURN(sqlite3_stmt * insert, conn->prepare(t->insert_sql));
   for (size_t i = 0; i < records.size(); ++i) {
     if (outcomes[i] == InsertOutcome::kLocked) continue;
@@ -208,6 +216,7 @@ Status SqliteStore::upsert(std::string_view collection, const Record& record) {
   TANDEM_RETURN_IF_ERROR(check_record_exact(name_, t->schema, record.key, record.fields, length_limit_));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  TANDEM_RETURN_IF_ERROR(check_fence(*conn));
   {
     TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(t->upsert_sql));
     Statement st(*conn, raw);
@@ -231,6 +240,7 @@ Result<PatchOutcome> SqliteStore::patch(std::string_view collection, const Key& 
   TANDEM_RETURN_IF_ERROR(check_record_exact(name_, t->schema, key, fields, length_limit_));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  TANDEM_RETURN_IF_ERROR(check_fence(*conn));
   PatchOutcome outcome = PatchOutcome::kPatched;
   if (fields.empty()) {
     TANDEM_ASSIGN_OR_RETURN(Lookup l, get_in(*conn, *t, key));
@@ -268,6 +278,7 @@ Status SqliteStore::remove(std::string_view collection, const Key& key) {
   TANDEM_RETURN_IF_ERROR(t->schema.check_fields(key, {}, true));
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  TANDEM_RETURN_IF_ERROR(check_fence(*conn));
   {
     TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare(t->delete_sql));
     Statement st(*conn, raw);
@@ -288,6 +299,37 @@ Status SqliteStore::remove(std::string_view collection, const Key& key) {
     TANDEM_RETURN_IF_ERROR(st.run(t->what("writing the tombstone of", key, name_)));
   }
   return tx->commit();
+}
+
+Status SqliteStore::check_fence(Connection& conn) {
+  const FenceToken* token = sql::fence_for(options_);
+  if (token == nullptr) return Status::Ok();
+  sql::FenceRow fence;
+  {
+    TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare("SELECT version, role FROM tandem_fence WHERE id = 1"));
+    Statement st(conn, raw);
+    TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading tandem_fence"));
+    if (row) {
+      fence.version = st.column_int(0);
+      TANDEM_ASSIGN_OR_RETURN(fence.role, sql::fence_role_of(st.column_int(1)));
+    }
+  }
+  switch (sql::judge_fence(fence, *token)) {
+    case sql::FenceVerdict::kWrite:
+      return Status::Ok();
+    case sql::FenceVerdict::kRefuse:
+      return sql::fence_refusal(name_, fence, *token);
+    case sql::FenceVerdict::kRaise:
+      break;
+  }
+  TANDEM_ASSIGN_OR_RETURN(
+      auto raw,
+      conn.prepare("INSERT INTO tandem_fence (id, version, role) VALUES (1, ?1, ?2) ON CONFLICT (id) "
+                   "DO UPDATE SET version = excluded.version, role = excluded.role"));
+  Statement st(conn, raw);
+  st.bind_int(1, token->version);
+  st.bind_int(2, static_cast<int64_t>(token->role));
+  return st.run("raising tandem_fence");
 }
 
 Status SqliteStore::query_range(Connection& conn, const Table& t, const KeyRange& range,

@@ -67,6 +67,10 @@ class SqliteStore : public sql::SqlStore {
   Result<const Table*> table(std::string_view collection) const;
   Result<Lookup> get_in(Connection& conn, const Table& t, const Key& key);
   Result<bool> tombstoned(Connection& conn, const Table& t, const std::string& encoded_key);
+  // Fences a write (tandem/store.h, FenceScope) inside its write
+  // transaction: SQLite's write lock is the whole database's, so reading the
+  // fence, raising it and writing are one critical section.
+  Status check_fence(Connection& conn);
   // Runs SELECT select FROM table WHERE <range> suffix on conn, calling visit
   // per row until it returns false or an error.
   Status query_range(Connection& conn, const Table& t, const KeyRange& range, std::string_view select,
