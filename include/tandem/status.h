@@ -60,9 +60,10 @@ class [[nodiscard]] Status {
   // A foreign key refused the write (a child without its parent, a parent
   // with children): never a bad record; the backfill stops naming it.
   bool is_foreign_key() const { return foreign_key_; }
-  // New refused the write: it was routed by a step version older than the
-  // one at which new's role last changed (FenceScope in tandem/store.h).
-  // Nothing of it was written.
+  // New refused the write, or its copy into new: it was routed by a step
+  // version older than the one at which new's role last changed (FenceScope
+  // in tandem/store.h). Nothing was written to new; is_outcome_unknown()
+  // says whether the other database may have it.
   bool is_fenced() const { return fenced_; }
 
   // Builders: return a copy with the flag set.

@@ -102,7 +102,8 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
                    schema_.name, key.to_display(), side_name(step.write_primary), step_index + 1,
                    side_name(*step.write_secondary),
                    durable ? "" : " (kept in memory: the control store is unavailable)", s.message()))
-        .outcome_unknown();
+        .outcome_unknown()
+        .fenced();
   }
   state_->step_stats(step_index).write_secondary_failures.fetch_add(1, std::memory_order_relaxed);
   // During an outage every write fails the same way: one line every 5 s,

@@ -18,6 +18,8 @@ std::string_view fault_kind_name(FaultKind kind) {
       return "delay";
     case FaultKind::kUnknownOutcome:
       return "unknown outcome";
+    case FaultKind::kStall:
+      return "stall past the lease check";
   }
   return "?";
 }
@@ -32,16 +34,21 @@ bool FaultStore::take_write_fault() {
   return was;
 }
 
-FaultStore::FaultStore(Store* inner, double probability, uint64_t seed)
-    : StoreWrapper(inner), probability_(probability), seed_(seed) {}
+FaultStore::FaultStore(Store* inner, double probability, uint64_t seed, uint64_t stall_one_in)
+    : StoreWrapper(inner), probability_(probability), seed_(seed), stall_one_in_(stall_one_in) {}
 
 std::optional<FaultKind> FaultStore::draw(bool write) {
   if (!enabled_) return std::nullopt;
   thread_local std::mt19937_64 rng(seed_ ^ std::hash<std::thread::id>()(std::this_thread::get_id()));
   std::uniform_real_distribution<double> u(0, 1);
+  if (write && stall_one_in_ > 0 && FenceScope::current() != nullptr && rng() % stall_one_in_ == 0) {
+    ++counts_[static_cast<int>(FaultKind::kStall)];
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 400));
+    return std::nullopt;
+  }
   if (u(rng) >= probability_) return std::nullopt;
   // Reads fail or are delayed; writes may also lose their outcome.
-  auto kind = static_cast<FaultKind>(rng() % (write ? kFaultKinds : 3));
+  auto kind = static_cast<FaultKind>(rng() % (write ? kDrawnKinds : 3));
   ++counts_[static_cast<int>(kind)];
   if (kind == FaultKind::kDelay) {
     std::this_thread::sleep_for(std::chrono::microseconds(200 + rng() % 3000));

@@ -13,9 +13,10 @@ int Harness::report(double seconds) {
       o_.engine, o_.control, o_.seed, o_.clients, o_.keys, o_.hot_keys, seconds);
   const int64_t all_ops = counters_.ops + counters_.worker_ops;
   fmt::print(
-      "operations: {} in all, {:.0f} ops/s (this process: {} reads, {} writes, {} returned an error)\n",
+      "operations: {} in all, {:.0f} ops/s (this process: {} reads, {} writes, {} returned an error, {} of "
+      "them refused by new's fence)\n",
       all_ops, static_cast<double>(all_ops) / seconds, counters_.reads.load(), counters_.writes.load(),
-      counters_.errors.load());
+      counters_.errors.load(), counters_.fenced.load());
   fmt::print("collisions: {} writes in flight together on one key\n", history_->collisions());
   fmt::print(
       "step moves: {} forward, {} back, {} refused by a precondition; verifies before read-new: {} ({} not "

@@ -72,6 +72,7 @@ void run_client(const Options& o, uint64_t seed, Migration& m, Collection& users
     size_t key = rng() % 5 == 0 ? rng() % o.hot_keys : rng() % o.keys;
     int dice = static_cast<int>(rng() % 100);
     Op op;
+    bool fenced = false;
     int64_t id = ++shared.next_id;
     Key k{Value(static_cast<int64_t>(key))};
     const size_t routed = m.applied_step().step_index;
@@ -104,10 +105,12 @@ void run_client(const Options& o, uint64_t seed, Migration& m, Collection& users
       }
       op.resp = history.tick();
       op.outcome = outcome_of(s);
+      fenced = s.is_fenced();
       op.secondary_missed = s.ok() && FaultStore::take_write_fault();
       ++counters.writes;
     }
     if (op.outcome != Op::Outcome::kOk) ++counters.errors;
+    if (fenced) ++counters.fenced;
     history.add(key, std::move(op));
     ++counters.ops;
   }
@@ -121,7 +124,10 @@ Result<Opened> open_with_faults(const Config& config, const Options& o, uint64_t
       open_store("old", config.old_url, StoreOptions{.keep_tombstones = false, .configure = false}));
   TANDEM_ASSIGN_OR_RETURN(out.new_store, open_store("new", config.new_url));
   out.old_faults = std::make_unique<FaultStore>(out.old_store.get(), o.fault_rate, seed * 31 + 1);
-  out.new_faults = std::make_unique<FaultStore>(out.new_store.get(), o.fault_rate, seed * 31 + 2);
+  // New's routed writes also stall now and then (one in 500), past their
+  // last lease check: what new's fence must refuse once the step moved.
+  out.new_faults =
+      std::make_unique<FaultStore>(out.new_store.get(), o.fault_rate, seed * 31 + 2, /*stall_one_in=*/500);
   TANDEM_ASSIGN_OR_RETURN(out.control, open_control_store(config.control_url));
   MigrationOptions mo;
   mo.instance_label = label;

@@ -43,6 +43,7 @@ std::string state_of(const std::optional<Record>& r);
 // One process's counts of what happened during the run.
 struct Counters {
   std::atomic<int64_t> ops{0}, reads{0}, writes{0}, errors{0};
+  std::atomic<int64_t> fenced{0};  // writes new refused: routed by a step older than its role change
   std::atomic<int64_t> forward{0}, back{0}, refused{0}, kills{0}, verifies{0}, unclean_verifies{0};
   std::atomic<int64_t> repaired{0}, restarts{0}, worker_ops{0};
   // Pauses of a worker process longer than its lease, moves made while one
