@@ -3,6 +3,9 @@
 // lease, can land after the step moved. New itself refuses its write: in
 // new's fence table every write checks the step version it was routed by.
 // The store's contract on every engine, then the router's outcomes.
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -14,16 +17,19 @@ namespace {
 
 using std::chrono::milliseconds;
 
+thread_local bool t_hold_fenced_write = false;
+
 // --- The store's contract, on SQLite, PostgreSQL and MariaDB ---
 
 class StoreFence : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "postgres") {
-      pg_ = std::make_unique<PostgresDatabase>("tandem_fence_t");
+      pg_ = std::make_unique<PostgresDatabase>(
+          fmt::format("tandem_fence_{}", ::getpid()));  // one per process: ctest -j
       url_ = pg_->url();
     } else if (GetParam() == "mariadb") {
-      my_ = std::make_unique<MariaDbDatabase>("tandem_fence_t");
+      my_ = std::make_unique<MariaDbDatabase>(fmt::format("tandem_fence_{}", ::getpid()));
       url_ = my_->url();
     } else {
       url_ = "sqlite:" + dir_.file("new.db");
@@ -65,7 +71,7 @@ void expect_fenced(const Status& s, const std::string& routed, const std::string
   EXPECT_TRUE(s.is_retryable()) << s.to_string();
   EXPECT_FALSE(s.is_outcome_unknown()) << s.to_string();  // nothing was written, for sure
   EXPECT_NE(s.message().find("routed by step version " + routed), std::string::npos) << s.to_string();
-  EXPECT_NE(s.message().find("at step version " + changed), std::string::npos) << s.to_string();
+  EXPECT_NE(s.message().find("since step version " + changed), std::string::npos) << s.to_string();
 }
 
 TEST_P(StoreFence, AWriteRoutedByAnOlderVersionThanNewsRoleChangeIsRefusedAndWritesNothing) {
@@ -129,6 +135,71 @@ TEST_P(StoreFence, OldKeepsNoFenceAndIgnoresTheScope) {
   // Old cannot be fenced: tandem keeps no table there (the lease covers it).
   ASSERT_OK(old->upsert("users", user(2, "old at 4")));
   expect_fenced(store_->upsert("users", user(2, "new at 4")), "4", "6");
+}
+
+// The core of the design: a raise waits for a write that passed the fence
+// under an older version (it holds the fence's shared lock until it
+// commits), so the write lands before the raise and none after it; and the
+// wait is bounded, so a stalled writer cannot stop the new role for long.
+TEST_P(StoreFence, ARaiseWaitsForAWriteThatPassedTheFenceAndTheWaitIsBounded) {
+  // SQLite: one write transaction at a time (BEGIN IMMEDIATE) serializes the
+  // fence read, a raise and the write by construction.
+  if (GetParam() == "sqlite") GTEST_SKIP() << "serialized by SQLite's write lock";
+  auto other = open_new();  // before the writer holds the fence (SQLite: the write lock)
+  Gate gate;
+  SyncPoints::set("fence.passed", [&] {
+    if (t_hold_fenced_write) gate.wait_here();
+  });
+  Status in_flight;
+  std::thread writer([&] {
+    t_hold_fenced_write = true;
+    FenceScope dual_write({4, FenceRole::kWriteSecondary});
+    in_flight = store_->upsert("users", user(1, "copied at 4"));
+  });
+  gate.wait_reached();  // it passed the fence and has not written yet
+  Status raised;
+  std::atomic<bool> done{false};
+  std::thread raiser([&] {
+    raised = other->raise_fence({6, FenceRole::kWritePrimary});
+    done = true;
+  });
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(done) << "the raise did not wait for the write that passed the fence";
+  gate.release();
+  writer.join();
+  raiser.join();
+  SyncPoints::clear_all();
+  ASSERT_OK(in_flight);  // landed before the raise
+  ASSERT_OK(raised);
+  EXPECT_EQ(stored(1), user(1, "copied at 4"));
+  {
+    FenceScope stale({4, FenceRole::kWriteSecondary});
+    expect_fenced(store_->upsert("users", user(1, "stale")), "4", "6");
+  }
+  // A writer that stalls holding the fence: the raise gives up after its
+  // bounded wait, retryable, and nothing changes.
+  Gate stalled;
+  SyncPoints::set("fence.passed", [&] {
+    if (t_hold_fenced_write) stalled.wait_here();
+  });
+  std::thread staller([&] {
+    t_hold_fenced_write = true;
+    FenceScope write_new({6, FenceRole::kWritePrimary});
+    in_flight = store_->upsert("users", user(1, "written at 6"));
+  });
+  stalled.wait_reached();
+  Status timed_out = other->raise_fence({7, FenceRole::kWriteSecondary});
+  stalled.release();
+  staller.join();
+  SyncPoints::clear_all();
+  ASSERT_FALSE(timed_out.ok());
+  EXPECT_EQ(timed_out.code(), Code::kBusy) << timed_out.to_string();
+  EXPECT_TRUE(timed_out.is_retryable()) << timed_out.to_string();
+  EXPECT_NE(timed_out.message().find("could not raise its fence"), std::string::npos)
+      << timed_out.to_string();
+  ASSERT_OK(in_flight);
+  if (GetParam() == "postgres") EXPECT_EQ(fence_row(), (std::vector<std::string>{"6", "2"}));
+  if (GetParam() == "mariadb") EXPECT_EQ(fence_row(), (std::vector<std::string>{"6", "2"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, StoreFence, ::testing::Values("sqlite", "postgres", "mariadb"),
@@ -195,14 +266,11 @@ TEST(Fence, ACopyHeldPastItsLastLeaseCheckIsRefusedByNewOnceNewIsTheWritePrimary
   ASSERT_OK(f.migration->drain_repair_queue(100));
   EXPECT_EQ(stored_in(f, Side::kNew, 1), user(1, "fresh"));
   // The instance refreshed at once and routes by step 6.
-  Status after;
-  for (int i = 0; i < 200; ++i) {
-    after = users->put(user(2, "after"));
-    if (after.ok()) break;
-    std::this_thread::sleep_for(milliseconds(20));
+  for (int i = 0; i < 500 && held->applied_step().step_index != 5u; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
   }
-  ASSERT_OK(after);
-  EXPECT_EQ(held->applied_step().step_index, 5u);
+  ASSERT_EQ(held->applied_step().step_index, 5u);
+  ASSERT_OK(users->put(user(2, "after")));
   EXPECT_EQ(stored_in(f, Side::kNew, 2), user(2, "after"));
   EXPECT_FALSE(stored_in(f, Side::kOld, 2).has_value());
   held.reset();
@@ -244,6 +312,45 @@ TEST(Fence, AWriteToNewAsWritePrimaryHeldAcrossAMoveBackIsRefusedAndWritesNothin
   EXPECT_FALSE(outcome.is_outcome_unknown()) << outcome.to_string();
   EXPECT_EQ(stored_in(f, Side::kNew, 1), user(1, "fresh"));
   EXPECT_EQ(stored_in(f, Side::kOld, 1), user(1, "fresh"));
+  held.reset();
+}
+
+// Found by review: new's role going write primary -> write secondary ->
+// write primary with nothing written in between. A write held at step 5
+// (version v) would match the fence (v, write primary) again after the
+// moves 5 -> 4 -> 5 had the mover not raised the fence at each move.
+TEST(Fence, AWriteHeldAcrossAMoveThereAndBackWithNothingWrittenMeanwhileIsRefused) {
+  MigrationFixture f{{}, milliseconds(100), /*register_instance=*/false};
+  f.jump_to_step(4);
+  std::unique_ptr<Migration> held = open_held_instance(f);
+  Collection* users = value_or_die(held->collection("users"));
+  ASSERT_OK(users->put(user(1, "v0")));  // raises the fence at step 5
+  Gate gate;
+  bool once = false;
+  SyncPoints::set("write.before_primary", [&] {
+    if (t_held_thread && !once) {
+      once = true;
+      gate.wait_here();
+    }
+  });
+  Status outcome;
+  std::thread writer([&] {
+    t_held_thread = true;
+    outcome = users->put(user(1, "stale"));
+  });
+  gate.wait_reached();
+  EXPECT_OK(f.migration->change_step(3, "test: back to read-new", /*force=*/true));
+  EXPECT_OK(f.migration->change_step(4, "test: write-new again", /*force=*/true));
+  EXPECT_OK(f.migration->refresh());
+  EXPECT_OK(f.users->put(user(1, "fresh")));  // in new, the write primary again
+  gate.release();
+  writer.join();
+  SyncPoints::clear_all();
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_TRUE(outcome.is_fenced()) << outcome.to_string();
+  EXPECT_NE(outcome.message().find("collection 'users' record 1: not written"), std::string::npos)
+      << outcome.to_string();
+  EXPECT_EQ(stored_in(f, Side::kNew, 1), user(1, "fresh"));
   held.reset();
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tandem/status.h"
+#include "tandem/store.h"
 
 namespace tandem {
 
@@ -40,6 +41,10 @@ struct Step {
   std::string roles_display() const;
   bool operator==(const Step&) const = default;
 };
+
+// New's write role at a step: what a fence token carries (FenceScope in
+// tandem/store.h).
+FenceRole new_role_at(const Step& step);
 
 struct Plan {
   std::vector<Step> steps;

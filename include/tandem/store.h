@@ -118,6 +118,52 @@ class RecordLock {
   std::unique_ptr<Handle> handle_;
 };
 
+// --- Fencing at new (docs/ARCHITECTURE.md, "Fencing at new") ---
+//
+// A lease bounds how stale an instance's step can be, but an operation that
+// passed its last lease check and then stalls can still land after a move.
+// New itself refuses such a write: every routed operation carries the step
+// version it entered by and new's write role at that step, and new keeps, in
+// its side table tandem_fence, the version at which its role last changed.
+
+// New's write role at a step (new_role_at in tandem/plan.h).
+enum class FenceRole : uint8_t { kNotWritten = 0, kWriteSecondary = 1, kWritePrimary = 2 };
+std::string_view fence_role_name(FenceRole role);  // "not written", "write secondary", ...
+
+// The step version an operation was routed by and new's role at that step.
+struct FenceToken {
+  int64_t version = 0;
+  FenceRole role = FenceRole::kNotWritten;
+};
+
+// While a FenceScope lives on a thread, every write that thread makes to a
+// store that keeps tombstones (new: upsert, patch, remove, insert_if_absent;
+// through any wrapper that calls on the same thread) runs in one transaction
+// with a shared lock on new's fence row, and new decides there:
+//  - the token's version is older than the fence's: refused, nothing
+//    written; kUnavailable, retryable, is_fenced(), naming both versions;
+//  - same role: written;
+//  - newer version, another role: the fence is first raised to the token
+//    (waiting for writes that hold the shared lock), then written. From then
+//    on no write routed by an older version lands in new.
+// A store without tombstones (old) ignores the scope: tandem keeps no table
+// in old, so old cannot be fenced (the lease covers it). Scopes nest; the
+// innermost applies. Writes outside any scope (backfill, verify, tests) are
+// not fenced.
+class FenceScope {
+ public:
+  explicit FenceScope(FenceToken token);
+  ~FenceScope();
+  FenceScope(const FenceScope&) = delete;
+  FenceScope& operator=(const FenceScope&) = delete;
+  // The innermost scope's token on this thread, or nullptr.
+  static const FenceToken* current();
+
+ private:
+  FenceToken token_;
+  const FenceToken* outer_;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -178,6 +224,17 @@ class Store {
   // new once the migration is done. Idempotent. A store that creates nothing
   // of its own returns Ok.
   virtual Status drop_tandem_tables() { return Status::Ok(); }
+
+  // Raises this database's fence (FenceScope below) to token when token's
+  // version is newer, waiting a bounded time for writes in progress under an
+  // older one (then kBusy, retryable). A mover calls it after a move that
+  // changes new's role, so that once the move returns no write routed by an
+  // earlier step lands in new, even if nothing is written by the new role.
+  // Ok, doing nothing, for a store without a fence (old).
+  virtual Status raise_fence(const FenceToken& token) {
+    (void)token;
+    return Status::Ok();
+  }
 
   // Point read. kNotFound is never returned: absence is Lookup::kAbsent.
   virtual Result<Lookup> get(std::string_view collection, const Key& key) = 0;
@@ -340,52 +397,6 @@ class Store {
   // Creates, where missing, an index on the relation's child columns
   // ("<name>_idx"): every parent delete searches the children by them.
   virtual Status ensure_relation_index(const Relation& relation);
-};
-
-// --- Fencing at new (docs/ARCHITECTURE.md, "Fencing at new") ---
-//
-// A lease bounds how stale an instance's step can be, but an operation that
-// passed its last lease check and then stalls can still land after a move.
-// New itself refuses such a write: every routed operation carries the step
-// version it entered by and new's write role at that step, and new keeps, in
-// its side table tandem_fence, the version at which its role last changed.
-
-// New's write role at a step.
-enum class FenceRole : uint8_t { kNotWritten = 0, kWriteSecondary = 1, kWritePrimary = 2 };
-std::string_view fence_role_name(FenceRole role);  // "not written", "write secondary", ...
-
-// The step version an operation was routed by and new's role at that step.
-struct FenceToken {
-  int64_t version = 0;
-  FenceRole role = FenceRole::kNotWritten;
-};
-
-// While a FenceScope lives on a thread, every write that thread makes to a
-// store that keeps tombstones (new: upsert, patch, remove, insert_if_absent;
-// through any wrapper that calls on the same thread) runs in one transaction
-// with a shared lock on new's fence row, and new decides there:
-//  - the token's version is older than the fence's: refused, nothing
-//    written; kUnavailable, retryable, is_fenced(), naming both versions;
-//  - same role: written;
-//  - newer version, another role: the fence is first raised to the token
-//    (waiting for writes that hold the shared lock), then written. From then
-//    on no write routed by an older version lands in new.
-// A store without tombstones (old) ignores the scope: tandem keeps no table
-// in old, so old cannot be fenced (the lease covers it). Scopes nest; the
-// innermost applies. Writes outside any scope (backfill, verify, tests) are
-// not fenced.
-class FenceScope {
- public:
-  explicit FenceScope(FenceToken token);
-  ~FenceScope();
-  FenceScope(const FenceScope&) = delete;
-  FenceScope& operator=(const FenceScope&) = delete;
-  // The innermost scope's token on this thread, or nullptr.
-  static const FenceToken* current();
-
- private:
-  FenceToken token_;
-  const FenceToken* outer_;
 };
 
 struct StoreOptions {

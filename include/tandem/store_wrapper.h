@@ -32,6 +32,7 @@ class StoreWrapper : public Store {
     return target_->create_collection(schema, like);
   }
   Status drop_tandem_tables() override { return target_->drop_tandem_tables(); }
+  Status raise_fence(const FenceToken& token) override { return target_->raise_fence(token); }
   Result<Lookup> get(std::string_view collection, const Key& key) override {
     return target_->get(collection, key);
   }

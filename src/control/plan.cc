@@ -46,6 +46,12 @@ Plan Plan::default_plan() {
   return p;
 }
 
+FenceRole new_role_at(const Step& step) {
+  if (step.write_primary == Side::kNew) return FenceRole::kWritePrimary;
+  if (step.write_secondary == Side::kNew) return FenceRole::kWriteSecondary;
+  return FenceRole::kNotWritten;
+}
+
 Status Plan::validate() const {
   if (steps.empty()) return Status::Config("the plan has no steps");
   // An operation reads its step and the step's version as one word

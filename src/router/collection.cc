@@ -64,7 +64,11 @@ Status Collection::write_primary_failed(const Key& key, const Step& step, size_t
   state_->step_stats(step_index).errors.fetch_add(1, std::memory_order_relaxed);
   // New refused it (nothing written): the step moved; refresh now, so that
   // a retry routes by the current step.
-  if (s.is_fenced()) state_->request_refresh();
+  if (s.is_fenced()) {
+    state_->request_refresh();
+    return s.with_context(
+        fmt::format("collection '{}' record {}: not written", schema_.name, key.to_display()));
+  }
   // The write may have reached WP: make sure WS is brought up to date later.
   if (s.is_outcome_unknown() && step.write_secondary) {
     state_->enqueue_repair(schema_.name, key, *step.write_secondary, s.to_string());

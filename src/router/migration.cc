@@ -359,6 +359,21 @@ Result<StepState> Migration::change_step(size_t to_index, std::string_view reaso
                           current.version, to_index, recorded, /*forced=*/!problems.empty(), actor_name(),
                           problems.empty() ? sides_to_drain(state_->config.plan, current.step_index, to_index)
                                            : std::vector<Side>{}));
+  // A move that changes new's role raises new's fence (tandem/store.h), so
+  // that from now on new refuses every write routed by an earlier step, even
+  // if the new role never writes (a move there and back would otherwise let
+  // a write stalled two moves ago through). The move stands if this fails:
+  // the first write by the new role raises it too.
+  const FenceRole role = new_role_at(state_->config.plan.at(to_index));
+  if (role != new_role_at(state_->config.plan.at(current.step_index))) {
+    Status raised = state_->store(Side::kNew).raise_fence({next.version, role});
+    if (!raised.ok()) {
+      logging::warn(
+          "moved to step {}, but new's fence could not be raised to step version {}: {}; the first "
+          "write by new's new role raises it",
+          to_index + 1, next.version, raised.to_string());
+    }
+  }
   TANDEM_RETURN_IF_ERROR(refresh());
   return next;
 }

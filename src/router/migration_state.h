@@ -138,13 +138,6 @@ struct MigrationState {
 // that a suspended or stalled host sees its lease lapse.
 int64_t lease_clock_nanos();
 
-// New's write role at step (a fence token's role).
-inline FenceRole new_role_at(const Step& step) {
-  if (step.write_primary == Side::kNew) return FenceRole::kWritePrimary;
-  if (step.write_secondary == Side::kNew) return FenceRole::kWriteSecondary;
-  return FenceRole::kNotWritten;
-}
-
 // Enters the current step for one operation and leaves it when destroyed.
 // The re-check after the increment closes the race with a step swap: either
 // the refresher sees this operation in flight, or this operation sees the new

@@ -21,7 +21,8 @@ namespace tandem::stress {
 
 enum class FaultKind : uint8_t { kFail, kDrop, kDelay, kUnknownOutcome, kStall };
 constexpr int kFaultKinds = 5;
-constexpr int kDrawnKinds = 4;  // drawn by probability; a stall has its own rate
+constexpr int kDrawnKinds =
+    4;  // drawn by probability (and required by --require-coverage); a stall has its own rate
 std::string_view fault_kind_name(FaultKind kind);
 
 class FaultStore : public StoreWrapper {

@@ -47,7 +47,9 @@ int Harness::report(double seconds) {
         counters_.takeovers.load(), o_.backfill_hosts);
   }
   if (o_.require_coverage) {  // the run must have exercised what it claims to
-    for (int k = 0; k < kFaultKinds; ++k) {
+    // Stalls are reported, not required: at one routed write in 500, a slow
+    // (sanitized) short run may have none.
+    for (int k = 0; k < kDrawnKinds; ++k) {
       if (faults[k] == 0)
         violation(fmt::format("coverage: no {} was injected", fault_kind_name(static_cast<FaultKind>(k))));
     }

@@ -458,6 +458,9 @@ class CollectionVerifier {
 Result<VerifyReport> run_verify(Migration& migration, const VerifyOptions& options) {
   TANDEM_ASSIGN_OR_RETURN(StepState current, OperatorTools(migration).control().current_step());
   const Step& step = migration.plan().at(current.step_index);
+  // --repair copies by the step read here: new refuses a copy once its role
+  // changed at a later version (a move during the verify; tandem/store.h).
+  FenceScope fence({current.version, new_role_at(step)});
   VerifyReport report;
   TANDEM_ASSIGN_OR_RETURN(std::vector<const CollectionSchema*> schemas,
                           migration.config().select_collections(options.collections));

@@ -41,6 +41,7 @@ class MariaDbStore : public sql::SqlStore {
                                            const ColumnShapes& like) const override;
   Status create_collection(const CollectionSchema& schema, const ColumnShapes& like) override;
   Status drop_tandem_tables() override;
+  Status raise_fence(const FenceToken& token) override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
                                                       LockPolicy policy) override;
@@ -93,6 +94,8 @@ class MariaDbStore : public sql::SqlStore {
   // applies. begin_write: that one, or a plain transaction.
   Result<std::unique_ptr<SqlTransaction<Connection>>> fenced_transaction(Connection& conn);
   Result<std::unique_ptr<SqlTransaction<Connection>>> begin_write(Connection& conn);
+  // The raise, bounded (sql::kFenceRaiseTimeoutMs), in its own transaction.
+  Status raise_fence_on(Connection& conn, const FenceToken& token);
 
   Pool pool_;
 };

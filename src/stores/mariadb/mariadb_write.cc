@@ -32,19 +32,29 @@ Result<std::unique_ptr<SqlTransaction<Connection>>> MariaDbStore::fenced_transac
         TANDEM_ASSIGN_OR_RETURN(fence.role, sql::fence_role_of(role));
         return fence;
       },
-      [&] {
-        // role first: MariaDB assigns left to right, so it still compares
-        // the version before the raise.
-        return conn
-            .run(
-                "INSERT INTO tandem_fence (id, version, role) VALUES (1, ?, ?) ON DUPLICATE KEY UPDATE role "
-                "= "
-                "IF(version < VALUES(version), VALUES(role), role), version = GREATEST(version, "
-                "VALUES(version))",
-                {Param::of(token->version), Param::of(static_cast<int64_t>(token->role))},
-                "raising tandem_fence")
-            .status();
-      });
+      [&] { return raise_fence_on(conn, *token); });
+}
+
+Status MariaDbStore::raise_fence_on(Connection& conn, const FenceToken& token) {
+  // One statement in its own transaction, its lock wait bounded for it
+  // alone. role first: MariaDB assigns left to right, so it still compares
+  // the version before the raise. The values are integers, written in.
+  Status s = conn.exec_simple(
+      fmt::format(
+          "SET STATEMENT innodb_lock_wait_timeout = {} FOR INSERT INTO tandem_fence (id, version, role) "
+          "VALUES (1, {}, {}) ON DUPLICATE KEY UPDATE role = IF(version < VALUES(version), VALUES(role), "
+          "role), version = GREATEST(version, VALUES(version))",
+          (sql::kFenceRaiseTimeoutMs + 999) / 1000, token.version, static_cast<int>(token.role)),
+      "raising tandem_fence");
+  constexpr unsigned kLockWaitTimeout = 1205;
+  if (!s.ok() && conn.last_error() == kLockWaitTimeout) return sql::fence_raise_timed_out(name_, token);
+  return s;
+}
+
+Status MariaDbStore::raise_fence(const FenceToken& token) {
+  if (!options_.keep_tombstones) return Status::Ok();
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  return raise_fence_on(*conn, token);
 }
 
 Result<std::unique_ptr<SqlTransaction<Connection>>> MariaDbStore::begin_write(Connection& conn) {

@@ -34,6 +34,7 @@ class PostgresStore : public sql::SqlStore {
                                            const ColumnShapes& like) const override;
   Status create_collection(const CollectionSchema& schema, const ColumnShapes& like) override;
   Status drop_tandem_tables() override;
+  Status raise_fence(const FenceToken& token) override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
                                                       LockPolicy policy) override;
@@ -81,6 +82,8 @@ class PostgresStore : public sql::SqlStore {
   // (tandem/store.h), with the fence read and judged; nullptr when none
   // applies: the write is then its own statement.
   Result<std::unique_ptr<SqlTransaction<Connection>>> fenced_transaction(Connection& conn);
+  // The raise, bounded (sql::kFenceRaiseTimeoutMs), in its own transaction.
+  Status raise_fence_on(Connection& conn, const FenceToken& token);
   // One statement of a write: its own transaction, or the fence's.
   Status run_write(Connection& conn, const std::string& sql, const std::vector<Param>& params,
                    std::string_view what);

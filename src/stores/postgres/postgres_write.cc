@@ -14,6 +14,10 @@ namespace tandem::postgres {
 
 namespace {
 
+// The fence's advisory lock (two int4 keys: apart from the record locks'
+// one-bigint keys): 'tand', 1.
+constexpr const char* kFenceLockShared = "SELECT pg_advisory_xact_lock_shared(1952542308, 1)";
+
 Result<int64_t> fence_integer(std::string_view text, std::string_view column) {
   int64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -31,10 +35,14 @@ Result<std::unique_ptr<SqlTransaction<Connection>>> PostgresStore::fenced_transa
   return sql::begin_fenced(
       name_, *token, [&] { return Transaction::begin(conn); },
       [&]() -> Result<sql::FenceRow> {
-        // FOR SHARE: a raise (an UPDATE of the row) waits until this write
-        // commits, and a read after a raise committed sees it.
-        TANDEM_ASSIGN_OR_RETURN(PgResult r, conn.exec("SELECT version, role FROM tandem_fence WHERE id = 1 "
-                                                      "FOR SHARE",
+        // The fence's lock is an advisory lock held until this write
+        // commits: a raise (its exclusive form) waits for it, and writes that
+        // come after a waiting raise queue behind it (a row lock FOR SHARE
+        // would let them pass and starve the raise). The row is read by the
+        // next statement, whose snapshot follows the lock: it sees a raise
+        // that committed before.
+        TANDEM_RETURN_IF_ERROR(conn.exec(kFenceLockShared, {}, "locking tandem_fence").status());
+        TANDEM_ASSIGN_OR_RETURN(PgResult r, conn.exec("SELECT version, role FROM tandem_fence WHERE id = 1",
                                                       {}, "reading tandem_fence"));
         sql::FenceRow fence;
         if (r.rows() == 0) return fence;
@@ -43,17 +51,36 @@ Result<std::unique_ptr<SqlTransaction<Connection>>> PostgresStore::fenced_transa
         TANDEM_ASSIGN_OR_RETURN(fence.role, sql::fence_role_of(role));
         return fence;
       },
-      [&] {
-        return conn
-            .exec(
-                "INSERT INTO tandem_fence (id, version, role) VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE "
-                "SET version = excluded.version, role = excluded.role WHERE tandem_fence.version < "
-                "excluded.version",
-                {text_param(std::to_string(token->version)),
-                 text_param(std::to_string(static_cast<int>(token->role)))},
-                "raising tandem_fence")
-            .status();
-      });
+      [&] { return raise_fence_on(conn, *token); });
+}
+
+Status PostgresStore::raise_fence_on(Connection& conn, const FenceToken& token) {
+  // One statement in its own transaction: the exclusive lock is taken and
+  // released within it, so no client stall can leave it held. Bounded by
+  // lock_timeout for this statement only.
+  TANDEM_RETURN_IF_ERROR(
+      conn.exec_simple(fmt::format("SET lock_timeout = {}", sql::kFenceRaiseTimeoutMs), "limiting the wait"));
+  Status s = conn.exec(
+                     "WITH fence_lock AS (SELECT pg_advisory_xact_lock(1952542308, 1)) INSERT INTO "
+                     "tandem_fence (id, "
+                     "version, role) SELECT 1, $1::bigint, $2::integer FROM fence_lock ON CONFLICT (id) DO "
+                     "UPDATE SET "
+                     "version = excluded.version, role = excluded.role WHERE tandem_fence.version < "
+                     "excluded.version",
+                     {text_param(std::to_string(token.version)),
+                      text_param(std::to_string(static_cast<int>(token.role)))},
+                     "raising tandem_fence")
+                 .status();
+  const bool timed_out = !s.ok() && conn.last_sqlstate() == "55P03";  // lock_not_available
+  TANDEM_RETURN_IF_ERROR(conn.exec_simple("RESET lock_timeout", "restoring the lock wait"));
+  if (timed_out) return sql::fence_raise_timed_out(name_, token);
+  return s;
+}
+
+Status PostgresStore::raise_fence(const FenceToken& token) {
+  if (!options_.keep_tombstones) return Status::Ok();
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  return raise_fence_on(*conn, token);
 }
 
 Status PostgresStore::upsert(std::string_view collection, const Record& record) {

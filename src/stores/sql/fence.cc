@@ -13,12 +13,19 @@ FenceVerdict judge_fence(const FenceRow& fence, const FenceToken& token) {
 Status fence_refusal(std::string_view store, const FenceRow& fence, const FenceToken& token) {
   return Status::Unavailable(
              fmt::format(
-                 "{} refused a write routed by step version {} ({} the {}): its role changed to {} at "
-                 "step version {}, so the step this write was routed by has moved; nothing was "
-                 "written (fenced)",
-                 store, token.version, store, fence_role_name(token.role), fence_role_name(fence.role),
+                 "{} refused a write routed by step version {} (where {} was the {}): {} has been the {} "
+                 "since step version {}, so the step this write was routed by has moved; nothing was "
+                 "written (fenced); retry: the instance re-reads the step",
+                 store, token.version, store, fence_role_name(token.role), store, fence_role_name(fence.role),
                  fence.version))
       .fenced();
+}
+
+Status fence_raise_timed_out(std::string_view store, const FenceToken& token) {
+  return Status::Busy(fmt::format(
+      "{} could not raise its fence (tandem_fence) to step version {} ({} the {}) within {} ms: a write "
+      "routed by an earlier step still holds it (a stalled process?); retry",
+      store, token.version, store, fence_role_name(token.role), kFenceRaiseTimeoutMs));
 }
 
 const FenceToken* fence_for(const StoreOptions& options) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/sync_point.h"
 #include "tandem/status.h"
 #include "tandem/store.h"
 
@@ -44,6 +45,14 @@ Result<FenceRole> fence_role_of(int64_t stored);
 // up (another instance raising it to yet another role each time).
 inline constexpr int kFenceAttempts = 4;
 
+// How long a raise waits for the writes in progress under an older version
+// (they hold the fence's shared lock) before it gives up: a stalled process
+// in the middle of a write must not stop every write by the new role for
+// longer (writes queue behind a waiting raise).
+inline constexpr int kFenceRaiseTimeoutMs = 2000;
+// The raise's kBusy (retryable) when that wait ran out.
+Status fence_raise_timed_out(std::string_view store, const FenceToken& token);
+
 }  // namespace tandem::sql
 
 namespace tandem::sql {
@@ -64,6 +73,7 @@ auto begin_fenced(std::string_view store, const FenceToken& token, const Begin& 
     if (!fence.ok()) return fence.status();
     switch (judge_fence(*fence, token)) {
       case FenceVerdict::kWrite:
+        TANDEM_SYNC_POINT("fence.passed");  // holding the fence's shared lock until the write commits
         return tx;
       case FenceVerdict::kRefuse:
         return fence_refusal(store, *fence, token);

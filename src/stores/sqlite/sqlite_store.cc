@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/encoding.h"
+#include "core/sync_point.h"
 #include "stores/sql/fence.h"
 #include "stores/sql_text.h"
 #include "stores/sqlite/sqlite_codec.h"
@@ -301,6 +302,24 @@ Status SqliteStore::remove(std::string_view collection, const Key& key) {
   return tx->commit();
 }
 
+Status SqliteStore::raise_fence(const FenceToken& token) {
+  if (!options_.keep_tombstones) return Status::Ok();
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  {
+    TANDEM_ASSIGN_OR_RETURN(
+        auto raw,
+        conn->prepare("INSERT INTO tandem_fence (id, version, role) VALUES (1, ?1, ?2) ON CONFLICT (id) "
+                      "DO UPDATE SET version = excluded.version, role = excluded.role WHERE "
+                      "tandem_fence.version < excluded.version"));
+    Statement st(*conn, raw);
+    st.bind_int(1, token.version);
+    st.bind_int(2, static_cast<int64_t>(token.role));
+    TANDEM_RETURN_IF_ERROR(st.run("raising tandem_fence"));
+  }
+  return tx->commit();
+}
+
 Status SqliteStore::check_fence(Connection& conn) {
   const FenceToken* token = sql::fence_for(options_);
   if (token == nullptr) return Status::Ok();
@@ -316,6 +335,7 @@ Status SqliteStore::check_fence(Connection& conn) {
   }
   switch (sql::judge_fence(fence, *token)) {
     case sql::FenceVerdict::kWrite:
+      TANDEM_SYNC_POINT("fence.passed");  // holding the write lock until the write commits
       return Status::Ok();
     case sql::FenceVerdict::kRefuse:
       return sql::fence_refusal(name_, fence, *token);

@@ -27,6 +27,7 @@ class SqliteStore : public sql::SqlStore {
   Result<std::vector<Relation>> foreign_keys() override;
   Result<std::string> create_table_sql(const CollectionSchema& schema) const override;
   Status drop_tandem_tables() override;
+  Status raise_fence(const FenceToken& token) override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
                                                       LockPolicy policy) override;
