@@ -2,6 +2,8 @@
 #include "stress/stress_harness.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -24,11 +26,18 @@ void Harness::finish() {
   BackfillOptions bo;
   bo.workers = 2;
   bo.lease = std::chrono::milliseconds(2000);
-  for (int i = 0; i < 10; ++i) {
+  // Retried for up to a minute, not a number of times: the control store's
+  // server may still be restarting (found by CI: ten attempts failed within
+  // a second while it was down), and a killed process's range frees only
+  // once its lease lapses.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
     auto summary = run_backfill(*m_, bo);
-    if (!summary.ok()) continue;
-    backfill_ = *summary;
-    if (summary->complete) break;
+    if (summary.ok()) {
+      backfill_ = *summary;
+      if (summary->complete) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   if (!backfill_.complete) violation("the backfill did not complete after the run");
   auto ranges = OperatorTools(*m_).control().backfill_ranges("users");
