@@ -47,21 +47,27 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   // the outcome is reported as unknown, never as a plain success. Checked
   // before the copy and again once it holds the record lock, however long
   // it waited for it.
-  auto lease_lapsed = [&](const Status& lease) {
+  // Not copied by this write's step (its lease lapsed, or new refused the
+  // copy): queued for repair, which copies from the current write primary,
+  // and reported as of unknown outcome, never as a plain success.
+  auto not_copied = [&](const Status& why, const std::string& because) {
     state_->step_stats(step_index).errors.fetch_add(1, std::memory_order_relaxed);
-    bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, lease.to_string());
+    bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, why.to_string());
     if (pre != nullptr) {
-      queue_children_repairs(*state_, schema_.name, key, *pre, *step.write_secondary, lease.to_string());
+      queue_children_repairs(*state_, schema_.name, key, *pre, *step.write_secondary, why.to_string());
     }
     return Status::Unavailable(
-               fmt::format(
-                   "collection '{}' record {}: written to {} (the write primary at step {}), but this "
-                   "instance's lease lapsed before {} was brought up to date, so the step may have "
-                   "moved meanwhile; queued for repair{}. {}",
-                   schema_.name, key.to_display(), side_name(step.write_primary), step_index + 1,
-                   side_name(*step.write_secondary),
-                   durable ? "" : " (kept in memory: the control store is unavailable)", lease.message()))
+               fmt::format("collection '{}' record {}: written to {} (the write primary at step "
+                           "{}), but {}; queued for repair{}. {}",
+                           schema_.name, key.to_display(), side_name(step.write_primary), step_index + 1,
+                           because, durable ? "" : " (kept in memory: the control store is unavailable)",
+                           why.message()))
         .outcome_unknown();
+  };
+  auto lease_lapsed = [&](const Status& lease) {
+    return not_copied(lease, fmt::format("this instance's lease lapsed before {} was brought up to date, so "
+                                         "the step may have moved meanwhile",
+                                         side_name(*step.write_secondary)));
   };
   if (Status lease = state_->check_lease(lease_epoch); !lease.ok()) return lease_lapsed(lease);
   std::optional<Status> fenced;
@@ -87,22 +93,10 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   if (s.ok()) return s;
   if (s.is_fenced()) {
     // New refused the copy: its role changed at a later step version than
-    // this write's. As for a lapsed lease: queued for repair (a copy from
-    // the current write primary), the outcome unknown, and a refresh now.
+    // this write's. Refresh now.
     state_->request_refresh();
-    state_->step_stats(step_index).errors.fetch_add(1, std::memory_order_relaxed);
-    bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, s.to_string());
-    if (pre != nullptr) {
-      queue_children_repairs(*state_, schema_.name, key, *pre, *step.write_secondary, s.to_string());
-    }
-    return Status::Unavailable(
-               fmt::format(
-                   "collection '{}' record {}: written to {} (the write primary at step {}), but {} "
-                   "refused the copy: the step moved since this write read it; queued for repair{}. {}",
-                   schema_.name, key.to_display(), side_name(step.write_primary), step_index + 1,
-                   side_name(*step.write_secondary),
-                   durable ? "" : " (kept in memory: the control store is unavailable)", s.message()))
-        .outcome_unknown()
+    return not_copied(s, fmt::format("{} refused the copy: the step moved since this write read it",
+                                     side_name(*step.write_secondary)))
         .fenced();
   }
   state_->step_stats(step_index).write_secondary_failures.fetch_add(1, std::memory_order_relaxed);
