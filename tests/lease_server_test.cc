@@ -1,21 +1,18 @@
 // Leases on a server control store (PostgreSQL, MariaDB): the control store
-// becomes unreachable under load (a TCP proxy the test cuts), the instance
+// becomes unreachable under load (a TCP proxy the test cuts: connections
+// reset, or connections that hang and deliver late), the instance
 // fails closed within its lease, a mover on another path counts it gone
 // only after the lease, and the instance recovers by itself.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
-#include <regex>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "control_store_fixture.h"
+#include "stress/tcp_proxy.h"
 #include "tandem/move_problem.h"
 
 namespace tandem::testing {
@@ -24,110 +21,15 @@ namespace {
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// Forwards 127.0.0.1:port() to 127.0.0.1:target. cut() drops every
-// connection and closes new ones at once, until restore().
-class TcpProxy {
- public:
-  explicit TcpProxy(int target) : target_(target) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    socklen_t len = sizeof a;
-    EXPECT_EQ(::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len), 0);
-    port_ = ntohs(a.sin_port);
-    EXPECT_EQ(::listen(listener_, 64), 0);
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-  ~TcpProxy() {
-    stopping_ = true;
-    ::shutdown(listener_, SHUT_RDWR);
-    ::close(listener_);
-    acceptor_.join();
-    cut();
-    for (auto& t : pipes_) t.join();
-  }
-  int port() const { return port_; }
-  void cut() {
-    std::lock_guard lock(mutex_);
-    down_ = true;
-    for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
-  }
-  void restore() {
-    std::lock_guard lock(mutex_);
-    down_ = false;
-  }
-
- private:
-  void accept_loop() {
-    while (!stopping_) {
-      int client = ::accept(listener_, nullptr, nullptr);
-      if (client < 0) return;
-      std::lock_guard lock(mutex_);
-      if (down_) {
-        ::close(client);
-        continue;
-      }
-      int server = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      a.sin_port = htons(static_cast<uint16_t>(target_));
-      if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(client);
-        ::close(server);
-        continue;
-      }
-      open_.push_back(client);
-      open_.push_back(server);
-      pipes_.emplace_back([client, server] { pump(client, server); });
-    }
-  }
-  static void pump(int a, int b) {
-    char buf[16384];
-    pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
-    for (;;) {
-      if (::poll(fds, 2, 200) < 0) break;
-      bool done = false;
-      for (int i = 0; i < 2 && !done; ++i) {
-        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-        ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-        if (n <= 0 || ::write(fds[1 - i].fd, buf, static_cast<size_t>(n)) != n) done = true;
-      }
-      if (done) break;
-    }
-    ::shutdown(a, SHUT_RDWR);
-    ::shutdown(b, SHUT_RDWR);
-  }
-
-  int target_;
-  int listener_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread acceptor_;
-  std::mutex mutex_;
-  bool down_ = false;
-  std::vector<int> open_;
-  std::vector<std::thread> pipes_;
-};
-
-// url with its port replaced by port.
-std::string through(const std::string& url, int port) {
-  return std::regex_replace(url, std::regex(":[0-9]+/"), fmt::format(":{}/", port),
-                            std::regex_constants::format_first_only);
-}
-int port_of(const std::string& url) {
-  std::smatch m;
-  EXPECT_TRUE(std::regex_search(url, m, std::regex(":([0-9]+)/")));
-  return std::stoi(m[1]);
-}
-
-class LeaseOnServer : public ::testing::TestWithParam<Engine> {};
+// The engine, and whether the partition is silent (connections hang) rather
+// than dropped (connections reset).
+class LeaseOnServer : public ::testing::TestWithParam<std::tuple<Engine, bool>> {};
 
 TEST_P(LeaseOnServer, AnUnreachableControlStoreFailsTheInstanceClosedWithinItsLeaseAndItRecovers) {
-  ControlDatabase db(GetParam());
-  TcpProxy proxy(port_of(db.url()));
+  const auto [engine, silent] = GetParam();
+  ControlDatabase db(engine);
+  stress::TcpProxy proxy(stress::url_port(db.url()));
+  ASSERT_TRUE(proxy.ok());
   TempDir dir;
   Config config;
   config.migration_name = "lease";
@@ -143,7 +45,7 @@ TEST_P(LeaseOnServer, AnUnreachableControlStoreFailsTheInstanceClosedWithinItsLe
   auto mover = value_or_die(init_and_open(config, op));  // reaches the server directly
 
   Config through_proxy = config;
-  through_proxy.control_url = through(db.url(), proxy.port());
+  through_proxy.control_url = stress::url_with_port(db.url(), proxy.port());
   MigrationOptions options;
   options.instance_label = "behind-proxy";
   auto instance = value_or_die(Migration::open(through_proxy, options));
@@ -171,7 +73,7 @@ TEST_P(LeaseOnServer, AnUnreachableControlStoreFailsTheInstanceClosedWithinItsLe
   });
   std::this_thread::sleep_for(milliseconds(500));
   const auto cut_at = Steady::now();
-  proxy.cut();
+  silent ? proxy.silence() : proxy.drop();
   // The mover, on the control store's clock, counts it gone only after the
   // whole lease: until then a move would have to wait for it.
   bool counted_gone = false;
@@ -188,7 +90,7 @@ TEST_P(LeaseOnServer, AnUnreachableControlStoreFailsTheInstanceClosedWithinItsLe
   const auto gone_at = Steady::now();
   EXPECT_GE(gone_at - cut_at, milliseconds(1500) - milliseconds(200));  // not before its lease
   std::this_thread::sleep_for(milliseconds(300));
-  proxy.restore();
+  proxy.heal();
   std::this_thread::sleep_for(milliseconds(1500));
   stop = true;
   writer.join();
@@ -214,9 +116,12 @@ TEST_P(LeaseOnServer, AnUnreachableControlStoreFailsTheInstanceClosedWithinItsLe
   EXPECT_GT(recovered, 0) << "the instance did not resume after the control store came back";
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, LeaseOnServer, ::testing::Values(Engine::kPostgres, Engine::kMariaDb),
-                         [](const ::testing::TestParamInfo<Engine>& info) {
-                           return engine_name(info.param);
+INSTANTIATE_TEST_SUITE_P(Servers, LeaseOnServer,
+                         ::testing::Combine(::testing::Values(Engine::kPostgres, Engine::kMariaDb),
+                                            ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<Engine, bool>>& info) {
+                           return engine_name(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) ? "_silent" : "_dropped");
                          });
 
 }  // namespace

@@ -37,7 +37,8 @@ void Harness::walk() {
     // While a worker process is stopped, its record locks stay held (session
     // advisory locks, docs/ARCHITECTURE.md "Leases"), so the drain and the
     // verify that read-new needs would wait on them: move back instead.
-    if (to == 3 && at == 2 && paused_) to = 1;
+    // A silent partition holds them the same way until it heals.
+    if (to == 3 && at == 2 && (paused_ || partitioned_)) to = 1;
     if (to == 3 && at == 2) {  // read-new needs a clean verify after a complete backfill
       (void)m_->drain_repair_queue(100000);
       auto report = run_verify(*m_, VerifyOptions{});
@@ -53,6 +54,7 @@ void Harness::walk() {
     (void)m_->refresh();
     (to > at ? counters_.forward : counters_.back)++;
     if (paused_) ++counters_.moves_while_paused;
+    if (partitioned_) ++counters_.moves_while_partitioned;
   }
 }
 
@@ -188,6 +190,32 @@ void Harness::pause_workers() {
     paused_ = false;
     if (kill(pid, SIGCONT) != 0) violation(fmt::format("cannot continue worker process {}", pid));
     ++counters_.pauses;
+  }
+}
+
+// A worker process cut off the network for longer than its lease: its
+// operations must fail closed once its lease lapses (dropped: its calls fail
+// at once; silent: they hang), and what it sent before arrives late, after
+// the walk has moved on: the fence and the lease must refuse it.
+void Harness::partition_workers() {
+  if (o_.partitions <= 0 || links_.empty()) return;
+  const auto length = config_.instance_timeout + std::chrono::milliseconds(2500);
+  for (int i = 0; i < o_.partitions && running(); ++i) {
+    // Spread over the run, half a slot after the pauses' (pause_workers).
+    auto slot = (deadline_ - Clock::now()) / (o_.partitions + 1 - i);
+    auto at = Clock::now() + slot + slot / 2 - length / 2;
+    at = std::min(at, deadline_ - length);
+    while (running() && Clock::now() < at) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!running()) return;
+    // The last worker first: pause_workers() starts with the first.
+    auto& links = links_[links_.size() - 1 - static_cast<size_t>(i) % links_.size()];
+    const bool silent = i % 2 == 1;
+    for (auto& link : links) silent ? link->silence() : link->drop();
+    partitioned_ = true;
+    std::this_thread::sleep_for(length);
+    partitioned_ = false;
+    for (auto& link : links) link->heal();
+    ++(silent ? counters_.partitions_silent : counters_.partitions_dropped);
   }
 }
 

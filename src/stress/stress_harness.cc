@@ -34,6 +34,7 @@ int Harness::run() {
   std::thread restarter([this] { restart_server(); });
   std::thread control_restarter([this] { restart_control(); });
   std::thread pauser([this] { pause_workers(); });
+  std::thread partitioner([this] { partition_workers(); });
   for (auto& t : threads) t.join();
   stop_ = true;
   std::ofstream(dir_ + "/stop") << "stop\n";
@@ -43,6 +44,8 @@ int Harness::run() {
   restarter.join();
   control_restarter.join();
   pauser.join();
+  partitioner.join();
+  own_failed_closed_ = counters_.failed_closed;
   for (size_t w = 0; w < worker_pids_.size(); ++w) collect_worker(worker_pids_[w], static_cast<int>(w) + 1);
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   finish();
@@ -122,7 +125,29 @@ Status Harness::setup() {
   users_ = opened.users;
   TANDEM_RETURN_IF_ERROR(m_->change_step(1, "stress: start dual-write", false).status());
   TANDEM_RETURN_IF_ERROR(m_->refresh());
-  std::ofstream toml(dir_ + "/tandem.toml");
+  TANDEM_RETURN_IF_ERROR(write_config(dir_ + "/tandem.toml", config_.control_url, config_.new_url));
+  // --partitions: each worker process reaches the servers through proxies
+  // of its own, which partition_workers() cuts.
+  for (int w = 1; o_.partitions > 0 && w < o_.processes; ++w) {
+    auto& links = links_.emplace_back();
+    std::string control_url = config_.control_url, new_url = config_.new_url;
+    for (std::string* url : {&control_url, &new_url}) {
+      if (url_port(*url) == 0) continue;  // a file (SQLite)
+      links.push_back(std::make_unique<TcpProxy>(url_port(*url)));
+      if (!links.back()->ok()) return Status::Internal("cannot start a TCP proxy on loopback");
+      *url = url_with_port(*url, links.back()->port());
+    }
+    TANDEM_RETURN_IF_ERROR(
+        write_config(fmt::format("{}/tandem-worker-{}.toml", dir_, w), control_url, new_url));
+  }
+  old_faults_->enable(true);
+  new_faults_->enable(true);
+  return Status::Ok();
+}
+
+Status Harness::write_config(const std::string& path, const std::string& control_url,
+                             const std::string& new_url) const {
+  std::ofstream toml(path);
   toml << fmt::format(R"toml([migration]
 name = "stress"
 control = "{}"
@@ -143,10 +168,9 @@ columns = [
 {{ name = "age", type = "int" }},
 ]
 )toml",
-                      config_.control_url, config_.old_url, config_.new_url);
-  old_faults_->enable(true);
-  new_faults_->enable(true);
-  return Status::Ok();
+                      control_url, config_.old_url, new_url);
+  toml.close();
+  return toml ? Status::Ok() : Status::Internal(fmt::format("cannot write {}", path));
 }
 
 pid_t Harness::spawn_worker(int index) {
@@ -172,8 +196,10 @@ void Harness::collect_worker(pid_t pid, int index) {
     in >> v;
     n += v;
   }
-  in >> word >> ops;
+  int64_t closed = 0;
+  in >> word >> ops >> word >> closed;
   counters_.worker_ops += ops;
+  counters_.failed_closed += closed;
   std::getline(in, line);
   while (std::getline(in, line)) {
     if (!history_->read_line(line))

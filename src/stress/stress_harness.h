@@ -31,6 +31,7 @@
 #include "stress/stress_databases.h"
 #include "stress/stress_options.h"
 #include "stress/stress_workers.h"
+#include "stress/tcp_proxy.h"
 #include "tandem/backfill.h"
 #include "tandem/config.h"
 #include "tandem/control_store.h"
@@ -49,6 +50,9 @@ class Harness {
  private:
   // stress_harness.cc
   Status setup();
+  // The configuration the CLI and the worker processes read.
+  Status write_config(const std::string& path, const std::string& control_url,
+                      const std::string& new_url) const;
   pid_t spawn_worker(int index);
   // Waits for a worker and adds its history and counts to this run's.
   void collect_worker(pid_t pid, int index);
@@ -73,6 +77,10 @@ class Harness {
   // Stops (SIGSTOP) a worker process for longer than its lease while the
   // walk goes on, then lets it go on (SIGCONT); --pauses times.
   void pause_workers();
+  // Cuts a worker process off the control store and new's server (its
+  // proxies) for longer than its lease while the walk goes on, then heals
+  // the partition; --partitions times, dropped and silent in turn.
+  void partition_workers();
   // Runs a server's restart command pair (TANDEM_TEST_<ENGINE>_RESTART_STOP,
   // _START) at `fraction` of the run; false (a violation) if it cannot.
   bool restart(const std::string& engine, double fraction, const std::string& what);
@@ -96,6 +104,9 @@ class Harness {
   std::unique_ptr<ServerDatabase> control_db_;
   std::vector<pid_t> worker_pids_;  // set before the threads start
   std::atomic<bool> paused_{false};
+  std::atomic<bool> partitioned_{false};
+  // Per worker process (index - 1), its proxies to the servers (--partitions).
+  std::vector<std::vector<std::unique_ptr<TcpProxy>>> links_;
   std::unique_ptr<Store> old_, new_;
   std::unique_ptr<FaultStore> old_faults_, new_faults_;
   std::unique_ptr<ControlStore> control_;
@@ -111,6 +122,7 @@ class Harness {
   std::vector<int64_t> orphaned_ranges_;
   std::string last_refusal_;  // the walk's last refused move, for the report (written by the walk only)
   int64_t violations_ = 0;
+  int64_t own_failed_closed_ = 0;  // this process's, before the workers' are added
   std::vector<std::string> listed_;
 };
 

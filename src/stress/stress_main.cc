@@ -64,6 +64,12 @@ int run(int argc, char** argv) {
          "(needs --processes 2 or more)")
       ->capture_default_str()
       ->check(CLI::Range(0, 20));
+  app.add_option(
+         "--partitions", o.partitions,
+         "Cut a worker process off the control store (and new's server) for longer than its lease this many "
+         "times, connections reset and hung in turn (needs --processes 2 or more and a server control store)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 20));
   app.add_option("--backfill-hosts", o.backfill_hosts,
                  "The killed backfill processes act as this many hosts (--worker-id host-N)")
       ->capture_default_str()
@@ -94,6 +100,12 @@ int run(int argc, char** argv) {
   }
   if (o.pauses > 0 && o.processes < 2) {
     fmt::print(stderr, "tandem-stress: --pauses needs --processes 2 or more (this process is not paused)\n");
+    return 2;
+  }
+  if (o.partitions > 0 && (o.processes < 2 || o.control == "sqlite")) {
+    fmt::print(stderr,
+               "tandem-stress: --partitions needs --processes 2 or more and --control postgres or mariadb "
+               "(a partition cuts a worker process's connections)\n");
     return 2;
   }
   tandem::set_log_level(tandem::LogLevel::kError);

@@ -30,9 +30,13 @@ struct Options {
   std::string control_server;
   bool control_restart = false;  // stop and start the control store's server mid-run
   int pauses = 0;                // SIGSTOP a worker process for longer than its lease, this many times
-  int backfill_hosts = 1;        // the killed backfill processes act as this many hosts (--worker-id)
-  int worker = -1;               // set in the worker processes the harness starts
-  std::string dir;               // the harness's folder (workers)
+  // Cut a worker process off the control store (and new's server, when new
+  // is on one) for longer than its lease, this many times: dropped and
+  // silent partitions in turn (stress/tcp_proxy.h).
+  int partitions = 0;
+  int backfill_hosts = 1;  // the killed backfill processes act as this many hosts (--worker-id)
+  int worker = -1;         // set in the worker processes the harness starts
+  std::string dir;         // the harness's folder (workers)
 };
 
 }  // namespace tandem::stress

@@ -14,9 +14,9 @@ int Harness::report(double seconds) {
   const int64_t all_ops = counters_.ops + counters_.worker_ops;
   fmt::print(
       "operations: {} in all, {:.0f} ops/s (this process: {} reads, {} writes, {} returned an error, {} of "
-      "them refused by new's fence)\n",
+      "them refused by new's fence, {} not routed: its lease lapsed)\n",
       all_ops, static_cast<double>(all_ops) / seconds, counters_.reads.load(), counters_.writes.load(),
-      counters_.errors.load(), counters_.fenced.load());
+      counters_.errors.load(), counters_.fenced.load(), own_failed_closed_);
   fmt::print("collisions: {} writes in flight together on one key\n", history_->collisions());
   fmt::print(
       "step moves: {} forward, {} back, {} refused by a precondition; verifies before read-new: {} ({} not "
@@ -46,6 +46,17 @@ int Harness::report(double seconds) {
         counters_.pauses.load(), counters_.moves_while_paused.load(), counters_.control_restarts.load(),
         counters_.takeovers.load(), o_.backfill_hosts);
   }
+  if (o_.partitions > 0) {
+    fmt::print(
+        "worker processes cut off the control store and new's server past their lease: {} (connections "
+        "reset) + {} (connections hung, delivered late) ({} step moves made meanwhile)\n",
+        counters_.partitions_dropped.load(), counters_.partitions_silent.load(),
+        counters_.moves_while_partitioned.load());
+  }
+  if (o_.pauses > 0 || o_.partitions > 0 || o_.control_restart) {
+    fmt::print("operations refused because their instance could not confirm its step (failed closed): {}\n",
+               counters_.failed_closed.load());
+  }
   if (o_.require_coverage) {  // the run must have exercised what it claims to
     // Stalls are reported, not required: at one routed write in 500, a slow
     // (sanitized) short run may have none.
@@ -61,6 +72,13 @@ int Harness::report(double seconds) {
     if (o_.pauses > 0 && counters_.pauses == 0) violation("coverage: no worker process was paused");
     if (o_.pauses > 0 && counters_.moves_while_paused == 0)
       violation("coverage: no step move was made while a worker process was paused");
+    if (o_.partitions > 0 &&
+        (counters_.partitions_dropped == 0 || (o_.partitions > 1 && counters_.partitions_silent == 0)))
+      violation("coverage: a worker process was not cut off (dropped, then silent)");
+    if (o_.partitions > 0 && counters_.moves_while_partitioned == 0)
+      violation("coverage: no step move was made while a worker process was cut off");
+    if (o_.partitions > 0 && counters_.failed_closed == 0)
+      violation("coverage: no operation failed closed (the partitioned instance never stopped routing)");
     if (o_.control_restart && counters_.control_restarts == 0)
       violation("coverage: the control store's server was not restarted");
     if (o_.backfill_hosts > 1 && counters_.takeovers == 0)

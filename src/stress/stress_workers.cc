@@ -61,6 +61,12 @@ Op::Outcome outcome_of(const Status& s) {
   return s.is_outcome_unknown() ? Op::Outcome::kUnknown : Op::Outcome::kFailed;
 }
 
+// The instance refused to route: its lease lapsed (migration_state.cc).
+bool failed_closed(const Status& s) {
+  return s.code() == Code::kUnavailable &&
+         s.message().find("cannot confirm the migration's step") != std::string::npos;
+}
+
 }  // namespace
 
 // One client: a random mix of reads, puts, patches and deletes on the key
@@ -72,7 +78,7 @@ void run_client(const Options& o, uint64_t seed, Migration& m, Collection& users
     size_t key = rng() % 5 == 0 ? rng() % o.hot_keys : rng() % o.keys;
     int dice = static_cast<int>(rng() % 100);
     Op op;
-    bool fenced = false;
+    bool fenced = false, closed = false;
     int64_t id = ++shared.next_id;
     Key k{Value(static_cast<int64_t>(key))};
     const size_t routed = m.applied_step().step_index;
@@ -87,6 +93,7 @@ void run_client(const Options& o, uint64_t seed, Migration& m, Collection& users
       op.resp = history.tick();
       op.outcome = r.ok() ? Op::Outcome::kOk : Op::Outcome::kFailed;
       if (r.ok()) op.state = state_of(*r);
+      closed = !r.ok() && failed_closed(r.status());
       ++counters.reads;
     } else {
       Status s;
@@ -106,13 +113,17 @@ void run_client(const Options& o, uint64_t seed, Migration& m, Collection& users
       op.resp = history.tick();
       op.outcome = outcome_of(s);
       fenced = s.is_fenced();
+      closed = failed_closed(s);
       op.secondary_missed = s.ok() && FaultStore::take_write_fault();
       ++counters.writes;
     }
     if (op.outcome != Op::Outcome::kOk) ++counters.errors;
+    if (closed) ++counters.failed_closed;
     if (fenced) ++counters.fenced;
     history.add(key, std::move(op));
     ++counters.ops;
+    // As a service would: an instance that is not routing is retried after a pause, not in a tight loop.
+    if (closed) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 
@@ -144,7 +155,10 @@ int run_worker(const Options& o) {
   SharedCounters* shared = map_counters(o.dir + "/counters", false);
   if (shared == nullptr) return 2;
   History history(o.keys, &shared->clock);
-  auto config = Config::load_file(o.dir + "/tandem.toml");
+  // Its own configuration when the harness routes it through proxies (--partitions).
+  std::string toml = fmt::format("{}/tandem-worker-{}.toml", o.dir, o.worker);
+  if (!std::filesystem::exists(toml)) toml = o.dir + "/tandem.toml";
+  auto config = Config::load_file(toml);
   if (!config.ok()) return 2;
   auto opened = open_with_faults(*config, o, o.seed * 1000 + static_cast<uint64_t>(o.worker),
                                  fmt::format("tandem-stress-worker-{}", o.worker));
@@ -172,7 +186,7 @@ int run_worker(const Options& o) {
         << opened->old_faults->injected(static_cast<FaultKind>(k)) +
                opened->new_faults->injected(static_cast<FaultKind>(k));
   }
-  out << " ops " << counters.ops.load() << '\n';
+  out << " ops " << counters.ops.load() << " closed " << counters.failed_closed.load() << '\n';
   history.write_to(out);
   return out ? 0 : 2;
 }

@@ -50,6 +50,11 @@ struct Counters {
   // was paused, restarts of the control store's server, backfill ranges
   // taken over from a killed process.
   std::atomic<int64_t> pauses{0}, moves_while_paused{0}, control_restarts{0}, takeovers{0};
+  // Partitions of a worker process (dropped, silent), moves made during one,
+  // and operations refused because the instance could not confirm its step
+  // (its lease lapsed: it failed closed).
+  std::atomic<int64_t> partitions_dropped{0}, partitions_silent{0}, moves_while_partitioned{0};
+  std::atomic<int64_t> failed_closed{0};
 };
 
 // One client: a random mix of reads, puts, patches and deletes on the key
