@@ -62,6 +62,38 @@ TEST_P(ControlStoreConformance, StepsAreVersionedAndRecorded) {
   EXPECT_EQ(one->size(), 1u);
 }
 
+TEST_P(ControlStoreConformance, AFreshStoreContinuesAfterAFenceAndAMovedOneRefusesTo) {
+  auto continued = store_->continue_after_fence(41, "after new's fence", "dave");
+  ASSERT_TRUE(continued.ok()) << continued.status().to_string();
+  EXPECT_EQ(continued->version, 42);
+  EXPECT_EQ(continued->step_index, 0u);
+  auto cur = store_->current_step();
+  ASSERT_TRUE(cur.ok());
+  EXPECT_EQ(cur->version, 42);
+  auto h = store_->history(10);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 1u);
+  EXPECT_EQ((*h)[0].version, 42);
+  EXPECT_EQ((*h)[0].from_index, 0u);
+  EXPECT_EQ((*h)[0].to_index, 0u);
+  EXPECT_EQ((*h)[0].reason, "after new's fence");
+  EXPECT_EQ((*h)[0].actor, "dave");
+  // Already above: nothing changes.
+  auto again = store_->continue_after_fence(10, "lower", "dave");
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again->version, 42);
+  // Steps moved: a fence ahead means a second control store; refused, nothing changes.
+  ASSERT_TRUE(store_->change_step(42, 1, "forward", false, "erin", {}).ok());
+  auto refused = store_->continue_after_fence(50, "ahead", "dave");
+  EXPECT_EQ(refused.status().code(), Code::kFailedPrecondition) << refused.status().to_string();
+  EXPECT_NE(refused.status().message().find("two control stores steer one new database"), std::string::npos)
+      << refused.status().to_string();
+  cur = store_->current_step();
+  ASSERT_TRUE(cur.ok());
+  EXPECT_EQ(cur->version, 43);
+  EXPECT_EQ(cur->step_index, 1u);
+}
+
 TEST_P(ControlStoreConformance, FingerprintIsCheckedOnReopen) {
   auto again = open_or_fail(db_->url());
   ASSERT_NE(again, nullptr);

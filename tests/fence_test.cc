@@ -120,6 +120,9 @@ TEST_P(StoreFence, AWriteRoutedByAnOlderVersionThanNewsRoleChangeIsRefusedAndWri
   if (GetParam() != "sqlite") {
     EXPECT_EQ(fence_row(), (std::vector<std::string>{"6", "2"}));
   }
+  FenceToken read = value_or_die(store_->read_fence());
+  EXPECT_EQ(read.version, 6);
+  EXPECT_EQ(read.role, FenceRole::kWritePrimary);
   EXPECT_EQ(stored(1), user(1, "written at 7"));
   // Writes outside any scope are not fenced (the backfill's insert-if-absent).
   std::vector<Record> backfill{user(4, "copied")};
@@ -139,6 +142,7 @@ TEST_P(StoreFence, OldKeepsNoFenceAndIgnoresTheScope) {
   // Old cannot be fenced: tandem keeps no table there (the lease covers it).
   ASSERT_OK(old->upsert("users", user(2, "old at 4")));
   expect_fenced(store_->upsert("users", user(2, "new at 4")), "4", "6");
+  EXPECT_EQ(value_or_die(old->read_fence()).version, 0);  // none: a migration's open has nothing to compare
 }
 
 // The core of the design: a raise waits for a write that passed the fence
@@ -355,6 +359,64 @@ TEST(Fence, AWriteHeldAcrossAMoveThereAndBackWithNothingWrittenMeanwhileIsRefuse
       << outcome.to_string();
   EXPECT_EQ(stored_in(f, Side::kNew, 1), user(1, "fresh"));
   held.reset();
+}
+
+// A team starts over on the same new database with a fresh control store (a
+// new control file): the earlier migration left new's fence at its step
+// version. Without continuing after it, every write of the new migration to
+// new would be refused as older; with it, they land, and the earlier
+// migration's instances are refused.
+TEST(Fence, AFreshControlStoreContinuesAfterTheFenceAnEarlierMigrationLeftInNew) {
+  MigrationFixture f{{}, milliseconds(100), /*register_instance=*/false};
+  f.jump_to_step(4);
+  ASSERT_OK(f.users->put(user(1, "first")));  // raises the fence at step 5
+  const int64_t fence = value_or_die(f.raw(Side::kNew).read_fence()).version;
+  ASSERT_GT(fence, 1);
+  // Its own control store is at the fence's version: it reopens as it was.
+  f.reopen_migration(/*register_instance=*/false);
+  EXPECT_EQ(value_or_die(f.control->current_step()).version, fence);
+  auto control = value_or_die(open_control_store("sqlite:" + f.dir.file("control-2.db")));
+  MigrationOptions options;
+  options.register_instance = false;
+  auto second = value_or_die(
+      Migration::open_with(f.config, f.old_faulty.get(), f.new_faulty.get(), control.get(), options));
+  StepState at = value_or_die(control->current_step());
+  EXPECT_EQ(at.version, fence + 1);
+  EXPECT_EQ(at.step_index, 0u);
+  auto history = value_or_die(control->history(10));
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_NE(history[0].reason.find("continues after new's fence"), std::string::npos) << history[0].reason;
+  ASSERT_OK(second->change_step(1, "test: dual-write", /*force=*/true));
+  ASSERT_OK(second->refresh());
+  Collection* users = value_or_die(second->collection("users"));
+  ASSERT_OK(users->put(user(2, "second")));  // old, then copied into new
+  EXPECT_EQ(stored_in(f, Side::kNew, 2), user(2, "second"));
+  Status stale = f.users->put(user(3, "stale"));  // the earlier migration, at its step 5
+  EXPECT_TRUE(stale.is_fenced()) << stale.to_string();
+  EXPECT_FALSE(stored_in(f, Side::kNew, 3).has_value());
+  second.reset();
+}
+
+// Two control stores steering one new database: one whose steps have moved
+// and are behind new's fence is refused at open, naming both.
+TEST(Fence, AMigrationWhoseControlStoreIsBehindNewsFenceIsRefusedAtOpen) {
+  MigrationFixture f{{}, milliseconds(100), /*register_instance=*/false};
+  f.jump_to_step(4);
+  ASSERT_OK(f.migration->change_step(3, "test: back", /*force=*/true));
+  ASSERT_OK(f.migration->change_step(4, "test: forward", /*force=*/true));
+  ASSERT_EQ(value_or_die(f.raw(Side::kNew).read_fence()).version, 4);  // raised by the mover
+  auto control = value_or_die(open_control_store("sqlite:" + f.dir.file("control-2.db")));
+  ASSERT_OK(control->initialize(f.config.fingerprint(), f.config.plan.size()));
+  ASSERT_OK(control->change_step(1, 1, "test", false, "test", {}));
+  MigrationOptions options;
+  options.register_instance = false;
+  auto second =
+      Migration::open_with(f.config, f.old_faulty.get(), f.new_faulty.get(), control.get(), options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kFailedPrecondition) << second.status().to_string();
+  EXPECT_NE(second.status().message().find("two control stores steer one new database"), std::string::npos)
+      << second.status().to_string();
+  EXPECT_EQ(value_or_die(control->current_step()).version, 2);
 }
 
 }  // namespace

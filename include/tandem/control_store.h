@@ -155,6 +155,17 @@ class ControlStore {
   virtual Result<StepState> change_step(int64_t expected_version, size_t to_index, std::string_view reason,
                                         bool forced, std::string_view actor,
                                         const std::vector<Side>& require_drained) = 0;
+  // A control store starting a migration on a new database that an earlier
+  // one (another control store) already fenced: on a control store whose
+  // steps have never moved (an empty history), raises the current version
+  // to fence_version + 1, keeping the step, and records that in the history
+  // (from the step to itself, with reason and actor), so that its tokens are
+  // newer than the fence and the earlier migration's are still refused. Ok,
+  // changing nothing, if the version is already above fence_version.
+  // kFailedPrecondition, changing nothing, if the steps have moved already:
+  // then two control stores steer one new database. Atomic.
+  virtual Result<StepState> continue_after_fence(int64_t fence_version, std::string_view reason,
+                                                 std::string_view actor) = 0;
   // Most recent first.
   virtual Result<std::vector<StepChange>> history(size_t limit) = 0;
 

@@ -48,7 +48,11 @@
 // primary fails plainly (retry); a refused copy into new as write secondary
 // is queued for repair and reported as of unknown outcome. Either way the
 // instance refreshes at once. Old cannot be fenced (no table of tandem's
-// there): only the lease covers it.
+// there): only the lease covers it. open() compares new's fence with the
+// control store: a fresh control store (no step moved yet) continues after a
+// fence an earlier migration left (ControlStore::continue_after_fence); one
+// whose steps moved and are behind it is refused (kFailedPrecondition: two
+// control stores steer one new database).
 //
 // What bypasses the routing (the databases and the control store themselves)
 // is reached through OperatorTools (operator_tools.h), for the CLI, backfill,

@@ -235,6 +235,12 @@ class Store {
     (void)token;
     return Status::Ok();
   }
+  // The fence as it stands: the step version and role of its last raise.
+  // {0, kNotWritten} for a store without a fence (old) or one never raised;
+  // an error naming the missing table if this database has none yet. A
+  // migration's open compares it with its control store's step version: a
+  // fence ahead of it was raised by another control store (see Migration).
+  virtual Result<FenceToken> read_fence() { return FenceToken{}; }
 
   // Point read. kNotFound is never returned: absence is Lookup::kAbsent.
   virtual Result<Lookup> get(std::string_view collection, const Key& key) = 0;

@@ -33,6 +33,7 @@ class StoreWrapper : public Store {
   }
   Status drop_tandem_tables() override { return target_->drop_tandem_tables(); }
   Status raise_fence(const FenceToken& token) override { return target_->raise_fence(token); }
+  Result<FenceToken> read_fence() override { return target_->read_fence(); }
   Result<Lookup> get(std::string_view collection, const Key& key) override {
     return target_->get(collection, key);
   }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "control/fence_ahead.h"
 #include "control/sql/sql_control_store.h"
 #include "control/sqlite/sqlite_control_store.h"
 #include "tandem/store.h"
@@ -51,6 +52,19 @@ Result<std::unique_ptr<ControlStore>> open_control_store(std::string_view url) {
                   "postgres://USER@HOST:PORT/DB, "
                   "mariadb://USER@HOST:PORT/DB)",
                   scheme, redact_url(url)));
+}
+
+}  // namespace tandem
+
+namespace tandem {
+
+Status fence_ahead(std::string_view control, const StepState& current, int64_t fence_version) {
+  return Status::FailedPrecondition(fmt::format(
+      "new's fence is at step version {}, ahead of control store '{}' (step {}, version {}): another "
+      "control store has moved this migration's steps on this new database, so two control stores steer "
+      "one new database. Use one control store for every instance and tool of the migration (the "
+      "`control` of the config); new would refuse this one's writes as older than its fence",
+      fence_version, control, current.step_index + 1, current.version));
 }
 
 }  // namespace tandem

@@ -40,6 +40,33 @@ Result<std::unique_ptr<Migration>> Migration::open_with(const Config& config, St
                     std::make_unique<MigrationState>());
 }
 
+// New's fence is ahead of this control store's step version only if another
+// control store raised it: an earlier migration on this new database (its
+// control store since replaced), or a second one steering it now. A fresh
+// control store continues after the fence (its writes would all be refused
+// as older otherwise); one whose steps have moved is refused, naming both.
+static Status continue_after_new_fence(ControlStore& control, Store& new_store) {
+  Result<FenceToken> fence = new_store.read_fence();
+  if (!fence.ok() && is_missing_table(fence.status())) return Status::Ok();  // before `tandem init`
+  TANDEM_RETURN_IF_ERROR(fence.status().with_context("reading new's fence"));
+  TANDEM_ASSIGN_OR_RETURN(StepState current, control.current_step());
+  if (current.version >= fence->version) return Status::Ok();  // this control store raised it
+  TANDEM_ASSIGN_OR_RETURN(
+      StepState continued,
+      control.continue_after_fence(
+          fence->version,
+          fmt::format("continues after new's fence at step version {}, left by an earlier migration on this "
+                      "new database",
+                      fence->version),
+          actor_name()));
+  logging::warn(
+      "new's fence was at step version {} (an earlier migration's control store raised it): this control "
+      "store continues at version {}, so that new refuses the earlier migration's writes and takes this "
+      "one's",
+      fence->version, continued.version);
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, Store* old_store,
                                                          Store* new_store, ControlStore* control,
                                                          MigrationOptions options,
@@ -105,6 +132,7 @@ Result<std::unique_ptr<Migration>> Migration::open_parts(const Config& config, S
         "relation {} of old is not followed ([migration] ignore_relations): its cascades are not copied",
         name);
   }
+  TANDEM_RETURN_IF_ERROR(continue_after_new_fence(*control, *new_store));
   for (size_t i = 0; i < config.plan.size(); ++i) state->stats.push_back(std::make_unique<AtomicStepStats>());
   state->host = host_name();
   state->pid = getpid();

@@ -65,6 +65,8 @@ class SqlControlStore : public ControlStore {
   Result<StepState> change_step(int64_t expected_version, size_t to_index, std::string_view reason,
                                 bool forced, std::string_view actor,
                                 const std::vector<Side>& require_drained) override;
+  Result<StepState> continue_after_fence(int64_t fence_version, std::string_view reason,
+                                         std::string_view actor) override;
   Result<std::vector<StepChange>> history(size_t limit) override;
   Status mark_finished(const FinishRecord& record) override;
   Result<std::optional<FinishRecord>> finished() override;
@@ -125,6 +127,9 @@ class SqlControlStore : public ControlStore {
   // The server's clock, read on session.
   Result<int64_t> now(Session& session);
   Result<StepState> read_step(Session& session, std::string_view lock);
+  // Writes next as the current step and records the change from cur.
+  Status write_step(Session& session, const StepState& cur, const StepState& next, std::string_view reason,
+                    bool forced, std::string_view actor);
   // The heartbeat's upsert (its parameters: heartbeat_params).
   std::string heartbeat_sql() const;
   // Creates the index of a "CREATE INDEX IF NOT EXISTS name ON ..." template

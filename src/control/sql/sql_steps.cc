@@ -3,6 +3,7 @@
 // finish`).
 #include <fmt/format.h>
 
+#include "control/fence_ahead.h"
 #include "control/sql/sql_control_store.h"
 
 namespace tandem::control_sql {
@@ -72,23 +73,47 @@ Result<StepState> SqlControlStore::change_step(int64_t expected_version, size_t 
   }
   TANDEM_ASSIGN_OR_RETURN(int64_t now_us, now(*session));
   StepState next{to_index, cur.version + 1, from_micros(now_us)};
-  TANDEM_RETURN_IF_ERROR(
-      session
-          ->exec("UPDATE tandem_step_state SET step_index = ?, version = ?, changed_at = ? WHERE id = 1",
-                 {Param::of(static_cast<int64_t>(to_index)), Param::of(next.version), Param::of(now_us)},
-                 "changing the step in tandem_step_state")
-          .status());
-  TANDEM_RETURN_IF_ERROR(
-      session
-          ->exec("INSERT INTO tandem_step_history (version, at, from_index, to_index, reason, forced, actor) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 {Param::of(next.version), Param::of(now_us), Param::of(static_cast<int64_t>(cur.step_index)),
-                  Param::of(static_cast<int64_t>(to_index)), Param::of(reason), Param::of(int64_t{forced}),
-                  Param::of(actor)},
-                 "recording the step change in tandem_step_history")
-          .status());
+  TANDEM_RETURN_IF_ERROR(write_step(*session, cur, next, reason, forced, actor));
   TANDEM_RETURN_IF_ERROR(tx->commit());
   return next;
+}
+
+Result<StepState> SqlControlStore::continue_after_fence(int64_t fence_version, std::string_view reason,
+                                                        std::string_view actor) {
+  TANDEM_ASSIGN_OR_RETURN(auto session, engine_->session());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*session, dialect()));
+  TANDEM_ASSIGN_OR_RETURN(StepState cur, read_step(*session, " FOR UPDATE"));
+  if (cur.version > fence_version) return cur;
+  TANDEM_ASSIGN_OR_RETURN(auto rows, session->query("SELECT COUNT(*) FROM tandem_step_history", {},
+                                                    "counting tandem_step_history"));
+  TANDEM_ASSIGN_OR_RETURN(int64_t moves, as_int(rows.at(0).at(0), "the history's size"));
+  if (moves > 0) return fence_ahead(engine_->display(), cur, fence_version);
+  TANDEM_ASSIGN_OR_RETURN(int64_t now_us, now(*session));
+  StepState next{cur.step_index, fence_version + 1, from_micros(now_us)};
+  TANDEM_RETURN_IF_ERROR(write_step(*session, cur, next, reason, false, actor));
+  TANDEM_RETURN_IF_ERROR(tx->commit());
+  return next;
+}
+
+Status SqlControlStore::write_step(Session& session, const StepState& cur, const StepState& next,
+                                   std::string_view reason, bool forced, std::string_view actor) {
+  const int64_t now_us = micros(next.changed_at);
+  const size_t to_index = next.step_index;
+  TANDEM_RETURN_IF_ERROR(
+      session
+          .exec("UPDATE tandem_step_state SET step_index = ?, version = ?, changed_at = ? WHERE id = 1",
+                {Param::of(static_cast<int64_t>(to_index)), Param::of(next.version), Param::of(now_us)},
+                "changing the step in tandem_step_state")
+          .status());
+  return session
+      .exec(
+          "INSERT INTO tandem_step_history (version, at, from_index, to_index, reason, forced, actor) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)",
+          {Param::of(next.version), Param::of(now_us), Param::of(static_cast<int64_t>(cur.step_index)),
+           Param::of(static_cast<int64_t>(to_index)), Param::of(reason), Param::of(int64_t{forced}),
+           Param::of(actor)},
+          "recording the step change in tandem_step_history")
+      .status();
 }
 
 Result<std::vector<StepChange>> SqlControlStore::history(size_t limit) {

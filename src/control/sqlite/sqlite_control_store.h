@@ -50,6 +50,8 @@ class SqliteControlStore : public ControlStore {
   Result<StepState> change_step(int64_t expected_version, size_t to_index, std::string_view reason,
                                 bool forced, std::string_view actor,
                                 const std::vector<Side>& require_drained) override;
+  Result<StepState> continue_after_fence(int64_t fence_version, std::string_view reason,
+                                         std::string_view actor) override;
   Result<std::vector<StepChange>> history(size_t limit) override;
   Result<WallTime> clock_now() override;
   Status heartbeat(const InstanceHeartbeat& h) override;
@@ -105,6 +107,9 @@ class SqliteControlStore : public ControlStore {
   Result<std::vector<BackfillRange>> read_ranges(sqlite::Connection& conn, std::string_view collection,
                                                  std::string_view filter);
   Result<StepState> read_step(sqlite::Connection& conn);
+  // Writes next as the current step and records the change from cur.
+  Status write_step(sqlite::Connection& conn, const StepState& cur, const StepState& next,
+                    std::string_view reason, bool forced, std::string_view actor);
   Status put_meta(sqlite::Connection& conn, std::string_view name, std::string_view value);
   Result<std::optional<FinishRecord>> read_finished(sqlite::Connection& conn);
   Result<int64_t> count(const std::string& table);

@@ -3,6 +3,7 @@
 // tandem_meta written by `tandem finish`).
 #include <fmt/format.h>
 
+#include "control/fence_ahead.h"
 #include "control/sqlite/sqlite_control_store.h"
 
 namespace tandem {
@@ -67,12 +68,36 @@ Result<StepState> SqliteControlStore::change_step(int64_t expected_version, size
     }
   }
   StepState next{to_index, cur.version + 1, now_micros()};
+  TANDEM_RETURN_IF_ERROR(write_step(*conn, cur, next, reason, forced, actor));
+  TANDEM_RETURN_IF_ERROR(tx->commit());
+  return next;
+}
+
+Result<StepState> SqliteControlStore::continue_after_fence(int64_t fence_version, std::string_view reason,
+                                                           std::string_view actor) {
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::begin(*conn, Transaction::Mode::kWrite));
+  TANDEM_ASSIGN_OR_RETURN(StepState cur, read_step(*conn));
+  if (cur.version > fence_version) return cur;
+  TANDEM_ASSIGN_OR_RETURN(auto raw, conn->prepare("SELECT COUNT(*) FROM tandem_step_history"));
+  Statement count(*conn, raw);
+  TANDEM_ASSIGN_OR_RETURN(bool row, count.step("counting the step history"));
+  if (row && count.column_int(0) > 0) return fence_ahead(conn->path(), cur, fence_version);
+  StepState next{cur.step_index, fence_version + 1, now_micros()};
+  TANDEM_RETURN_IF_ERROR(write_step(*conn, cur, next, reason, false, actor));
+  TANDEM_RETURN_IF_ERROR(tx->commit());
+  return next;
+}
+
+Status SqliteControlStore::write_step(sqlite::Connection& conn, const StepState& cur, const StepState& next,
+                                      std::string_view reason, bool forced, std::string_view actor) {
+  const size_t to_index = next.step_index;
   {
     TANDEM_ASSIGN_OR_RETURN(
         auto raw,
-        conn->prepare(
+        conn.prepare(
             "UPDATE tandem_step_state SET step_index = ?1, version = ?2, changed_at = ?3 WHERE id = 1"));
-    Statement st(*conn, raw);
+    Statement st(conn, raw);
     st.bind_int(1, static_cast<int64_t>(to_index));
     st.bind_int(2, next.version);
     st.bind_int(3, next.changed_at.time_since_epoch().count());
@@ -81,10 +106,10 @@ Result<StepState> SqliteControlStore::change_step(int64_t expected_version, size
   {
     TANDEM_ASSIGN_OR_RETURN(
         auto raw,
-        conn->prepare(
+        conn.prepare(
             "INSERT INTO tandem_step_history (version, at, from_index, to_index, reason, forced, actor) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-    Statement st(*conn, raw);
+    Statement st(conn, raw);
     st.bind_int(1, next.version);
     st.bind_int(2, next.changed_at.time_since_epoch().count());
     st.bind_int(3, static_cast<int64_t>(cur.step_index));
@@ -94,8 +119,7 @@ Result<StepState> SqliteControlStore::change_step(int64_t expected_version, size
     st.bind_text(7, actor);
     TANDEM_RETURN_IF_ERROR(st.run("recording the step change"));
   }
-  TANDEM_RETURN_IF_ERROR(tx->commit());
-  return next;
+  return Status::Ok();
 }
 
 Result<std::vector<StepChange>> SqliteControlStore::history(size_t limit) {

@@ -21,6 +21,7 @@
 
 #include "stores/mariadb/mariadb_codec.h"
 #include "stores/mariadb/mariadb_connection.h"
+#include "stores/sql/fence.h"
 #include "stores/sql/sql_store.h"
 
 namespace tandem::mariadb {
@@ -42,6 +43,7 @@ class MariaDbStore : public sql::SqlStore {
   Status create_collection(const CollectionSchema& schema, const ColumnShapes& like) override;
   Status drop_tandem_tables() override;
   Status raise_fence(const FenceToken& token) override;
+  Result<FenceToken> read_fence() override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
                                                       LockPolicy policy) override;
@@ -96,6 +98,8 @@ class MariaDbStore : public sql::SqlStore {
   Result<std::unique_ptr<SqlTransaction<Connection>>> begin_write(Connection& conn);
   // The raise, bounded (sql::kFenceRaiseTimeoutMs), in its own transaction.
   Status raise_fence_on(Connection& conn, const FenceToken& token);
+  // lock: "" or " LOCK IN SHARE MODE".
+  static Result<sql::FenceRow> read_fence_on(Connection& conn, std::string_view lock);
 
   Pool pool_;
 };

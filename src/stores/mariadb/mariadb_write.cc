@@ -18,21 +18,31 @@ Result<std::unique_ptr<SqlTransaction<Connection>>> MariaDbStore::fenced_transac
         // A locking read: it sees the latest committed row, not the
         // transaction's snapshot, and a raise (an UPDATE) waits until this
         // write commits.
-        sql::FenceRow fence;
-        int64_t role = 0;
-        TANDEM_RETURN_IF_ERROR(
-            conn.run("SELECT version, role FROM tandem_fence WHERE id = 1 LOCK IN SHARE MODE", {},
-                     "reading tandem_fence",
-                     [&](const Row& row) {
-                       fence.version = row.integer(0);
-                       role = row.integer(1);
-                       return Status::Ok();
-                     })
-                .status());
-        TANDEM_ASSIGN_OR_RETURN(fence.role, sql::fence_role_of(role));
-        return fence;
+        return read_fence_on(conn, " LOCK IN SHARE MODE");
       },
       [&] { return raise_fence_on(conn, *token); });
+}
+
+Result<sql::FenceRow> MariaDbStore::read_fence_on(Connection& conn, std::string_view lock) {
+  sql::FenceRow fence;
+  int64_t role = 0;
+  TANDEM_RETURN_IF_ERROR(conn.run(fmt::format("SELECT version, role FROM tandem_fence WHERE id = 1{}", lock),
+                                  {}, "reading tandem_fence",
+                                  [&](const Row& row) {
+                                    fence.version = row.integer(0);
+                                    role = row.integer(1);
+                                    return Status::Ok();
+                                  })
+                             .status());
+  TANDEM_ASSIGN_OR_RETURN(fence.role, sql::fence_role_of(role));
+  return fence;
+}
+
+Result<FenceToken> MariaDbStore::read_fence() {
+  if (!options_.keep_tombstones) return FenceToken{};
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(sql::FenceRow fence, read_fence_on(*conn, ""));
+  return FenceToken{fence.version, fence.role};
 }
 
 Status MariaDbStore::raise_fence_on(Connection& conn, const FenceToken& token) {

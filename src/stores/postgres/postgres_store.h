@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "stores/postgres/postgres_connection.h"
+#include "stores/sql/fence.h"
 #include "stores/sql/sql_store.h"
 
 namespace tandem::postgres {
@@ -35,6 +36,7 @@ class PostgresStore : public sql::SqlStore {
   Status create_collection(const CollectionSchema& schema, const ColumnShapes& like) override;
   Status drop_tandem_tables() override;
   Status raise_fence(const FenceToken& token) override;
+  Result<FenceToken> read_fence() override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
                                                       LockPolicy policy) override;
@@ -84,6 +86,7 @@ class PostgresStore : public sql::SqlStore {
   Result<std::unique_ptr<SqlTransaction<Connection>>> fenced_transaction(Connection& conn);
   // The raise, bounded (sql::kFenceRaiseTimeoutMs), in its own transaction.
   Status raise_fence_on(Connection& conn, const FenceToken& token);
+  static Result<sql::FenceRow> read_fence_on(Connection& conn);
   // One statement of a write: its own transaction, or the fence's.
   Status run_write(Connection& conn, const std::string& sql, const std::vector<Param>& params,
                    std::string_view what);

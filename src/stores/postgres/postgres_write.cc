@@ -42,16 +42,27 @@ Result<std::unique_ptr<SqlTransaction<Connection>>> PostgresStore::fenced_transa
         // next statement, whose snapshot follows the lock: it sees a raise
         // that committed before.
         TANDEM_RETURN_IF_ERROR(conn.exec(kFenceLockShared, {}, "locking tandem_fence").status());
-        TANDEM_ASSIGN_OR_RETURN(PgResult r, conn.exec("SELECT version, role FROM tandem_fence WHERE id = 1",
-                                                      {}, "reading tandem_fence"));
-        sql::FenceRow fence;
-        if (r.rows() == 0) return fence;
-        TANDEM_ASSIGN_OR_RETURN(fence.version, fence_integer(r.text(0, 0), "version"));
-        TANDEM_ASSIGN_OR_RETURN(int64_t role, fence_integer(r.text(0, 1), "role"));
-        TANDEM_ASSIGN_OR_RETURN(fence.role, sql::fence_role_of(role));
-        return fence;
+        return read_fence_on(conn);
       },
       [&] { return raise_fence_on(conn, *token); });
+}
+
+Result<sql::FenceRow> PostgresStore::read_fence_on(Connection& conn) {
+  TANDEM_ASSIGN_OR_RETURN(PgResult r, conn.exec("SELECT version, role FROM tandem_fence WHERE id = 1", {},
+                                                "reading tandem_fence"));
+  sql::FenceRow fence;
+  if (r.rows() == 0) return fence;
+  TANDEM_ASSIGN_OR_RETURN(fence.version, fence_integer(r.text(0, 0), "version"));
+  TANDEM_ASSIGN_OR_RETURN(int64_t role, fence_integer(r.text(0, 1), "role"));
+  TANDEM_ASSIGN_OR_RETURN(fence.role, sql::fence_role_of(role));
+  return fence;
+}
+
+Result<FenceToken> PostgresStore::read_fence() {
+  if (!options_.keep_tombstones) return FenceToken{};
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(sql::FenceRow fence, read_fence_on(*conn));
+  return FenceToken{fence.version, fence.role};
 }
 
 Status PostgresStore::raise_fence_on(Connection& conn, const FenceToken& token) {

@@ -320,19 +320,29 @@ Status SqliteStore::raise_fence(const FenceToken& token) {
   return tx->commit();
 }
 
+Result<sql::FenceRow> SqliteStore::read_fence_on(Connection& conn) {
+  sql::FenceRow fence;
+  TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare("SELECT version, role FROM tandem_fence WHERE id = 1"));
+  Statement st(conn, raw);
+  TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading tandem_fence"));
+  if (row) {
+    fence.version = st.column_int(0);
+    TANDEM_ASSIGN_OR_RETURN(fence.role, sql::fence_role_of(st.column_int(1)));
+  }
+  return fence;
+}
+
+Result<FenceToken> SqliteStore::read_fence() {
+  if (!options_.keep_tombstones) return FenceToken{};
+  TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
+  TANDEM_ASSIGN_OR_RETURN(sql::FenceRow fence, read_fence_on(*conn));
+  return FenceToken{fence.version, fence.role};
+}
+
 Status SqliteStore::check_fence(Connection& conn) {
   const FenceToken* token = sql::fence_for(options_);
   if (token == nullptr) return Status::Ok();
-  sql::FenceRow fence;
-  {
-    TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare("SELECT version, role FROM tandem_fence WHERE id = 1"));
-    Statement st(conn, raw);
-    TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading tandem_fence"));
-    if (row) {
-      fence.version = st.column_int(0);
-      TANDEM_ASSIGN_OR_RETURN(fence.role, sql::fence_role_of(st.column_int(1)));
-    }
-  }
+  TANDEM_ASSIGN_OR_RETURN(sql::FenceRow fence, read_fence_on(conn));
   switch (sql::judge_fence(fence, *token)) {
     case sql::FenceVerdict::kWrite:
       TANDEM_SYNC_POINT("fence.passed");  // holding the write lock until the write commits

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "stores/sql/fence.h"
 #include "stores/sql/sql_store.h"
 #include "stores/sqlite/record_lock_file.h"
 #include "stores/sqlite/sqlite_connection.h"
@@ -28,6 +29,7 @@ class SqliteStore : public sql::SqlStore {
   Result<std::string> create_table_sql(const CollectionSchema& schema) const override;
   Status drop_tandem_tables() override;
   Status raise_fence(const FenceToken& token) override;
+  Result<FenceToken> read_fence() override;
   Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                       std::span<const Record> records,
                                                       LockPolicy policy) override;
@@ -72,6 +74,7 @@ class SqliteStore : public sql::SqlStore {
   // transaction: SQLite's write lock is the whole database's, so reading the
   // fence, raising it and writing are one critical section.
   Status check_fence(Connection& conn);
+  Result<sql::FenceRow> read_fence_on(Connection& conn);
   // Runs SELECT select FROM table WHERE <range> suffix on conn, calling visit
   // per row until it returns false or an error.
   Status query_range(Connection& conn, const Table& t, const KeyRange& range, std::string_view select,
