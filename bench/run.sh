@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# The copy benchmark: MariaDB 10.11 -> PostgreSQL 15 on loopback, N rows of a
-# `users` table, tandem's backfill against pgloader (its best configuration)
-# and psql's \copy from a file, each run several times, alternating. Prints
-# seconds, rows/s and peak RSS (/usr/bin/time -v) per run, checks each copy's
-# row count and a content checksum against the source, and the ratios.
+# The copy benchmark: N rows of a `users` table from MariaDB 10.11 on
+# loopback, each tool run several times, alternating. Prints seconds, rows/s
+# and peak RSS (/usr/bin/time -v) per run, checks each copy's row count and a
+# content checksum against the source, and the ratios.
+#   --target postgres (default): into PostgreSQL 15, tandem's backfill against
+#     pgloader (its best configuration) and psql's \copy from a file;
+#   --target mariadb: into another database of the same MariaDB server,
+#     tandem's backfill against LOAD DATA INFILE of a file (the load limit)
+#     and `mariadb-dump --single-transaction | mariadb`;
+#   --target both: one after the other, each with its own table.
+# Every tool loads into the same table DDL (primary key, unique email index).
+# --durable runs both servers with their production durability (PostgreSQL
+# fsync, synchronous_commit and full_page_writes on; InnoDB
+# innodb_flush_log_at_trx_commit=1 and the doublewrite buffer on) instead of
+# the tests' fast settings: what users run.
 #
-#   bench/run.sh [--rows N] [--runs K] [--live] [--rate OPS] [--live-seconds S]
-#                [--live-max-rows-per-second R] [--only tandem,pgloader,copy]
-#                [--build DIR] [--workers W] [--baseline TANDEM]
+#   bench/run.sh [--target postgres|mariadb|both] [--durable] [--rows N] [--runs K] [--live]
+#                [--rate OPS] [--live-seconds S] [--live-max-rows-per-second R]
+#                [--only tandem,pgloader,copy,loaddata,dump] [--build DIR]
+#                [--workers W] [--baseline TANDEM]
 #
 # --live adds the live-load mode: a workload process (tandem-bench-load) sends
 # OPS mixed reads and writes per second through the router, first without a
@@ -27,6 +38,8 @@ root=$(pwd)
 
 rows=1000000
 runs=2
+target=postgres
+durable=0
 live=0
 rate=1000
 only=""
@@ -35,8 +48,14 @@ workers=$(nproc)
 live_seconds=20
 live_max_rate=0
 baseline=""
+saved_args=()  # every option but --target, for --target both
+for ((i = 1; i <= $#; ++i)); do
+  if [[ "${!i}" == --target ]]; then ((++i)); else saved_args+=("${!i}"); fi
+done
 while (($#)); do
   case "$1" in
+    --target) target="$2"; shift 2 ;;
+    --durable) durable=1; shift ;;
     --rows) rows="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --live) live=1; shift ;;
@@ -47,10 +66,19 @@ while (($#)); do
     --build) build="$2"; shift 2 ;;
     --workers) workers="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
-    -h | --help) sed -n "2,23p" "$0"; exit 0 ;;
+    -h | --help) sed -n "2,36p" "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+case "$target" in
+  postgres | mariadb) ;;
+  both)
+    # Each target in a run of its own (fresh servers), with the same options.
+    "$0" --target postgres "${saved_args[@]}"
+    exec "$0" --target mariadb "${saved_args[@]}"
+    ;;
+  *) echo "--target must be postgres, mariadb or both" >&2; exit 2 ;;
+esac
 [[ "$rows" =~ ^[0-9]+$ && "$rows" -ge 100 ]] || { echo "--rows must be a number >= 100" >&2; exit 2; }
 [[ "$runs" =~ ^[0-9]+$ && "$runs" -ge 1 ]] || { echo "--runs must be a number >= 1" >&2; exit 2; }
 [[ "$live_max_rate" =~ ^[0-9]+$ ]] || {
@@ -81,12 +109,25 @@ mport="${TANDEM_BENCH_MARIADB_PORT:-53316}"
 pport="${TANDEM_BENCH_POSTGRES_PORT:-55442}"
 mkdir -p "$SERVERS_DIR/files" "$SERVERS_DIR/work"
 chown mysql:mysql "$SERVERS_DIR/files"
-# Same settings as the tests' servers, with caches big enough to keep 1M rows warm.
-MARIADB_EXTRA_OPTIONS="--innodb-buffer-pool-size=1G --secure-file-priv=$SERVERS_DIR/files" \
+# Same settings as the tests' servers, with caches big enough to keep 1M rows
+# warm; with --durable, the servers' production durability (later options win).
+mariadb_durability="" postgres_durability="" durability="fast (fsync off, no redo flush at commit)"
+if ((durable)); then
+  mariadb_durability="--innodb-flush-log-at-trx-commit=1 --innodb-doublewrite=1"
+  postgres_durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  durability="durable (production defaults: fsync, flush at commit, doublewrite)"
+fi
+MARIADB_EXTRA_OPTIONS="--innodb-buffer-pool-size=1G --secure-file-priv=$SERVERS_DIR/files $mariadb_durability" \
   init_mariadb bench-mariadb "$mport"
-POSTGRES_EXTRA_OPTIONS="-c shared_buffers=512MB -c max_wal_size=4GB" init_postgres bench-postgres "$pport"
-echo "MariaDB $(mariadbd --version | awk '{print $3}') on 127.0.0.1:$mport, PostgreSQL \
-$("$POSTGRES_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$pport"
+if [[ "$target" == postgres ]]; then
+  POSTGRES_EXTRA_OPTIONS="-c shared_buffers=512MB -c max_wal_size=4GB $postgres_durability" \
+    init_postgres bench-postgres "$pport"
+  echo "MariaDB $(mariadbd --version | awk '{print $3}') on 127.0.0.1:$mport -> PostgreSQL \
+$("$POSTGRES_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$pport; servers $durability"
+else
+  echo "MariaDB $(mariadbd --version | awk '{print $3}') on 127.0.0.1:$mport, database bench -> database \
+target; server $durability"
+fi
 
 mariadb_client() { mariadb --no-defaults -uroot --socket="$SERVERS_DIR/bench-mariadb/mysqld.sock" "$@"; }
 postgres_client() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pport" -U tandem "$@"; }
@@ -103,25 +144,33 @@ done
 mariadb_client bench -e "ANALYZE TABLE users" >/dev/null
 # The file \copy reads: MariaDB's default OUTFILE format is PostgreSQL's text format.
 tools=(tandem pgloader copy)
+[[ "$target" == mariadb ]] && tools=(tandem loaddata dump)
 [[ -n "$only" ]] && IFS=, read -r -a tools <<<"$only"
 if [[ -n "$baseline" ]]; then
   [[ -x "$baseline" ]] || { echo "--baseline: '$baseline' is not an executable tandem" >&2; exit 2; }
   tools+=(baseline)
 fi
-if [[ " ${tools[*]} " == *" copy "* ]]; then
+if [[ " ${tools[*]} " == *" copy "* || " ${tools[*]} " == *" loaddata "* ]]; then
   mariadb_client bench -e "SELECT * FROM users ORDER BY id INTO OUTFILE '$SERVERS_DIR/files/users.tsv'"
 else
   : >"$SERVERS_DIR/files/users.tsv"
 fi
 source_sum=$(mariadb_client -N bench <"$root/bench/sql/mariadb_checksum.sql" | tr '\t' ' ')
-printf 'generated in %.1f s; file for \\copy: %s MB; source count and checksum: %s\n' \
+printf 'generated in %.1f s; file for \\copy and LOAD DATA: %s MB; source count and checksum: %s\n' \
   "$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { print (b - a) / 1e9 }')" "$(($(stat -c %s "$SERVERS_DIR/files/users.tsv") / 1048576))" \
   "$source_sum"
 
 fresh_target() {
+  if [[ "$target" == mariadb ]]; then
+    mariadb_client -e "DROP DATABASE IF EXISTS target; CREATE DATABASE target"
+    if [[ "${1:-}" != empty ]]; then mariadb_client target <"$root/bench/sql/mariadb_users.sql"; fi
+    return
+  fi
   postgres_client -d postgres -c "DROP DATABASE IF EXISTS target" -c "CREATE DATABASE target"
   if [[ "${1:-}" != empty ]]; then postgres_client -d target -f "$root/bench/sql/postgres_users.sql"; fi
 }
+new_url="postgres://tandem@127.0.0.1:$pport/target"
+[[ "$target" == mariadb ]] && new_url="mariadb://tandem@127.0.0.1:$mport/target"
 
 work="$SERVERS_DIR/work"
 cat >"$work/tandem.toml" <<EOF
@@ -132,7 +181,7 @@ refresh_interval_ms = 200
 
 [databases]
 old = "mariadb://tandem@127.0.0.1:$mport/bench"
-new = "postgres://tandem@127.0.0.1:$pport/target"
+new = "$new_url"
 
 [[collections]]
 name = "users"
@@ -181,7 +230,11 @@ timed() {
 
 check_target() {
   local got
-  got=$(postgres_client -d target -A -t -F ' ' -f "$root/bench/sql/postgres_checksum.sql" 2>&1) || true
+  if [[ "$target" == mariadb ]]; then
+    got=$(mariadb_client -N target <"$root/bench/sql/mariadb_checksum.sql" 2>&1 | tr '\t' ' ') || true
+  else
+    got=$(postgres_client -d target -A -t -F ' ' -f "$root/bench/sql/postgres_checksum.sql" 2>&1) || true
+  fi
   if [[ "$got" != "$source_sum" ]]; then
     echo "error: $1 copy differs from the source: count and checksum $got, source $source_sum" >&2
     [[ -f "$work/$1.log" ]] && tail -40 "$work/$1.log" >&2
@@ -222,6 +275,22 @@ run_copy() {
   check_target copy
 }
 
+# Into MariaDB: the server's own bulk load of the file (the load limit), and a
+# dump piped into the client, both into the same indexed table.
+run_loaddata() {
+  fresh_target
+  timed loaddata mariadb --no-defaults -uroot --socket="$SERVERS_DIR/bench-mariadb/mysqld.sock" target \
+    -e "LOAD DATA INFILE '$SERVERS_DIR/files/users.tsv' INTO TABLE users"
+  check_target loaddata
+}
+run_dump() {
+  fresh_target
+  timed dump bash -c "mariadb-dump --no-defaults -uroot --socket='$SERVERS_DIR/bench-mariadb/mysqld.sock' \
+    --single-transaction --no-create-info bench users | mariadb --no-defaults -uroot \
+    --socket='$SERVERS_DIR/bench-mariadb/mysqld.sock' target"
+  check_target dump
+}
+
 # A first copy into a fresh server creates its WAL files; later ones recycle
 # them. One untimed copy first, so that every measured run finds the same.
 echo "== warm-up (one ${tools[0]} copy, not counted)"
@@ -246,7 +315,8 @@ echo "| tool | run | seconds | rows/s | peak RSS MB |"
 echo "|---|---|---|---|---|"
 printf '%s\n' "${results[@]}" | awk '{ printf "| %s | %s | %.2f | %s | %s |\n", $1, $2, $3, $4, $5 }'
 tandem_rate=$(mean_rate tandem)
-for other in pgloader copy baseline; do
+echo "target: $target; servers: $durability; $rows rows; backfill workers: $workers"
+for other in pgloader copy loaddata dump baseline; do
   other_rate=$(mean_rate "$other")
   if [[ -n "$tandem_rate" && -n "$other_rate" ]]; then
     awk -v a="$tandem_rate" -v b="$other_rate" -v o="$other" \
