@@ -79,6 +79,20 @@ class MariaDbStore : public sql::SqlStore {
   Status identify_keys(Connection& conn, Table& t, const std::unordered_map<std::string, ColumnType>& types);
   Result<std::vector<std::string>> tombstoned_among(Connection& conn, const Table& t,
                                                     const std::vector<std::string>& encoded_keys);
+  // One part of insert_if_absent (mariadb_insert.cc): at most kInsertPart
+  // records, their locks, one transaction. blind: insert without asking
+  // which are present first; false if one was (nothing of the part written).
+  static constexpr size_t kInsertPart = 1000;
+  struct InsertPart {
+    std::span<const Record> records;
+    std::span<const std::string> encoded;
+    std::span<const size_t> row_bytes;
+    std::span<InsertOutcome> outcomes;
+  };
+  Status insert_part(Connection& conn, const Table& t, const InsertPart& part, LockPolicy policy,
+                     std::string_view collection, const std::string& what);
+  Result<bool> write_part(Connection& conn, const Table& t, const InsertPart& part, bool blind,
+                          const std::string& what);
   // The SELECT of select over range's rows, then suffix; its parameters to params.
   std::string range_sql(const Table& t, const KeyRange& range, std::string_view select,
                         std::string_view suffix, std::vector<Param>& params) const;

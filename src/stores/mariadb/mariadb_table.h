@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <charconv>
 #include <optional>
 #include <set>
@@ -20,7 +21,7 @@
 
 namespace tandem::mariadb {
 
-// Statement sizes: full chunks of max, then powers of two, so that batches of
+// Statement sizes (max a power of two): full chunks of max, then powers of two, so that batches of
 // any size use a handful of statement shapes, each prepared once a session.
 inline std::vector<size_t> chunk_sizes(size_t n, size_t max) {
   std::vector<size_t> out(n / max, max);
@@ -73,6 +74,12 @@ struct MariaDbStore::Table : sql::SqlTable {
   // The table's unique indexes within the configured key: a duplicate entry
   // on one of them is a record of the same key.
   std::set<std::string> key_indexes;
+  // Parts of insert_if_absent in a row whose presence query found no key:
+  // from kBlindInsertAfter on, the parts insert without asking first (a copy
+  // into an empty table or range, the usual case); a key that is there fails
+  // the insert, which is then undone and done again asking first.
+  mutable std::atomic<int> parts_without_present{kBlindInsertAfter};
+  static constexpr int kBlindInsertAfter = 4;
 
   const ColumnType& key_type(size_t i) const { return types[i]; }
   const ColumnType& value_type(size_t i) const { return types[schema.key_columns.size() + i]; }
