@@ -70,6 +70,46 @@ TEST(MariaDbOld, RowsThatDoNotDecodeAreQuarantinedWithTheirField) {
   EXPECT_EQ(report.collections[0].undecodable, 3);
 }
 
+// A batch longer than a part (insert_if_absent commits in parts of 256, each
+// with its own record locks, inserted blind while recent parts found nothing
+// present): every outcome in order across the parts, a present record met by
+// a blind insert undone and the part done again asking first, a record whose
+// lock another session holds skipped, a tombstone respected; read back with
+// the server's own text protocol.
+TEST(MariaDbNew, ABatchLongerThanAPartKeepsEveryOutcomeAcrossPartsAndBlindInserts) {
+  MariaDbDatabase db("tandem_insert_parts");
+  auto store = value_or_die(open_store("new", db.url()));
+  ASSERT_OK(store->ensure_collection(users_schema(), true));
+  std::vector<Record> first;
+  for (int64_t id = 1000; id < 1600; ++id) first.push_back(user(id, "warm"));
+  // Parts that find nothing present make the next ones blind.
+  for (InsertOutcome o : value_or_die(store->insert_if_absent("users", first, LockPolicy::kTryLockEach)))
+    ASSERT_EQ(o, InsertOutcome::kInserted);
+  mariadb_sql(db.url(),
+              "INSERT INTO users (id, email, name, age) VALUES (10, 'u10@example.com', 'pre', 1), "
+              "(300, 'u300@example.com', 'pre', 1), (650, 'u650@example.com', 'pre', 1)");
+  ASSERT_OK(store->remove("users", Key{Value(int64_t{400})}));  // a tombstone
+  auto other = value_or_die(open_store("new", db.url()));
+  ASSERT_OK(other->ensure_collection(users_schema(), false));
+  RecordLock held = value_or_die(other->try_lock("users", Key{Value(int64_t{500})}));
+  std::vector<Record> batch;
+  for (int64_t id = 0; id < 700; ++id) batch.push_back(user(id, "copied"));
+  auto outcomes = value_or_die(store->insert_if_absent("users", batch, LockPolicy::kTryLockEach));
+  ASSERT_EQ(outcomes.size(), batch.size());
+  for (int64_t id = 0; id < 700; ++id) {
+    InsertOutcome expected = id == 10 || id == 300 || id == 650 ? InsertOutcome::kAlreadyPresent
+                             : id == 400                        ? InsertOutcome::kTombstoned
+                             : id == 500                        ? InsertOutcome::kLocked
+                                                                : InsertOutcome::kInserted;
+    EXPECT_EQ(outcomes[static_cast<size_t>(id)], expected) << "record " << id;
+  }
+  auto rows = mariadb_rows(db.url(),
+                           "SELECT COUNT(*), SUM(name = 'copied'), SUM(name = 'pre'), SUM(id IN (400, 500)) "
+                           "FROM users WHERE id < 700");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"698", "695", "3", "0"}));
+}
+
 TEST(MariaDbConnection, UrlsPasswordsAndTlsOptions) {
   TempDir dir;
   {

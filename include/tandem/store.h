@@ -259,11 +259,12 @@ class Store {
   // retryable: the backfill isolates and quarantines the record.
   //
   // Inserts each record that is absent and has no tombstone; never overwrites.
-  // One outcome per record, in order. Atomic per call for up to 1,000 records:
+  // One outcome per record, in order. Atomic per call for up to 256 records:
   // on error nothing of the batch was written (unless outcome_unknown); a
-  // store may commit a larger batch in parts of at least 1,000 (PostgreSQL's
-  // lock table bounds one transaction), so on error a leading part may be in:
-  // a retry finds it present.
+  // store may commit a larger batch in parts of at least 256 (PostgreSQL's
+  // lock table bounds one transaction: parts of 1,000; MariaDB searches a
+  // session's named locks at every GET_LOCK: parts of 256), so on error a
+  // leading part may be in: a retry finds it present.
   virtual Result<std::vector<InsertOutcome>> insert_if_absent(std::string_view collection,
                                                               std::span<const Record> records,
                                                               LockPolicy policy) = 0;

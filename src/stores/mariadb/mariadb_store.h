@@ -82,7 +82,7 @@ class MariaDbStore : public sql::SqlStore {
   // One part of insert_if_absent (mariadb_insert.cc): at most kInsertPart
   // records, their locks, one transaction. blind: insert without asking
   // which are present first; false if one was (nothing of the part written).
-  static constexpr size_t kInsertPart = 1000;
+  static constexpr size_t kInsertPart = 256;
   struct InsertPart {
     std::span<const Record> records;
     std::span<const std::string> encoded;
