@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "core/sync_point.h"
@@ -233,6 +234,28 @@ std::unique_ptr<Migration> open_held_instance(MigrationFixture& f) {
       Migration::open_with(c, f.old_faulty.get(), f.new_faulty.get(), f.control.get(), options));
 }
 
+// Runs users->put(record) on a thread of its own, held at sync point `point`
+// (its first passage there) while meanwhile() runs; the put's outcome.
+Status put_held_at(const char* point, Collection* users, const Record& record,
+                   const std::function<void()>& meanwhile) {
+  Gate gate;
+  std::atomic<bool> once{false};
+  SyncPoints::set(point, [&] {
+    if (t_held_thread && !once.exchange(true)) gate.wait_here();
+  });
+  Status outcome;
+  std::thread writer([&] {
+    t_held_thread = true;
+    outcome = users->put(record);
+  });
+  gate.wait_reached();
+  meanwhile();
+  gate.release();
+  writer.join();
+  SyncPoints::clear_all();
+  return outcome;
+}
+
 // The lost write, with a lease that stays valid: at step 4 an
 // instance wrote old and passed its last lease check for the copy into new;
 // it stalls there while the operator moves 4 -> 5 -> 6 and a live instance
@@ -244,25 +267,15 @@ TEST(Fence, ACopyHeldPastItsLastLeaseCheckIsRefusedByNewOnceNewIsTheWritePrimary
   std::unique_ptr<Migration> held = open_held_instance(f);
   Collection* users = value_or_die(held->collection("users"));
   ASSERT_OK(users->put(user(1, "v0")));
-  Gate gate;
-  SyncPoints::set("copy.after_lease_check", [&] {
-    if (t_held_thread) gate.wait_here();
+  Status outcome = put_held_at("copy.after_lease_check", users, user(1, "stale"), [&] {
+    // Old has "stale"; the copy holds new's record lock.
+    EXPECT_EQ(stored_in(f, Side::kOld, 1), user(1, "stale"));
+    // Forced: the held operation keeps its instance from acknowledging.
+    EXPECT_OK(f.migration->change_step(4, "test: write-new", /*force=*/true));
+    EXPECT_OK(f.migration->change_step(5, "test: old-read-only", /*force=*/true));
+    EXPECT_OK(f.migration->refresh());
+    EXPECT_OK(f.users->put(user(1, "fresh")));  // acknowledged, in new (the write primary)
   });
-  Status outcome;
-  std::thread writer([&] {
-    t_held_thread = true;
-    outcome = users->put(user(1, "stale"));
-  });
-  gate.wait_reached();  // old has "stale"; the copy holds new's record lock
-  EXPECT_EQ(stored_in(f, Side::kOld, 1), user(1, "stale"));
-  // Forced: the held operation keeps its instance from acknowledging.
-  EXPECT_OK(f.migration->change_step(4, "test: write-new", /*force=*/true));
-  EXPECT_OK(f.migration->change_step(5, "test: old-read-only", /*force=*/true));
-  EXPECT_OK(f.migration->refresh());
-  EXPECT_OK(f.users->put(user(1, "fresh")));  // acknowledged, in new (the write primary)
-  gate.release();
-  writer.join();
-  SyncPoints::clear_all();
   // Without the fence the copy wrote old's "stale" over new's acknowledged "fresh".
   EXPECT_EQ(stored_in(f, Side::kNew, 1), user(1, "fresh"));
   ASSERT_FALSE(outcome.ok());
@@ -293,26 +306,11 @@ TEST(Fence, AWriteToNewAsWritePrimaryHeldAcrossAMoveBackIsRefusedAndWritesNothin
   std::unique_ptr<Migration> held = open_held_instance(f);
   Collection* users = value_or_die(held->collection("users"));
   ASSERT_OK(users->put(user(1, "v0")));
-  Gate gate;
-  bool once = false;
-  SyncPoints::set("write.before_primary", [&] {
-    if (t_held_thread && !once) {
-      once = true;
-      gate.wait_here();
-    }
+  Status outcome = put_held_at("write.before_primary", users, user(1, "stale"), [&] {
+    EXPECT_OK(f.migration->change_step(3, "test: back to read-new", /*force=*/true));
+    EXPECT_OK(f.migration->refresh());
+    EXPECT_OK(f.users->put(user(1, "fresh")));  // old, then copied into new
   });
-  Status outcome;
-  std::thread writer([&] {
-    t_held_thread = true;
-    outcome = users->put(user(1, "stale"));
-  });
-  gate.wait_reached();
-  EXPECT_OK(f.migration->change_step(3, "test: back to read-new", /*force=*/true));
-  EXPECT_OK(f.migration->refresh());
-  EXPECT_OK(f.users->put(user(1, "fresh")));  // old, then copied into new
-  gate.release();
-  writer.join();
-  SyncPoints::clear_all();
   ASSERT_FALSE(outcome.ok());
   EXPECT_TRUE(outcome.is_fenced()) << outcome.to_string();
   EXPECT_TRUE(outcome.is_retryable()) << outcome.to_string();
@@ -332,27 +330,12 @@ TEST(Fence, AWriteHeldAcrossAMoveThereAndBackWithNothingWrittenMeanwhileIsRefuse
   std::unique_ptr<Migration> held = open_held_instance(f);
   Collection* users = value_or_die(held->collection("users"));
   ASSERT_OK(users->put(user(1, "v0")));  // raises the fence at step 5
-  Gate gate;
-  bool once = false;
-  SyncPoints::set("write.before_primary", [&] {
-    if (t_held_thread && !once) {
-      once = true;
-      gate.wait_here();
-    }
+  Status outcome = put_held_at("write.before_primary", users, user(1, "stale"), [&] {
+    EXPECT_OK(f.migration->change_step(3, "test: back to read-new", /*force=*/true));
+    EXPECT_OK(f.migration->change_step(4, "test: write-new again", /*force=*/true));
+    EXPECT_OK(f.migration->refresh());
+    EXPECT_OK(f.users->put(user(1, "fresh")));  // in new, the write primary again
   });
-  Status outcome;
-  std::thread writer([&] {
-    t_held_thread = true;
-    outcome = users->put(user(1, "stale"));
-  });
-  gate.wait_reached();
-  EXPECT_OK(f.migration->change_step(3, "test: back to read-new", /*force=*/true));
-  EXPECT_OK(f.migration->change_step(4, "test: write-new again", /*force=*/true));
-  EXPECT_OK(f.migration->refresh());
-  EXPECT_OK(f.users->put(user(1, "fresh")));  // in new, the write primary again
-  gate.release();
-  writer.join();
-  SyncPoints::clear_all();
   ASSERT_FALSE(outcome.ok());
   EXPECT_TRUE(outcome.is_fenced()) << outcome.to_string();
   EXPECT_NE(outcome.message().find("collection 'users' record 1: not written"), std::string::npos)

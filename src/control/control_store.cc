@@ -54,10 +54,6 @@ Result<std::unique_ptr<ControlStore>> open_control_store(std::string_view url) {
                   scheme, redact_url(url)));
 }
 
-}  // namespace tandem
-
-namespace tandem {
-
 Status fence_ahead(std::string_view control, const StepState& current, int64_t fence_version) {
   return Status::FailedPrecondition(fmt::format(
       "new's fence is at step version {}, ahead of control store '{}' (step {}, version {}): another "

@@ -42,14 +42,11 @@ Status Collection::sync_write_secondary(const Key& key, const Step& step, size_t
   Store& wp = state_->store(step.write_primary);
   Store& ws = state_->store(*step.write_secondary);
   // The write primary has the write. If this instance's lease lapsed since
-  // (it stalled), the step may have moved: no copy by a stale step, the key
-  // is queued for repair (which copies from the current write primary) and
-  // the outcome is reported as unknown, never as a plain success. Checked
-  // before the copy and again once it holds the record lock, however long
-  // it waited for it.
-  // Not copied by this write's step (its lease lapsed, or new refused the
-  // copy): queued for repair, which copies from the current write primary,
-  // and reported as of unknown outcome, never as a plain success.
+  // (it stalled; checked before the copy and again once it holds the record
+  // lock, however long it waited for it), or new refused the copy (fenced),
+  // the step may have moved: no copy by a stale step; the key is queued for
+  // repair (which copies from the current write primary) and the outcome is
+  // reported as unknown, never as a plain success.
   auto not_copied = [&](const Status& why, const std::string& because) {
     state_->step_stats(step_index).errors.fetch_add(1, std::memory_order_relaxed);
     bool durable = state_->enqueue_repair(schema_.name, key, *step.write_secondary, why.to_string());

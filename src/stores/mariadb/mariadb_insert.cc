@@ -121,7 +121,7 @@ Result<std::vector<InsertOutcome>> MariaDbStore::insert_if_absent(std::string_vi
           : fmt::format("inserting a batch of {} records into {} collection '{}' (first {})", records.size(),
                         name_, t->schema.name, records.front().key.to_display());
   // In parts of kInsertPart records, each with its own locks and transaction
-  // (the contract allows parts of at least 1,000): a session's named locks
+  // (the contract allows parts of at least 256): a session's named locks
   // are a list the server searches at every GET_LOCK, so a batch holding all
   // its locks at once cost the server time quadratic in its size (the
   // profile: MDL_context::find_ticket, a third of the server's CPU).
@@ -166,11 +166,10 @@ Status MariaDbStore::insert_part(Connection& conn, const Table& t, const InsertP
   }
   const bool blind = t.parts_without_present.load(std::memory_order_relaxed) >= Table::kBlindInsertAfter;
   TANDEM_ASSIGN_OR_RETURN(bool written, write_part(conn, t, part, blind, what));
-  if (!written) {  // a key was there after all: undone; ask first this time (the locks are still held)
-    t.parts_without_present.store(0, std::memory_order_relaxed);
-    TANDEM_ASSIGN_OR_RETURN(written, write_part(conn, t, part, /*blind=*/false, what));
-  }
-  return Status::Ok();
+  if (written) return Status::Ok();
+  // A key was there after all: undone; ask first this time (the locks are still held).
+  t.parts_without_present.store(0, std::memory_order_relaxed);
+  return write_part(conn, t, part, /*blind=*/false, what).status();
 }
 
 Result<bool> MariaDbStore::write_part(Connection& conn, const Table& t, const InsertPart& part, bool blind,

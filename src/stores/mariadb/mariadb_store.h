@@ -113,7 +113,7 @@ class MariaDbStore : public sql::SqlStore {
   // The raise, bounded (sql::kFenceRaiseTimeoutMs), in its own transaction.
   Status raise_fence_on(Connection& conn, const FenceToken& token);
   // lock: "" or " LOCK IN SHARE MODE".
-  static Result<sql::FenceRow> read_fence_on(Connection& conn, std::string_view lock);
+  static Result<FenceToken> read_fence_on(Connection& conn, std::string_view lock);
 
   Pool pool_;
 };

@@ -14,7 +14,7 @@ Result<std::unique_ptr<SqlTransaction<Connection>>> MariaDbStore::fenced_transac
   if (token == nullptr) return std::unique_ptr<SqlTransaction<Connection>>();
   return sql::begin_fenced(
       name_, *token, [&] { return Transaction::begin(conn); },
-      [&]() -> Result<sql::FenceRow> {
+      [&]() -> Result<FenceToken> {
         // A locking read: it sees the latest committed row, not the
         // transaction's snapshot, and a raise (an UPDATE) waits until this
         // write commits.
@@ -23,8 +23,8 @@ Result<std::unique_ptr<SqlTransaction<Connection>>> MariaDbStore::fenced_transac
       [&] { return raise_fence_on(conn, *token); });
 }
 
-Result<sql::FenceRow> MariaDbStore::read_fence_on(Connection& conn, std::string_view lock) {
-  sql::FenceRow fence;
+Result<FenceToken> MariaDbStore::read_fence_on(Connection& conn, std::string_view lock) {
+  FenceToken fence;
   int64_t role = 0;
   TANDEM_RETURN_IF_ERROR(conn.run(fmt::format("SELECT version, role FROM tandem_fence WHERE id = 1{}", lock),
                                   {}, "reading tandem_fence",
@@ -41,8 +41,7 @@ Result<sql::FenceRow> MariaDbStore::read_fence_on(Connection& conn, std::string_
 Result<FenceToken> MariaDbStore::read_fence() {
   if (!options_.keep_tombstones) return FenceToken{};
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  TANDEM_ASSIGN_OR_RETURN(sql::FenceRow fence, read_fence_on(*conn, ""));
-  return FenceToken{fence.version, fence.role};
+  return read_fence_on(*conn, "");
 }
 
 Status MariaDbStore::raise_fence_on(Connection& conn, const FenceToken& token) {

@@ -86,7 +86,7 @@ class PostgresStore : public sql::SqlStore {
   Result<std::unique_ptr<SqlTransaction<Connection>>> fenced_transaction(Connection& conn);
   // The raise, bounded (sql::kFenceRaiseTimeoutMs), in its own transaction.
   Status raise_fence_on(Connection& conn, const FenceToken& token);
-  static Result<sql::FenceRow> read_fence_on(Connection& conn);
+  static Result<FenceToken> read_fence_on(Connection& conn);
   // One statement of a write: its own transaction, or the fence's.
   Status run_write(Connection& conn, const std::string& sql, const std::vector<Param>& params,
                    std::string_view what);

@@ -34,7 +34,7 @@ Result<std::unique_ptr<SqlTransaction<Connection>>> PostgresStore::fenced_transa
   if (token == nullptr) return std::unique_ptr<SqlTransaction<Connection>>();
   return sql::begin_fenced(
       name_, *token, [&] { return Transaction::begin(conn); },
-      [&]() -> Result<sql::FenceRow> {
+      [&]() -> Result<FenceToken> {
         // The fence's lock is an advisory lock held until this write
         // commits: a raise (its exclusive form) waits for it, and writes that
         // come after a waiting raise queue behind it (a row lock FOR SHARE
@@ -47,10 +47,10 @@ Result<std::unique_ptr<SqlTransaction<Connection>>> PostgresStore::fenced_transa
       [&] { return raise_fence_on(conn, *token); });
 }
 
-Result<sql::FenceRow> PostgresStore::read_fence_on(Connection& conn) {
+Result<FenceToken> PostgresStore::read_fence_on(Connection& conn) {
   TANDEM_ASSIGN_OR_RETURN(PgResult r, conn.exec("SELECT version, role FROM tandem_fence WHERE id = 1", {},
                                                 "reading tandem_fence"));
-  sql::FenceRow fence;
+  FenceToken fence;
   if (r.rows() == 0) return fence;
   TANDEM_ASSIGN_OR_RETURN(fence.version, fence_integer(r.text(0, 0), "version"));
   TANDEM_ASSIGN_OR_RETURN(int64_t role, fence_integer(r.text(0, 1), "role"));
@@ -61,8 +61,7 @@ Result<sql::FenceRow> PostgresStore::read_fence_on(Connection& conn) {
 Result<FenceToken> PostgresStore::read_fence() {
   if (!options_.keep_tombstones) return FenceToken{};
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  TANDEM_ASSIGN_OR_RETURN(sql::FenceRow fence, read_fence_on(*conn));
-  return FenceToken{fence.version, fence.role};
+  return read_fence_on(*conn);
 }
 
 Status PostgresStore::raise_fence_on(Connection& conn, const FenceToken& token) {

@@ -4,13 +4,13 @@
 
 namespace tandem::sql {
 
-FenceVerdict judge_fence(const FenceRow& fence, const FenceToken& token) {
+FenceVerdict judge_fence(const FenceToken& fence, const FenceToken& token) {
   if (token.version < fence.version) return FenceVerdict::kRefuse;
   if (token.role == fence.role) return FenceVerdict::kWrite;
   return token.version > fence.version ? FenceVerdict::kRaise : FenceVerdict::kRefuse;
 }
 
-Status fence_refusal(std::string_view store, const FenceRow& fence, const FenceToken& token) {
+Status fence_refusal(std::string_view store, const FenceToken& fence, const FenceToken& token) {
   return Status::Unavailable(
              fmt::format(
                  "{} refused a write routed by step version {} (where {} was the {}): {} has been the {} "

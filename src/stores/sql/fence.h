@@ -19,20 +19,16 @@
 
 namespace tandem::sql {
 
-struct FenceRow {
-  int64_t version = 0;
-  FenceRole role = FenceRole::kNotWritten;
-};
-
 enum class FenceVerdict : uint8_t {
   kWrite,   // the token's role, at a version not older than the fence's
   kRefuse,  // older than the fence (or its version with another role)
   kRaise,   // newer, with another role: raise the fence to it, then read again
 };
-FenceVerdict judge_fence(const FenceRow& fence, const FenceToken& token);
+// fence: the row as read (its version and role: a FenceToken too).
+FenceVerdict judge_fence(const FenceToken& fence, const FenceToken& token);
 
 // kUnavailable, retryable, is_fenced(): what new refused and why.
-Status fence_refusal(std::string_view store, const FenceRow& fence, const FenceToken& token);
+Status fence_refusal(std::string_view store, const FenceToken& fence, const FenceToken& token);
 
 // The token a write of a store with these options is fenced by: the
 // thread's FenceScope if the store keeps tombstones (new), else nullptr.
@@ -53,10 +49,6 @@ inline constexpr int kFenceRaiseTimeoutMs = 2000;
 // The raise's kBusy (retryable) when that wait ran out.
 Status fence_raise_timed_out(std::string_view store, const FenceToken& token);
 
-}  // namespace tandem::sql
-
-namespace tandem::sql {
-
 // Begins a write's transaction fenced by token, for an engine whose locking
 // read waits for a raise in progress (PostgreSQL, MariaDB): begin() opens
 // the transaction, read() reads the fence row under a shared lock inside it,
@@ -69,7 +61,7 @@ auto begin_fenced(std::string_view store, const FenceToken& token, const Begin& 
   for (int attempt = 1;; ++attempt) {
     auto tx = begin();
     if (!tx.ok()) return tx;
-    Result<FenceRow> fence = read();
+    Result<FenceToken> fence = read();
     if (!fence.ok()) return fence.status();
     switch (judge_fence(*fence, token)) {
       case FenceVerdict::kWrite:

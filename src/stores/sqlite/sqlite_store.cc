@@ -320,8 +320,8 @@ Status SqliteStore::raise_fence(const FenceToken& token) {
   return tx->commit();
 }
 
-Result<sql::FenceRow> SqliteStore::read_fence_on(Connection& conn) {
-  sql::FenceRow fence;
+Result<FenceToken> SqliteStore::read_fence_on(Connection& conn) {
+  FenceToken fence;
   TANDEM_ASSIGN_OR_RETURN(auto raw, conn.prepare("SELECT version, role FROM tandem_fence WHERE id = 1"));
   Statement st(conn, raw);
   TANDEM_ASSIGN_OR_RETURN(bool row, st.step("reading tandem_fence"));
@@ -335,14 +335,13 @@ Result<sql::FenceRow> SqliteStore::read_fence_on(Connection& conn) {
 Result<FenceToken> SqliteStore::read_fence() {
   if (!options_.keep_tombstones) return FenceToken{};
   TANDEM_ASSIGN_OR_RETURN(auto conn, pool_.acquire());
-  TANDEM_ASSIGN_OR_RETURN(sql::FenceRow fence, read_fence_on(*conn));
-  return FenceToken{fence.version, fence.role};
+  return read_fence_on(*conn);
 }
 
 Status SqliteStore::check_fence(Connection& conn) {
   const FenceToken* token = sql::fence_for(options_);
   if (token == nullptr) return Status::Ok();
-  TANDEM_ASSIGN_OR_RETURN(sql::FenceRow fence, read_fence_on(conn));
+  TANDEM_ASSIGN_OR_RETURN(FenceToken fence, read_fence_on(conn));
   switch (sql::judge_fence(fence, *token)) {
     case sql::FenceVerdict::kWrite:
       TANDEM_SYNC_POINT("fence.passed");  // holding the write lock until the write commits

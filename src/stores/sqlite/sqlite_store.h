@@ -74,7 +74,7 @@ class SqliteStore : public sql::SqlStore {
   // transaction: SQLite's write lock is the whole database's, so reading the
   // fence, raising it and writing are one critical section.
   Status check_fence(Connection& conn);
-  Result<sql::FenceRow> read_fence_on(Connection& conn);
+  Result<FenceToken> read_fence_on(Connection& conn);
   // Runs SELECT select FROM table WHERE <range> suffix on conn, calling visit
   // per row until it returns false or an error.
   Status query_range(Connection& conn, const Table& t, const KeyRange& range, std::string_view select,
