@@ -3,7 +3,7 @@
 
 1. Layers: every #include between components points down (or stays inside a
    component): core < stores < control < mapping < config < router < backfill
-   < verify < cli, stress, bench. Test files (*_test.cc, tests/) are leaves
+   < verify < ops (operator commands), stress < serve < cli < bench. Test files (*_test.cc, tests/) are leaves
    that nothing includes, so they may build their fixtures from any layer. A public header include/tandem/X.h belongs to
    the component that implements it (PUBLIC below). Since ranks strictly
    order the components, no arrow up also means no circle.
@@ -17,7 +17,7 @@ import re
 import sys
 
 RANK = {"core": 0, "stores": 1, "control": 2, "mapping": 3, "config": 4, "router": 5, "backfill": 6,
-        "verify": 7, "cli": 8, "stress": 8, "serve": 8, "bench": 9, "tests": 9}
+        "verify": 7, "ops": 8, "stress": 8, "serve": 9, "cli": 10, "bench": 11, "tests": 11}
 PUBLIC = {"status": "core", "value": "core", "key": "core", "key_identity": "core", "record": "core", "schema": "core",
           "store": "core", "store_wrapper": "core", "plan": "control", "control_store": "control",
           "mapping": "mapping", "config": "config", "migration": "router", "move_problem": "router",

@@ -3,9 +3,10 @@
 # Usage: install_packages build|test|bench
 
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libsqlite3-dev libtomlplusplus-dev
-  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev libpq-dev libmariadb-dev libsimdjson-dev)
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev libpq-dev libmariadb-dev libsimdjson-dev
+  libcpp-httplib-dev libssl-dev)
 BENCH_PACKAGES=(libbenchmark-dev postgresql mariadb-server pgloader time)
-TEST_PACKAGES=(libgtest-dev libgmock-dev clang clang-format clang-tidy postgresql mariadb-server openssl spin python3 sqlite3
+TEST_PACKAGES=(libgtest-dev libgmock-dev clang clang-format clang-tidy postgresql mariadb-server openssl spin python3 sqlite3 chromium curl
   libbenchmark-dev pgloader time)
 
 install_packages() {

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "ops/operator_commands.h"
 #include "tandem/backfill.h"
 #include "tandem/config.h"
 #include "tandem/control_store.h"
@@ -62,9 +63,9 @@ int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptio
     for (const CollectionSchema& c : (*m)->config().collections) names.push_back(c.name);
   }
   if (o.pause || o.resume) {
-    for (const std::string& name : names) {
-      Status s = OperatorTools(**m).control().set_backfill_paused(name, o.pause);
-      if (!s.ok()) return report(s);
+    auto paused = ops::pause_backfill(**m, o.collections, o.pause);
+    if (!paused.ok()) return report(paused.status());
+    for (const std::string& name : *paused) {
       fmt::print("backfill of '{}' {}\n", name,
                  o.pause ? "paused (running workers stop after their current batch)" : "resumed");
     }

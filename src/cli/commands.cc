@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "ops/operator_commands.h"
 
 #include <fmt/format.h>
 
@@ -22,25 +23,6 @@ std::string age(WallTime then, WallTime now) {
   if (ms < 10000) return fmt::format("{:.1f}s ago", static_cast<double>(ms) / 1000.0);
   if (ms < int64_t{3600} * 1000) return fmt::format("{}s ago", ms / 1000);
   return fmt::format("{}h ago", ms / 3600000);
-}
-
-// The ranges of a collection's backfill that a worker holds now (on any host).
-Result<std::vector<BackfillRange>> held_ranges(ControlStore& control, const std::string& collection,
-                                               WallTime now) {
-  TANDEM_ASSIGN_OR_RETURN(std::vector<BackfillRange> ranges, control.backfill_ranges(collection));
-  std::vector<BackfillRange> held;
-  for (BackfillRange& r : ranges) {
-    if (!r.done && !r.lease_owner.empty() && r.lease_until > now) held.push_back(std::move(r));
-  }
-  return held;
-}
-
-// A worker's rows read per second since it claimed its range (the control
-// store's clock); nullopt before its first second or without a claim time.
-std::optional<double> worker_rate(const BackfillRange& r, WallTime now) {
-  if (r.claimed_at == WallTime{} || now - r.claimed_at < std::chrono::seconds(1)) return std::nullopt;
-  double seconds = std::chrono::duration<double>(now - r.claimed_at).count();
-  return static_cast<double>(r.counts.scanned - r.scanned_at_claim) / seconds;
 }
 
 }  // namespace
@@ -107,76 +89,10 @@ int run_status_command(const GlobalOptions& global, bool json) {
     return static_cast<int>(kExitOk);
   };
   if (json) {
-    nlohmann::json out;
-    out["migration"] = config.migration_name;
-    if (*finished) {
-      out["finished"] = {{"at", format_time((*finished)->at)}, {"by", (*finished)->actor}};
-    }
-    out["step"] = {{"number", current->step_index + 1},
-                   {"name", step.name},
-                   {"roles", step.roles_display()},
-                   {"version", current->version},
-                   {"changed_at", format_time(current->changed_at)}};
-    out["instances"] = nlohmann::json::array();
-    for (const InstanceHeartbeat& h : *instances) {
-      out["instances"].push_back({{"id", h.instance_id},
-                                  {"host", h.host},
-                                  {"pid", h.pid},
-                                  {"applied_step", h.applied_step_index + 1},
-                                  {"applied_version", h.applied_version},
-                                  {"heartbeat_at", format_time(h.heartbeat_at)},
-                                  {"live", is_live(h)},
-                                  {"silent", !is_live(h) && operator_fence},
-                                  {"removed", !is_live(h) && !operator_fence}});
-    }
-    out["repair_queue"] = {{"old", (*repairs)[Side::kOld]}, {"new", (*repairs)[Side::kNew]}};
-    out["quarantine"] = *quarantine;
-    out["shadow_mismatches"] = nlohmann::json::object();
-    for (const auto& [k, n] : *counters)
-      out["shadow_mismatches"][k.first][std::string(mismatch_kind_name(k.second))] = n;
-    out["collections"] = nlohmann::json::object();
-    for (const CollectionSchema& c : config.collections) {
-      auto bf = control.backfill_state(c.name);
-      auto v = control.latest_verify(c.name);
-      if (!bf.ok()) return report(bf.status());
-      if (!v.ok()) return report(v.status());
-      nlohmann::json entry;
-      entry["backfill"] = {{"planned", bf->planned},
-                           {"complete", bf->complete},
-                           {"paused", bf->paused},
-                           {"total_estimate", bf->total_estimate},
-                           {"scanned", bf->counts.scanned},
-                           {"copied", bf->counts.copied},
-                           {"present", bf->counts.present},
-                           {"locked", bf->counts.locked},
-                           {"tombstoned", bf->counts.tombstoned},
-                           {"quarantined", bf->counts.quarantined},
-                           {"ranges", bf->ranges},
-                           {"ranges_done", bf->ranges_done}};
-      auto held = held_ranges(control, c.name, now);
-      if (!held.ok()) return report(held.status());
-      entry["backfill"]["workers"] = nlohmann::json::array();
-      for (const BackfillRange& r : *held) {
-        std::optional<double> rate = worker_rate(r, now);
-        entry["backfill"]["workers"].push_back(
-            {{"worker", r.lease_owner},
-             {"host", r.lease_owner.substr(0, r.lease_owner.find(':'))},
-             {"range", r.id},
-             {"scanned", r.counts.scanned},
-             {"claimed_at", r.claimed_at == WallTime{} ? "" : format_time(r.claimed_at)},
-             {"rows_per_second", rate ? nlohmann::json(*rate) : nlohmann::json()},
-             {"lease_until", format_time(r.lease_until)}});
-      }
-      if (*v) {
-        entry["verify"] = {
-            {"at", format_time((*v)->at)},     {"clean", (*v)->clean}, {"records", (*v)->records},
-            {"missing", (*v)->missing},        {"extra", (*v)->extra}, {"different", (*v)->different},
-            {"resurrected", (*v)->resurrected}};
-      }
-      out["collections"][c.name] = entry;
-    }
-    fmt::print("{}\n", out.dump(2));
-    return expire_gone();
+    auto out = ops::status_report(view->config, control);  // expires gone instances too
+    if (!out.ok()) return report(out.status());
+    fmt::print("{}\n", out->dump(2));
+    return kExitOk;
   }
   fmt::print("migration '{}'\n", config.migration_name);
   if (*finished) {
@@ -218,10 +134,10 @@ int run_status_command(const GlobalOptions& global, bool json) {
                                  (*v)->resurrected);
     }
     fmt::print("collection '{}': backfill {}; verify {}\n", c.name, backfill, verify);
-    auto held = held_ranges(control, c.name, now);
+    auto held = ops::held_ranges(control, c.name, now);
     if (!held.ok()) return report(held.status());
     for (const BackfillRange& r : *held) {
-      std::optional<double> rate = worker_rate(r, now);
+      std::optional<double> rate = ops::worker_rate(r, now);
       fmt::print("  backfill worker {} (host {}): range {}, {} rows read in it, {}, lease until {}\n",
                  r.lease_owner, r.lease_owner.substr(0, r.lease_owner.find(':')), r.id, r.counts.scanned,
                  rate ? fmt::format("{:.0f} rows/s since it claimed the range at {}", *rate,
@@ -252,33 +168,11 @@ int run_status_command(const GlobalOptions& global, bool json) {
 
 int run_step_command(const GlobalOptions& global, const std::string& action, int64_t step_number,
                      const std::string& reason, bool force) {
+  auto parsed = ops::parse_step_action(action);
+  if (!parsed.ok()) return report(parsed.status());
   auto m = open_operator(global);
   if (!m.ok()) return report(m.status());
-  auto current = OperatorTools(**m).control().current_step();
-  if (!current.ok()) return report(current.status());
-  const size_t n = (*m)->plan().size();
-  size_t to = 0;
-  if (action == "next") {
-    if (current->step_index + 1 >= n) {
-      fmt::print(stderr, "tandem: the migration is at the last step ({}); there is no next step\n", n);
-      return kExitRefused;
-    }
-    to = current->step_index + 1;
-  } else if (action == "back") {
-    if (current->step_index == 0) {
-      fmt::print(stderr, "tandem: the migration is at the first step; there is no step back\n");
-      return kExitRefused;
-    }
-    to = current->step_index - 1;
-  } else {
-    if (step_number < 1 || static_cast<size_t>(step_number) > n) {
-      fmt::print(stderr, "tandem: there is no step {}; the plan has steps 1 to {} (see `tandem plan`)\n",
-                 step_number, n);
-      return kExitUsage;
-    }
-    to = static_cast<size_t>(step_number - 1);
-  }
-  auto moved = (*m)->change_step(to, reason, force);
+  auto moved = ops::move_step(**m, *parsed, step_number, reason, force);
   if (!moved.ok()) return report(moved.status());
   const Step& s = (*m)->plan().at(moved->step_index);
   fmt::print("moved to step {} ({}): {}; version {}\n", moved->step_index + 1, s.name, s.roles_display(),

@@ -67,6 +67,16 @@ struct VerifyCommandOptions {
 };
 int run_verify_command(const GlobalOptions& global, const VerifyCommandOptions& options);
 
+struct ServeCommandOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string admin_token_file;  // empty: TANDEM_ADMIN_TOKEN, else the admin API is off
+  size_t threads = 16;
+  size_t max_body_kb = 1024;
+  std::string tls_cert, tls_key;
+};
+// `tandem serve` (serve_command.cc).
+int run_serve_command(const GlobalOptions& global, const ServeCommandOptions& options);
+
 struct DemoOptions {
   int64_t records = 100000;
   int threads = 4;

@@ -167,6 +167,26 @@ int run(int argc, char** argv) {
                    "in full; used anyway when the two sides order keys differently)");
   verify->footer(kExitCodesHelp);
 
+  ServeCommandOptions so;
+  auto* serve = app.add_subcommand(
+      "serve",
+      "Serve the collections over HTTP + JSON for services in any language, routed as the library routes, "
+      "with an admin API, Prometheus metrics and a dashboard (docs/SERVE.md)");
+  serve->add_option("--listen", so.listen, "HOST:PORT to listen on (port 0: any free port, printed)")
+      ->capture_default_str();
+  serve->add_option("--admin-token-file", so.admin_token_file,
+                    "File whose first line is the admin API's bearer token (else TANDEM_ADMIN_TOKEN; "
+                    "without either the admin API is off)");
+  serve->add_option("--threads", so.threads, "Requests served at once (each keep-alive connection holds one)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{2}, size_t{1024}));
+  serve->add_option("--max-body-kb", so.max_body_kb, "Largest request body accepted (413 above)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1024} * 1024));
+  serve->add_option("--tls-cert", so.tls_cert, "PEM certificate: serve HTTPS (with --tls-key)");
+  serve->add_option("--tls-key", so.tls_key, "PEM private key of --tls-cert");
+  serve->footer(kExitCodesHelp);
+
   DemoOptions demo_options;
   auto* demo = app.add_subcommand(
       "demo",
@@ -248,6 +268,7 @@ int run(int argc, char** argv) {
     return run_quarantine_command(global, q_action, q_key, q_limit);
   }
   if (*demo) return run_demo_command(demo_options);
+  if (*serve) return run_serve_command(global, so);
   return kExitUsage;
 }
 }  // namespace
