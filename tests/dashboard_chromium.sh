@@ -35,11 +35,11 @@ curl -sf -H "$auth" -X POST "$url/admin/v1/step" -d '{"action":"back","reason":"
   fail "the admin API refused the move back"
 sleep 0.5  # the serve instance applies the step at its next refresh
 status=$(curl -sf -H "$auth" "$url/admin/v1/status") || fail "GET /admin/v1/status"
-read -r step scanned records < <(python3 -c '
+read -r step scanned estimate records < <(python3 -c '
 import json, sys
 s = json.loads(sys.argv[1])
 u = s["collections"]["users"]
-print(s["step"]["number"], u["backfill"]["scanned"], u["verify"]["records"])' "$status")
+print(s["step"]["number"], u["backfill"]["scanned"], u["backfill"]["total_estimate"], u["verify"]["records"])' "$status")
 
 browse() {
   timeout 60 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,1000 \
@@ -49,7 +49,7 @@ dom=$(browse --dump-dom) || fail "chromium could not load the dashboard"
 grep -q "id=\"step-number\">$step<" <<<"$dom" || fail "the dashboard does not show step $step"
 grep -Eq 'id="instances-count">[1-9][0-9]*<' <<<"$dom" || fail "the dashboard shows no live instance"
 grep -q "users: backfill complete" <<<"$dom" || fail "the dashboard does not show the complete backfill"
-grep -q "$scanned / $scanned rows read" <<<"$dom" || fail "the dashboard does not show $scanned rows read"
+grep -q "$scanned / $estimate rows read" <<<"$dom" || fail "the dashboard does not show $scanned / $estimate rows read"
 grep -q "verify: clean, $records records" <<<"$dom" || fail "the dashboard does not show the clean verify of $records"
 grep -q "dashboard test" <<<"$dom" || fail "the dashboard's history lacks the move made through the admin API"
 grep -q "$token" <<<"$dom" && fail "the rendered page holds the admin token"
