@@ -171,5 +171,42 @@ TEST(ShadowRead, MismatchesAreCountedSampledAndNeverReturned) {
   EXPECT_NE(samples[0].secondary.find("different"), std::string::npos) << samples[0].secondary;
 }
 
+TEST_P(RoutingTest, ScanReadsTheReadPrimaryOnlyAndPagesByKey) {
+  ASSERT_OK(f_->raw(step_.read_primary).upsert("users", user(3, "three")));
+  ASSERT_OK(f_->raw(step_.read_primary).upsert("users", user(4, "four")));
+  ASSERT_OK(f_->raw(other_side(step_.read_primary)).upsert("users", user(5, "only in the other")));
+  reset();
+  auto first = value_or_die(f_->users->scan(KeyRange::all(), 2));
+  ASSERT_EQ(first.records.size(), 2u);
+  EXPECT_EQ(first.records[0].key, Key{Value(int64_t{1})});
+  ASSERT_TRUE(first.next.has_value());
+  auto second = value_or_die(f_->users->scan(KeyRange::after(*first.next, std::nullopt), 2));
+  ASSERT_EQ(second.records.size(), 1u) << "no fallback: key 5 is only in the other database";
+  EXPECT_EQ(second.records[0].key, Key{Value(int64_t{4})});
+  EXPECT_FALSE(second.next.has_value());
+  for (Side side : {Side::kOld, Side::kNew}) {
+    bool shadow = step_.read_secondary == side && step_.read_secondary_mode == ReadSecondaryMode::kShadow;
+    expect(side, {step_.read_primary == side || shadow, false}, "scan");
+  }
+}
+
+TEST(ShadowRead, AScanComparesItsPageWithTheSecondary) {
+  MigrationFixture f({user(1, "one"), user(2, "two"), user(4, "four")});
+  ASSERT_OK(f.raw(Side::kNew).upsert("users", user(1, "different")));
+  ASSERT_OK(f.raw(Side::kNew).upsert("users", user(4, "four")));  // equal; key 2 missing in new
+  f.config.shadow_sample_every = 1;
+  f.reopen_migration();
+  f.jump_to_step(2);  // shadow-read
+  auto page = value_or_die(f.users->scan(KeyRange::all(), 10));
+  ASSERT_EQ(page.records.size(), 3u);
+  EXPECT_EQ(page.records[0].fields.at("name"), Value("one")) << "the secondary's record is never returned";
+  EXPECT_EQ(f.migration->stats()[2].shadow_mismatches, 2);
+  f.reopen_migration();  // flushes the counters
+  auto counters = value_or_die(f.control->shadow_counters());
+  EXPECT_EQ((counters[{"users", MismatchKind::kDifferent}]), 1);
+  EXPECT_EQ((counters[{"users", MismatchKind::kMissingInSecondary}]), 1);
+  EXPECT_FALSE(f.users->scan(KeyRange::all(), 0).ok());
+}
+
 }  // namespace
 }  // namespace tandem::testing

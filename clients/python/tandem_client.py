@@ -131,6 +131,21 @@ class Collection:
     def delete(self, key):
         self._client._call("DELETE", self._path(key))
 
+    def scan(self, start=None, end=None, limit=500):
+        """Every record with a key in [start, end) (key dicts; None: unbounded), page by page."""
+        params = [f"limit={limit}"]
+        if start is not None:
+            params.append("from=" + key_path([start[c] for c in self._key_columns]))
+        if end is not None:
+            params.append("to=" + key_path([end[c] for c in self._key_columns]))
+        while True:
+            path = f"/v1/collections/{urllib.parse.quote(self.name)}/records?" + "&".join(params)
+            page = self._client._call("GET", path)[1]
+            yield from page["records"]
+            if page["next"] is None:
+                return
+            params = [p for p in params if not p.startswith(("from=", "after="))] + ["after=" + page["next"]]
+
     def get_many(self, keys):
         return self._client._call("POST", f"/v1/collections/{urllib.parse.quote(self.name)}/batch-get",
                                   {"keys": list(keys)})[1]["records"]

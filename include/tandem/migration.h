@@ -88,6 +88,13 @@ struct MoveProblem;  // tandem/move_problem.h
 struct Step;
 struct StepState;  // tandem/control_store.h
 
+// A page of Collection::scan.
+struct ScanPage {
+  std::vector<Record> records;  // ascending, in the read primary's key order
+  // Set when the page is full: the next page is scan(KeyRange::after(*next, range.end), limit).
+  std::optional<Key> next;
+};
+
 class Collection {
  public:
   const CollectionSchema& schema() const { return schema_; }
@@ -101,6 +108,17 @@ class Collection {
   Status patch(const Key& key, const FieldMap& fields);
   // Deletes the record (tombstone in every database written). Idempotent.
   Status remove(const Key& key);
+  // At most limit (1 to 10,000) records with keys in range, from the read
+  // primary, in its key order. No fallback: a step reads new only after a
+  // complete backfill and a clean verify, and every write since reached new
+  // or is in the repair queue, so new misses only keys queued for repair
+  // (a get falls back for those; a scan shows them once repaired). In shadow
+  // mode the page's keys are read from the read secondary too and compared
+  // (missing, different, error; a record only the secondary has in the range
+  // is not looked for). Pages are consistent within one read primary's key
+  // order; across a move that changes it, text keys under different
+  // collations may repeat or be skipped between pages.
+  Result<ScanPage> scan(const KeyRange& range, size_t limit);
 
  private:
   friend class Migration;

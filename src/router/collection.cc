@@ -120,16 +120,8 @@ Result<std::optional<Record>> Collection::get(const Key& key) {
     }
     if (kind) {
       stats.shadow_mismatches.fetch_add(1, std::memory_order_relaxed);
-      state_->count_mismatch(schema_.name, *kind);
-      int64_t n = state_->mismatch_sequence.fetch_add(1, std::memory_order_relaxed);
-      if (n % state_->config.shadow_sample_every == 0) {
-        ShadowSample sample{
-            schema_.name, key.to_display(), *kind, lookup_display(primary), lookup_display(secondary),
-            now_micros()};
-        Status s = state_->control->add_shadow_sample(
-            sample, static_cast<size_t>(state_->config.shadow_sample_limit));
-        if (!s.ok()) logging::warn("cannot record a shadow mismatch sample: {}", s.to_string());
-      }
+      state_->report_shadow_mismatch(schema_.name, key, *kind, lookup_display(primary),
+                                     lookup_display(secondary));
     }
   }
   if (!primary->present()) return std::optional<Record>();

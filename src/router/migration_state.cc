@@ -84,6 +84,17 @@ void MigrationState::count_mismatch(const std::string& collection, MismatchKind 
   pending_mismatches[{collection, kind}] += 1;
 }
 
+void MigrationState::report_shadow_mismatch(const std::string& collection, const Key& key, MismatchKind kind,
+                                            std::string primary, std::string secondary) {
+  count_mismatch(collection, kind);
+  int64_t n = mismatch_sequence.fetch_add(1, std::memory_order_relaxed);
+  if (n % config.shadow_sample_every != 0) return;
+  ShadowSample sample{collection,         key.to_display(),     kind,
+                      std::move(primary), std::move(secondary), now_micros()};
+  Status s = control->add_shadow_sample(sample, static_cast<size_t>(config.shadow_sample_limit));
+  if (!s.ok()) logging::warn("cannot record a shadow mismatch sample: {}", s.to_string());
+}
+
 void MigrationState::flush_pending() {
   std::vector<RepairEntry> repairs;
   std::map<std::pair<std::string, MismatchKind>, int64_t> mismatches;

@@ -129,6 +129,10 @@ struct MigrationState {
   // control store answers. Returns whether it was queued durably.
   bool enqueue_repair(const std::string& collection, const Key& key, Side target, std::string reason);
   void count_mismatch(const std::string& collection, MismatchKind kind);
+  // A shadow read that differed (a get's or a scan's): counted, and every
+  // shadow_sample_every-th kept as a sample with both answers (abbreviated).
+  void report_shadow_mismatch(const std::string& collection, const Key& key, MismatchKind kind,
+                              std::string primary, std::string secondary);
   // Pushes pending repairs and mismatch counts to the control store.
   void flush_pending();
 };

@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <chrono>
+#include <map>
 
+#include "core/json_canonical.h"
 #include "serve/key_path.h"
 #include "serve/record_json.h"
 #include "serve/responses.h"
@@ -47,6 +50,26 @@ Result<std::string_view> raw_key_segment(const httplib::Request& req, const std:
   if (segment.find('/') != std::string_view::npos)
     return Status::InvalidArgument("the key holds a '/': send a '/' inside a key column as %2F");
   return segment;
+}
+
+// The raw (undecoded) value of each query parameter: a key in one is split
+// on ',' before decoding, as in the path.
+Result<std::map<std::string, std::string, std::less<>>> raw_query(const httplib::Request& req) {
+  std::map<std::string, std::string, std::less<>> out;
+  std::string_view target = req.target;
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return out;
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    std::string_view pair = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), pair.size() + 1));
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string name(pair.substr(0, eq));
+    if (!out.emplace(name, eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1))).second)
+      return Status::InvalidArgument(fmt::format("parameter '{}' is given twice", name.substr(0, 64)));
+  }
+  return out;
 }
 
 nlohmann::json schema_json(const CollectionSchema& c) {
@@ -102,6 +125,7 @@ void Gateway::install(httplib::Server& server) {
   server.Put(kRecord, [this](const auto& req, auto& res) { record_route(req, res, Operation::kPut); });
   server.Patch(kRecord, [this](const auto& req, auto& res) { record_route(req, res, Operation::kPatch); });
   server.Delete(kRecord, [this](const auto& req, auto& res) { record_route(req, res, Operation::kDelete); });
+  server.Get(R"(/v1/collections/([^/]+)/records)", [this](const auto& req, auto& res) { scan(req, res); });
   server.Post(R"(/v1/collections/([^/]+)/batch-get)",
               [this](const auto& req, auto& res) { batch_get(req, res); });
 }
@@ -180,6 +204,61 @@ void Gateway::batch_get(const httplib::Request& req, httplib::Response& res) {
     out += *got ? record_to_json(c.schema(), **got) : "null";
   }
   out += "]}";
+  send_json_text(res, 200, std::move(out));
+  finish(Status::Ok());
+}
+
+void Gateway::scan(const httplib::Request& req, httplib::Response& res) {
+  const auto start = std::chrono::steady_clock::now();
+  Result<Target> target = collection(req.matches[1].str());
+  if (!target.ok()) return send_error(res, target.status());
+  Collection& c = *target->collection;
+  auto finish = [&](const Status& s) {
+    metrics_.observe(target->index, Operation::kScan, outcome_of(s),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (!s.ok()) send_error(res, s);
+  };
+  Result<std::map<std::string, std::string, std::less<>>> params = raw_query(req);
+  if (!params.ok()) return finish(params.status());
+  KeyRange range;
+  size_t limit = 100;
+  for (const auto& [name, value] : *params) {
+    if (name == "limit") {
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc() || end != value.data() + value.size() || limit < 1 ||
+          limit > options_.max_scan_limit)
+        return finish(Status::InvalidArgument(
+            fmt::format("parameter 'limit': expected a whole number from 1 to {}", options_.max_scan_limit)));
+      continue;
+    }
+    if (name != "from" && name != "to" && name != "after")
+      return finish(Status::InvalidArgument(
+          fmt::format("parameter '{}': a scan takes from, to, after and limit", name.substr(0, 64))));
+    Result<Key> key = key_from_path(c.schema(), value);
+    if (!key.ok()) return finish(key.status().with_context(fmt::format("parameter '{}': ", name)));
+    if (name == "to") {
+      range.end = std::move(*key);
+    } else if (range.begin) {
+      return finish(Status::InvalidArgument("parameters 'from' and 'after' go one at a time"));
+    } else {
+      range.begin = std::move(*key);
+      range.begin_inclusive = name == "from";
+    }
+  }
+  Result<ScanPage> page = c.scan(range, limit);
+  if (!page.ok()) return finish(page.status());
+  std::string out = "{\"records\":[";
+  for (size_t i = 0; i < page->records.size(); ++i) {
+    if (i > 0) out += ',';
+    out += record_to_json(c.schema(), page->records[i]);
+  }
+  out += "],\"next\":";
+  if (page->next) {
+    write_json_string(key_to_path(*page->next), out);
+  } else {
+    out += "null";
+  }
+  out += '}';
   send_json_text(res, 200, std::move(out));
   finish(Status::Ok());
 }

@@ -9,6 +9,10 @@
 //   PATCH  /v1/collections/{name}/records/{key}     body: some fields (Collection::patch; 404 if none)
 //   DELETE /v1/collections/{name}/records/{key}     idempotent (Collection::remove)
 //   POST   /v1/collections/{name}/batch-get         {"keys":[{...}]} -> {"records":[record|null, ...]}
+//   GET    /v1/collections/{name}/records?from=K&to=K&after=K&limit=N
+//                                                   a range scan (Collection::scan): keys in
+//                                                   [from, to), or after the previous page's "next";
+//                                                   -> {"records":[...], "next": key | null}
 //
 // Keys in the path as key_path.h says, values as record_json.h says, errors
 // as responses.h says. Nothing a client sends reaches SQL but as a bound
@@ -27,6 +31,7 @@ namespace tandem::serve {
 
 struct GatewayOptions {
   size_t max_batch_keys = 1000;
+  size_t max_scan_limit = 1000;
 };
 
 class Gateway {
@@ -43,6 +48,7 @@ class Gateway {
   Result<Target> collection(const std::string& name);
   void record_route(const httplib::Request& req, httplib::Response& res, Operation op);
   void batch_get(const httplib::Request& req, httplib::Response& res);
+  void scan(const httplib::Request& req, httplib::Response& res);
 
   Migration& migration_;
   GatewayOptions options_;

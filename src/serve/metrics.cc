@@ -12,7 +12,7 @@ namespace tandem::serve {
 namespace {
 
 constexpr std::array<const char*, static_cast<size_t>(Operation::kCount)> kOperationNames = {
-    "get", "batch_get", "put", "patch", "delete"};
+    "get", "batch_get", "put", "patch", "delete", "scan"};
 constexpr std::array<const char*, static_cast<size_t>(Outcome::kCount)> kOutcomeNames = {
     "ok", "not_found", "bad_request", "unavailable", "error"};
 

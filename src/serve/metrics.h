@@ -34,7 +34,7 @@
 
 namespace tandem::serve {
 
-enum class Operation : uint8_t { kGet, kBatchGet, kPut, kPatch, kDelete, kCount };
+enum class Operation : uint8_t { kGet, kBatchGet, kPut, kPatch, kDelete, kScan, kCount };
 enum class Outcome : uint8_t { kOk, kNotFound, kBadRequest, kUnavailable, kError, kCount };
 
 class RequestMetrics {
