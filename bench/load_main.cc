@@ -6,7 +6,11 @@
 //   ops 60012 errors 0 rate 1000.2 p50_us 412 p99_us 2210 max_us 9120 read_p50_us 250 read_p99_us 900
 //   write_p50_us 800 write_p99_us 3100 service_p99_us 1900
 //
-// (one line). Reads are gets; writes are puts, patches and removes. The
+// (one line). Reads are gets; writes are puts, patches and removes. With
+// --reads-only every operation is a get; with --http URL each get is a GET of
+// `tandem serve`'s gateway at URL instead of a call of the library (one
+// keep-alive connection per thread): the two runs at the same rate give the
+// gateway's added latency (bench/serve.sh). The
 // service time counts from when an operation began instead of when it was
 // due: the difference is time spent queued behind a slow operation.
 //
@@ -15,11 +19,14 @@
 // percentiles instead of silently lowering the rate (no coordinated omission).
 #include <fmt/format.h>
 
+#include <httplib.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <memory>
 #include <random>
 #include <thread>
 #include <vector>
@@ -45,6 +52,8 @@ struct Options {
   int64_t keys = 1000000;
   int threads = 4;
   uint64_t seed = 1;
+  bool reads_only = false;
+  std::string http;  // a `tandem serve` base URL: gets through it
 };
 
 // The benchmark's row shape (bench/sql/mariadb_generate.sql; created_at a DATETIME, so a
@@ -77,9 +86,25 @@ struct ThreadResult {
   std::string first_error;
 };
 
-void run_thread(tandem::Collection& users, const Options& o, int index, Clock::time_point start,
+// A get through the gateway: 200 and 404 are answers, anything else an error.
+tandem::Status http_get(httplib::Client& client, const Options& o, int64_t id) {
+  auto res = client.Get(fmt::format("/v1/collections/{}/records/{}", o.collection, id));
+  if (!res)
+    return tandem::Status::Unavailable(fmt::format("GET {}: {}", o.http, httplib::to_string(res.error())));
+  if (res->status != 200 && res->status != 404)
+    return tandem::Status::Internal(fmt::format("GET: HTTP {}: {}", res->status, res->body));
+  return tandem::Status::Ok();
+}
+
+void run_thread(tandem::Collection* users, const Options& o, int index, Clock::time_point start,
                 ThreadResult& out) {
   std::mt19937_64 rng(o.seed * 7919 + static_cast<uint64_t>(index));
+  std::unique_ptr<httplib::Client> client;
+  if (!o.http.empty()) {
+    client = std::make_unique<httplib::Client>(o.http);
+    client->set_keep_alive(true);
+    client->set_tcp_nodelay(true);
+  }
   const double per_thread = o.rate / o.threads;
   int64_t next_new_id = o.keys + 1 + index;  // inserts: ids above the dataset, one residue per thread
   for (uint64_t i = 0;; ++i) {
@@ -90,22 +115,24 @@ void run_thread(tandem::Collection& users, const Options& o, int index, Clock::t
     std::this_thread::sleep_until(due);
     auto began = Clock::now();
     int64_t id = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(o.keys));
-    unsigned pick = rng() % 100;
+    unsigned pick = o.reads_only ? 0 : rng() % 100;
     tandem::Status s;
-    if (pick < 60) {
-      s = users.get(tandem::Key{tandem::Value(id)}).status();
+    if (client) {
+      s = http_get(*client, o, id);
+    } else if (pick < 60) {
+      s = users->get(tandem::Key{tandem::Value(id)}).status();
     } else if (pick < 75) {
-      s = users.put(make_user(id, rng));
+      s = users->put(make_user(id, rng));
     } else if (pick < 85) {
-      s = users.put(make_user(next_new_id, rng));
+      s = users->put(make_user(next_new_id, rng));
       next_new_id += o.threads;
     } else if (pick < 95) {
       tandem::FieldMap f;
       f["balance"] = tandem::Value(tandem::Decimal::parse(fmt::format("{}.50", rng() % 1000)).value());
-      s = users.patch(tandem::Key{tandem::Value(id)}, f);
+      s = users->patch(tandem::Key{tandem::Value(id)}, f);
       if (s.code() == tandem::Code::kNotFound) s = tandem::Status::Ok();
     } else {
-      s = users.remove(tandem::Key{tandem::Value(id)});
+      s = users->remove(tandem::Key{tandem::Value(id)});
     }
     auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - due).count();
     auto micros = static_cast<uint32_t>(std::min<int64_t>(took, UINT32_MAX));
@@ -125,9 +152,7 @@ uint32_t percentile(const std::vector<uint32_t>& sorted, double p) {
   return sorted[i];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   Options o;
   CLI::App app{"tandem-bench-load: a fixed-rate workload through the router (the live-load benchmark)"};
   app.add_option("--config", o.config, "The migration's config")->capture_default_str();
@@ -143,25 +168,36 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--threads", o.threads, "Client threads")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--seed", o.seed, "Random seed")->capture_default_str();
+  app.add_flag("--reads-only", o.reads_only, "Every operation a get");
+  app.add_option("--http", o.http,
+                 "Gets through `tandem serve` at this base URL (e.g. http://127.0.0.1:8080) instead of the "
+                 "library; implies --reads-only");
   CLI11_PARSE(app, argc, argv);
+  if (!o.http.empty()) o.reads_only = true;
   tandem::set_log_level(tandem::LogLevel::kWarn);
 
-  auto config = tandem::Config::load_file(o.config);
-  if (!config.ok()) {
-    fmt::print(stderr, "tandem-bench-load: {}\n", config.status().to_string());
-    return 2;
-  }
-  tandem::MigrationOptions mo;
-  mo.instance_label = "bench-load";
-  auto migration = tandem::Migration::open(*config, mo);
-  if (!migration.ok()) {
-    fmt::print(stderr, "tandem-bench-load: {}\n", migration.status().to_string());
-    return 2;
-  }
-  auto users = (*migration)->collection(o.collection);
-  if (!users.ok()) {
-    fmt::print(stderr, "tandem-bench-load: {}\n", users.status().to_string());
-    return 2;
+  std::unique_ptr<tandem::Migration> migration;
+  tandem::Collection* users = nullptr;
+  if (o.http.empty()) {
+    auto config = tandem::Config::load_file(o.config);
+    if (!config.ok()) {
+      fmt::print(stderr, "tandem-bench-load: {}\n", config.status().to_string());
+      return 2;
+    }
+    tandem::MigrationOptions mo;
+    mo.instance_label = "bench-load";
+    auto opened = tandem::Migration::open(*config, mo);
+    if (!opened.ok()) {
+      fmt::print(stderr, "tandem-bench-load: {}\n", opened.status().to_string());
+      return 2;
+    }
+    migration = std::move(*opened);
+    auto collection = migration->collection(o.collection);
+    if (!collection.ok()) {
+      fmt::print(stderr, "tandem-bench-load: {}\n", collection.status().to_string());
+      return 2;
+    }
+    users = *collection;
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -170,7 +206,7 @@ int main(int argc, char** argv) {
   std::vector<ThreadResult> results(static_cast<size_t>(o.threads));
   std::vector<std::thread> threads;
   for (int t = 0; t < o.threads; ++t) {
-    threads.emplace_back(run_thread, std::ref(**users), std::cref(o), t, start,
+    threads.emplace_back(run_thread, users, std::cref(o), t, start,
                          std::ref(results[static_cast<size_t>(t)]));
   }
   for (auto& t : threads) t.join();
@@ -199,4 +235,15 @@ int main(int argc, char** argv) {
       percentile(reads, 0.99), percentile(writes, 0.50), percentile(writes, 0.99), percentile(service, 0.99));
   if (!first_error.empty()) fmt::print(stderr, "first error: {}\n", first_error);
   return errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "tandem-bench-load: {}\n", e.what());
+    return 2;
+  }
 }

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "ops/operator_commands.h"
+#include "serve/backfill_metrics.h"
 #include "tandem/backfill.h"
 #include "tandem/config.h"
 #include "tandem/control_store.h"
@@ -93,7 +94,20 @@ int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptio
   options.stop = &g_stop;
   const bool terminal = isatty(STDERR_FILENO) != 0;
   options.progress_interval = terminal ? std::chrono::milliseconds(250) : std::chrono::milliseconds(5000);
-  options.on_progress = [terminal](const BackfillProgress& p) { print_progress(p, terminal); };
+  std::unique_ptr<serve::BackfillMetricsServer> metrics;
+  if (!o.metrics_listen.empty()) {
+    auto started = serve::BackfillMetricsServer::start(**m, o.metrics_listen);
+    if (!started.ok()) return report(started.status());
+    metrics = std::move(*started);
+    options.progress_interval =
+        std::min<std::chrono::milliseconds>(options.progress_interval, std::chrono::seconds(1));
+    fmt::print(stderr, "backfill metrics at http://{}:{}/metrics\n",
+               o.metrics_listen.substr(0, o.metrics_listen.rfind(':')), metrics->port());
+  }
+  options.on_progress = [terminal, &metrics](const BackfillProgress& p) {
+    if (metrics) metrics->update(p);
+    print_progress(p, terminal);
+  };
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   auto summary = run_backfill(**m, options);

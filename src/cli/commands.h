@@ -54,6 +54,7 @@ struct BackfillCommandOptions {
   bool restart = false;
   std::string worker_id;  // --worker-id: the workers' "host" part
   int64_t lease_seconds = 30;
+  std::string metrics_listen;  // --metrics-listen HOST:PORT: Prometheus /metrics of this run
 };
 int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptions& options);
 int run_quarantine_command(const GlobalOptions& global, const std::string& action, const std::string& key,

@@ -101,6 +101,8 @@ int run(int argc, char** argv) {
                    "A worker that has not checkpointed for this long loses its range to another worker")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{3600}));
+  backfill->add_option("--metrics-listen", bf.metrics_listen,
+                       "Serve this run's Prometheus metrics at http://HOST:PORT/metrics while it copies");
   backfill->add_option("--workers", bf.workers, "Parallel workers")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));

@@ -167,6 +167,25 @@ void Admin::install_jobs(httplib::Server& server) {
     if (!s.ok()) return send_error(res, s);
     send_json(res, 202, jobs_.verify_json());
   });
+  server.Post("/admin/v1/instances/forget", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = body_object(req);
+    if (!body.ok()) return send_error(res, body.status());
+    const nlohmann::json& id = (*body)["id"];
+    const nlohmann::json& reason = (*body)["reason"];
+    if (!id.is_string() || id.get<std::string>().empty())
+      return send_error(res,
+                        Status::InvalidArgument("field 'id': the instance's id, as GET instances lists it"));
+    if (!reason.is_string())
+      return send_error(res, Status::InvalidArgument("field 'reason': why the instance is known to be dead"));
+    auto forgotten = forget_instance(migration_.config(), OperatorTools(migration_).control(),
+                                     id.get<std::string>(), reason.get<std::string>());
+    if (!forgotten.ok()) return send_error(res, forgotten.status());
+    send_json(res, 200,
+              {{"forgotten", forgotten->instance_id},
+               {"host", forgotten->host},
+               {"last_heartbeat", format_time(forgotten->last_heartbeat)},
+               {"step_version", forgotten->step_version}});
+  });
   server.Get("/admin/v1/instances", [this](const httplib::Request&, httplib::Response& res) {
     auto out = ops::status_report(migration_.config(), OperatorTools(migration_).control());
     if (!out.ok()) return send_error(res, out.status());

@@ -20,6 +20,7 @@
 //   POST /admin/v1/verify             {"repair":false,"collections":[...]}: starts a job (202)
 //   GET  /admin/v1/verify             the job: collections done, results, clean
 //   GET  /admin/v1/instances          the instances, as in status
+//   POST /admin/v1/instances/forget   {"id":"...","reason":"..."}: as `tandem instances forget`
 //
 // Each command is the CLI's implementation (ops/operator_commands.h).
 // Thread safety: the handlers run on the server's threads concurrently.
