@@ -48,7 +48,7 @@ serve_pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(grep -o "http://127.0.0.1:[0-9]*" "$dir/serve.out" | head -1)
 rss() { awk '/VmRSS/ {print $2 / 1024}' "/proc/$serve_pid/status"; }
-field() { grep -o "$1 [0-9.]*" <<<"$2" | awk '{print $2}'; }
+field() { grep -oE "(^| )$1 [0-9.]+" <<<"$2" | awk "{print \$2}"; }
 
 echo "== 1. added latency: $rate keyed reads/s for ${seconds}s, 2 client threads, open loop"
 lib=$("$load" --config "$config" --reads-only --rate "$rate" --seconds "$seconds" --keys "$records" --threads 2)

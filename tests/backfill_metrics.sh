@@ -24,4 +24,6 @@ second=$(scanned)
 [[ -n "$first" && -n "$second" ]] || fail "no tandem_backfill_run_rows_total in $url"
 ((second > first)) || fail "the rows did not move: $first then $second"
 curl -sf "$url" | grep -q '^tandem_step 7$' || fail "the migration's step is not in the backfill's metrics"
+curl -sf "$url" | grep -q '^tandem_backfill_run_throttled{collection="users",reason="rate_limit"} 1$' ||
+  fail "the copy at its limit of 400 rows/s is not shown throttled by it: $(curl -sf "$url" | grep throttled)"
 echo "backfill metrics: rows read $first, then $second; the migration's step with them"

@@ -52,6 +52,8 @@ grep -q "users: backfill complete" <<<"$dom" || fail "the dashboard does not sho
 grep -q "$scanned / $estimate rows read" <<<"$dom" || fail "the dashboard does not show $scanned / $estimate rows read"
 grep -q "verify: clean, $records records" <<<"$dom" || fail "the dashboard does not show the clean verify of $records"
 grep -q "dashboard test" <<<"$dom" || fail "the dashboard's history lacks the move made through the admin API"
+grep -q '<div id="error"></div>' <<<"$dom" || fail "the dashboard shows an error: $(grep -o '<div id="error">[^<]*' <<<"$dom")"
+grep -q '<table id="samples">' <<<"$dom" || fail "the dashboard lacks the shadow-mismatch samples"
 grep -q "$token" <<<"$dom" && fail "the rendered page holds the admin token"
 mkdir -p "$artifacts"
 browse --screenshot="$artifacts/dashboard.png" >/dev/null || fail "chromium could not take the screenshot"

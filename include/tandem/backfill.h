@@ -42,6 +42,9 @@ struct BackfillProgress {
   size_t ranges_done = 0;
   size_t batch_size = 0;  // the current adaptive batch size (one worker's)
   bool paused = false;
+  // This run's workers' time spent waiting for max_rows_per_second, summed.
+  double rate_limit_wait_seconds = 0;
+  bool rate_limited = false;  // a worker waits for max_rows_per_second now
 };
 
 struct BackfillOptions {

@@ -154,6 +154,8 @@ class CollectionBackfill {
     p.ranges_done = st.ranges_done;
     p.batch_size = batch_size_.load();
     p.paused = st.paused;
+    p.rate_limit_wait_seconds = limiter_.waited_seconds();
+    p.rate_limited = limiter_.waiting();
     return p;
   }
 

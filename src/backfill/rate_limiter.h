@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <thread>
@@ -25,13 +26,28 @@ class RateLimiter {
       next_free_ = start + std::chrono::duration_cast<SteadyClock::duration>(
                                std::chrono::duration<double>(static_cast<double>(rows) / rate_));
     }
+    const auto now = SteadyClock::now();
+    if (start > now) {
+      waited_micros_.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(start - now).count(),
+                               std::memory_order_relaxed);
+    }
+    sleepers_.fetch_add(1, std::memory_order_relaxed);
     std::this_thread::sleep_until(start);
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  // Whether a worker is waiting for the limit now.
+  bool waiting() const { return sleepers_.load(std::memory_order_relaxed) > 0; }
+  // Time the workers have waited for the limit, summed over them.
+  double waited_seconds() const {
+    return static_cast<double>(waited_micros_.load(std::memory_order_relaxed)) / 1e6;
   }
 
  private:
   double rate_;
   Mutex mutex_;
   SteadyClock::time_point next_free_ GUARDED_BY(mutex_) = {};
+  std::atomic<int64_t> waited_micros_{0};
+  std::atomic<int> sleepers_{0};
 };
 
 }  // namespace tandem

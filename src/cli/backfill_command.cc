@@ -96,7 +96,7 @@ int run_backfill_command(const GlobalOptions& global, const BackfillCommandOptio
   options.progress_interval = terminal ? std::chrono::milliseconds(250) : std::chrono::milliseconds(5000);
   std::unique_ptr<serve::BackfillMetricsServer> metrics;
   if (!o.metrics_listen.empty()) {
-    auto started = serve::BackfillMetricsServer::start(**m, o.metrics_listen);
+    auto started = serve::BackfillMetricsServer::start(**m, o.metrics_listen, options);
     if (!started.ok()) return report(started.status());
     metrics = std::move(*started);
     options.progress_interval =

@@ -167,6 +167,22 @@ void Admin::install_jobs(httplib::Server& server) {
     if (!s.ok()) return send_error(res, s);
     send_json(res, 202, jobs_.verify_json());
   });
+  server.Get("/admin/v1/shadow-samples", [this](const httplib::Request& req, httplib::Response& res) {
+    auto limit = count_param(req, "limit", 20, 1000);
+    if (!limit.ok()) return send_error(res, limit.status());
+    auto samples = OperatorTools(migration_).control().shadow_samples(*limit);
+    if (!samples.ok()) return send_error(res, samples.status());
+    nlohmann::json out = nlohmann::json::array();
+    for (const ShadowSample& s : *samples) {
+      out.push_back({{"collection", s.collection},
+                     {"key", s.key_display},
+                     {"kind", std::string(mismatch_kind_name(s.kind))},
+                     {"primary", s.primary},
+                     {"secondary", s.secondary},
+                     {"at", format_time(s.at)}});
+    }
+    send_json(res, 200, {{"samples", out}});
+  });
   server.Post("/admin/v1/instances/forget", [this](const httplib::Request& req, httplib::Response& res) {
     auto body = body_object(req);
     if (!body.ok()) return send_error(res, body.status());

@@ -12,6 +12,7 @@
 //                                     409 with the CLI's refusal message
 //   POST /admin/v1/repair             {"limit":N}: drains the repair queue
 //   GET  /admin/v1/quarantine?limit=N the quarantined records and reasons
+//   GET  /admin/v1/shadow-samples?limit=N  shadow reads that differed, with both answers
 //   POST /admin/v1/backfill           {"action":"start","workers":N,"max_rows_per_second":R,
 //                                      "collections":[...]} | {"action":"stop"} |
 //                                     {"action":"pause"|"resume","collections":[...]} |

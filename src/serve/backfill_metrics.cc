@@ -27,10 +27,13 @@ Result<std::pair<std::string, int>> parse_listen(const std::string& option, cons
 }
 
 Result<std::unique_ptr<BackfillMetricsServer>> BackfillMetricsServer::start(Migration& migration,
-                                                                            const std::string& listen) {
+                                                                            const std::string& listen,
+                                                                            const BackfillOptions& options) {
   TANDEM_ASSIGN_OR_RETURN(auto address, parse_listen("--metrics-listen", listen));
   std::unique_ptr<BackfillMetricsServer> server(new BackfillMetricsServer());
   server->migration_ = &migration;
+  server->max_rows_per_second_ = options.max_rows_per_second;
+  server->min_batch_ = options.min_batch;
   server->http_ = std::make_unique<httplib::Server>();
   httplib::Server& http = *server->http_;
   http.new_task_queue = [] { return new httplib::ThreadPool(2); };
@@ -63,11 +66,14 @@ void BackfillMetricsServer::update(const BackfillProgress& progress) {
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   MutexLock lock(mu_);
-  seen_[progress.collection] = Seen{progress, now};
+  auto it = seen_.find(progress.collection);
+  const double waited_before = it == seen_.end() ? 0 : it->second.progress.rate_limit_wait_seconds;
+  seen_[progress.collection] =
+      Seen{progress, now, progress.rate_limited || progress.rate_limit_wait_seconds > waited_before};
 }
 
 void BackfillMetricsServer::write(std::string& out) {
-  std::string rows, rate, batch, last;
+  std::string rows, rate, batch, last, throttled, waits;
   {
     MutexLock lock(mu_);
     for (const auto& [name, s] : seen_) {
@@ -84,8 +90,28 @@ void BackfillMetricsServer::write(std::string& out) {
                            s.progress.batch_size);
       last += fmt::format("tandem_backfill_run_last_progress_timestamp_seconds{{collection=\"{}\"}} {:.3f}\n",
                           name, s.at);
+      waits += fmt::format("tandem_backfill_run_rate_limit_wait_seconds_total{{collection=\"{}\"}} {}\n",
+                           name, s.progress.rate_limit_wait_seconds);
+      const bool slow = s.progress.batch_size > 0 && s.progress.batch_size <= min_batch_;
+      const std::pair<const char*, bool> reasons[] = {
+          {"paused", s.progress.paused}, {"rate_limit", s.waited_for_limit}, {"latency", slow}};
+      for (const auto& [reason, on] : reasons)
+        throttled += fmt::format("tandem_backfill_run_throttled{{collection=\"{}\",reason=\"{}\"}} {}\n",
+                                 name, reason, on ? 1 : 0);
     }
   }
+  out +=
+      "# HELP tandem_backfill_run_throttled 1 while the copy is held back, by reason.\n"
+      "# TYPE tandem_backfill_run_throttled gauge\n" +
+      throttled;
+  out +=
+      "# HELP tandem_backfill_run_rate_limit_wait_seconds_total Workers' time waiting for the rate limit.\n"
+      "# TYPE tandem_backfill_run_rate_limit_wait_seconds_total counter\n" +
+      waits;
+  out += fmt::format(
+      "# HELP tandem_backfill_run_max_rows_per_second The run's rate limit (0: none).\n"
+      "# TYPE tandem_backfill_run_max_rows_per_second gauge\ntandem_backfill_run_max_rows_per_second {}\n",
+      max_rows_per_second_);
   out +=
       "# HELP tandem_backfill_run_rows_total Rows this backfill process read, by outcome.\n"
       "# TYPE tandem_backfill_run_rows_total counter\n" +

@@ -34,7 +34,8 @@ button{padding:5px 12px;margin-right:6px}#refusal{white-space:pre-wrap;color:#b3
 <section><h2>Repair queue and quarantine</h2>
 <p>repair queue: <b id="repair-old">0</b> to old, <b id="repair-new">0</b> to new</p>
 <p>quarantine: <b id="quarantine-count">0</b> record(s)</p><table id="quarantine"><tbody></tbody></table></section>
-<section><h2>Shadow mismatches</h2><table id="mismatches"><tbody></tbody></table></section>
+<section><h2>Shadow mismatches</h2><table id="mismatches"><tbody></tbody></table>
+<h3>Samples</h3><table id="samples"><tbody></tbody></table></section>
 <section><h2>Recent step changes</h2><table id="history"><tbody></tbody></table></section>
 </main><script src="/dashboard.js"></script></body></html>
 )HTML";
@@ -67,8 +68,9 @@ function seconds(s) {
 }
 async function refresh() {
   try {
-    const [status, plan, history, quarantine] = await Promise.all(
-        [api('status'), api('plan'), api('history?limit=10'), api('quarantine?limit=20')]);
+    const [status, plan, history, quarantine, samples] = await Promise.all(
+        [api('status'), api('plan'), api('history?limit=10'), api('quarantine?limit=20'),
+         api('shadow-samples?limit=10')]);
     $('error').textContent = '';
     $('migration').textContent = status.migration + (status.finished ? ' (finished)' : '');
     $('step-number').textContent = status.step.number;
@@ -116,6 +118,8 @@ async function refresh() {
     for (const [coll, kinds] of Object.entries(status.shadow_mismatches))
       for (const [kind, n] of Object.entries(kinds)) mm.push(row([coll, kind, n]));
     fill($('mismatches').tBodies[0], mm.length ? mm : [row(['none'])]);
+    fill($('samples').tBodies[0], samples.samples.map((s) =>
+        row([s.collection, s.key, s.kind, 'primary: ' + s.primary, 'secondary: ' + s.secondary])));
     fill($('history').tBodies[0], history.history.map((h) =>
         row([h.at, h.from_step + ' \u2192 ' + h.to_step + (h.forced ? ' FORCED' : ''), h.actor, h.reason])));
   } catch (e) {
