@@ -17,7 +17,7 @@
 #
 #   bench/run.sh [--target postgres|mariadb|both] [--durable] [--rows N] [--runs K] [--live]
 #                [--rate OPS] [--live-seconds S] [--live-max-rows-per-second R]
-#                [--only tandem,pgloader,copy,loaddata,dump] [--build DIR]
+#                [--only tandem,tandem2p,pgloader,copy,loaddata,dump] [--build DIR]
 #                [--workers W] [--baseline TANDEM]
 #
 # --live adds the live-load mode: a workload process (tandem-bench-load) sends
@@ -28,6 +28,8 @@
 # copy (the trade of copy rate for latency). --build uses an existing build folder.
 # --workers sets the backfill's workers (default: the machine's cores, which
 # the servers share here; on 2 cores, 2 workers copy about 5 % faster than 4).
+# --only tandem2p runs the copy as two backfill processes (each --workers W,
+# worker ids host-a and host-b, one control store), as on two machines.
 # --baseline adds another tandem binary (e.g. built from an earlier commit) as
 # the tool "baseline", alternating with this one, and prints tandem/baseline.
 # Servers get fresh data directories under /tmp and are stopped on exit.
@@ -263,6 +265,17 @@ run_baseline() {
   timed baseline "$baseline" --config "$work/tandem.toml" backfill --old-is-frozen --workers "$workers"
   check_target baseline
 }
+# Two backfill processes sharing the copy (as on two machines: their own
+# worker ids, one control store), each with --workers W; peak RSS is the
+# larger process's.
+run_tandem2p() {
+  fresh_target
+  rm -f "$work"/control.db*
+  timed tandem2p bash -c "'$tandem' --config '$work/tandem.toml' backfill --old-is-frozen --workers $workers \
+      --worker-id host-a & '$tandem' --config '$work/tandem.toml' backfill --old-is-frozen --workers $workers \
+      --worker-id host-b & wait -n && wait -n"
+  check_target tandem2p
+}
 run_pgloader() {
   fresh_target empty
   timed pgloader pgloader --dynamic-space-size 4096 --no-ssl-cert-verification "$work/pgloader.load"
@@ -316,7 +329,7 @@ echo "|---|---|---|---|---|"
 printf '%s\n' "${results[@]}" | awk '{ printf "| %s | %s | %.2f | %s | %s |\n", $1, $2, $3, $4, $5 }'
 tandem_rate=$(mean_rate tandem)
 echo "target: $target; servers: $durability; $rows rows; backfill workers: $workers"
-for other in pgloader copy loaddata dump baseline; do
+for other in pgloader copy loaddata dump baseline tandem2p; do
   other_rate=$(mean_rate "$other")
   if [[ -n "$tandem_rate" && -n "$other_rate" ]]; then
     awk -v a="$tandem_rate" -v b="$other_rate" -v o="$other" \

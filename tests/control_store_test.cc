@@ -2,6 +2,9 @@
 // and durable repair queue, quarantine and shadow reports.
 #include <sqlite3.h>
 
+#include <thread>
+#include <vector>
+
 #include "test_support.h"
 
 namespace tandem::testing {
@@ -62,6 +65,24 @@ TEST(ControlStore, StateSurvivesReopenAndTheFingerprintIsChecked) {
   EXPECT_NE(changed.message().find("fp1"), std::string::npos);
   Status shorter = c->initialize("fp1", 1);
   EXPECT_FALSE(shorter.ok());
+}
+
+// Two processes of one host starting at once (a backfill on each of two
+// workers, a service and its operator) open a fresh SQLite control store
+// together: each must get it, not a "database is locked".
+TEST(ControlStore, ProcessesOpeningAFreshStoreAtOnceAllGetIt) {
+  for (int round = 0; round < 20; ++round) {
+    TempDir dir;
+    const std::string path = dir.file("control.db");
+    std::vector<Status> results(4);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < results.size(); ++t) {
+      threads.emplace_back([&, t] { results[t] = open_control_store(path).status(); });
+    }
+    for (auto& t : threads) t.join();
+    SCOPED_TRACE(round);
+    for (const Status& s : results) ASSERT_OK(s);
+  }
 }
 
 TEST(ControlStore, HeartbeatsUpsertAndInstancesDeregister) {

@@ -9,8 +9,9 @@ set -uo pipefail
 tandem="$1" artifacts="$2"
 command -v chromium >/dev/null || { echo "chromium is not installed (scripts/deps.sh installs it)"; exit 1; }
 dir=$(mktemp -d)
-serve_pid=""
+serve_pid="" second_pid=""
 cleanup() {
+  [[ -n "$second_pid" ]] && kill "$second_pid" 2>/dev/null && wait "$second_pid" 2>/dev/null
   [[ -n "$serve_pid" ]] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
   rm -rf "$dir"
 }
@@ -30,6 +31,9 @@ for _ in $(seq 100); do
 done
 url=$(grep -o "http://127.0.0.1:[0-9]*" "$dir/serve.out" | head -1)
 [[ -n "$url" ]] || { cat "$dir/serve.out" "$dir/serve.log"; fail "tandem serve did not start"; }
+# A second gateway of the same migration: an instance of its own.
+"$tandem" --config "$dir/demo/tandem.toml" serve --listen 127.0.0.1:0 >"$dir/second.out" 2>"$dir/second.log" &
+second_pid=$!
 auth="Authorization: Bearer $token"
 curl -sf -H "$auth" -X POST "$url/admin/v1/step" -d '{"action":"back","reason":"dashboard test"}' >/dev/null ||
   fail "the admin API refused the move back"
@@ -47,7 +51,8 @@ browse() {
 }
 dom=$(browse --dump-dom) || fail "chromium could not load the dashboard"
 grep -q "id=\"step-number\">$step<" <<<"$dom" || fail "the dashboard does not show step $step"
-grep -Eq 'id="instances-count">[1-9][0-9]*<' <<<"$dom" || fail "the dashboard shows no live instance"
+grep -q 'id="instances-count">2<' <<<"$dom" ||
+  fail "the dashboard does not show the two gateways as two live instances: $(grep -o 'id="instances-count">[^<]*' <<<"$dom")"
 grep -q "users: backfill complete" <<<"$dom" || fail "the dashboard does not show the complete backfill"
 grep -q "$scanned / $estimate rows read" <<<"$dom" || fail "the dashboard does not show $scanned / $estimate rows read"
 grep -q "verify: clean, $records records" <<<"$dom" || fail "the dashboard does not show the clean verify of $records"

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <pthread.h>
+#include <unistd.h>
 #include <csignal>
 
 #include "cli/common.h"
@@ -47,7 +48,10 @@ int run_serve_command(const GlobalOptions& global, const ServeCommandOptions& op
   auto config = Config::load_file(global.config_path);
   if (!config.ok()) return report(config.status());
   MigrationOptions migration_options;
-  migration_options.instance_label = "serve";
+  // Unique per process: every `tandem serve` of a migration is an instance of its own.
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  migration_options.instance_label = fmt::format("serve@{}:{}", host, getpid());
   auto migration = Migration::open(*config, migration_options);
   if (!migration.ok()) return report(migration.status());
   auto server = serve::Server::start(**migration, serve_options);

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 namespace tandem::sqlite {
 
 Status error_status(sqlite3* db, int rc, std::string_view what) {
@@ -48,7 +52,19 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bo
   sqlite3_extended_result_codes(db, 1);
   if (read_only) TANDEM_RETURN_IF_ERROR(conn->exec("PRAGMA query_only=1"));
   if (configure) {
-    TANDEM_RETURN_IF_ERROR(conn->exec("PRAGMA journal_mode=WAL"));
+    // Switching a fresh file to WAL takes an exclusive lock, and SQLite
+    // answers SQLITE_BUSY at once (no busy handler: it could deadlock) when
+    // another connection is switching it too: processes starting together.
+    // Retried here until the busy timeout; once one has switched it, the
+    // others find WAL and go on.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+    Status wal = conn->exec("PRAGMA journal_mode=WAL");
+    for (int attempt = 1;
+         !wal.ok() && wal.code() == Code::kBusy && std::chrono::steady_clock::now() < deadline; ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50, 2 * attempt)));
+      wal = conn->exec("PRAGMA journal_mode=WAL");
+    }
+    TANDEM_RETURN_IF_ERROR(wal);
     TANDEM_RETURN_IF_ERROR(conn->exec("PRAGMA synchronous=NORMAL"));
   }
   return conn;
