@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "ops/operator_commands.h"
 #include "tandem/operator_tools.h"
 
 namespace tandem::cli {
@@ -35,30 +36,9 @@ int run_instances_command(const GlobalOptions& global, const std::string& action
     return config.fence == FencePolicy::kOperator ? "silent" : "gone";
   };
   if (json) {
-    nlohmann::json out;
-    out["fence"] = fence_policy_name(config.fence);
-    out["lease_ms"] = config.instance_timeout.count();
-    out["instances"] = nlohmann::json::array();
-    for (const InstanceHeartbeat& h : *instances) {
-      out["instances"].push_back({{"id", h.instance_id},
-                                  {"host", h.host},
-                                  {"pid", h.pid},
-                                  {"applied_step", h.applied_step_index + 1},
-                                  {"applied_version", h.applied_version},
-                                  {"heartbeat_at", format_time(h.heartbeat_at)},
-                                  {"state", state(h)}});
-    }
-    out["forgotten"] = nlohmann::json::array();
-    for (const InstanceForgotten& f : *forgotten) {
-      out["forgotten"].push_back({{"id", f.instance_id},
-                                  {"host", f.host},
-                                  {"last_heartbeat", format_time(f.last_heartbeat)},
-                                  {"at", format_time(f.at)},
-                                  {"step_version", f.step_version},
-                                  {"reason", f.reason},
-                                  {"by", f.actor}});
-    }
-    fmt::print("{}\n", out.dump(2));
+    auto out = ops::instances_report(config, control);
+    if (!out.ok()) return report(out.status());
+    fmt::print("{}\n", out->dump(2));
     return kExitOk;
   }
   fmt::print("fence: {} (lease {} ms)\n", fence_policy_name(config.fence), config.instance_timeout.count());

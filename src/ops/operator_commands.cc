@@ -162,6 +162,39 @@ Result<nlohmann::json> plan_report(const Config& config, ControlStore& control) 
   return out;
 }
 
+Result<nlohmann::json> instances_report(const Config& config, ControlStore& control) {
+  TANDEM_ASSIGN_OR_RETURN(WallTime now, control.clock_now());
+  TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceHeartbeat> instances, control.instances());
+  TANDEM_ASSIGN_OR_RETURN(std::vector<InstanceForgotten> forgotten, control.forgotten_instances(20));
+  nlohmann::json out;
+  out["fence"] = fence_policy_name(config.fence);
+  out["lease_ms"] = config.instance_timeout.count();
+  out["instances"] = nlohmann::json::array();
+  for (const InstanceHeartbeat& h : instances) {
+    const char* state = instance_is_live(h, now, config.instance_timeout) ? "live"
+                        : config.fence == FencePolicy::kOperator          ? "silent"
+                                                                          : "gone";
+    out["instances"].push_back({{"id", h.instance_id},
+                                {"host", h.host},
+                                {"pid", h.pid},
+                                {"applied_step", h.applied_step_index + 1},
+                                {"applied_version", h.applied_version},
+                                {"heartbeat_at", format_time(h.heartbeat_at)},
+                                {"state", state}});
+  }
+  out["forgotten"] = nlohmann::json::array();
+  for (const InstanceForgotten& f : forgotten) {
+    out["forgotten"].push_back({{"id", f.instance_id},
+                                {"host", f.host},
+                                {"last_heartbeat", format_time(f.last_heartbeat)},
+                                {"at", format_time(f.at)},
+                                {"step_version", f.step_version},
+                                {"reason", f.reason},
+                                {"by", f.actor}});
+  }
+  return out;
+}
+
 Result<nlohmann::json> history_report(ControlStore& control, size_t limit) {
   TANDEM_ASSIGN_OR_RETURN(std::vector<StepChange> history, control.history(limit));
   nlohmann::json out = nlohmann::json::array();

@@ -29,6 +29,12 @@ Result<nlohmann::json> status_report(const Config& config, ControlStore& control
 // `tandem plan`, GET /admin/v1/plan: the steps and their roles, the current one.
 Result<nlohmann::json> plan_report(const Config& config, ControlStore& control);
 
+// `tandem instances list --json`, GET /admin/v1/instances: the fence policy,
+// the lease, every registered instance with its applied step and state
+// (live, silent under fence = "operator", else gone) and the latest 20
+// forgotten ones.
+Result<nlohmann::json> instances_report(const Config& config, ControlStore& control);
+
 // GET /admin/v1/history: the latest limit step changes, newest first.
 Result<nlohmann::json> history_report(ControlStore& control, size_t limit);
 

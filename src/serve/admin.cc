@@ -203,9 +203,9 @@ void Admin::install_jobs(httplib::Server& server) {
                {"step_version", forgotten->step_version}});
   });
   server.Get("/admin/v1/instances", [this](const httplib::Request&, httplib::Response& res) {
-    auto out = ops::status_report(migration_.config(), OperatorTools(migration_).control());
+    auto out = ops::instances_report(migration_.config(), OperatorTools(migration_).control());
     if (!out.ok()) return send_error(res, out.status());
-    send_json(res, 200, {{"instances", (*out)["instances"]}, {"step", (*out)["step"]}});
+    send_json(res, 200, *out);
   });
 }
 

@@ -20,7 +20,7 @@
 //   GET  /admin/v1/backfill           the job: running, progress per collection, result
 //   POST /admin/v1/verify             {"repair":false,"collections":[...]}: starts a job (202)
 //   GET  /admin/v1/verify             the job: collections done, results, clean
-//   GET  /admin/v1/instances          the instances, as in status
+//   GET  /admin/v1/instances          as `tandem instances list --json`
 //   POST /admin/v1/instances/forget   {"id":"...","reason":"..."}: as `tandem instances forget`
 //
 // Each command is the CLI's implementation (ops/operator_commands.h).
