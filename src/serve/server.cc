@@ -78,17 +78,18 @@ Result<std::unique_ptr<Server>> Server::start(Migration& migration, ServeOptions
         break;
     }
   });
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    logging::error("tandem serve: a request failed: {}", what);
-    send_error(res, Status::Internal("the request failed inside tandem serve; see its log"));
-  });
+  http.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, const std::exception_ptr& ep) {
+        std::string what = "unknown exception";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        logging::error("tandem serve: a request failed: {}", what);
+        send_error(res, Status::Internal("the request failed inside tandem serve; see its log"));
+      });
 
   if (options.port == 0) {
     int port = http.bind_to_any_port(options.host);
