@@ -37,6 +37,16 @@ nlohmann::json step_json(const Config& config, const StepState& state) {
 
 namespace {
 
+// An instance as status and the instances listing show it.
+nlohmann::json instance_json(const InstanceHeartbeat& h) {
+  return {{"id", h.instance_id},
+          {"host", h.host},
+          {"pid", h.pid},
+          {"applied_step", h.applied_step_index + 1},
+          {"applied_version", h.applied_version},
+          {"heartbeat_at", format_time(h.heartbeat_at)}};
+}
+
 Result<nlohmann::json> collection_report(const Config& config, ControlStore& control,
                                          const CollectionSchema& c, WallTime now) {
   (void)config;
@@ -104,15 +114,11 @@ Result<nlohmann::json> status_report(const Config& config, ControlStore& control
   out["instances"] = nlohmann::json::array();
   for (const InstanceHeartbeat& h : instances) {
     const bool live = instance_is_live(h, now, config.instance_timeout);
-    out["instances"].push_back({{"id", h.instance_id},
-                                {"host", h.host},
-                                {"pid", h.pid},
-                                {"applied_step", h.applied_step_index + 1},
-                                {"applied_version", h.applied_version},
-                                {"heartbeat_at", format_time(h.heartbeat_at)},
-                                {"live", live},
-                                {"silent", !live && operator_fence},
-                                {"removed", !live && !operator_fence}});
+    nlohmann::json entry = instance_json(h);
+    entry["live"] = live;
+    entry["silent"] = !live && operator_fence;
+    entry["removed"] = !live && !operator_fence;
+    out["instances"].push_back(std::move(entry));
   }
   out["repair_queue"] = {{"old", repairs[Side::kOld]}, {"new", repairs[Side::kNew]}};
   out["quarantine"] = quarantine;
@@ -174,13 +180,9 @@ Result<nlohmann::json> instances_report(const Config& config, ControlStore& cont
     const char* state = instance_is_live(h, now, config.instance_timeout) ? "live"
                         : config.fence == FencePolicy::kOperator          ? "silent"
                                                                           : "gone";
-    out["instances"].push_back({{"id", h.instance_id},
-                                {"host", h.host},
-                                {"pid", h.pid},
-                                {"applied_step", h.applied_step_index + 1},
-                                {"applied_version", h.applied_version},
-                                {"heartbeat_at", format_time(h.heartbeat_at)},
-                                {"state", state}});
+    nlohmann::json entry = instance_json(h);
+    entry["state"] = state;
+    out["instances"].push_back(std::move(entry));
   }
   out["forgotten"] = nlohmann::json::array();
   for (const InstanceForgotten& f : forgotten) {

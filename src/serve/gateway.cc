@@ -99,6 +99,13 @@ Result<Record> record_of(const CollectionSchema& schema, const Key& key, ParsedO
 
 }  // namespace
 
+void Gateway::answered(size_t collection, Operation op, std::chrono::steady_clock::time_point start,
+                       const Status& s, httplib::Response& res) {
+  metrics_.observe(collection, op, outcome_of(s),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (!s.ok()) send_error(res, s);
+}
+
 Gateway::Gateway(Migration& migration, GatewayOptions options)
     : migration_(migration), options_(options), metrics_(collection_names(migration.config())) {}
 
@@ -135,11 +142,7 @@ void Gateway::record_route(const httplib::Request& req, httplib::Response& res, 
   Result<Target> target = collection(req.matches[1].str());
   if (!target.ok()) return send_error(res, target.status());
   Collection& c = *target->collection;
-  auto finish = [&](const Status& s) {
-    metrics_.observe(target->index, op, outcome_of(s),
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    if (!s.ok()) send_error(res, s);
-  };
+  auto finish = [&](const Status& s) { answered(target->index, op, start, s, res); };
   Result<std::string_view> segment = raw_key_segment(req, c.name());
   if (!segment.ok()) return finish(segment.status());
   Result<Key> key = key_from_path(c.schema(), *segment);
@@ -189,11 +192,7 @@ void Gateway::batch_get(const httplib::Request& req, httplib::Response& res) {
   Result<Target> target = collection(req.matches[1].str());
   if (!target.ok()) return send_error(res, target.status());
   Collection& c = *target->collection;
-  auto finish = [&](const Status& s) {
-    metrics_.observe(target->index, Operation::kBatchGet, outcome_of(s),
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    if (!s.ok()) send_error(res, s);
-  };
+  auto finish = [&](const Status& s) { answered(target->index, Operation::kBatchGet, start, s, res); };
   Result<std::vector<Key>> keys = parse_key_list(c.schema(), req.body, options_.max_batch_keys);
   if (!keys.ok()) return finish(keys.status());
   std::string out = "{\"records\":[";
@@ -213,11 +212,7 @@ void Gateway::scan(const httplib::Request& req, httplib::Response& res) {
   Result<Target> target = collection(req.matches[1].str());
   if (!target.ok()) return send_error(res, target.status());
   Collection& c = *target->collection;
-  auto finish = [&](const Status& s) {
-    metrics_.observe(target->index, Operation::kScan, outcome_of(s),
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    if (!s.ok()) send_error(res, s);
-  };
+  auto finish = [&](const Status& s) { answered(target->index, Operation::kScan, start, s, res); };
   Result<std::map<std::string, std::string, std::less<>>> params = raw_query(req);
   if (!params.ok()) return finish(params.status());
   KeyRange range;

@@ -20,6 +20,7 @@
 // Thread safety: the handlers run on the server's threads concurrently.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include <httplib.h>
@@ -49,6 +50,9 @@ class Gateway {
   void record_route(const httplib::Request& req, httplib::Response& res, Operation op);
   void batch_get(const httplib::Request& req, httplib::Response& res);
   void scan(const httplib::Request& req, httplib::Response& res);
+  // Counts a request's outcome and time; sends s as the error if it is one.
+  void answered(size_t collection, Operation op, std::chrono::steady_clock::time_point start, const Status& s,
+                httplib::Response& res);
 
   Migration& migration_;
   GatewayOptions options_;

@@ -333,12 +333,7 @@ Result<std::vector<Key>> parse_key_list(const CollectionSchema& schema, std::str
     if (name != "keys")
       return Status::InvalidArgument(fmt::format("field '{}': a batch get takes only \"keys\"", name));
     had_keys = true;
-    nlohmann::json list = nlohmann::json::parse(raw, nullptr, /*allow_exceptions=*/false);
-    if (!list.is_array()) return Status::InvalidArgument("field 'keys': expected an array of key objects");
-    if (list.size() > max_keys)
-      return Status::InvalidArgument(
-          fmt::format("field 'keys': {} keys, more than the limit of {}", list.size(), max_keys));
-    // Each entry again from its own text, so that no key is read through a double.
+    // Each entry from its own text, so that no key is read through a double.
     simdjson::ondemand::parser parser;
     simdjson::padded_string padded(raw);
     simdjson::ondemand::document doc;
@@ -348,6 +343,8 @@ Result<std::vector<Key>> parse_key_list(const CollectionSchema& schema, std::str
       return Status::InvalidArgument("field 'keys': expected an array of key objects");
     size_t index = 0;
     for (auto entry : array) {
+      if (index == max_keys)
+        return Status::InvalidArgument(fmt::format("field 'keys': more than the limit of {} keys", max_keys));
       std::string_view text;
       simdjson::ondemand::value value;
       if (entry.get(value) != simdjson::SUCCESS || raw_of(value, text) != simdjson::SUCCESS)
