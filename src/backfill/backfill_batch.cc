@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 
@@ -25,8 +26,13 @@ bool owner_is_gone(const std::string& owner) {
 }
 
 size_t batch_bytes(const ScanBatch& read) {
-  size_t bytes = 0;
-  for (const Record& r : read.records) {
+  // Up to 64 records, evenly spread, stand for the others: walking every
+  // record's fields was a twentieth of a copy's client time.
+  const size_t n = read.records.size();
+  const size_t stride = std::max<size_t>(1, n / 64);
+  size_t bytes = 0, sampled = 0;
+  for (size_t i = 0; i < n; i += stride, ++sampled) {
+    const Record& r = read.records[i];
     bytes += 64 + r.key.size() * 16;
     for (const auto& [name, v] : r.fields) {
       bytes += 32 + name.size();
@@ -36,6 +42,7 @@ size_t batch_bytes(const ScanBatch& read) {
       if (const auto* d = v.get_if<Decimal>()) bytes += d->text.size();
     }
   }
+  if (sampled > 0) bytes = bytes / sampled * n;
   for (const BadRecord& b : read.bad) bytes += 64 + b.raw.size() + b.reason.size();
   return bytes;
 }

@@ -16,7 +16,8 @@ namespace tandem {
 // without waiting for the lease to lapse.
 bool owner_is_gone(const std::string& owner);
 
-// About what the batch's records take in memory, in bytes.
+// About what the batch's records take in memory, in bytes, estimated from up
+// to 64 records spread over the batch.
 size_t batch_bytes(const ScanBatch& read);
 
 // Adds each insert's outcome to the counts (copied, present, locked, tombstoned).

@@ -47,6 +47,61 @@ Result<std::set<std::string>> present_keys(Connection& conn, const PostgresStore
   return found;
 }
 
+// The COPY statements and their data for records[todo] but those skip(i)
+// names: in the binary format when the table has it and every value has a
+// binary form, in the text format otherwise (postgres_binary_copy.h).
+// Binary COPYs of kBinaryCopyRows rows at most: the server buffers up to
+// 1,000 rows of a binary COPY (a text COPY's buffer is also bounded by 64 kB
+// of text) and makes a tuple slot for each, registered in a resource owner
+// whose hash of them probes linearly: the cost per row grows with the rows
+// a COPY buffers (ResourceOwnerRememberTupleDesc in the profile).
+struct CopyData {
+  const std::string* sql;
+  std::vector<std::string> chunks;  // none for no row
+};
+constexpr size_t kBinaryCopyRows = 250;
+
+template <typename Skip>
+CopyData copy_data(const PostgresStore::Table& t, std::span<const Record> records,
+                   const std::vector<size_t>& todo, Skip skip) {
+  CopyData out{&t.binary_copy_sql, {}};
+  if (!t.binary_columns.empty()) {
+    bool binary = true;
+    size_t rows = 0;
+    for (size_t i : todo) {
+      if (skip(i)) continue;
+      if (rows++ % kBinaryCopyRows == 0) {
+        if (!out.chunks.empty()) append_binary_trailer(out.chunks.back());
+        append_binary_header(out.chunks.emplace_back());
+      }
+      if (!t.append_binary_row(records[i], out.chunks.back())) {
+        binary = false;
+        break;
+      }
+    }
+    if (binary) {
+      TANDEM_SYNC_POINT("postgres.binary_copy");
+      if (!out.chunks.empty()) append_binary_trailer(out.chunks.back());
+      return out;
+    }
+    out.chunks.clear();
+  }
+  TANDEM_SYNC_POINT("postgres.text_copy");
+  out.sql = &t.copy_sql;
+  std::string data;
+  for (size_t i : todo) {
+    if (!skip(i)) t.append_copy_row(records[i], data);
+  }
+  if (!data.empty()) out.chunks.push_back(std::move(data));
+  return out;
+}
+
+// Runs the COPYs, up to the first that fails.
+Status run_copies(Connection& conn, const CopyData& copy, std::string_view what) {
+  for (const std::string& chunk : copy.chunks) TANDEM_RETURN_IF_ERROR(conn.copy_in(*copy.sql, chunk, what));
+  return Status::Ok();
+}
+
 // insert_part's COPY of records[todo] (locked, not tombstoned), inside the
 // part's transaction. Nothing else inserts these keys meanwhile: their
 // record locks are held here or by the caller. If something does, the COPY
@@ -61,11 +116,10 @@ Status copy_absent(Connection& conn, const PostgresStore::Table& t, std::span<co
   // is there fails the COPY with a unique violation; it is undone to the
   // savepoint (the record locks stay), and the batch asks as below.
   if (t.batches_without_present.load(std::memory_order_relaxed) >= PostgresStore::Table::kBlindCopyAfter) {
-    std::string data;
-    for (size_t i : todo) t.append_copy_row(records[i], data);
+    CopyData copy = copy_data(t, records, todo, [](size_t) { return false; });
     TANDEM_RETURN_IF_ERROR(conn.exec_simple("SAVEPOINT tandem_copy", what));
     TANDEM_SYNC_POINT("postgres.before_blind_copy");
-    Status copied = conn.copy_in(t.copy_sql, data, what);
+    Status copied = run_copies(conn, copy, what);
     if (copied.ok() || conn.last_sqlstate() != "23505") return note_refused(copied, copy_refused);
     t.batches_without_present.store(0, std::memory_order_relaxed);
     TANDEM_RETURN_IF_ERROR(conn.exec_simple("ROLLBACK TO SAVEPOINT tandem_copy", what));
@@ -78,17 +132,12 @@ Status copy_absent(Connection& conn, const PostgresStore::Table& t, std::span<co
              PostgresStore::Table::kBlindCopyAfter) {
     t.batches_without_present.fetch_add(1, std::memory_order_relaxed);
   }
-  std::string data;
   for (size_t i : todo) {
-    if (found.contains(encoded[i])) {
-      outcomes[i] = InsertOutcome::kAlreadyPresent;
-    } else {
-      t.append_copy_row(records[i], data);
-    }
+    if (found.contains(encoded[i])) outcomes[i] = InsertOutcome::kAlreadyPresent;
   }
+  CopyData copy = copy_data(t, records, todo, [&](size_t i) { return found.contains(encoded[i]); });
   TANDEM_SYNC_POINT("postgres.before_copy");
-  if (data.empty()) return Status::Ok();
-  return note_refused(conn.copy_in(t.copy_sql, data, what), copy_refused);
+  return note_refused(run_copies(conn, copy, what), copy_refused);
 }
 
 }  // namespace

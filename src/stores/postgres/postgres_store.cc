@@ -178,6 +178,23 @@ Status PostgresStore::ensure_collection(const CollectionSchema& schema, bool cre
   std::unordered_map<std::string, std::string> existing;
   for (int i = 0; i < cols.rows(); ++i) existing.emplace(cols.text(i, 0), cols.text(i, 1));
   TANDEM_RETURN_IF_ERROR(check_existing_columns(name_, schema, existing, compatible));
+  if (!t->copy_sql.empty()) {
+    // The binary COPY when every column has a binary form (postgres_binary_copy.h).
+    std::vector<const Column*> in_order;
+    for (const Column& c : schema.key_columns) in_order.push_back(&c);
+    for (size_t c : t->copy_order) in_order.push_back(&schema.columns[c]);
+    for (const Column* c : in_order) {
+      auto it = existing.find(c->name);
+      auto form = it == existing.end() ? std::nullopt : binary_column(c->type, it->second);
+      if (!form) break;
+      t->binary_columns.push_back(*form);
+    }
+    if (t->binary_columns.size() == in_order.size()) {
+      t->binary_copy_sql = t->copy_sql + " (FORMAT binary)";
+    } else {
+      t->binary_columns.clear();
+    }
+  }
   TANDEM_ASSIGN_OR_RETURN(std::vector<TableKey> keys, read_table_keys(*conn, schema.name));
   TANDEM_RETURN_IF_ERROR(check_configured_key(name_, schema, keys));
   TANDEM_ASSIGN_OR_RETURN(t->identity,

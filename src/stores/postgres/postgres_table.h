@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "stores/postgres/postgres_binary_copy.h"
 #include "stores/postgres/postgres_checks.h"
 #include "stores/postgres/postgres_codec.h"
 #include "stores/postgres/postgres_store.h"
@@ -87,16 +88,47 @@ struct PostgresStore::Table : sql::SqlTable {
   mutable std::atomic<int> batches_without_present{kBlindCopyAfter};
   static constexpr int kBlindCopyAfter = 4;
 
+  // The binary COPY (postgres_binary_copy.h): each COPY column's form, in
+  // copy_sql's order; empty if a column has none (the table copies as text).
+  std::vector<BinaryColumn> binary_columns;
+  std::string binary_copy_sql;  // copy_sql in the binary format
+
+  // Calls visit(i, value or null) for the COPY columns in order (i from 0),
+  // until it returns false; false then.
+  template <typename Visit>
+  bool visit_copy_fields(const Record& r, Visit visit) const {
+    size_t i = 0;
+    for (const Value& v : r.key.parts()) {
+      if (!visit(i++, &v)) return false;
+    }
+    auto it = r.fields.begin();
+    for (size_t c : copy_order) {
+      const std::string& name = schema.columns[c].name;
+      while (it != r.fields.end() && it->first < name) ++it;
+      if (!visit(i++, it != r.fields.end() && it->first == name ? &it->second : nullptr)) return false;
+    }
+    return true;
+  }
+
+  // Appends the record as one row of the binary format; false (a part of
+  // the row appended) if a value has no binary form in its column.
+  bool append_binary_row(const Record& r, std::string& out) const {
+    append_binary_field_count(binary_columns.size(), out);
+    return visit_copy_fields(
+        r, [&](size_t i, const Value* v) { return append_binary_field(binary_columns[i], v, out); });
+  }
+
   // Appends the record as one row of COPY's text format.
   void append_copy_row(const Record& r, std::string& out) const {
-    auto field = [&](const Value* v) {
+    visit_copy_fields(r, [&](size_t i, const Value* v) {
+      if (i > 0) out += '\t';
       if (v == nullptr || v->is_null()) {
         out += "\\N";
-        return;
+        return true;
       }
       if (v->type() == Type::kBytes) {
         append_escaped_bytea(v->as<Bytes>().data, out);
-        return;
+        return true;
       }
       // Text and JSON are escaped from the value itself: no copy per value.
       Param formatted;
@@ -110,29 +142,17 @@ struct PostgresStore::Table : sql::SqlTable {
         text = formatted.value;
       }
       size_t plain = 0;  // start of the run of bytes copied as they are
-      for (size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
+      for (size_t j = 0; j < text.size(); ++j) {
+        char c = text[j];
         if (c != '\\' && c != '\n' && c != '\r' && c != '\t') continue;
-        out.append(text, plain, i - plain);
-        plain = i + 1;
+        out.append(text, plain, j - plain);
+        plain = j + 1;
         out += '\\';
         out += c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
       }
       out.append(text, plain);
-    };
-    bool first = true;
-    for (const Value& v : r.key.parts()) {
-      if (!first) out += '\t';
-      first = false;
-      field(&v);
-    }
-    auto it = r.fields.begin();
-    for (size_t c : copy_order) {
-      const std::string& name = schema.columns[c].name;
-      while (it != r.fields.end() && it->first < name) ++it;
-      out += '\t';
-      field(it != r.fields.end() && it->first == name ? &it->second : nullptr);
-    }
+      return true;
+    });
     out += '\n';
   }
 
