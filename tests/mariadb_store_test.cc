@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 
+#include "core/sync_point.h"
 #include "stores/mariadb/mariadb_connection.h"
 #include "tandem/backfill.h"
 #include "tandem/operator_tools.h"
@@ -108,6 +109,38 @@ TEST(MariaDbNew, ABatchLongerThanAPartKeepsEveryOutcomeAcrossPartsAndBlindInsert
                            "FROM users WHERE id < 700");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"698", "695", "3", "0"}));
+}
+
+// A part's tombstones are read as the range between its least and greatest
+// key; a range holding many more tombstones than the part has keys is read
+// by name instead. Both find exactly the part's own.
+TEST(MariaDbNew, TombstonesAreFoundWhetherTheirRangeHoldsFewOrMany) {
+  MariaDbDatabase db("tandem_tombstone_range");
+  auto store = value_or_die(open_store("new", db.url()));
+  ASSERT_OK(store->ensure_collection(users_schema(), true));
+  for (int64_t id = 2; id <= 1200; id += 2) ASSERT_OK(store->remove("users", Key{Value(id)}));
+  int by_name = 0;
+  SyncPoints::set("mariadb.tombstones_by_name", [&] { ++by_name; });
+  auto expect_outcomes = [&](const std::vector<int64_t>& ids) {
+    std::vector<Record> batch;
+    for (int64_t id : ids) batch.push_back(user(id, "copied"));
+    auto outcomes = value_or_die(store->insert_if_absent("users", batch, LockPolicy::kTryLockEach));
+    ASSERT_EQ(outcomes.size(), ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const bool dead = ids[i] % 2 == 0 && ids[i] <= 1200;
+      EXPECT_EQ(outcomes[i], dead ? InsertOutcome::kTombstoned : InsertOutcome::kInserted)
+          << "record " << ids[i];
+    }
+  };
+  std::vector<int64_t> neighbours;
+  for (int64_t id = 100; id < 140; ++id) neighbours.push_back(id);
+  expect_outcomes(neighbours);
+  EXPECT_EQ(by_name, 0) << "40 neighbours: their range holds 20 tombstones";
+  expect_outcomes({1, 3, 600, 1199, 1201, 2000, 2001});
+  EXPECT_EQ(by_name, 1) << "7 keys far apart: their range holds about 600";
+  SyncPoints::clear_all();
+  EXPECT_EQ(mariadb_rows(db.url(), "SELECT COUNT(*), SUM(id % 2 = 0 AND id <= 1200) FROM users"),
+            (std::vector<std::vector<std::string>>{{"26", "0"}}));
 }
 
 TEST(MariaDbConnection, UrlsPasswordsAndTlsOptions) {

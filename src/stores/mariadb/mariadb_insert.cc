@@ -3,8 +3,10 @@
 // chunks, strict multi-row INSERTs within max_allowed_packet.
 #include <mysqld_error.h>
 
+#include <algorithm>
 #include <set>
 
+#include "core/sync_point.h"
 #include "stores/mariadb/mariadb_table.h"
 
 namespace tandem::mariadb {
@@ -12,6 +14,36 @@ namespace tandem::mariadb {
 Result<std::vector<std::string>> MariaDbStore::tombstoned_among(
     Connection& conn, const Table& t, const std::vector<std::string>& encoded_keys) {
   std::vector<std::string> dead;
+  if (encoded_keys.empty()) return dead;
+  // First the tombstones between the least and the greatest key (bytewise,
+  // as the column compares): one index range instead of a list whose range
+  // analysis cost the server more than the read (Item_func_in in the
+  // profile). A part's keys are neighbours in key order, so the range holds
+  // about as many tombstones as the part's own; if it holds many more, the
+  // keys are asked for by name.
+  const auto [least, greatest] = std::minmax_element(encoded_keys.begin(), encoded_keys.end());
+  const size_t cap = 4 * encoded_keys.size();
+  const std::set<std::string_view> wanted(encoded_keys.begin(), encoded_keys.end());
+  std::vector<std::string> in_range;
+  TANDEM_RETURN_IF_ERROR(
+      conn.run(fmt::format(
+                   "SELECT \"key\" FROM tandem_tombstones WHERE collection = ? AND \"key\" BETWEEN ? AND ? "
+                   "LIMIT {}",
+                   cap + 1),
+               {Param::of(t.schema.name), Param::bytes(*least), Param::bytes(*greatest)},
+               "reading tombstones",
+               [&](const Row& r) {
+                 in_range.emplace_back(r.text(0));
+                 return Status::Ok();
+               })
+          .status());
+  if (in_range.size() <= cap) {
+    for (std::string& key : in_range) {
+      if (wanted.contains(key)) dead.push_back(std::move(key));
+    }
+    return dead;
+  }
+  TANDEM_SYNC_POINT("mariadb.tombstones_by_name");
   size_t begin = 0;
   for (size_t n : chunk_sizes(encoded_keys.size(), 256)) {
     std::vector<Param> params = {Param::of(t.schema.name)};
