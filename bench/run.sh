@@ -26,8 +26,9 @@
 # idle copy and the workload's p50/p99 in both phases (S seconds without a
 # copy, default 20), then verifies; --live-max-rows-per-second throttles that
 # copy (the trade of copy rate for latency). --build uses an existing build folder.
-# --workers sets the backfill's workers (default: the machine's cores, which
-# the servers share here; on 2 cores, 2 workers copy about 5 % faster than 4).
+# --workers sets the backfill's workers (default 4, tandem backfill's own; on
+# 2 cores shared with the servers, 4 copy into MariaDB 6 % faster than 2 and
+# hide its commits' flushes in --durable, into PostgreSQL 3 % slower).
 # --only tandem2p runs the copy as two backfill processes (each --workers W,
 # worker ids host-a and host-b, one control store), as on two machines.
 # --baseline adds another tandem binary (e.g. built from an earlier commit) as
@@ -46,7 +47,7 @@ live=0
 rate=1000
 only=""
 build=""
-workers=$(nproc)
+workers=4  # tandem backfill's own default
 live_seconds=20
 live_max_rate=0
 baseline=""
@@ -107,8 +108,10 @@ SERVERS_DIR=$(mktemp -d /tmp/tandem-bench-XXXXXX)
 chmod 755 "$SERVERS_DIR"
 trap stop_servers EXIT
 POSTGRES_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-mport="${TANDEM_BENCH_MARIADB_PORT:-53316}"
-pport="${TANDEM_BENCH_POSTGRES_PORT:-55442}"
+# Below Linux's ephemeral range (32768-60999): a client connection in
+# TIME_WAIT on the port made the server's start fail ("Address already in use").
+mport="${TANDEM_BENCH_MARIADB_PORT:-23316}"
+pport="${TANDEM_BENCH_POSTGRES_PORT:-25442}"
 mkdir -p "$SERVERS_DIR/files" "$SERVERS_DIR/work"
 chown mysql:mysql "$SERVERS_DIR/files"
 # Same settings as the tests' servers, with caches big enough to keep 1M rows

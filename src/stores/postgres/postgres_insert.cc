@@ -159,12 +159,14 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_v
   // A transaction holds one advisory lock per record until it commits, and
   // the server's lock table is small (max_locks_per_transaction x
   // max_connections: 6,400 by default): a batch of 10,000 failed with "out of
-  // shared memory". Large batches go in transactions of kLocksPerTransaction
-  // records; see the contract in store.h. Found by a 1M-row copy.
+  // shared memory". Large batches go in transactions of at most
+  // locks_per_transaction_ records (see postgres_store.h); see the contract
+  // in store.h. Found by a 1M-row copy.
   std::vector<InsertOutcome> outcomes;
   outcomes.reserve(records.size());
-  for (size_t begin = 0; begin < records.size(); begin += kLocksPerTransaction) {
-    auto part = records.subspan(begin, std::min(kLocksPerTransaction, records.size() - begin));
+  for (size_t begin = 0; begin < records.size();) {
+    const size_t size = locks_per_transaction_.load(std::memory_order_relaxed);
+    auto part = records.subspan(begin, std::min(size, records.size() - begin));
     bool copy_refused = false;
     auto done = insert_part(t, collection, part, policy, &copy_refused);
     if (copy_refused) {
@@ -181,8 +183,19 @@ Result<std::vector<InsertOutcome>> PostgresStore::insert_if_absent(std::string_v
           name_, t->schema.name, part[0].key.to_display(), t->schema.key_columns[0].name,
           done.status().message()));
     }
+    if (!done.ok() && done.status().code() == Code::kBusy && part.size() > kMinLocksPerTransaction &&
+        done.status().message().find("(SQLSTATE 53200)") != std::string::npos) {
+      // The lock table is full: the part's transaction rolled back (nothing
+      // written, its locks released); again in smaller transactions.
+      const size_t smaller = std::max(kMinLocksPerTransaction, part.size() / 2);
+      size_t current = size;
+      while (current > smaller && !locks_per_transaction_.compare_exchange_weak(current, smaller)) {
+      }
+      continue;
+    }
     if (!done.ok()) return done.status();
     outcomes.insert(outcomes.end(), done->begin(), done->end());
+    begin += part.size();
   }
   return outcomes;
 }

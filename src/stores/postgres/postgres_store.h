@@ -9,6 +9,7 @@
 // Contract: see tandem/store.h.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +73,14 @@ class PostgresStore : public sql::SqlStore {
                                                  std::span<const Record> records, LockPolicy policy,
                                                  bool* copy_refused);
   static constexpr size_t kLocksPerTransaction = 1000;
+  // Records a transaction of insert_if_absent takes locks for: from
+  // kLocksPerTransaction, halved (down to kMinLocksPerTransaction) each time
+  // the server's lock table is full ("out of shared memory", SQLSTATE 53200:
+  // max_locks_per_transaction x connections, about 7,800 entries by default,
+  // shared by every session: 16 workers of 1,000 do not fit), for this store
+  // from then on.
+  std::atomic<size_t> locks_per_transaction_{kLocksPerTransaction};
+  static constexpr size_t kMinLocksPerTransaction = 32;
   // Parts with at least this many records to insert go in by COPY.
   static constexpr size_t kCopyMinRecords = 8;
   Result<Lookup> get_in(Connection& conn, const Table& t, const Key& key);
