@@ -23,8 +23,6 @@ Result<std::vector<std::string>> MariaDbStore::tombstoned_among(
   // keys are asked for by name.
   const auto [least, greatest] = std::minmax_element(encoded_keys.begin(), encoded_keys.end());
   const size_t cap = 4 * encoded_keys.size();
-  const std::set<std::string_view> wanted(encoded_keys.begin(), encoded_keys.end());
-  std::vector<std::string> in_range;
   TANDEM_RETURN_IF_ERROR(
       conn.run(fmt::format(
                    "SELECT \"key\" FROM tandem_tombstones WHERE collection = ? AND \"key\" BETWEEN ? AND ? "
@@ -33,17 +31,13 @@ Result<std::vector<std::string>> MariaDbStore::tombstoned_among(
                {Param::of(t.schema.name), Param::bytes(*least), Param::bytes(*greatest)},
                "reading tombstones",
                [&](const Row& r) {
-                 in_range.emplace_back(r.text(0));
+                 dead.emplace_back(r.text(0));
                  return Status::Ok();
                })
           .status());
-  if (in_range.size() <= cap) {
-    for (std::string& key : in_range) {
-      if (wanted.contains(key)) dead.push_back(std::move(key));
-    }
-    return dead;
-  }
+  if (dead.size() <= cap) return dead;
   TANDEM_SYNC_POINT("mariadb.tombstones_by_name");
+  dead.clear();
   size_t begin = 0;
   for (size_t n : chunk_sizes(encoded_keys.size(), 256)) {
     std::vector<Param> params = {Param::of(t.schema.name)};

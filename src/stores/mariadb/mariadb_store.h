@@ -77,6 +77,8 @@ class MariaDbStore : public sql::SqlStore {
   // Sets t.identity: old's collation on each text key column that is not
   // *_bin (mariadb_collation.h), or the refusal naming the column.
   Status identify_keys(Connection& conn, Table& t, const std::unordered_map<std::string, ColumnType>& types);
+  // The tombstoned keys among encoded_keys, and perhaps others between the
+  // least and the greatest of them (callers look theirs up in the result).
   Result<std::vector<std::string>> tombstoned_among(Connection& conn, const Table& t,
                                                     const std::vector<std::string>& encoded_keys);
   // One part of insert_if_absent (mariadb_insert.cc): at most kInsertPart

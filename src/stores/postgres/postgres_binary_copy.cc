@@ -3,7 +3,6 @@
 #include <bit>
 #include <cmath>
 #include <limits>
-#include <vector>
 
 namespace tandem::postgres {
 
@@ -53,27 +52,29 @@ bool put_numeric(std::string_view d, std::string& out) {
   }
   while (whole.size() > 1 && whole[0] == '0') whole.remove_prefix(1);
   if (whole == "0") whole = {};
-  // Groups of 4 digits aligned on the decimal point.
+  // Groups of 4 digits aligned on the decimal point, read in place (no
+  // copy per value): group g covers the whole digits padded on the left to
+  // a multiple of 4, then the fraction padded on the right.
   const size_t lead = (4 - whole.size() % 4) % 4;  // zeros padding the first group
   const size_t whole_groups = (whole.size() + lead) / 4;
-  const size_t fraction_groups = (fraction.size() + 3) / 4;
+  const size_t groups = whole_groups + (fraction.size() + 3) / 4;
   if (whole_groups > 32767 || fraction.size() > 0x3FFF) return false;  // weight is int16; dscale 14 bits
-  std::string digits;  // the padded digits, whole then fraction
-  digits.reserve(4 * (whole_groups + fraction_groups));
-  digits.append(lead, '0');
-  digits.append(whole);
-  digits.append(fraction);
-  digits.append(4 * fraction_groups - fraction.size(), '0');
-  std::vector<uint16_t> groups(whole_groups + fraction_groups);
-  for (size_t g = 0; g < groups.size(); ++g) {
-    uint16_t v = 0;
-    for (size_t i = 0; i < 4; ++i) v = static_cast<uint16_t>(v * 10 + (digits[4 * g + i] - '0'));
-    groups[g] = v;
-  }
+  auto digit = [&](size_t k) -> int {                                  // k-th digit of the padded sequence
+    if (k < lead) return 0;
+    k -= lead;
+    if (k < whole.size()) return whole[k] - '0';
+    k -= whole.size();
+    return k < fraction.size() ? fraction[k] - '0' : 0;
+  };
+  auto group = [&](size_t g) {
+    int v = 0;
+    for (size_t i = 0; i < 4; ++i) v = v * 10 + digit(4 * g + i);
+    return static_cast<uint16_t>(v);
+  };
   // Without leading and trailing zero groups, as the server stores it.
-  size_t first = 0, last = groups.size();
-  while (first < last && groups[first] == 0) ++first;
-  while (last > first && groups[last - 1] == 0) --last;
+  size_t first = 0, last = groups;
+  while (first < last && group(first) == 0) ++first;
+  while (last > first && group(last - 1) == 0) --last;
   const auto weight = static_cast<int64_t>(whole_groups) - 1 - static_cast<int64_t>(first);
   const size_t n = last - first;
   put_length(8 + 2 * n, out);
@@ -81,7 +82,7 @@ bool put_numeric(std::string_view d, std::string& out) {
   put16(static_cast<uint16_t>(static_cast<int16_t>(n == 0 ? 0 : weight)), out);
   put16(negative && n > 0 ? 0x4000 : 0x0000, out);
   put16(static_cast<uint16_t>(fraction.size()), out);
-  for (size_t g = first; g < last; ++g) put16(groups[g], out);
+  for (size_t g = first; g < last; ++g) put16(group(g), out);
   return true;
 }
 

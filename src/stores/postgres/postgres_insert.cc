@@ -135,7 +135,8 @@ Status copy_absent(Connection& conn, const PostgresStore::Table& t, std::span<co
   for (size_t i : todo) {
     if (found.contains(encoded[i])) outcomes[i] = InsertOutcome::kAlreadyPresent;
   }
-  CopyData copy = copy_data(t, records, todo, [&](size_t i) { return found.contains(encoded[i]); });
+  CopyData copy =
+      copy_data(t, records, todo, [&](size_t i) { return outcomes[i] == InsertOutcome::kAlreadyPresent; });
   TANDEM_SYNC_POINT("postgres.before_copy");
   return note_refused(run_copies(conn, copy, what), copy_refused);
 }
